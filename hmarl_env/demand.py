@@ -1,0 +1,440 @@
+"""Demand processes for stores.
+
+Every process is a frozen dataclass that draws a whole episode of demand for a
+batch of replicas at once from a numpy ``Generator`` it is given:
+
+    process.sample(rng, n_periods, batch) -> float64 array (n_periods, batch)
+
+Draws are non-negative. ``mean`` and ``std`` give the nominal per-period moments
+that observation scales, forecasts at reset and heuristics use.
+
+Processes:
+
+* :class:`Poisson` - integer demand with mean ``mean``.
+* :class:`Normal` - ``N(mean, std**2)``; negative draws are set to zero.
+* :class:`NegativeBinomial` - over-dispersed integer demand given by mean and
+  std (``std**2 > mean``).
+* :class:`Seasonal` - a weekly (or any period) pattern of multipliers on the
+  location of a Poisson, normal or negative binomial base process.
+* :class:`MertonJumpDiffusion` - demand level following Merton's jump-diffusion
+  (geometric Brownian motion plus log-normal jumps), as in the multi-echelon
+  MADRL literature.
+* :class:`Trace` - replay of a recorded series (for example one column of a
+  CSV file), identical in every replica, wrapping round when the horizon is
+  longer than the trace.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = [
+    "DemandProcess",
+    "MertonJumpDiffusion",
+    "NegativeBinomial",
+    "Normal",
+    "Poisson",
+    "Seasonal",
+    "Trace",
+    "demand_from_dict",
+    "read_trace_csv",
+]
+
+
+def _check_finite(
+    owner: str, name: str, value: float, *, minimum: float = 0.0, strict: bool = False
+) -> None:
+    """Raise ``ValueError`` naming ``owner.name`` if ``value`` is not valid."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{owner}.{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{owner}.{name} must be finite, got {value!r}")
+    if value < minimum or (strict and value == minimum):
+        relation = ">" if strict else ">="
+        raise ValueError(f"{owner}.{name} must be {relation} {minimum}, got {value!r}")
+
+
+class DemandProcess:
+    """Base of all demand processes (see the module docstring)."""
+
+    kind: ClassVar[str] = ""
+    #: Nominal expected demand per period (a field or a property of each process).
+    mean: float
+    #: Nominal standard deviation of demand per period.
+    std: float
+
+    def sample(
+        self, rng: np.random.Generator, n_periods: int, batch: int
+    ) -> np.ndarray:
+        """Draw ``(n_periods, batch)`` non-negative demands."""
+        raise NotImplementedError  # pragma: no cover - overridden
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict that :func:`demand_from_dict` turns back into ``self``."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for name in self.__dataclass_fields__:  # type: ignore[attr-defined]
+            value = getattr(self, name)
+            if isinstance(value, DemandProcess):
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[name] = value
+        return out
+
+
+class _Stationary(DemandProcess):
+    """A process whose location can be scaled per period (see :class:`Seasonal`)."""
+
+    def _draw(
+        self,
+        rng: np.random.Generator,
+        shape: tuple[int, int],
+        factor: np.ndarray | float,
+    ) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover - overridden
+
+    def sample(
+        self, rng: np.random.Generator, n_periods: int, batch: int
+    ) -> np.ndarray:
+        return self._draw(rng, (n_periods, batch), 1.0)
+
+
+@dataclass(frozen=True)
+class Poisson(_Stationary):
+    """Poisson demand.
+
+    Attributes:
+        mean: expected units per period (> 0).
+    """
+
+    mean: float
+    kind: ClassVar[str] = "poisson"
+
+    def __post_init__(self) -> None:
+        _check_finite("Poisson", "mean", self.mean, strict=True)
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.mean)
+
+    def _draw(self, rng, shape, factor):
+        return rng.poisson(self.mean * factor, size=shape).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Normal(_Stationary):
+    """Normal demand, negative draws set to zero.
+
+    Attributes:
+        mean: expected units per period (> 0).
+        std: standard deviation per period (>= 0).
+    """
+
+    mean: float
+    std: float
+    kind: ClassVar[str] = "normal"
+
+    def __post_init__(self) -> None:
+        _check_finite("Normal", "mean", self.mean, strict=True)
+        _check_finite("Normal", "std", self.std)
+
+    def _draw(self, rng, shape, factor):
+        draw = rng.normal(self.mean * factor, self.std * factor, size=shape)
+        return np.maximum(draw, 0.0, out=draw)
+
+
+@dataclass(frozen=True)
+class NegativeBinomial(_Stationary):
+    """Negative binomial demand given by its mean and standard deviation.
+
+    Attributes:
+        mean: expected units per period (> 0).
+        std: standard deviation per period; ``std**2`` must exceed ``mean``.
+    """
+
+    mean: float
+    std: float
+    kind: ClassVar[str] = "negative_binomial"
+
+    def __post_init__(self) -> None:
+        _check_finite("NegativeBinomial", "mean", self.mean, strict=True)
+        _check_finite("NegativeBinomial", "std", self.std, strict=True)
+        if self.std**2 <= self.mean:
+            raise ValueError(
+                "NegativeBinomial.std**2 must exceed mean (over-dispersion), got "
+                f"std={self.std!r}, mean={self.mean!r}; use Poisson for std**2 == mean"
+            )
+
+    def _draw(self, rng, shape, factor):
+        # Scaling the mean keeps the coefficient of variation: n fixed, p varies.
+        var = self.std**2
+        n = self.mean**2 / (var - self.mean)
+        mean = self.mean * np.asarray(factor, dtype=np.float64)
+        p = n / (n + mean)
+        return rng.negative_binomial(n, p, size=shape).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Seasonal(DemandProcess):
+    """A periodic pattern of multipliers on a base process's location.
+
+    Period ``t`` draws from the base with its mean multiplied by
+    ``pattern[t % len(pattern)]`` (a weekly pattern has seven entries; period 0
+    is the pattern's first entry).
+
+    Attributes:
+        base: a :class:`Poisson`, :class:`Normal` or :class:`NegativeBinomial`.
+        pattern: non-negative multipliers, at least one positive.
+    """
+
+    base: DemandProcess
+    pattern: tuple[float, ...] = (0.8, 0.9, 0.9, 1.0, 1.1, 1.3, 1.0)
+    kind: ClassVar[str] = "seasonal"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base, _Stationary):
+            raise ValueError(
+                "Seasonal.base must be a poisson, normal or negative_binomial process, "
+                f"got {self.base!r}"
+            )
+        pattern = tuple(self.pattern)
+        object.__setattr__(self, "pattern", pattern)
+        if not pattern:
+            raise ValueError("Seasonal.pattern must not be empty")
+        for i, m in enumerate(pattern):
+            _check_finite("Seasonal", f"pattern[{i}]", m)
+        if max(pattern) <= 0:
+            raise ValueError(
+                f"Seasonal.pattern needs a positive entry, got {pattern!r}"
+            )
+
+    @property
+    def mean(self) -> float:
+        return self.base.mean * float(np.mean(self.pattern))
+
+    @property
+    def std(self) -> float:
+        # Spread of the mixture over the cycle: within-period plus between-period.
+        m = np.asarray(self.pattern)
+        within = float(np.mean((self.base.std * m) ** 2))
+        between = float(np.var(self.base.mean * m))
+        return math.sqrt(within + between)
+
+    def sample(self, rng, n_periods, batch):
+        m = np.asarray(self.pattern, dtype=np.float64)
+        factor = m[np.arange(n_periods) % len(m)][:, None]
+        return self.base._draw(rng, (n_periods, batch), factor)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class MertonJumpDiffusion(DemandProcess):
+    """Demand level following Merton's jump-diffusion.
+
+    ``level[0] = initial`` and, per period,
+    ``log level[t+1] = log level[t] + drift - volatility**2 / 2 - jump_rate * k
+    + volatility * Z + sum of N jumps``, with ``Z ~ N(0, 1)``,
+    ``N ~ Poisson(jump_rate)`` jumps each ``~ N(jump_mean, jump_std**2)`` in log
+    space and ``k = exp(jump_mean + jump_std**2 / 2) - 1``, so that
+    ``E[level[t]] = initial * exp(drift * t)``. Demand is the level.
+
+    Attributes:
+        initial: demand level in period 0 (> 0).
+        drift: expected log growth per period.
+        volatility: diffusion volatility per period (>= 0).
+        jump_rate: expected jumps per period (>= 0).
+        jump_mean: mean log jump size.
+        jump_std: std of the log jump size (>= 0).
+    """
+
+    initial: float
+    drift: float = 0.0
+    volatility: float = 0.05
+    jump_rate: float = 0.05
+    jump_mean: float = 0.0
+    jump_std: float = 0.2
+    kind: ClassVar[str] = "merton"
+
+    def __post_init__(self) -> None:
+        _check_finite("MertonJumpDiffusion", "initial", self.initial, strict=True)
+        _check_finite("MertonJumpDiffusion", "drift", self.drift, minimum=-math.inf)
+        _check_finite("MertonJumpDiffusion", "volatility", self.volatility)
+        _check_finite("MertonJumpDiffusion", "jump_rate", self.jump_rate)
+        _check_finite(
+            "MertonJumpDiffusion", "jump_mean", self.jump_mean, minimum=-math.inf
+        )
+        _check_finite("MertonJumpDiffusion", "jump_std", self.jump_std)
+
+    @property
+    def mean(self) -> float:
+        return self.initial
+
+    @property
+    def std(self) -> float:
+        # One-period spread of the log return, applied to the initial level.
+        log_var = self.volatility**2 + self.jump_rate * (
+            self.jump_mean**2 + self.jump_std**2
+        )
+        return self.initial * math.sqrt(math.expm1(log_var))
+
+    def sample(self, rng, n_periods, batch):
+        k = math.expm1(self.jump_mean + 0.5 * self.jump_std**2)
+        mu = self.drift - 0.5 * self.volatility**2 - self.jump_rate * k
+        shocks = rng.normal(0.0, 1.0, size=(n_periods, batch)) * self.volatility + mu
+        n_jumps = rng.poisson(self.jump_rate, size=(n_periods, batch))
+        # The sum of n normal jumps is N(n * mean, n * std**2).
+        jumps = n_jumps * self.jump_mean + np.sqrt(
+            n_jumps
+        ) * self.jump_std * rng.normal(0.0, 1.0, size=(n_periods, batch))
+        steps = shocks + jumps
+        steps[0] = 0.0
+        return self.initial * np.exp(np.cumsum(steps, axis=0))
+
+
+@dataclass(frozen=True)
+class Trace(DemandProcess):
+    """Replay of a recorded demand series, the same in every replica.
+
+    Period ``t`` gets ``values[t % len(values)]``.
+
+    Attributes:
+        values: non-negative demands, one per period.
+        source: where the values came from (a CSV path and column), for records.
+    """
+
+    values: tuple[float, ...]
+    source: str = ""
+    kind: ClassVar[str] = "trace"
+    _array: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            values = tuple(float(v) for v in self.values)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Trace.values must be numbers: {exc}") from None
+        if not values:
+            raise ValueError(f"Trace.values must not be empty (source {self.source!r})")
+        arr = np.asarray(values, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"Trace.values[{i}] must be finite and >= 0, got {values[i]!r}"
+                f" (source {self.source!r})"
+            )
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "_array", arr)
+
+    @property
+    def mean(self) -> float:
+        return float(self._array.mean())
+
+    @property
+    def std(self) -> float:
+        return float(self._array.std())
+
+    def sample(self, rng, n_periods, batch):
+        idx = np.arange(n_periods) % self._array.size
+        return np.repeat(self._array[idx][:, None], batch, axis=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "values": list(self.values), "source": self.source}
+
+
+def read_trace_csv(path: str | Path, column: str) -> Trace:
+    """Read one column of a CSV file with a header row into a :class:`Trace`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"trace CSV {str(path)!r} does not exist")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or column not in reader.fieldnames:
+            raise ValueError(
+                f"trace CSV {str(path)!r} has no column {column!r}; "
+                f"columns: {reader.fieldnames}"
+            )
+        values = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                values.append(float(row[column]))
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"trace CSV {str(path)!r} line {line} column {column!r}: "
+                    f"{row[column]!r} is not a number"
+                ) from None
+    return Trace(tuple(values), source=f"{path}:{column}")
+
+
+_KINDS: dict[str, type[DemandProcess]] = {
+    cls.kind: cls
+    for cls in (Poisson, Normal, NegativeBinomial, Seasonal, MertonJumpDiffusion, Trace)
+}
+
+
+def demand_from_dict(
+    spec: Mapping[str, Any] | DemandProcess,
+    *,
+    where: str = "demand",
+    base_dir: Path | None = None,
+) -> DemandProcess:
+    """Build a demand process from a mapping like ``{"kind": "poisson", "mean": 100}``.
+
+    A trace is read from a CSV file with
+    ``{"kind": "trace", "path": "file.csv", "column": "store_1"}`` (relative paths
+    resolve against ``base_dir``) or given inline as ``values``.
+
+    Raises:
+        ValueError: naming ``where`` and the offending key or value.
+    """
+    if isinstance(spec, DemandProcess):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"{where} must be a table with a 'kind', got {spec!r}")
+    params = dict(spec)
+    kind = params.pop("kind", None)
+    if kind not in _KINDS:
+        raise ValueError(f"{where}.kind must be one of {sorted(_KINDS)}, got {kind!r}")
+    if kind == "seasonal" and "base" in params:
+        params["base"] = demand_from_dict(
+            params["base"], where=f"{where}.base", base_dir=base_dir
+        )
+    if kind == "trace" and "path" in params:
+        path = Path(params.pop("path"))
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        column = params.pop("column", None)
+        if column is None:
+            raise ValueError(f"{where}: a trace read from a file needs a 'column'")
+        if params:
+            raise ValueError(
+                f"{where}: unknown keys for a trace file: {sorted(params)}"
+            )
+        return read_trace_csv(path, column)
+    cls = _KINDS[kind]
+    known = {n for n in cls.__dataclass_fields__ if cls.__dataclass_fields__[n].init}  # type: ignore[attr-defined]
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown keys for kind {kind!r}: {unknown}; "
+            f"known: {sorted(known)}"
+        )
+    if kind in ("seasonal", "trace"):
+        for key in ("pattern", "values"):
+            if (
+                key in params
+                and isinstance(params[key], Sequence)
+                and not isinstance(params[key], str)
+            ):
+                params[key] = tuple(params[key])
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None

@@ -1,0 +1,152 @@
+"""Ledger invariants over random valid scenarios and random orders (hypothesis)."""
+
+import math
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hmarl_env import Scenario, Simulation
+from hmarl_env.demand import (
+    MertonJumpDiffusion,
+    NegativeBinomial,
+    Normal,
+    Poisson,
+    Seasonal,
+    Trace,
+)
+from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS
+from hmarl_env.scenario import Node, Supplier
+
+demands = st.one_of(
+    st.builds(Poisson, st.floats(0.5, 30)),
+    st.builds(Normal, st.floats(1, 30), st.floats(0, 15)),
+    st.floats(1, 30).map(lambda m: NegativeBinomial(m, math.sqrt(m) * 1.5)),
+    st.builds(lambda m: Seasonal(Poisson(m)), st.floats(1, 30)),
+    st.builds(
+        lambda m, v: MertonJumpDiffusion(m, volatility=v),
+        st.floats(1, 30),
+        st.floats(0, 0.3),
+    ),
+    st.lists(st.floats(0, 40), min_size=1, max_size=8).map(lambda v: Trace(tuple(v))),
+)
+costs = st.floats(0, 5)
+
+
+@st.composite
+def scenarios(draw) -> Scenario:
+    n_wh = draw(st.integers(0, 3))
+    n_st = draw(st.integers(1 if n_wh == 0 else max(1, n_wh), 4)) if n_wh else 1
+    wh = [f"warehouse_{k + 1}" for k in range(n_wh)]
+    wh_parent = {wh[0]: None} if wh else {}
+    for k in range(1, n_wh):
+        wh_parent[wh[k]] = wh[draw(st.integers(0, k - 1))]
+    childless = [w for w in wh if w not in wh_parent.values()]
+    stores = [f"store_{k + 1}" for k in range(max(n_st, len(childless)))]
+    st_parent = {}
+    for k, s in enumerate(stores):
+        if not wh:
+            st_parent[s] = None
+        elif k < len(childless):
+            st_parent[s] = childless[k]
+        else:
+            st_parent[s] = draw(st.sampled_from(wh))
+
+    def node(name, parent, demand=None):
+        return Node(
+            name,
+            parent=parent,
+            lead_time=draw(st.integers(1, 4)),
+            holding_cost=draw(costs),
+            stockout_cost=draw(costs),
+            fixed_order_cost=draw(st.sampled_from([0.0, 1.5])),
+            initial_inventory=draw(st.floats(0, 60)),
+            demand=demand,
+        )
+
+    nodes = [node(s, p, draw(demands)) for s, p in st_parent.items()]
+    nodes += [node(w, p) for w, p in wh_parent.items()]
+    if draw(st.booleans()):
+        nodes.reverse()  # stores need not come first
+    cap = draw(st.sampled_from([math.inf, 10.0, 40.0]))
+    return Scenario(
+        name="random",
+        nodes=tuple(nodes),
+        supplier=Supplier(
+            capacity=cap,
+            regular_capacity=draw(st.floats(1, 50)),
+            overtime_cost=draw(costs),
+            backlog_cost=draw(costs),
+        ),
+        horizon=draw(st.integers(1, 12)),
+        shortage=draw(st.sampled_from(["lost_sales", "backorder"])),
+        in_transit_holding=draw(st.booleans()),
+    )
+
+
+def run(sc: Scenario, batch: int, seed: int, order_seed: int):
+    sim = Simulation(sc, batch_size=batch)
+    sim.reset(np.random.default_rng(seed))
+    rng = np.random.default_rng(order_seed)
+    n = len(sc.nodes)
+    ledgers = []
+    while not sim.done:
+        orders = rng.exponential(20.0, size=(batch, n)) * (rng.random((batch, n)) < 0.7)
+        fulfil = rng.choice([1.0, 0.8, 0.0, rng.random()])
+        ledgers.append(sim.step(orders, fulfil=fulfil))
+    return sim, ledgers
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sc=scenarios(), batch=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_ledger_balances_and_nothing_is_created_or_destroyed(sc, batch, seed):
+    sim, ledgers = run(sc, batch, seed, seed + 1)
+    initial = sum(n.initial_inventory for n in sc.nodes)
+    released = np.zeros(batch)
+    sold = np.zeros(batch)
+    root = sc.root
+    parent = sc.parent_index
+    for led in ledgers:
+        scale = 1.0 + max(float(np.abs(getattr(led, f)).max()) for f in NODE_FIELDS)
+        for name in NODE_FIELDS + SUPPLIER_FIELDS:
+            value = getattr(led, name)
+            assert not np.isnan(value).any(), name
+            assert (value >= 0).all(), (name, value)
+        # per node: closing = opening + received - shipped - sold
+        assert led.balance_error() <= 1e-9 * scale
+        # each node ships exactly what its children receive as inbound
+        for j in range(len(sc.nodes)):
+            kids = parent == j
+            if kids.any():
+                np.testing.assert_allclose(
+                    led.inbound[:, kids].sum(axis=1),
+                    led.shipped[:, j],
+                    atol=1e-9 * scale,
+                )
+        # stores: demand is sold, lost or waits
+        s = sc.store_index
+        if sc.shortage == "lost_sales":
+            np.testing.assert_allclose(
+                led.sold[:, s] + led.lost[:, s], led.demand[:, s], atol=1e-9 * scale
+            )
+        # system-wide: released + initial = sold + on hand + in transit
+        released += led.inbound[:, root]
+        sold += led.sold.sum(axis=1)
+        stock = led.closing.sum(axis=1) + led.in_transit.sum(axis=1)
+        np.testing.assert_allclose(
+            released + initial, sold + stock, atol=1e-8 * scale, rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            led.total_cost,
+            led.holding_cost + led.transit_cost + led.stockout_cost + led.order_cost,
+        )
+
+
+@settings(max_examples=40, deadline=None)
+@given(sc=scenarios(), seed=st.integers(0, 2**32 - 1))
+def test_same_seed_same_trajectory(sc, seed):
+    _, first = run(sc, 2, seed, 7)
+    _, second = run(sc, 2, seed, 7)
+    for a, b in zip(first, second, strict=True):
+        for name in NODE_FIELDS + SUPPLIER_FIELDS:
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
