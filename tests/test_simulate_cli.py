@@ -27,8 +27,9 @@ def test_levels_follow_the_textbook_formula():
     sc = get_scenario("serial")
     levels = local_base_stock_levels(sc, 0.0)
     np.testing.assert_allclose(levels, [5 * 2, 5 * 2, 5 * 3])
-    np.testing.assert_allclose(order_up_to(np.array([[12.0, 0.0, 20.0]]), levels),
-                               [[0.0, 10.0, 0.0]])
+    np.testing.assert_allclose(
+        order_up_to(np.array([[12.0, 0.0, 20.0]]), levels), [[0.0, 10.0, 0.0]]
+    )
     with pytest.raises(ValueError, match="one entry per node"):
         order_up_to(np.zeros((1, 3)), [1.0, 2.0])
 

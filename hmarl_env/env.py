@@ -1,0 +1,259 @@
+"""The retail supply chain as a PettingZoo ``ParallelEnv``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from hmarl_env.core import Simulation
+from hmarl_env.ledger import Ledger
+from hmarl_env.roles import SUPPLIER, Roles
+from hmarl_env.scenario import Scenario, get_scenario
+
+__all__ = ["SupplyChainEnv"]
+
+
+class SupplyChainEnv(ParallelEnv):
+    """Stores, a warehouse and a supplier replenishing each other, day by day.
+
+    ## Agents
+
+    ===============  ==========  ===================================================
+    agent            actions     what it decides
+    ===============  ==========  ===================================================
+    ``store_1``      Discrete(4) order 0, 0.5, 1.0 or 1.5 x its demand forecast
+    ``store_2``      Discrete(4) the same (more stores: ``store_3``, ...)
+    ``warehouse_1``  Discrete(4) order 0, 500, 1000 or 1500 units from the supplier
+    ``supplier_1``   Discrete(3) release 100%, 80% or 0% (delay) of what it owes
+    ===============  ==========  ===================================================
+
+    Agents are the scenario's nodes (stores first, then warehouses) and
+    ``supplier_1``; the multipliers, lots and fractions come from
+    ``scenario.actions``. A serial scenario has ``store_1``, ``warehouse_1``,
+    ``warehouse_2`` (the root) and ``supplier_1``.
+
+    ## Observations
+
+    ``float32`` vectors inside their ``Box`` bounds; every quantity is divided by
+    a scale derived from the scenario (a node's expected demand per period, or
+    that times its lead time plus one) and clipped at 10 scales.
+
+    * store (8): inventory, forecast, demand uncertainty, days of cover (in
+      periods), last-day stockout (0/1), warehouse inventory ratio, recent
+      service level, inbound pipeline (in transit + on order). The seeds' 7-D
+      layout (``store_observation="seed"``) drops the pipeline.
+    * warehouse (4 + number of children; 6 by default): aggregate store demand,
+      inventory, inbound pipeline from the supplier, each child's inventory,
+      average service level of the stores below.
+    * supplier (3): the warehouse's last order, units owed to it, days until a
+      new order would be delivered.
+
+    :mod:`hmarl_env.roles` gives every feature's exact definition and bounds.
+
+    ## Timeline and rewards
+
+    ``reset`` opens period 0 (arrivals, then customer demand) and returns the
+    first observations. ``step(actions)`` places the orders, ships, charges the
+    period's costs, reconciles the period in the ledger, then opens the next
+    period. Each agent's reward is computed from its own row of that period's
+    ledger (weights in ``scenario.rewards``):
+
+    * store, warehouse: ``10 * service_level - 0.1 * holding_cost
+      - 5 * stockout_penalty - 0.05 * excess_inventory`` (the seeds' formula),
+      where service level is the fraction of what was asked of the node that it
+      served, holding cost includes transit holding, stockout penalty is the
+      node's stockout cost, excess inventory is its closing stock above 5 days
+      (stores) or 10 days (warehouses) of expected demand;
+    * supplier: ``10 * service_level - 0.1 * backlog_cost - 0.1 * overtime_cost``.
+
+    ``infos[agent]`` is that agent's reconciliation report for the period: the
+    reward terms plus ``inventory``, ``lost_sales``, ``demand``, ``sold``,
+    ``shipped``, ``ordered``, ``received``, ``backlog``, ``in_transit``,
+    ``total_cost`` and ``period`` (the supplier's: its terms, ``overtime_cost``,
+    ``demand`` = the warehouse's order, ``shipped`` = released, ``backlog``).
+    The same keys come at reset, with period 0's demand and no costs.
+
+    ## Episode end
+
+    Truncation after ``scenario.horizon`` periods (100 by default); nothing
+    terminates. ``state()`` gives the global state for centralised critics.
+
+    ## Arguments
+
+    * ``scenario``: a preset name (``default``, ``serial``, ``four_stores``,
+      ``backorder``, ``seasonal``), a path to a TOML/YAML/JSON file, or a
+      :class:`~hmarl_env.scenario.Scenario`.
+    * ``render_mode``: ``None``, ``"ansi"`` (a table of the period, returned),
+      ``"human"`` (the same table, printed) or ``"rgb_array"`` (inventory,
+      orders and demand per node so far).
+    * ``store_observation``: ``"pipeline"`` (default) or ``"seed"``.
+    * ``**overrides``: top-level scenario fields, e.g. ``horizon=30``.
+
+    ## Version history
+
+    * v0: initial release.
+    """
+
+    metadata = {
+        "name": "retail_supply_chain_v0",
+        "render_modes": ["human", "ansi", "rgb_array"],
+        "is_parallelizable": True,
+        "render_fps": 4,
+    }
+
+    def __init__(
+        self,
+        scenario: str | Path | Scenario = "default",
+        render_mode: str | None = None,
+        store_observation: str = "pipeline",
+        **overrides: Any,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, "
+                f"got {render_mode!r}"
+            )
+        self.scenario = get_scenario(scenario, **overrides)
+        self.render_mode = render_mode
+        self._sim = Simulation(self.scenario, batch_size=1)
+        self._roles = Roles(self.scenario, 1, store_observation)
+        self.possible_agents = list(self._roles.agents)
+        self.agents: list[str] = []
+        self.observation_spaces = self._roles.observation_spaces
+        self.action_spaces = self._roles.action_spaces
+        self.state_space = self._roles.state_space
+        self._node_of = tuple(self._roles.node_of.items())
+        self._slices = tuple(self._roles.slices.items())
+        self._agent_set = frozenset(self.possible_agents)
+        self._node_actions = np.zeros((1, len(self.scenario.nodes)), dtype=np.intp)
+        self._n_actions = {a: int(sp.n) for a, sp in self.action_spaces.items()}
+        self._rng: np.random.Generator | None = None
+        self._history: list[Ledger] = []
+        self._last_rewards: dict[str, float] = {}
+
+    # ------------------------------------------------------------ spaces
+    def observation_space(self, agent: str) -> spaces.Box:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Discrete:
+        return self.action_spaces[agent]
+
+    # ------------------------------------------------------------- reset
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is not None or self._rng is None:
+            self._rng = np.random.default_rng(seed)
+        self._sim.reset(self._rng)
+        self._roles.reset(self._sim)
+        self.agents = list(self.possible_agents)
+        self._history = []
+        self._last_rewards = dict.fromkeys(self.agents, 0.0)
+        return self._observations(), self._roles.reset_infos(self._sim)
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        obs = self._roles.observe_all(self._sim)[0]
+        return {a: obs[sl] for a, sl in self._slices}
+
+    # -------------------------------------------------------------- step
+    def step(self, actions: dict[str, Any]):
+        if not self.agents:
+            if self._sim.period < 0:
+                raise RuntimeError("step() called before reset()")
+            raise RuntimeError(
+                f"the episode ended (truncated at the horizon, {self.scenario.horizon} "
+                "periods): call reset() before step()"
+            )
+        node_actions, supplier_action = self._validate(actions)
+        orders, fulfil = self._roles.decode(node_actions, supplier_action)
+        ledger = self._sim.step(orders, float(fulfil[0]))
+        self._roles.update(self._sim, ledger)
+        self._history.append(ledger)
+        node, supplier = self._roles.metrics(ledger)
+        node_r, sup_r = self._roles.rewards(node, supplier)
+        node_r = node_r[0].tolist()
+        rewards = {a: node_r[i] for a, i in self._node_of}
+        rewards[SUPPLIER] = float(sup_r[0])
+        self._last_rewards = rewards
+        infos = self._roles.infos(ledger, node, supplier)
+        done = self._sim.done
+        observations = self._observations()
+        terminations = dict.fromkeys(self.agents, False)
+        truncations = dict.fromkeys(self.agents, done)
+        if done:
+            self.agents = []
+        return observations, rewards, terminations, truncations, infos
+
+    def _validate(self, actions: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Integer actions as ``(1, N)`` node actions and the supplier's ``(1,)``."""
+        if not isinstance(actions, dict) or actions.keys() != self._agent_set:
+            self._bad_actions(actions)
+        node_actions = self._node_actions
+        for agent, i in self._node_of:
+            a = actions[agent]
+            if type(a) is not int and not isinstance(a, np.integer):
+                a = self._as_int(agent, a)
+            if not 0 <= a < self._n_actions[agent]:
+                self._bad_action(agent, a)
+            node_actions[0, i] = a
+        a = actions[SUPPLIER]
+        if type(a) is not int and not isinstance(a, np.integer):
+            a = self._as_int(SUPPLIER, a)
+        if not 0 <= a < self._n_actions[SUPPLIER]:
+            self._bad_action(SUPPLIER, a)
+        return node_actions, np.array([a])
+
+    def _as_int(self, agent: str, a: Any) -> int:
+        if isinstance(a, np.ndarray) and a.shape in ((), (1,)) and a.dtype.kind in "iu":
+            return int(a.reshape(()))
+        self._bad_action(agent, a)
+        return 0  # unreachable: _bad_action raises
+
+    def _bad_action(self, agent: str, a: Any) -> None:
+        n = self._n_actions[agent]
+        raise ValueError(
+            f"action for {agent!r} must be an integer in [0, {n - 1}] (Discrete({n})), "
+            f"got {a!r}"
+        )
+
+    def _bad_actions(self, actions: Any) -> None:
+        if not isinstance(actions, dict):
+            raise ValueError(
+                "actions must be a dict from agent to action, got "
+                f"{type(actions).__name__}"
+            )
+        missing = sorted(self._agent_set - set(actions))
+        unknown = sorted(set(actions) - self._agent_set)
+        raise ValueError(
+            f"actions must name every live agent once; missing {missing}, "
+            f"unknown {unknown}"
+        )
+
+    # ------------------------------------------------------------- extras
+    def state(self) -> np.ndarray:
+        if self._sim.period < 0:
+            raise RuntimeError("state() called before reset()")
+        return self._roles.state(self._sim)[0]
+
+    @property
+    def history(self) -> list[Ledger]:
+        """The ledgers of the periods played so far in this episode."""
+        return list(self._history)
+
+    def render(self):
+        if self.render_mode is None:
+            return None
+        from hmarl_env import render
+
+        if self.render_mode == "rgb_array":
+            return render.trajectory_rgb(self.scenario, self._history)
+        table = render.ansi_table(self.scenario, self._history, self._last_rewards)
+        if self.render_mode == "ansi":
+            return table
+        print(table, end="")  # human: the table on standard output
+        return None
+
+    def close(self) -> None:
+        """Nothing to release: rendering keeps no windows or figures open."""

@@ -1,0 +1,162 @@
+"""Pre-training validation of the env (the seeds' mandatory step 1).
+
+How to run:
+    python -m hmarl_env.validate [--scenario default] [--steps 10] [--seed 0]
+
+Resets the env, plays random actions (every action of every agent at least
+once), and checks observations, rewards and the reconciliation ledger. Prints
+one PASS or FAIL line per check; exits 1 if any check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+
+import numpy as np
+
+from hmarl_env.env import SupplyChainEnv
+from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS
+from hmarl_env.roles import NODE_INFO_KEYS, SUPPLIER, SUPPLIER_INFO_KEYS
+
+
+def _expected_reward(env: SupplyChainEnv, agent: str, info: dict[str, float]) -> float:
+    w = env.scenario.rewards
+    if agent == SUPPLIER:
+        return (w.supplier.service_level * info["service_level"]
+                - w.supplier.backlog * info["stockout_penalty"]
+                - w.supplier.overtime * info["overtime_cost"])  # fmt: skip
+    ww = w.store if agent.startswith("store") else w.warehouse
+    return (ww.service_level * info["service_level"]
+            - ww.holding_cost * info["holding_cost"]
+            - ww.stockout_penalty * info["stockout_penalty"]
+            - ww.excess_inventory * info["excess_inventory"])  # fmt: skip
+
+
+def run_checks(
+    env: SupplyChainEnv, steps: int = 10, seed: int = 0
+) -> list[tuple[bool, str]]:
+    """Run every check; returns (passed, message) pairs."""
+    results: list[tuple[bool, str]] = []
+
+    def check(name: str, fn: Callable[[], str]) -> bool:
+        try:
+            detail = fn()
+            results.append((True, f"{name}: {detail}"))
+            return True
+        except Exception as exc:  # a check reports, never crashes the run
+            results.append((False, f"{name}: {type(exc).__name__}: {exc}"))
+            return False
+
+    steps = min(steps, env.scenario.horizon)
+    rng = np.random.default_rng(seed)
+    # each agent's actions: every action at least once, in random order
+    plan = {}
+    for a in env.possible_agents:
+        n = env.action_space(a).n
+        plan[a] = rng.permutation(np.resize(np.arange(n), max(steps, n)))
+    record: dict = {}
+
+    def reset() -> str:
+        obs, infos = env.reset(seed=seed)
+        _check_observations(env, obs)
+        for a in env.possible_agents:
+            keys = SUPPLIER_INFO_KEYS if a == SUPPLIER else NODE_INFO_KEYS
+            assert set(infos[a]) == set(keys), f"{a}'s reset infos have other keys"
+        return f"{len(obs)} agents, observations inside their spaces"
+
+    def step() -> str:
+        record["steps"] = []
+        for k in range(len(next(iter(plan.values())))):
+            if not env.agents:
+                env.reset(seed=seed + 1 + k)
+            actions = {a: int(plan[a][k]) for a in env.agents}
+            obs, rewards, terms, truncs, infos = env.step(actions)
+            _check_observations(env, obs)
+            record["steps"].append((rewards, infos, env.history[-1]))
+        return f"{len(record['steps'])} steps with random actions"
+
+    def rewards() -> str:
+        worst = 0.0
+        for rewards, infos, _ in record["steps"]:
+            for a, r in rewards.items():
+                assert math.isfinite(r), f"{a}'s reward is {r}"
+                gap = abs(r - _expected_reward(env, a, infos[a]))
+                assert gap <= 1e-9 * (1 + abs(r)), f"{a}'s reward {r} differs by {gap}"
+                worst = max(worst, gap)
+        return f"finite, and recomputed from infos to within {worst:.1e}"
+
+    def reconciliation() -> str:
+        worst = 0.0
+        for _, infos, led in record["steps"]:
+            for name in (*NODE_FIELDS, *SUPPLIER_FIELDS):
+                v = getattr(led, name)
+                assert np.isfinite(v).all(), f"{name} is not finite"
+                assert (v >= 0).all(), f"{name} is negative"
+            worst = max(worst, led.balance_error())
+            assert worst < 1e-6, (
+                f"closing != opening + received - shipped - sold ({worst})"
+            )
+            for a, info in infos.items():
+                assert 0.0 <= info["service_level"] <= 1.0, f"{a}'s service level"
+        return f"ledger balances (largest gap {worst:.1e}), nothing negative or NaN"
+
+    def coverage() -> str:
+        played = len(record["steps"])
+        missing = [
+            f"{a}:{k}"
+            for a in plan
+            for k in range(env.action_space(a).n)
+            if k not in set(plan[a][:played].tolist())
+        ]
+        assert not missing, f"actions never taken: {missing}"
+        return "every action of every agent taken at least once"
+
+    if check("reset", reset) and check("step", step):
+        check("rewards", rewards)
+        check("reconciliation", reconciliation)
+        check("action coverage", coverage)
+    return results
+
+
+def _check_observations(env: SupplyChainEnv, obs: dict) -> None:
+    missing = set(env.agents) - set(obs)
+    assert not missing, f"no observation for {sorted(missing)}"
+    for a, o in obs.items():
+        space = env.observation_space(a)
+        assert o.dtype == np.float32, f"{a}'s observation is {o.dtype}, not float32"
+        assert space.contains(o), f"{a}'s observation {o} is outside {space}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="default", help="preset name or file")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--store-observation", default="pipeline",
+                        choices=["pipeline", "seed"])  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error("--steps must be at least 1")
+    try:
+        env = SupplyChainEnv(args.scenario, store_observation=args.store_observation)
+    except ValueError as exc:
+        parser.error(str(exc))
+    results = run_checks(env, args.steps, args.seed)
+    for ok, message in results:
+        print(f"{'PASS' if ok else 'FAIL'}: {message}")
+    failed = sum(not ok for ok, _ in results)
+    if failed or len(results) < 5:
+        print(f"VALIDATION FAILED ({failed} of {len(results)} checks)")
+        return 1
+    print(
+        f"ALL {len(results)} VALIDATIONS PASSED: scenario {env.scenario.name!r} is "
+        "ready for training"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
