@@ -171,13 +171,12 @@ class SupplyChainEnv(ParallelEnv):
         ledger = self._sim.step(orders, float(fulfil[0]))
         self._roles.update(self._sim, ledger)
         self._history.append(ledger)
-        node, supplier = self._roles.metrics(ledger)
-        node_r, sup_r = self._roles.rewards(node, supplier)
-        node_r = node_r[0].tolist()
-        rewards = {a: node_r[i] for a, i in self._node_of}
-        rewards[SUPPLIER] = float(sup_r[0])
+        table = self._roles.period_table(ledger)
+        r = self._roles.rewards(table)[0].tolist()
+        rewards = {a: r[i] for a, i in self._node_of}
+        rewards[SUPPLIER] = r[-1]
         self._last_rewards = rewards
-        infos = self._roles.infos(ledger, node, supplier)
+        infos = self._roles.infos(table, ledger.period)
         done = self._sim.done
         observations = self._observations()
         terminations = dict.fromkeys(self.agents, False)

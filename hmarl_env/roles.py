@@ -78,10 +78,22 @@ STORE_FEATURES = (
     "last_day_stockout", "warehouse_ratio", "recent_service_level", "inbound_pipeline",
 )  # fmt: skip
 NODE_INFO_KEYS = (
-    "period", "service_level", "holding_cost", "stockout_penalty", "excess_inventory",
-    "inventory", "lost_sales", "demand", "sold", "shipped", "ordered", "received",
-    "backlog", "in_transit", "total_cost",
-)  # fmt: skip
+    "period",
+    "service_level",
+    "holding_cost",
+    "stockout_penalty",
+    "excess_inventory",
+    "inventory",
+    "lost_sales",
+    "demand",
+    "sold",
+    "shipped",
+    "ordered",
+    "received",
+    "backlog",
+    "in_transit",
+    "total_cost",
+)  # fmt: skip (after "period", in the order of the period table's columns)
 SUPPLIER_INFO_KEYS = (
     "period", "service_level", "holding_cost", "stockout_penalty", "excess_inventory",
     "overtime_cost", "inventory", "lost_sales", "demand", "shipped", "backlog",
@@ -90,28 +102,36 @@ SUPPLIER_INFO_KEYS = (
 
 def _served_fraction(served: np.ndarray, unserved: np.ndarray) -> np.ndarray:
     """served / (served + unserved), and 1 where nothing was asked."""
-    return 1.0 - unserved / np.maximum(served + unserved, _TINY)
+    return _ONE - unserved / np.maximum(served + unserved, _TINY)
 
 
-_TINY = 1e-12
-_REWARD_TERMS = (
-    "service_level",
-    "holding_cost",
-    "stockout_penalty",
-    "excess_inventory",
-)
-# ledger fields reported in infos, in NODE_INFO_KEYS order after the reward terms
-_INFO_FIELDS = ("closing", "lost", "demand", "sold", "shipped", "ordered", "received",
-                "backlog", "in_transit", "total_cost")  # fmt: skip
-_ORDERED = len(_REWARD_TERMS) + _INFO_FIELDS.index("ordered")
+# numpy scalars: a Python float costs a conversion in every ufunc call
+_ZERO, _ONE, _TINY = np.float64(0.0), np.float64(1.0), np.float64(1e-12)
+# Per-node columns of the period table, N each, in this order; NODE_INFO_KEYS
+# (after "period") name the same quantities.
+_TABLE_FIELDS = (
+    "service_level", "holding_cost", "stockout_penalty", "excess_inventory",
+    "closing", "lost", "demand", "sold", "shipped", "ordered", "received", "backlog",
+    "in_transit", "total_cost",
+)  # fmt: skip
+# then the supplier's columns
+_SUPPLIER_TABLE = ("service_level", "stockout_penalty", "overtime_cost", "shipped",
+                   "backlog")  # fmt: skip
+# observation inputs, N columns each, then the root's last order and a one
+_INPUTS = ("on_hand", "in_transit", "inbound_backlog", "demand", "forecast",
+           "demand_std", "cover", "stockout", "service")  # fmt: skip
 
 
 class Roles:
     """Observations, action decoding and rewards for a batch of replicas.
 
     Trackers (forecast, its variance, smoothed service level) are kept for every
-    node, ``(B, N)``; only the stores' columns are read. Whole-row arithmetic is
-    several times cheaper in numpy than picking columns first.
+    node, ``(B, N)``; only the stores' columns are read. Every observation
+    feature is a scaled sum of a few state quantities, so all agents'
+    observations come from one matrix product of the stacked state; every reward
+    is a weighted sum of the period table's columns, so all rewards come from
+    another. (In numpy a handful of whole-array operations costs less than many
+    small ones; this is what keeps the env fast at batch 1.)
 
     Args:
         scenario: the supply chain.
@@ -130,7 +150,7 @@ class Roles:
         self.scenario = sc = scenario
         self.batch_size = B = batch_size
         self.store_observation = store_observation
-        n = len(sc.nodes)
+        n = self.n_nodes = len(sc.nodes)
         names = sc.node_names
         stores, warehouses = sc.store_index, sc.warehouse_index
         self.agents: tuple[str, ...] = tuple(
@@ -145,90 +165,108 @@ class Roles:
         def tile(values) -> np.ndarray:
             return np.repeat(np.asarray(values, dtype=np.float64)[None, :], B, axis=0)
 
-        self.inventory_scale = np.maximum(mean * (L + 1.0), _TINY)
-        self.demand_scale = np.maximum(mean, _TINY)
-        self._inv_scale = tile(self.inventory_scale)
-        self._demand_scale = tile(self.demand_scale)
+        self.inventory_scale = inv_scale = np.maximum(mean * (L + 1.0), _TINY)
+        self.demand_scale = d_scale = np.maximum(mean, _TINY)
         is_store = np.zeros(n, dtype=bool)
         is_store[stores] = True
         self._store_mask = tile(is_store)
         self._warehouse_mask = 1.0 - self._store_mask
         w = sc.rewards
         weights = [w.store if x else w.warehouse for x in is_store]
-        self._w = {k: tile([getattr(x, k) for x in weights]) for k in _REWARD_TERMS}
         self._excess = tile(
             [x.excess_cover_days * m for x, m in zip(weights, mean, strict=True)]
         )
-        self._alpha = sc.forecast_smoothing
+        a = sc.forecast_smoothing
+        self._alpha, self._keep, self._spread = (
+            np.float64(x) for x in (a, 1 - a, a * (1 - a))
+        )
         self._mean0 = tile(mean)
         self._var0 = tile(sc.demand_std**2)
-        # parent's inventory ratio: inv @ P picks each node's parent's value
         parent = sc.parent_index
-        P = np.zeros((n, n))
-        for i, p in enumerate(parent):
-            if p >= 0:
-                P[p, i] = 1.0
-        self._P = P
-        self._root_one = tile(parent < 0)  # a root store sees ratio 1
-        self._subtree = sc.subtree
-        children = {int(j): np.flatnonzero(parent == j) for j in warehouses}
-        avg = np.zeros((n, len(warehouses)))
-        for k, j in enumerate(warehouses):
-            below = [i for i in np.flatnonzero(sc.subtree[:, j]) if is_store[i]]
-            avg[below, k] = 1.0 / len(below)
-        self._avg_service = avg
-        self._cap = float(sc.supplier.capacity)
-        self._L_root = float(L[r])
+        cap = sc.supplier.capacity
+        self._L_root = L_root = float(L[r])
 
-        # One feature matrix per step: blocks of N columns (node-wide), then
-        # one column per warehouse (average service below it), then the
-        # supplier's three. Each agent's observation is a fixed gather of it.
-        blocks = ("inventory", "pipeline", "forecast", "uncertainty", "cover",
-                  "stockout", "service", "through", "parent_ratio")  # fmt: skip
-        col = {b: k * n for k, b in enumerate(blocks)}
-        avg_col = len(blocks) * n
-        sup_col = avg_col + len(warehouses)
-        store_blocks = ["inventory", "forecast", "uncertainty", "cover", "stockout",
-                        "parent_ratio", "service"]  # fmt: skip
-        if store_observation == "pipeline":
-            store_blocks.append("pipeline")
-        gather, high, self._slices = [], [], {}
+        # ---- observations: obs = min(x @ W, high), x = the stacked _INPUTS
+        at = {name: k * n for k, name in enumerate(_INPUTS)}
+        last_order, one = len(_INPUTS) * n, len(_INPUTS) * n + 1
+        columns: list[dict[int, float]] = []  # one {input row: weight} per feature
+        high: list[float] = []
+        self._slices: dict[str, slice] = {}
+
+        def feature(terms: dict[int, float], bound: float) -> None:
+            columns.append(terms)
+            high.append(bound)
+
+        def inventory(i: int) -> dict[int, float]:
+            return {at["on_hand"] + i: 1.0 / inv_scale[i]}
+
+        def pipeline(i: int) -> dict[int, float]:
+            return {at["in_transit"] + i: 1.0 / inv_scale[i],
+                    at["inbound_backlog"] + i: 1.0 / inv_scale[i]}  # fmt: skip
+
         for i in stores:
-            idx = [col[b] + i for b in store_blocks]
-            h = [CLIP] * len(idx)
-            h[3] = CLIP * (L[i] + 1)
-            h[4] = h[6] = 1.0
-            self._slices[names[i]] = slice(len(gather), len(gather) + len(idx))
-            gather += idx
-            high += h
-        for k, j in enumerate(warehouses):
-            kids = children[int(j)]
-            idx = [col["through"] + j, col["inventory"] + j, col["pipeline"] + j]
-            idx += [col["inventory"] + c for c in kids] + [avg_col + k]
-            h = [CLIP] * (len(idx) - 1) + [1.0]
-            self._slices[names[j]] = slice(len(gather), len(gather) + len(idx))
-            gather += idx
-            high += h
-        self._slices[SUPPLIER] = slice(len(gather), len(gather) + 3)
-        gather += [sup_col, sup_col + 1, sup_col + 2]
-        high += [CLIP, CLIP, CLIP * self._L_root]
-        self._gather = np.array(gather)
+            start = len(columns)
+            p = parent[i]
+            feature(inventory(i), CLIP)
+            feature({at["forecast"] + i: 1.0 / d_scale[i]}, CLIP)
+            feature({at["demand_std"] + i: 1.0 / d_scale[i]}, CLIP)
+            feature({at["cover"] + i: 1.0}, CLIP * (L[i] + 1))
+            feature({at["stockout"] + i: 1.0}, 1.0)
+            feature(inventory(p) if p >= 0 else {one: 1.0}, CLIP)
+            feature({at["service"] + i: 1.0}, 1.0)
+            if store_observation == "pipeline":
+                feature(pipeline(i), CLIP)
+            self._slices[names[i]] = slice(start, len(columns))
+        for j in warehouses:
+            start = len(columns)
+            below = np.flatnonzero(sc.subtree[:, j])
+            feature({at["demand"] + k: 1.0 / d_scale[j] for k in below}, CLIP)
+            feature(inventory(j), CLIP)
+            feature(pipeline(j), CLIP)
+            for c in np.flatnonzero(parent == j):
+                feature(inventory(c), CLIP)
+            below_stores = [k for k in below if is_store[k]]
+            feature({at["service"] + k: 1.0 / len(below_stores) for k in below_stores},
+                    1.0)  # fmt: skip
+            self._slices[names[j]] = slice(start, len(columns))
+        start = len(columns)
+        feature({last_order: 1.0 / inv_scale[r]}, CLIP)
+        feature({at["inbound_backlog"] + r: 1.0 / inv_scale[r]}, CLIP)
+        feature({one: L_root, at["inbound_backlog"] + r: 1.0 / cap}, CLIP * L_root)
+        self._slices[SUPPLIER] = slice(start, len(columns))
+        W = np.zeros((one + 1, len(columns)))
+        for k, terms in enumerate(columns):
+            for row, weight in terms.items():
+                W[row, k] = weight
+        self._obs_map = W
         self._high = tile(high)
         self._high32 = np.array(high, dtype=np.float32)
+        self._ones = np.ones((B, 1))
+
+        # ---- rewards: rewards = table @ Wr, one column per node, then supplier
+        width = len(_TABLE_FIELDS) * n + len(_SUPPLIER_TABLE)
+        Wr = np.zeros((width, n + 1))
+        signs = {"service_level": 1.0, "holding_cost": -1.0, "stockout_penalty": -1.0,
+                 "excess_inventory": -1.0}  # fmt: skip
+        for k, term in enumerate(_TABLE_FIELDS[:4]):
+            for i in range(n):
+                Wr[k * n + i, i] = signs[term] * getattr(weights[i], term)
+        sup0 = len(_TABLE_FIELDS) * n
+        sw = w.supplier
+        Wr[sup0 : sup0 + 3, n] = (sw.service_level, -sw.backlog, -sw.overtime)
+        self._reward_map = Wr
 
         acts = sc.actions
         self._n_actions = {"store": len(acts.store_order_multipliers),
                            "warehouse": len(acts.warehouse_order_lots),
                            "supplier": len(acts.supplier_fulfil_fractions)}  # fmt: skip
         # action value per node and action index: multiplier (stores) or lot
-        width = max(self._n_actions["store"], self._n_actions["warehouse"])
-        table = np.zeros((n, width))
+        table = np.zeros(
+            (n, max(self._n_actions["store"], self._n_actions["warehouse"]))
+        )
         for i in range(n):
-            values = (
-                acts.store_order_multipliers
-                if is_store[i]
-                else acts.warehouse_order_lots
-            )
+            values = (acts.store_order_multipliers if is_store[i]
+                      else acts.warehouse_order_lots)  # fmt: skip
             table[i, : len(values)] = values
         self._action_table = table
         self._node_ar = np.arange(n)
@@ -252,8 +290,13 @@ class Roles:
         return self._n_actions[self.role(agent)]
 
     @property
+    def slices(self) -> dict[str, slice]:
+        """Each agent's columns in :meth:`observe_all`'s output."""
+        return self._slices
+
+    @property
     def state_space(self) -> spaces.Box:
-        n = len(self.scenario.nodes)
+        n = self.n_nodes
         high = np.full(6 * n + 1, CLIP, dtype=np.float32)
         high[5 * n :] = 1.0
         return spaces.Box(0.0, high, dtype=np.float32)
@@ -264,7 +307,7 @@ class Roles:
         self.forecast = self._mean0.copy()
         self.variance = self._var0.copy()
         self.service = np.ones_like(self.forecast)
-        self.last_root_order = np.zeros(self.batch_size)
+        self.last_root_order = np.zeros((self.batch_size, 1))
         self._observe_demand(sim)
 
     def _observe_demand(self, sim: Simulation) -> None:
@@ -272,13 +315,14 @@ class Roles:
         a = self._alpha
         err = sim.demand - self.forecast
         self.forecast = self.forecast + a * err
-        self.variance = (1.0 - a) * (self.variance + a * err * err)
+        # (1 - a) * (var + a * err**2): the exponentially weighted variance
+        self.variance = self._keep * self.variance + self._spread * (err * err)
         served = _served_fraction(sim.sold, sim.lost + sim.backlog)
         self.service = self.service + a * (served - self.service)
 
     def update(self, sim: Simulation, ledger: Ledger) -> None:
         """After ``sim.step``: remember the root's order, observe the new period."""
-        self.last_root_order = ledger.ordered[:, self._root]
+        self.last_root_order = ledger.ordered[:, self._root : self._root + 1]
         if not sim.done:
             self._observe_demand(sim)
 
@@ -286,33 +330,23 @@ class Roles:
     def observe_all(self, sim: Simulation) -> np.ndarray:
         """All agents' observations side by side, ``(B, D)`` float32; agent
         ``a`` owns the columns ``slices[a]``."""
-        inv = sim.on_hand / self._inv_scale
-        pipe = (sim.in_transit + sim.inbound_backlog) / self._inv_scale
-        owed = sim.inbound_backlog[:, self._root : self._root + 1]
-        scale = self.inventory_scale[self._root]
-        feat = np.concatenate(
+        x = np.concatenate(
             [
-                inv,
-                pipe,
-                self.forecast / self._demand_scale,
-                np.sqrt(self.variance) / self._demand_scale,
+                sim.on_hand,
+                sim.in_transit,
+                sim.inbound_backlog,
+                sim.demand,
+                self.forecast,
+                np.sqrt(self.variance),
                 sim.on_hand / np.maximum(self.forecast, _TINY),
-                (sim.lost + sim.backlog > 0.0).astype(np.float64),
+                (sim.lost + sim.backlog) > 0.0,
                 self.service,
-                np.dot(sim.demand, self._subtree) / self._demand_scale,
-                np.dot(inv, self._P) + self._root_one,
-                np.dot(self.service, self._avg_service),
-                self.last_root_order[:, None] / scale,
-                owed / scale,
-                self._L_root + owed / self._cap,
+                self.last_root_order,
+                self._ones,
             ],
             axis=1,
         )
-        return np.minimum(feat[:, self._gather], self._high).astype(np.float32)
-
-    @property
-    def slices(self) -> dict[str, slice]:
-        return self._slices
+        return np.minimum(np.dot(x, self._obs_map), self._high).astype(np.float32)
 
     def observe(self, sim: Simulation) -> dict[str, np.ndarray]:
         """Every agent's observation, each ``(B, dim)`` float32."""
@@ -324,16 +358,17 @@ class Roles:
         hand, in transit, on order, backlog (over its inventory scale) and demand
         forecast (over its demand scale), clipped at 10; its smoothed service
         level; the fraction of the horizon elapsed."""
-        scale = self._inv_scale
+        inv, dem = self.inventory_scale, self.demand_scale
         x = np.concatenate(
-            [sim.on_hand / scale, sim.in_transit / scale, sim.inbound_backlog / scale,
-             sim.backlog / scale, self.forecast / self._demand_scale],
+            [sim.on_hand / inv, sim.in_transit / inv, sim.inbound_backlog / inv,
+             sim.backlog / inv, self.forecast / dem],
             axis=1,
         )  # fmt: skip
-        elapsed = np.full(
-            (self.batch_size, 1), min(sim.period / self.scenario.horizon, 1.0)
+        elapsed = min(sim.period / self.scenario.horizon, 1.0)
+        out = np.concatenate(
+            [np.minimum(x, CLIP), self.service, np.full((self.batch_size, 1), elapsed)],
+            axis=1,
         )
-        out = np.concatenate([np.minimum(x, CLIP), self.service, elapsed], axis=1)
         return out.astype(np.float32)
 
     # -------------------------------------------------------------- acting
@@ -349,73 +384,68 @@ class Roles:
         return values * base, self._fulfil[supplier_action]
 
     # ------------------------------------------------------------- scoring
-    def metrics(
-        self, led: Ledger
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Reward terms: per node ``(B, N)`` and for the supplier ``(B,)``."""
+    def period_table(self, led: Ledger) -> np.ndarray:
+        """The period's report ``(B, 14N + 5)``: for every node the reward terms
+        and ledger quantities of ``_TABLE_FIELDS`` (N columns each), then the
+        supplier's ``_SUPPLIER_TABLE``."""
         r = self._root
-        node = {
-            "service_level": _served_fraction(
-                led.sold + led.shipped, led.lost + led.backlog
-            ),
-            "holding_cost": led.holding_cost + led.transit_cost,
-            "stockout_penalty": led.stockout_cost,
-            "excess_inventory": np.maximum(led.closing - self._excess, 0.0),
-        }
-        supplier = {
-            "service_level": _served_fraction(
-                led.inbound[:, r], led.inbound_backlog[:, r]
-            ),
-            "stockout_penalty": led.supplier_backlog_cost,
-            "overtime_cost": led.supplier_overtime_cost,
-        }
+        released, owed = led.inbound[:, r : r + 1], led.inbound_backlog[:, r : r + 1]
+        return np.concatenate(
+            [
+                _served_fraction(led.sold + led.shipped, led.lost + led.backlog),
+                led.holding_cost + led.transit_cost,
+                led.stockout_cost,
+                np.maximum(led.closing - self._excess, _ZERO),
+                led.closing, led.lost, led.demand, led.sold, led.shipped, led.ordered,
+                led.received, led.backlog, led.in_transit, led.total_cost,
+                _served_fraction(released, owed),
+                led.supplier_backlog_cost[:, None],
+                led.supplier_overtime_cost[:, None],
+                released,
+                owed,
+            ],
+            axis=1,
+        )  # fmt: skip
+
+    def metrics(
+        self, table: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Named views of a period table: per node ``(B, N)``, supplier ``(B,)``."""
+        n = self.n_nodes
+        node = {f: table[:, k * n : (k + 1) * n] for k, f in enumerate(_TABLE_FIELDS)}
+        sup0 = len(_TABLE_FIELDS) * n
+        supplier = {f: table[:, sup0 + k] for k, f in enumerate(_SUPPLIER_TABLE)}
         return node, supplier
 
-    def rewards(self, node: dict[str, np.ndarray], supplier: dict[str, np.ndarray]):
-        """Rewards per node ``(B, N)`` and for the supplier ``(B,)`` from
-        :meth:`metrics`."""
-        w = self._w
-        node_r = (
-            w["service_level"] * node["service_level"]
-            - w["holding_cost"] * node["holding_cost"]
-            - w["stockout_penalty"] * node["stockout_penalty"]
-            - w["excess_inventory"] * node["excess_inventory"]
-        )
-        sw = self.scenario.rewards.supplier
-        sup_r = (
-            sw.service_level * supplier["service_level"]
-            - sw.backlog * supplier["stockout_penalty"]
-            - sw.overtime * supplier["overtime_cost"]
-        )
-        return node_r, sup_r
+    def rewards(self, table: np.ndarray) -> np.ndarray:
+        """Rewards ``(B, N + 1)``: every node's (node order), then the supplier's."""
+        return np.dot(table, self._reward_map)
 
-    def infos(self, led: Ledger, node: dict[str, np.ndarray],
-              supplier: dict[str, np.ndarray], replica: int = 0):  # fmt: skip
+    def infos(self, table: np.ndarray, period: int, replica: int = 0):
         """Each agent's reconciliation report for one replica (plain floats)."""
-        b = replica
-        columns = [node[k][b].tolist() for k in _REWARD_TERMS]
-        columns += [getattr(led, f)[b].tolist() for f in _INFO_FIELDS]
-        table = list(zip(*columns, strict=True))  # one row per node
-        period = float(led.period)
+        row = table[replica].tolist()
+        n = self.n_nodes
+        end = len(_TABLE_FIELDS) * n
+        period = float(period)
         keys = NODE_INFO_KEYS[1:]
         out = {}
         for name, i in self.node_of.items():
-            row = dict(zip(keys, table[i], strict=True))
-            row["period"] = period
-            out[name] = row
-        r = self._root
+            info = dict(zip(keys, row[i:end:n], strict=True))
+            info["period"] = period
+            out[name] = info
+        sl, backlog_cost, overtime, released, owed = row[end:]
         out[SUPPLIER] = {
             "period": period,
-            "service_level": float(supplier["service_level"][b]),
+            "service_level": sl,
             "holding_cost": 0.0,
-            "stockout_penalty": float(supplier["stockout_penalty"][b]),
+            "stockout_penalty": backlog_cost,
             "excess_inventory": 0.0,
-            "overtime_cost": float(supplier["overtime_cost"][b]),
+            "overtime_cost": overtime,
             "inventory": 0.0,
             "lost_sales": 0.0,
-            "demand": table[r][_ORDERED],
-            "shipped": float(led.inbound[b, r]),
-            "backlog": float(led.inbound_backlog[b, r]),
+            "demand": row[_TABLE_FIELDS.index("ordered") * n + self._root],
+            "shipped": released,
+            "backlog": owed,
         }
         return out
 

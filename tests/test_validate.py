@@ -17,9 +17,8 @@ def test_presets_pass(scenario, capsys):
 def test_a_reward_that_disagrees_with_infos_fails(monkeypatch, capsys):
     honest = Roles.rewards
 
-    def skewed(self, node, supplier):
-        node_r, sup_r = honest(self, node, supplier)
-        return node_r + 1.0, sup_r
+    def skewed(self, table):
+        return honest(self, table) + 1.0
 
     monkeypatch.setattr(Roles, "rewards", skewed)
     assert validate.main([]) == 1
