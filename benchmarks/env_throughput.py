@@ -64,8 +64,10 @@ def main() -> None:
     for _ in range(args.repeats):  # interleaved, so both see the same machine
         env_best = max(env_best, env_rate(env, actions))
         core_best = max(core_best, core_rate(sim, orders))
-    print(f"env throughput, scenario {env.scenario.name!r}, "
-          f"{len(env.possible_agents)} agents, {MACHINE}")  # fmt: skip
+    print(
+        f"env throughput, scenario {env.scenario.name!r}, "
+        f"{len(env.possible_agents)} agents, {MACHINE}"
+    )
     print(f"env steps/s (all agents acting): {env_best:>10,.0f}")
     print(f"core periods/s at batch 1:       {core_best:>10,.0f}")
     print(f"env / core:                      {env_best / core_best:>10.2f}")

@@ -11,12 +11,24 @@ from hmarl_env.scenario import Scenario
 
 __all__ = ["ansi_table", "trajectory_rgb"]
 
-_COLUMNS = ("opening", "received", "demand", "sold", "lost", "ordered", "shipped",
-            "backlog", "closing", "in_transit", "total_cost")  # fmt: skip
+_COLUMNS = (
+    "opening",
+    "received",
+    "demand",
+    "sold",
+    "lost",
+    "ordered",
+    "shipped",
+    "backlog",
+    "closing",
+    "in_transit",
+    "total_cost",
+)
 
 
-def ansi_table(scenario: Scenario, history: Sequence[Ledger],
-               rewards: Mapping[str, float]) -> str:  # fmt: skip
+def ansi_table(
+    scenario: Scenario, history: Sequence[Ledger], rewards: Mapping[str, float]
+) -> str:
     """A text table of the latest period: one row per node, plus the supplier."""
     if not history:
         return f"{scenario.name}: period 0 opened, no decisions yet\n"
@@ -32,10 +44,14 @@ def ansi_table(scenario: Scenario, history: Sequence[Ledger],
         cells = "".join(f"{getattr(led, c)[0, i]:>11.1f}" for c in _COLUMNS)
         lines.append(f"{name:<{width}}{cells}{rewards.get(name, 0.0):>10.2f}")
     r = scenario.root
-    sup = (f"released {led.inbound[0, r]:.1f}, owes {led.inbound_backlog[0, r]:.1f}, "
-           f"overtime {led.supplier_overtime[0]:.1f}")  # fmt: skip
-    lines.append(f"{'supplier_1':<{width}}{sup:>{11 * len(_COLUMNS)}}"
-                 f"{rewards.get('supplier_1', 0.0):>10.2f}")  # fmt: skip
+    sup = (
+        f"released {led.inbound[0, r]:.1f}, owes {led.inbound_backlog[0, r]:.1f}, "
+        f"overtime {led.supplier_overtime[0]:.1f}"
+    )
+    lines.append(
+        f"{'supplier_1':<{width}}{sup:>{11 * len(_COLUMNS)}}"
+        f"{rewards.get('supplier_1', 0.0):>10.2f}"
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -69,14 +69,27 @@ from hmarl_env.core import Simulation
 from hmarl_env.ledger import Ledger
 from hmarl_env.scenario import Scenario
 
-__all__ = ["CLIP", "NODE_INFO_KEYS", "SUPPLIER", "SUPPLIER_INFO_KEYS", "Roles"]
+__all__ = [
+    "CLIP",
+    "NODE_INFO_KEYS",
+    "SUPPLIER",
+    "SUPPLIER_INFO_KEYS",
+    "Roles",
+    "inventory_scales",
+]
 
 CLIP = 10.0
 SUPPLIER = "supplier_1"
 STORE_FEATURES = (
-    "inventory", "forecast", "demand_uncertainty", "days_of_cover",
-    "last_day_stockout", "warehouse_ratio", "recent_service_level", "inbound_pipeline",
-)  # fmt: skip
+    "inventory",
+    "forecast",
+    "demand_uncertainty",
+    "days_of_cover",
+    "last_day_stockout",
+    "warehouse_ratio",
+    "recent_service_level",
+    "inbound_pipeline",
+)
 NODE_INFO_KEYS = (
     "period",
     "service_level",
@@ -93,11 +106,20 @@ NODE_INFO_KEYS = (
     "backlog",
     "in_transit",
     "total_cost",
-)  # fmt: skip (after "period", in the order of the period table's columns)
+)  # (after "period", in the order of the period table's columns)
 SUPPLIER_INFO_KEYS = (
-    "period", "service_level", "holding_cost", "stockout_penalty", "excess_inventory",
-    "overtime_cost", "inventory", "lost_sales", "demand", "shipped", "backlog",
-)  # fmt: skip
+    "period",
+    "service_level",
+    "holding_cost",
+    "stockout_penalty",
+    "excess_inventory",
+    "overtime_cost",
+    "inventory",
+    "lost_sales",
+    "demand",
+    "shipped",
+    "backlog",
+)
 
 
 def _served_fraction(served: np.ndarray, unserved: np.ndarray) -> np.ndarray:
@@ -110,16 +132,47 @@ _ZERO, _ONE, _TINY = np.float64(0.0), np.float64(1.0), np.float64(1e-12)
 # Per-node columns of the period table, N each, in this order; NODE_INFO_KEYS
 # (after "period") name the same quantities.
 _TABLE_FIELDS = (
-    "service_level", "holding_cost", "stockout_penalty", "excess_inventory",
-    "closing", "lost", "demand", "sold", "shipped", "ordered", "received", "backlog",
-    "in_transit", "total_cost",
-)  # fmt: skip
+    "service_level",
+    "holding_cost",
+    "stockout_penalty",
+    "excess_inventory",
+    "closing",
+    "lost",
+    "demand",
+    "sold",
+    "shipped",
+    "ordered",
+    "received",
+    "backlog",
+    "in_transit",
+    "total_cost",
+)
 # then the supplier's columns
-_SUPPLIER_TABLE = ("service_level", "stockout_penalty", "overtime_cost", "shipped",
-                   "backlog")  # fmt: skip
+_SUPPLIER_TABLE = (
+    "service_level",
+    "stockout_penalty",
+    "overtime_cost",
+    "shipped",
+    "backlog",
+)
 # observation inputs, N columns each, then the root's last order and a one
-_INPUTS = ("on_hand", "in_transit", "inbound_backlog", "demand", "forecast",
-           "demand_std", "cover", "stockout", "service")  # fmt: skip
+_INPUTS = (
+    "on_hand",
+    "in_transit",
+    "inbound_backlog",
+    "demand",
+    "forecast",
+    "demand_std",
+    "cover",
+    "stockout",
+    "service",
+)
+
+
+def inventory_scales(scenario: Scenario) -> np.ndarray:
+    """Each node's inventory scale: expected demand through it over its lead time
+    plus one review period, ``mean_demand * (lead_time + 1)``."""
+    return np.maximum(scenario.mean_demand * (scenario.lead_times + 1.0), _TINY)
 
 
 class Roles:
@@ -140,8 +193,12 @@ class Roles:
             7, without the inbound pipeline).
     """
 
-    def __init__(self, scenario: Scenario, batch_size: int = 1,
-                 store_observation: str = "pipeline") -> None:  # fmt: skip
+    def __init__(
+        self,
+        scenario: Scenario,
+        batch_size: int = 1,
+        store_observation: str = "pipeline",
+    ) -> None:
         if store_observation not in ("pipeline", "seed"):
             raise ValueError(
                 "store_observation must be 'pipeline' or 'seed', got "
@@ -165,7 +222,7 @@ class Roles:
         def tile(values) -> np.ndarray:
             return np.repeat(np.asarray(values, dtype=np.float64)[None, :], B, axis=0)
 
-        self.inventory_scale = inv_scale = np.maximum(mean * (L + 1.0), _TINY)
+        self.inventory_scale = inv_scale = inventory_scales(sc)
         self.demand_scale = d_scale = np.maximum(mean, _TINY)
         is_store = np.zeros(n, dtype=bool)
         is_store[stores] = True
@@ -201,8 +258,10 @@ class Roles:
             return {at["on_hand"] + i: 1.0 / inv_scale[i]}
 
         def pipeline(i: int) -> dict[int, float]:
-            return {at["in_transit"] + i: 1.0 / inv_scale[i],
-                    at["inbound_backlog"] + i: 1.0 / inv_scale[i]}  # fmt: skip
+            return {
+                at["in_transit"] + i: 1.0 / inv_scale[i],
+                at["inbound_backlog"] + i: 1.0 / inv_scale[i],
+            }
 
         for i in stores:
             start = len(columns)
@@ -226,8 +285,9 @@ class Roles:
             for c in np.flatnonzero(parent == j):
                 feature(inventory(c), CLIP)
             below_stores = [k for k in below if is_store[k]]
-            feature({at["service"] + k: 1.0 / len(below_stores) for k in below_stores},
-                    1.0)  # fmt: skip
+            feature(
+                {at["service"] + k: 1.0 / len(below_stores) for k in below_stores}, 1.0
+            )
             self._slices[names[j]] = slice(start, len(columns))
         start = len(columns)
         feature({last_order: 1.0 / inv_scale[r]}, CLIP)
@@ -246,8 +306,12 @@ class Roles:
         # ---- rewards: rewards = table @ Wr, one column per node, then supplier
         width = len(_TABLE_FIELDS) * n + len(_SUPPLIER_TABLE)
         Wr = np.zeros((width, n + 1))
-        signs = {"service_level": 1.0, "holding_cost": -1.0, "stockout_penalty": -1.0,
-                 "excess_inventory": -1.0}  # fmt: skip
+        signs = {
+            "service_level": 1.0,
+            "holding_cost": -1.0,
+            "stockout_penalty": -1.0,
+            "excess_inventory": -1.0,
+        }
         for k, term in enumerate(_TABLE_FIELDS[:4]):
             for i in range(n):
                 Wr[k * n + i, i] = signs[term] * getattr(weights[i], term)
@@ -257,16 +321,21 @@ class Roles:
         self._reward_map = Wr
 
         acts = sc.actions
-        self._n_actions = {"store": len(acts.store_order_multipliers),
-                           "warehouse": len(acts.warehouse_order_lots),
-                           "supplier": len(acts.supplier_fulfil_fractions)}  # fmt: skip
+        self._n_actions = {
+            "store": len(acts.store_order_multipliers),
+            "warehouse": len(acts.warehouse_order_lots),
+            "supplier": len(acts.supplier_fulfil_fractions),
+        }
         # action value per node and action index: multiplier (stores) or lot
         table = np.zeros(
             (n, max(self._n_actions["store"], self._n_actions["warehouse"]))
         )
         for i in range(n):
-            values = (acts.store_order_multipliers if is_store[i]
-                      else acts.warehouse_order_lots)  # fmt: skip
+            values = (
+                acts.store_order_multipliers
+                if is_store[i]
+                else acts.warehouse_order_lots
+            )
             table[i, : len(values)] = values
         self._action_table = table
         self._node_ar = np.arange(n)
@@ -360,10 +429,15 @@ class Roles:
         level; the fraction of the horizon elapsed."""
         inv, dem = self.inventory_scale, self.demand_scale
         x = np.concatenate(
-            [sim.on_hand / inv, sim.in_transit / inv, sim.inbound_backlog / inv,
-             sim.backlog / inv, self.forecast / dem],
+            [
+                sim.on_hand / inv,
+                sim.in_transit / inv,
+                sim.inbound_backlog / inv,
+                sim.backlog / inv,
+                self.forecast / dem,
+            ],
             axis=1,
-        )  # fmt: skip
+        )
         elapsed = min(sim.period / self.scenario.horizon, 1.0)
         out = np.concatenate(
             [np.minimum(x, CLIP), self.service, np.full((self.batch_size, 1), elapsed)],
@@ -396,8 +470,16 @@ class Roles:
                 led.holding_cost + led.transit_cost,
                 led.stockout_cost,
                 np.maximum(led.closing - self._excess, _ZERO),
-                led.closing, led.lost, led.demand, led.sold, led.shipped, led.ordered,
-                led.received, led.backlog, led.in_transit, led.total_cost,
+                led.closing,
+                led.lost,
+                led.demand,
+                led.sold,
+                led.shipped,
+                led.ordered,
+                led.received,
+                led.backlog,
+                led.in_transit,
+                led.total_cost,
                 _served_fraction(released, owed),
                 led.supplier_backlog_cost[:, None],
                 led.supplier_overtime_cost[:, None],
@@ -405,7 +487,7 @@ class Roles:
                 owed,
             ],
             axis=1,
-        )  # fmt: skip
+        )
 
     def metrics(
         self, table: np.ndarray
@@ -457,12 +539,15 @@ class Roles:
         for name, i in self.node_of.items():
             row = dict.fromkeys(NODE_INFO_KEYS, 0.0)
             row.update(
-                service_level=float(served[i]), inventory=float(sim.on_hand[b, i]),
-                lost_sales=float(sim.lost[b, i]), demand=float(sim.demand[b, i]),
-                sold=float(sim.sold[b, i]), received=float(sim.received[b, i]),
+                service_level=float(served[i]),
+                inventory=float(sim.on_hand[b, i]),
+                lost_sales=float(sim.lost[b, i]),
+                demand=float(sim.demand[b, i]),
+                sold=float(sim.sold[b, i]),
+                received=float(sim.received[b, i]),
                 backlog=float(sim.backlog[b, i]),
                 in_transit=float(sim.in_transit[b, i]),
-            )  # fmt: skip
+            )
             out[name] = row
         out[SUPPLIER] = dict.fromkeys(SUPPLIER_INFO_KEYS, 0.0)
         out[SUPPLIER]["service_level"] = 1.0

@@ -25,14 +25,18 @@ from hmarl_env.roles import NODE_INFO_KEYS, SUPPLIER, SUPPLIER_INFO_KEYS
 def _expected_reward(env: SupplyChainEnv, agent: str, info: dict[str, float]) -> float:
     w = env.scenario.rewards
     if agent == SUPPLIER:
-        return (w.supplier.service_level * info["service_level"]
-                - w.supplier.backlog * info["stockout_penalty"]
-                - w.supplier.overtime * info["overtime_cost"])  # fmt: skip
+        return (
+            w.supplier.service_level * info["service_level"]
+            - w.supplier.backlog * info["stockout_penalty"]
+            - w.supplier.overtime * info["overtime_cost"]
+        )
     ww = w.store if agent.startswith("store") else w.warehouse
-    return (ww.service_level * info["service_level"]
-            - ww.holding_cost * info["holding_cost"]
-            - ww.stockout_penalty * info["stockout_penalty"]
-            - ww.excess_inventory * info["excess_inventory"])  # fmt: skip
+    return (
+        ww.service_level * info["service_level"]
+        - ww.holding_cost * info["holding_cost"]
+        - ww.stockout_penalty * info["stockout_penalty"]
+        - ww.excess_inventory * info["excess_inventory"]
+    )
 
 
 def run_checks(
@@ -135,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="default", help="preset name or file")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--store-observation", default="pipeline",
-                        choices=["pipeline", "seed"])  # fmt: skip
+    parser.add_argument(
+        "--store-observation", default="pipeline", choices=["pipeline", "seed"]
+    )
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")

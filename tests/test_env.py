@@ -53,8 +53,12 @@ def test_agents_spaces_and_metadata():
     assert env.metadata["name"] == "retail_supply_chain_v0"
     assert env.metadata["is_parallelizable"]
     shapes = {a: env.observation_space(a).shape for a in env.possible_agents}
-    assert shapes == {"store_1": (8,), "store_2": (8,), "warehouse_1": (6,),
-                      "supplier_1": (3,)}  # fmt: skip
+    assert shapes == {
+        "store_1": (8,),
+        "store_2": (8,),
+        "warehouse_1": (6,),
+        "supplier_1": (3,),
+    }
     assert [env.action_space(a).n for a in env.possible_agents] == [4, 4, 4, 3]
     for a in env.possible_agents:
         assert env.observation_space(a) is env.observation_space(a)
@@ -95,15 +99,19 @@ def test_rewards_recomputed_from_infos_with_the_documented_formula():
             i = infos[agent]
             if agent == "supplier_1":
                 sw = w.supplier
-                expected = (sw.service_level * i["service_level"]
-                            - sw.backlog * i["stockout_penalty"]
-                            - sw.overtime * i["overtime_cost"])  # fmt: skip
+                expected = (
+                    sw.service_level * i["service_level"]
+                    - sw.backlog * i["stockout_penalty"]
+                    - sw.overtime * i["overtime_cost"]
+                )
             else:
                 ww = w.store if agent.startswith("store") else w.warehouse
-                expected = (ww.service_level * i["service_level"]
-                            - ww.holding_cost * i["holding_cost"]
-                            - ww.stockout_penalty * i["stockout_penalty"]
-                            - ww.excess_inventory * i["excess_inventory"])  # fmt: skip
+                expected = (
+                    ww.service_level * i["service_level"]
+                    - ww.holding_cost * i["holding_cost"]
+                    - ww.stockout_penalty * i["stockout_penalty"]
+                    - ww.excess_inventory * i["excess_inventory"]
+                )
             assert r == pytest.approx(expected, rel=1e-12, abs=1e-12)
             checked += 1
     assert checked == 300 * 6
@@ -119,8 +127,9 @@ def test_reward_terms_follow_the_ledger():
             asked = i["sold"] + i["shipped"] + i["lost_sales"] + i["backlog"]
             sl = (i["sold"] + i["shipped"]) / asked if asked > 0 else 1.0
             assert i["service_level"] == pytest.approx(sl)
-            days = (sc.rewards.store if name.startswith("store") else
-                    sc.rewards.warehouse).excess_cover_days  # fmt: skip
+            days = (
+                sc.rewards.store if name.startswith("store") else sc.rewards.warehouse
+            ).excess_cover_days
             excess = max(
                 0.0, i["inventory"] - days * sc.mean_demand[sc.node_names.index(name)]
             )
@@ -136,8 +145,15 @@ def test_infos_have_the_same_keys_at_reset_and_every_step():
             keys = SUPPLIER_INFO_KEYS if agent == "supplier_1" else NODE_INFO_KEYS
             assert set(info) == set(keys), agent
             assert all(isinstance(v, float) for v in info.values())
-    seed_keys = {"service_level", "holding_cost", "stockout_penalty",
-                 "excess_inventory", "inventory", "lost_sales", "demand"}  # fmt: skip
+    seed_keys = {
+        "service_level",
+        "holding_cost",
+        "stockout_penalty",
+        "excess_inventory",
+        "inventory",
+        "lost_sales",
+        "demand",
+    }
     assert seed_keys <= set(NODE_INFO_KEYS)
 
 
@@ -155,8 +171,9 @@ def test_episode_ends_by_truncation_at_the_horizon():
 def test_observations_stay_in_bounds_under_extreme_policies(scenario, action):
     """Always ordering nothing, or always the most, over a long horizon."""
     env = hmarl_env.parallel_env(scenario, horizon=400)
-    steps, _, _ = rollout(env, lambda e: {a: min(action, e.action_space(a).n - 1)
-                                          for a in e.agents})  # fmt: skip
+    steps, _, _ = rollout(
+        env, lambda e: {a: min(action, e.action_space(a).n - 1) for a in e.agents}
+    )
     for obs, _, _ in steps:
         for agent, o in obs.items():
             assert env.observation_space(agent).contains(o), (agent, o)

@@ -1,0 +1,1 @@
+"""Statistics, comparisons and plots of hmarl runs (reads ``results/``)."""

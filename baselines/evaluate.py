@@ -1,0 +1,300 @@
+"""Batched evaluation of any mapping from agent to policy.
+
+How to run:
+    python -m baselines.evaluate --scenario default --episodes 1000 --policy seed
+
+Episodes run side by side through the simulation core (thousands at once), not
+one env at a time. Episode ``e`` is seeded with ``seed + e`` exactly as
+``env.reset(seed=seed + e)`` would be, so every policy evaluated with the same
+seeds meets the same demand (common random numbers), and the PettingZoo env
+reproduces any episode.
+
+KPIs, one row per episode and agent:
+
+==================  ==========================================================
+episode_reward      sum of the agent's rewards over the episode
+service_level       mean over periods of the reward's service-level term
+fill_rate           units served / units asked (stores: sold / demand;
+                    warehouses: shipped / ordered by children; supplier:
+                    released / ordered by the root)
+lost_sales          units of demand lost (stores)
+holding_cost        holding plus transit cost
+stockout_cost       stockout cost (supplier: backlog cost)
+excess_inventory    mean units above the excess target per period
+total_cost          the agent's ledger cost (supplier: backlog + overtime)
+bullwhip            variance of the agent's orders over variance of the demand
+                    it faces (supplier: of what it released over the root's
+                    orders); NaN where that demand does not vary
+==================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hmarl_env import Simulation, get_scenario
+from hmarl_env.roles import SUPPLIER, Roles
+from hmarl_env.scenario import Scenario
+
+__all__ = ["KPIS", "evaluate", "summarize"]
+
+KPIS = (
+    "episode_reward",
+    "service_level",
+    "fill_rate",
+    "lost_sales",
+    "holding_cost",
+    "stockout_cost",
+    "excess_inventory",
+    "total_cost",
+    "bullwhip",
+)
+
+
+def _actions(policy, obs: np.ndarray, agent: str, n: int) -> np.ndarray:
+    try:
+        a = np.asarray(policy(obs))
+    except Exception as exc:
+        raise RuntimeError(
+            f"the policy of {agent!r} ({policy!r}) failed: {exc}"
+        ) from exc
+    if a.shape != (obs.shape[0],) or a.dtype.kind not in "iu":
+        raise ValueError(
+            f"the policy of {agent!r} must return ({obs.shape[0]},) integer actions, "
+            f"got shape {a.shape} dtype {a.dtype}"
+        )
+    if a.size and (a.min() < 0 or a.max() >= n):
+        raise ValueError(
+            f"the policy of {agent!r} returned actions outside [0, {n - 1}]"
+        )
+    return a
+
+
+def _variance(total: np.ndarray, squares: np.ndarray, T: int) -> np.ndarray:
+    mean = total / T
+    return np.maximum(squares / T - mean * mean, 0.0) * (T / max(T - 1, 1))
+
+
+def _run_batch(
+    scenario: Scenario, policies: Mapping, seeds: Sequence[int], store_observation: str
+) -> dict[str, dict[str, np.ndarray]]:
+    B, T = len(seeds), scenario.horizon
+    sim = Simulation(scenario, batch_size=B)
+    roles = Roles(scenario, B, store_observation)
+    sim.reset([np.random.default_rng(int(s)) for s in seeds])
+    roles.reset(sim)
+    n, r = roles.n_nodes, scenario.root
+    node_actions = np.zeros((B, n), dtype=np.intp)
+    n_actions = {a: roles.n_actions(a) for a in roles.agents}
+    rewards = table = None
+    flows = {k: np.zeros((B, n + 1)) for k in ("out", "out2", "in", "in2")}
+    while not sim.done:
+        obs = roles.observe_all(sim)
+        for agent, i in roles.node_of.items():
+            node_actions[:, i] = _actions(
+                policies[agent], obs[:, roles.slices[agent]], agent, n_actions[agent]
+            )
+        sup = _actions(
+            policies[SUPPLIER],
+            obs[:, roles.slices[SUPPLIER]],
+            SUPPLIER,
+            n_actions[SUPPLIER],
+        )
+        orders, fulfil = roles.decode(node_actions, sup)
+        led = sim.step(orders, fulfil)
+        roles.update(sim, led)
+        t = roles.period_table(led)
+        rw = roles.rewards(t)
+        table = t if table is None else table + t
+        rewards = rw if rewards is None else rewards + rw
+        # what each agent sends up the chain, and the demand it faces
+        out = np.concatenate([led.ordered, led.inbound[:, r : r + 1]], axis=1)
+        inn = np.concatenate([led.demand, led.ordered[:, r : r + 1]], axis=1)
+        flows["out"] += out
+        flows["out2"] += out * out
+        flows["in"] += inn
+        flows["in2"] += inn * inn
+    node, sup = roles.metrics(table)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bullwhip = _variance(flows["out"], flows["out2"], T) / _variance(
+            flows["in"], flows["in2"], T
+        )
+        bullwhip[~np.isfinite(bullwhip)] = np.nan
+        fill_nodes = (node["sold"] + node["shipped"]) / node["demand"]
+        fill_sup = sup["shipped"] / flows["in"][:, n]
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for agent, i in roles.node_of.items():
+        out[agent] = {
+            "episode_reward": rewards[:, i],
+            "service_level": node["service_level"][:, i] / T,
+            "fill_rate": fill_nodes[:, i],
+            "lost_sales": node["lost"][:, i],
+            "holding_cost": node["holding_cost"][:, i],
+            "stockout_cost": node["stockout_penalty"][:, i],
+            "excess_inventory": node["excess_inventory"][:, i] / T,
+            "total_cost": node["total_cost"][:, i],
+            "bullwhip": bullwhip[:, i],
+        }
+    zeros = np.zeros(B)
+    out[SUPPLIER] = {
+        "episode_reward": rewards[:, n],
+        "service_level": sup["service_level"] / T,
+        "fill_rate": fill_sup,
+        "lost_sales": zeros,
+        "holding_cost": zeros,
+        "stockout_cost": sup["stockout_penalty"],
+        "excess_inventory": zeros,
+        "total_cost": sup["stockout_penalty"] + sup["overtime_cost"],
+        "bullwhip": bullwhip[:, n],
+    }
+    return out
+
+
+def evaluate(
+    scenario: Scenario | str,
+    policies: Mapping,
+    episodes: int = 1000,
+    seed: int = 0,
+    batch_size: int = 2048,
+    store_observation: str = "pipeline",
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Run ``episodes`` episodes under ``policies`` and return their KPIs.
+
+    Args:
+        scenario: a :class:`~hmarl_env.scenario.Scenario`, preset name or file.
+        policies: agent name -> policy (observations ``(B, dim)`` -> actions
+            ``(B,)``) for every agent of the scenario.
+        episodes: number of episodes; episode ``e`` uses seed ``seed + e``.
+        batch_size: episodes simulated at once.
+        store_observation: the stores' observation layout the policies expect.
+        progress: print a progress bar to standard error.
+
+    Returns:
+        One row per episode and agent: ``episode``, ``seed``, ``agent``,
+        ``role`` and the :data:`KPIS`.
+    """
+    scenario = get_scenario(scenario)
+    agents = Roles(scenario, 1, store_observation).agents
+    missing = sorted(set(agents) - set(policies))
+    if missing:
+        raise ValueError(
+            f"no policy for {missing}; the scenario's agents are {list(agents)}"
+        )
+    if episodes < 1 or batch_size < 1:
+        raise ValueError(
+            f"episodes and batch_size must be >= 1, got {episodes}, {batch_size}"
+        )
+    frames = []
+    start = time.perf_counter()
+    for lo in range(0, episodes, batch_size):
+        seeds = np.arange(seed + lo, seed + min(lo + batch_size, episodes))
+        kpis = _run_batch(scenario, policies, seeds, store_observation)
+        for agent, cols in kpis.items():
+            frame = pd.DataFrame(cols)
+            frame.insert(0, "role", agent.rsplit("_", 1)[0])
+            frame.insert(0, "agent", agent)
+            frame.insert(0, "seed", seeds)
+            frame.insert(0, "episode", seeds - seed)
+            frames.append(frame)
+        if progress:
+            _progress(
+                min(lo + batch_size, episodes), episodes, time.perf_counter() - start
+            )
+    df = pd.concat(frames, ignore_index=True)
+    return df.sort_values(["episode", "agent"], kind="stable", ignore_index=True)
+
+
+def _progress(done: int, total: int, elapsed: float) -> None:
+    width = 30
+    filled = int(width * done / total)
+    bar = "#" * filled + "-" * (width - filled)
+    end = "\n" if done >= total else ""
+    print(
+        f"\r[{bar}] {done}/{total} episodes, {elapsed:.1f} s",
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Mean and confidence half-width of every KPI per agent (columns
+    ``<kpi>`` and ``<kpi>_ci``), episodes as the unit of replication."""
+    from analysis.stats import mean_ci
+
+    rows = []
+    for agent, group in df.groupby("agent", sort=False):
+        row = {"agent": agent}
+        for k in KPIS:
+            row[k], row[f"{k}_ci"] = mean_ci(group[k].to_numpy(), level)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("agent")
+
+
+def format_table(summary: pd.DataFrame, kpis: Sequence[str] = KPIS) -> str:
+    """A text table of ``summarize``'s output: ``mean ± half-width``."""
+    head = f"{'agent':<12}" + "".join(f"{k:>24}" for k in kpis)
+    lines = [head]
+    for agent, row in summary.iterrows():
+        cells = []
+        for k in kpis:
+            m, h = row[k], row[f"{k}_ci"]
+            cell = "-" if np.isnan(m) else f"{m:.3f} ± {h:.3f}"
+            cells.append(f"{cell:>24}")
+        lines.append(f"{agent:<12}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from baselines.policies import POLICY_SETS, make_policies
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="default", help="preset name or file")
+    parser.add_argument("--episodes", type=int, default=1000)
+    parser.add_argument("--policy", choices=POLICY_SETS, default="seed")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1_000_000,
+        help="first episode seed (default: the held-out seeds)",
+    )
+    parser.add_argument("--csv", help="also write the per-episode KPIs to this file")
+    args = parser.parse_args(argv)
+    if args.episodes < 2:
+        parser.error("--episodes must be at least 2 (for confidence intervals)")
+    try:
+        scenario = get_scenario(args.scenario)
+        policies = make_policies(scenario, args.policy)
+    except ValueError as exc:
+        parser.error(str(exc))
+    start = time.perf_counter()
+    df = evaluate(
+        scenario, policies, args.episodes, seed=args.seed, progress=sys.stderr.isatty()
+    )
+    elapsed = time.perf_counter() - start
+    print(
+        f"scenario {scenario.name!r}, policy {args.policy!r}: {args.episodes} episodes "
+        f"x {scenario.horizon} periods, seeds {args.seed}.."
+        f"{args.seed + args.episodes - 1} ({elapsed:.2f} s);"
+        " mean ± 95% CI over episodes"
+    )
+    print(format_table(summarize(df), KPIS[:5]))
+    print()
+    print(format_table(summarize(df), KPIS[5:]))
+    if args.csv:
+        from analysis.io import write_csv_atomic
+
+        write_csv_atomic(df, args.csv)
+        print(f"per-episode KPIs written to {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

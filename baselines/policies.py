@@ -1,0 +1,254 @@
+"""Rule-based policies with the interface learned policies share.
+
+A policy is a callable from a batch of one agent's observations ``(B, dim)``
+(float32, as the env gives them) to a batch of integer actions ``(B,)``. Each
+is built for one agent of one scenario, since it reads the scales and lead time
+that the observations were divided by (:class:`hmarl_env.roles.Roles`).
+
+* :class:`SeedStore` - the seeds' rule-based store.
+* :class:`BaseStockStore` - the best discrete approximation of a base-stock
+  policy: the multiplier whose order brings the inventory position closest to
+  a target computed from forecast, uncertainty and lead time.
+* :class:`SSWarehouse` - the warehouse's (s, S) rule with the scenario's lots.
+* :class:`AlwaysFulfil` - the supplier releases everything it can.
+
+:func:`make_policies` builds a whole mapping from agent to policy for the named
+sets ``seed``, ``base_stock`` and ``tuned``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from hmarl_env.roles import SUPPLIER, inventory_scales
+from hmarl_env.scenario import Scenario
+
+__all__ = [
+    "POLICY_SETS",
+    "AlwaysFulfil",
+    "BaseStockStore",
+    "Policy",
+    "SSWarehouse",
+    "SeedStore",
+    "default_ss_levels",
+    "make_policies",
+]
+
+POLICY_SETS = ("seed", "base_stock", "tuned")
+
+# store observation columns (hmarl_env.roles)
+_INVENTORY, _FORECAST, _UNCERTAINTY, _COVER, _PIPELINE = 0, 1, 2, 3, 7
+# warehouse observation columns
+_WH_INVENTORY, _WH_PIPELINE = 1, 2
+
+
+class Policy(Protocol):
+    """Observations ``(B, dim)`` -> integer actions ``(B,)``."""
+
+    role: str
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray: ...
+
+
+def _check_obs(obs: np.ndarray, width: int, who: str) -> np.ndarray:
+    obs = np.asarray(obs)
+    if obs.ndim != 2 or obs.shape[1] < width:
+        raise ValueError(
+            f"{who} needs observations of shape (batch, >= {width}), got {obs.shape}"
+        )
+    return obs
+
+
+@dataclass(frozen=True)
+class SeedStore:
+    """The seeds' rule-based store, as we read it.
+
+    The seeds name the rule only as "rule-based": it orders more the fewer days
+    of demand its shelf covers and nothing once it holds the excess target.
+    Our reading, on the observed days of cover (on hand / forecast, ignoring
+    what is in transit, as the seeds' 7-D observation does): fewer than
+    ``thresholds[0]`` days -> the largest order (1.5 x forecast), fewer than
+    ``thresholds[1]`` -> 1.0 x, fewer than ``thresholds[2]`` -> 0.5 x,
+    otherwise no order. The default thresholds (2, 3, 5) put the last at the
+    seeds' five-day excess target.
+    """
+
+    n_actions: int = 4
+    thresholds: tuple[float, float, float] = (2.0, 3.0, 5.0)
+    role: str = "store"
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        cover = _check_obs(obs, _COVER + 1, "SeedStore")[:, _COVER]
+        levels = np.searchsorted(np.asarray(self.thresholds), cover, side="right")
+        # 0 thresholds passed -> biggest action; all passed -> action 0
+        return np.clip(self.n_actions - 1 - levels, 0, self.n_actions - 1).astype(
+            np.int64
+        )
+
+
+@dataclass(frozen=True)
+class BaseStockStore:
+    """Order-up-to within the discrete action space.
+
+    Target inventory position ``forecast * cover + safety_factor * uncertainty *
+    sqrt(lead_time + 1)``; the inventory position is on hand plus in transit
+    plus on order. Picks the multiplier whose order ``multiplier * forecast``
+    brings the position closest to the target. Needs the ``pipeline`` store
+    observation (the seeds' 7-D layout has no pipeline).
+
+    Attributes:
+        lead_time: the store's lead time ``L`` (the observation scales use it).
+        multipliers: the scenario's store order multipliers.
+        cover: periods of forecast demand to hold (``L + 1`` covers the lead
+            time and one review period).
+        safety_factor: standard deviations of safety stock.
+    """
+
+    lead_time: int
+    multipliers: tuple[float, ...]
+    cover: float
+    safety_factor: float = 1.65
+    role: str = "store"
+
+    def __post_init__(self) -> None:
+        for name in ("cover", "safety_factor"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(
+                    f"BaseStockStore.{name} must be finite, got {getattr(self, name)!r}"
+                )
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        obs = _check_obs(obs, _PIPELINE + 1, "BaseStockStore (pipeline observation)")
+        obs = obs.astype(np.float64)
+        periods = self.lead_time + 1.0
+        # in units of the store's mean demand: inventory scale = mean * (L + 1)
+        position = (obs[:, _INVENTORY] + obs[:, _PIPELINE]) * periods
+        forecast = obs[:, _FORECAST]
+        target = forecast * self.cover + self.safety_factor * obs[:, _UNCERTAINTY] * (
+            math.sqrt(periods)
+        )
+        after = (
+            position[:, None]
+            + np.asarray(self.multipliers)[None, :] * forecast[:, None]
+        )
+        return np.argmin(np.abs(after - target[:, None]), axis=1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class SSWarehouse:
+    """(s, S): when the inventory position (on hand + in transit + on order)
+    falls below ``s``, order the lot that brings it closest to ``S``; else the
+    smallest lot (0 in the default scenario).
+
+    Attributes:
+        s: reorder point, units.
+        S: order-up-to level, units (>= s).
+        inventory_scale: the warehouse's observation scale (units per 1.0).
+        lots: the scenario's warehouse lots.
+    """
+
+    s: float
+    S: float
+    inventory_scale: float
+    lots: tuple[float, ...]
+    role: str = "warehouse"
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.s) and math.isfinite(self.S) and self.S >= self.s):
+            raise ValueError(
+                f"SSWarehouse needs finite s <= S, got s={self.s!r}, S={self.S!r}"
+            )
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        obs = _check_obs(obs, _WH_PIPELINE + 1, "SSWarehouse").astype(np.float64)
+        position = (obs[:, _WH_INVENTORY] + obs[:, _WH_PIPELINE]) * self.inventory_scale
+        lots = np.asarray(self.lots)
+        best = np.argmin(np.abs(position[:, None] + lots[None, :] - self.S), axis=1)
+        return np.where(position < self.s, best, int(np.argmin(lots))).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class AlwaysFulfil:
+    """The supplier always takes the action with the largest fulfil fraction."""
+
+    fractions: tuple[float, ...] = (1.0, 0.8, 0.0)
+    role: str = "supplier"
+    _action: int = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_action", int(np.argmax(self.fractions)))
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return np.full(np.asarray(obs).shape[0], self._action, dtype=np.int64)
+
+
+def default_ss_levels(scenario: Scenario, warehouse: str) -> tuple[float, float]:
+    """Untuned (s, S) of a warehouse: reorder at the expected demand over its
+    lead time plus one period, order up to that plus two days' demand more
+    than the middle lot covers."""
+    i = scenario.node_names.index(warehouse)
+    mean = float(scenario.mean_demand[i])
+    s = mean * (scenario.nodes[i].lead_time + 1)
+    lots = sorted(scenario.actions.warehouse_order_lots)
+    return s, s + lots[len(lots) // 2] + 2 * mean
+
+
+def make_policies(
+    scenario: Scenario, kind: str = "seed", params: Mapping[str, Any] | None = None
+) -> dict[str, Policy]:
+    """A policy for every agent of ``scenario``.
+
+    Args:
+        kind: ``seed`` (the seeds' store, default (s, S) warehouses, always
+            fulfil), ``base_stock`` (the base-stock store instead, with cover
+            ``L + 1`` and safety factor 1.65) or ``tuned`` (parameters from
+            ``results/baselines/<scenario>.json``, see ``baselines.tune``).
+        params: explicit parameters, as :mod:`baselines.tune` writes them:
+            ``{"store": {"cover_offset": .., "safety_factor": ..},
+            "warehouse": {"s_days": .., "S_days": ..}}`` (levels in periods of
+            each warehouse's expected demand, cover as periods beyond ``L + 1``).
+    """
+    if kind not in POLICY_SETS:
+        raise ValueError(
+            f"unknown policy set {kind!r}; choose from {list(POLICY_SETS)}"
+        )
+    if kind == "tuned" and params is None:
+        from baselines.tune import load_tuned
+
+        params = load_tuned(scenario)["params"]
+    acts = scenario.actions
+    scales = inventory_scales(scenario)
+    out: dict[str, Policy] = {}
+    for i, node in enumerate(scenario.nodes):
+        L = node.lead_time
+        if node.is_store:
+            if kind == "seed":
+                out[node.name] = SeedStore(n_actions=len(acts.store_order_multipliers))
+            else:
+                p = (params or {}).get("store", {})
+                out[node.name] = BaseStockStore(
+                    lead_time=L,
+                    multipliers=acts.store_order_multipliers,
+                    cover=L + 1 + float(p.get("cover_offset", 0.0)),
+                    safety_factor=float(p.get("safety_factor", 1.65)),
+                )
+        else:
+            mean = float(scenario.mean_demand[i])
+            if kind == "tuned":
+                p = params["warehouse"]
+                s, S = p["s_days"] * mean, p["S_days"] * mean
+            else:
+                s, S = default_ss_levels(scenario, node.name)
+            out[node.name] = SSWarehouse(
+                s=s,
+                S=S,
+                inventory_scale=float(scales[i]),
+                lots=acts.warehouse_order_lots,
+            )
+    out[SUPPLIER] = AlwaysFulfil(acts.supplier_fulfil_fractions)
+    return out

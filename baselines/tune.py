@@ -1,0 +1,238 @@
+"""Tune the heuristics on training seeds; judge them on held-out seeds.
+
+How to run:
+    python -m baselines.tune --scenario default [--episodes 500]
+
+Grid search, by coordinate descent: the base-stock store's cover and safety
+factor (with the default (s, S) warehouses), then the warehouses' (s, S) with
+the tuned stores, then the stores again. Each role is scored by the mean
+episode reward of its agents, the quantity its learned counterpart maximises.
+Training seeds are ``0 .. episodes-1``; the verdict uses ``--held-out`` episodes
+from seed 1,000,000, against the seeds' baseline on the same demand.
+
+Writes ``results/baselines/<scenario>.json`` (atomically): the parameters, the
+scenario's fingerprint (a changed scenario must be tuned again), and the
+held-out comparison. ``make_policies(scenario, "tuned")`` reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.io import results_dir, write_json_atomic
+from analysis.stats import mean_ci
+from baselines.evaluate import evaluate
+from baselines.policies import make_policies
+from hmarl_env import get_scenario
+from hmarl_env.scenario import Scenario
+
+__all__ = ["HELD_OUT_SEED", "fingerprint", "load_tuned", "tune", "tuned_path"]
+
+HELD_OUT_SEED = 1_000_000
+STORE_GRID = {
+    "cover_offset": [-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0],
+    "safety_factor": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0],
+}
+WAREHOUSE_GRID = {
+    "s_days": [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
+    "gap_days": [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0],  # S_days - s_days
+}
+
+
+def fingerprint(scenario: Scenario) -> str:
+    """A short hash of everything in the scenario."""
+    text = json.dumps(scenario.to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def tuned_path(scenario: Scenario) -> Path:
+    return results_dir() / "baselines" / f"{scenario.name}.json"
+
+
+def load_tuned(scenario: Scenario) -> dict[str, Any]:
+    """The tuned record of ``scenario``; a clear error if missing or stale."""
+    path = tuned_path(scenario)
+    if not path.is_file():
+        raise ValueError(
+            f"no tuned parameters for scenario {scenario.name!r} at {path}; run "
+            f"python -m baselines.tune --scenario {scenario.name}"
+        )
+    try:
+        record = json.loads(path.read_text())
+        params = record["params"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a tuned-baseline record: {exc}") from None
+    if record.get("fingerprint") != fingerprint(scenario):
+        raise ValueError(
+            f"{path} was tuned for a different {scenario.name!r} scenario (fingerprint "
+            f"{record.get('fingerprint')} != {fingerprint(scenario)}); run "
+            f"python -m baselines.tune --scenario {scenario.name}"
+        )
+    if not isinstance(params, dict):
+        raise ValueError(f"{path}: 'params' must be a table")
+    return record
+
+
+def _role_reward(df, role: str) -> float:
+    rows = df[df["role"] == role]
+    return float(rows.groupby("episode")["episode_reward"].sum().mean())
+
+
+def _search(scenario, params, role, grid, episodes, progress) -> tuple[dict, list]:
+    names = list(grid)
+    best, best_score = None, -np.inf
+    combos = list(itertools.product(*grid.values()))
+    for k, values in enumerate(combos):
+        trial = {**params, role: dict(zip(names, values, strict=True))}
+        policy_params = _policy_params(trial)
+        df = evaluate(
+            scenario, make_policies(scenario, "tuned", policy_params), episodes, seed=0
+        )
+        score = _role_reward(df, role)
+        if score > best_score:
+            best, best_score = trial[role], score
+        if progress:
+            print(
+                f"\r  {role}: {k + 1}/{len(combos)} settings, best reward "
+                f"{best_score:.2f}",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+    if progress:
+        print(file=sys.stderr)
+    edges = [
+        f"{role}.{k}={v}" for k, v in best.items() if v in (grid[k][0], grid[k][-1])
+    ]
+    return {**params, role: best}, edges
+
+
+def _policy_params(p: dict) -> dict:
+    """Grid coordinates -> make_policies parameters."""
+    wh = p.get("warehouse")
+    out = {"store": dict(p.get("store", {}))}
+    if wh is not None:
+        out["warehouse"] = {
+            "s_days": wh["s_days"],
+            "S_days": wh["s_days"] + wh["gap_days"],
+        }
+    return out
+
+
+def _default_warehouse(scenario: Scenario) -> dict:
+    from baselines.policies import default_ss_levels
+
+    j = int(scenario.warehouse_index[0])
+    mean = float(scenario.mean_demand[j])
+    s, S = default_ss_levels(scenario, scenario.node_names[j])
+    return {"s_days": s / mean, "gap_days": (S - s) / mean}
+
+
+def tune(
+    scenario: Scenario,
+    episodes: int = 500,
+    held_out: int = 1000,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Tune, judge on held-out seeds, and return the record (not written)."""
+    start = time.perf_counter()
+    params: dict = {"store": {"cover_offset": 0.0, "safety_factor": 1.65}}
+    rounds = [("store", STORE_GRID)]
+    if scenario.warehouse_index.size:
+        params["warehouse"] = _default_warehouse(scenario)
+        rounds += [("warehouse", WAREHOUSE_GRID), ("store", STORE_GRID)]
+    edges: dict[str, list[str]] = {}
+    for role, grid in rounds:
+        params, edges[role] = _search(scenario, params, role, grid, episodes, progress)
+    final = _policy_params(params)
+
+    verdict: dict[str, Any] = {"first_seed": HELD_OUT_SEED, "episodes": held_out}
+    frames = {
+        kind: evaluate(
+            scenario,
+            make_policies(scenario, kind, final if kind == "tuned" else None),
+            held_out,
+            seed=HELD_OUT_SEED,
+        )
+        for kind in ("seed", "tuned")
+    }
+    for role in ("store", "warehouse", "supplier"):
+        per = {}
+        for kind, df in frames.items():
+            per[kind] = (
+                df[df["role"] == role].groupby("episode")["episode_reward"].sum()
+            )
+        if per["seed"].empty:
+            continue
+        diff = (per["tuned"] - per["seed"]).to_numpy()
+        entry = {}
+        for kind in ("seed", "tuned"):
+            m, h = mean_ci(per[kind].to_numpy())
+            entry[kind] = {"mean": m, "ci95": h}
+        m, h = mean_ci(diff)
+        entry["tuned_minus_seed"] = {"mean": m, "ci95": h}
+        verdict[f"{role}_reward"] = entry
+    return {
+        "scenario": scenario.name,
+        "fingerprint": fingerprint(scenario),
+        "params": final,
+        "objective": "mean episode reward of each role's agents, by coordinate descent",
+        "training": {
+            "first_seed": 0,
+            "episodes": episodes,
+            "grids": {"store": STORE_GRID, "warehouse": WAREHOUSE_GRID},
+        },
+        "held_out": verdict,
+        "at_grid_edge": sorted({e for found in edges.values() for e in found}),
+        "seconds": round(time.perf_counter() - start, 1),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="default", help="preset name or file")
+    parser.add_argument("--episodes", type=int, default=500, help="training episodes")
+    parser.add_argument("--held-out", type=int, default=1000, help="held-out episodes")
+    args = parser.parse_args(argv)
+    if args.episodes < 2 or args.held_out < 2:
+        parser.error("--episodes and --held-out must be at least 2")
+    try:
+        scenario = get_scenario(args.scenario)
+    except ValueError as exc:
+        parser.error(str(exc))
+    record = tune(scenario, args.episodes, args.held_out, progress=sys.stderr.isatty())
+    path = write_json_atomic(tuned_path(scenario), record)
+    print(f"tuned {scenario.name!r} in {record['seconds']} s: {record['params']}")
+    print(
+        f"held-out episodes {HELD_OUT_SEED}..{HELD_OUT_SEED + args.held_out - 1}, "
+        "episode reward per role, mean ± 95% CI:"
+    )
+    for key, entry in record["held_out"].items():
+        if not key.endswith("_reward"):
+            continue
+        cells = ", ".join(
+            f"{k} {v['mean']:.2f} ± {v['ci95']:.2f}" for k, v in entry.items()
+        )
+        print(f"  {key[:-7]:<10} {cells}")
+    if record["at_grid_edge"]:
+        print(
+            "note: best values on the grid's edge "
+            f"({'; '.join(record['at_grid_edge'])}): a wider grid might do better"
+        )
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
