@@ -1,0 +1,80 @@
+"""Training throughput of phase 1 (env steps per second) over a small grid.
+
+How to run:
+    python benchmarks/training_throughput.py
+
+For each setting: one warm-up iteration, then the mean of two timed PPO
+iterations of 2,048 env steps on the default scenario. "sampling" is the
+env runners' share (RLlib's env_runner_sampling_timer), "iteration" the whole
+training step with the learner's update. Uses every core of the machine (the
+target, 2,000 env steps/s, is for 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+
+import ray
+
+from experiments.common import Phase, PPOSettings, RunnerSettings, build_config
+from hmarl_env import get_scenario
+
+GRID = [(0, 1), (0, 8), (1, 8), (2, 4), (2, 8)]
+
+
+def measure(
+    runners: int, envs: int, minibatch: int, steps: int = 2048
+) -> tuple[float, float]:
+    sc = get_scenario("default")
+    config = build_config(
+        sc, Phase("phase1", ("store",)),
+        PPOSettings(train_batch_size=steps, minibatch_size=minibatch),
+        RunnerSettings(runners, envs),
+    )  # fmt: skip
+    algo = config.build_algo()
+    try:
+        algo.train()  # warm-up
+        sample = whole = 0.0
+        for _ in range(2):
+            res = algo.train()
+            timers = res["timers"]
+            sample += timers["env_runner_sampling_timer"]
+            whole += timers["training_iteration"]
+        return 2 * steps / sample, 2 * steps / whole
+    finally:
+        algo.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minibatch", type=int, nargs="+", default=[64, 512])
+    args = parser.parse_args()
+    ray.init(
+        address="local",
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+    )
+    print(
+        f"phase-1 training throughput, default scenario, {platform.machine()}, "
+        f"{os.cpu_count()} cores"
+    )
+    print(
+        f"{'runners':>7} {'envs/runner':>11} {'minibatch':>9} {'sampling steps/s':>17} "
+        f"{'iteration steps/s':>18}"
+    )
+    for minibatch in args.minibatch:
+        for runners, envs in GRID:
+            if runners + 1 > os.cpu_count():
+                continue
+            sample, whole = measure(runners, envs, minibatch)
+            cells = f"{runners:>7} {envs:>11} {minibatch:>9}"
+            print(f"{cells} {sample:>17,.0f} {whole:>18,.0f}", flush=True)
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,344 @@
+"""The one builder of every RLlib config in hmarl (Ray 2.60, new API stack).
+
+Every phase script is a thin layer over :func:`build_config`: which roles
+train, which are loaded and frozen, which stay heuristic. This module also
+holds the pieces they share: env registration, the policy mapping, the
+heuristic RLModule that wraps :mod:`baselines`, the KPI callback, and the
+PPO hyperparameters of the seeds.
+
+Roles and module IDs: ``store_*`` -> ``store`` (one shared policy),
+``warehouse_1`` -> ``warehouse``, other warehouses ``warehouse_<k>`` keep their
+own ID (their observations differ), ``supplier_1`` -> ``supplier``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.callbacks.callbacks import RLlibCallback
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModule, RLModuleSpec
+from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
+from ray.tune.registry import register_env
+
+import hmarl_env
+from baselines.policies import make_policies
+from hmarl_env.scenario import Scenario, scenario_from_dict
+
+__all__ = [
+    "ENV_NAME",
+    "HeuristicRLModule",
+    "KPICallback",
+    "PPOSettings",
+    "build_config",
+    "env_creator",
+    "module_id",
+    "policy_mapping_fn",
+]
+
+ENV_NAME = "hmarl_supply_chain"
+
+
+# ----------------------------------------------------------------------- env
+def env_creator(env_config: Mapping[str, Any]) -> ParallelPettingZooEnv:
+    """RLlib's view of :class:`hmarl_env.SupplyChainEnv`.
+
+    ``env_config``: ``scenario`` (a scenario dict, as ``Scenario.to_dict`` gives),
+    ``store_observation``.
+    """
+    scenario = scenario_from_dict(env_config["scenario"])
+    env = hmarl_env.parallel_env(
+        scenario, store_observation=env_config.get("store_observation", "pipeline")
+    )
+    return ParallelPettingZooEnv(env)
+
+
+register_env(ENV_NAME, env_creator)
+
+
+def module_id(agent_id: str) -> str:
+    """The RLModule an agent acts with."""
+    if agent_id.startswith("store_"):
+        return "store"
+    if agent_id == "warehouse_1":
+        return "warehouse"
+    if agent_id.startswith("supplier_"):
+        return "supplier"
+    return agent_id
+
+
+def policy_mapping_fn(agent_id: str, episode: Any = None, **kwargs: Any) -> str:
+    return module_id(agent_id)
+
+
+def modules_of(scenario: Scenario) -> dict[str, str]:
+    """Module ID -> the first agent that uses it (its spaces define the module's)."""
+    out: dict[str, str] = {}
+    for agent in hmarl_env.parallel_env(scenario).possible_agents:
+        out.setdefault(module_id(agent), agent)
+    return out
+
+
+# ------------------------------------------------------------------ heuristics
+class HeuristicRLModule(RLModule):
+    """An RLModule that acts with a :mod:`baselines` policy and never learns.
+
+    ``model_config``: ``scenario`` (a scenario dict), ``agent`` (whose policy),
+    ``kind`` (``seed``, ``base_stock`` or ``tuned``) and optional ``params``.
+    It has no weights; keep it out of ``policies_to_train``.
+    """
+
+    def setup(self) -> None:
+        cfg = self.model_config
+        scenario = scenario_from_dict(cfg["scenario"])
+        self.policy = make_policies(scenario, cfg["kind"], cfg.get("params"))[
+            cfg["agent"]
+        ]
+
+    def _forward_inference(self, batch: dict, **kwargs: Any) -> dict:
+        obs = batch[Columns.OBS]
+        if hasattr(obs, "detach"):  # a torch tensor
+            obs = obs.detach().cpu().numpy()
+        return {Columns.ACTIONS: self.policy(np.asarray(obs))}
+
+    def _forward_exploration(self, batch: dict, **kwargs: Any) -> dict:
+        return self._forward_inference(batch, **kwargs)
+
+    def _forward_train(self, batch: dict, **kwargs: Any) -> dict:
+        raise NotImplementedError(
+            f"the heuristic module of {self.model_config['agent']!r} cannot be "
+            "trained; keep it out of policies_to_train"
+        )
+
+    def get_state(self, *args: Any, **kwargs: Any) -> dict:
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        pass
+
+
+# ------------------------------------------------------------------ callback
+KPI_KEYS = ("service_level", "lost_sales", "stockout_periods", "holding_cost")
+
+
+class KPICallback(RLlibCallback):
+    """Logs the stores' ledger KPIs of every finished episode as RLlib metrics
+    (``env_runners/kpi/<name>``): mean service level per store-period, lost
+    units, store-periods with a stockout, holding cost (stores, per episode)."""
+
+    def on_episode_end(
+        self, *, episode, prev_episode_chunks=None, metrics_logger=None, **kwargs: Any
+    ) -> None:
+        if metrics_logger is None:
+            return
+        for key, value in episode_kpis([*(prev_episode_chunks or []), episode]).items():
+            metrics_logger.log_value(("kpi", key), value, reduce="mean", window=100)
+
+
+def episode_kpis(chunks: Iterable[Any]) -> dict[str, float]:
+    """Store KPIs of one episode from its chunks' infos (the reset report is
+    superseded by period 0's ledger row)."""
+    rows: dict[tuple[str, float], dict] = {}
+    for chunk in chunks:
+        for agent, infos in chunk.get_infos().items():
+            if not agent.startswith("store_"):
+                continue
+            for info in infos:
+                if info:
+                    rows[(agent, info["period"])] = info
+    if not rows:
+        return {}
+    values = list(rows.values())
+    return {
+        "service_level": float(np.mean([r["service_level"] for r in values])),
+        "lost_sales": float(sum(r["lost_sales"] for r in values)),
+        "stockout_periods": float(
+            sum(r["lost_sales"] + r["backlog"] > 0 for r in values)
+        ),
+        "holding_cost": float(sum(r["holding_cost"] for r in values)),
+    }
+
+
+# ------------------------------------------------------------------ settings
+@dataclass(frozen=True)
+class PPOSettings:
+    """PPO hyperparameters; the defaults are the seeds'.
+
+    Attributes:
+        lr: Adam learning rate.
+        gamma: discount factor.
+        lambda_: GAE lambda.
+        clip_param: PPO clip epsilon.
+        entropy_coeff: entropy bonus.
+        vf_loss_coeff: value loss weight.
+        grad_clip: gradient norm clip.
+        minibatch_size: SGD minibatch.
+        num_epochs: passes over each train batch.
+        train_batch_size: env steps per training iteration.
+        hiddens: hidden layer sizes of the policy and value networks.
+        activation: their activation.
+        vf_share_layers: whether policy and value share layers (set explicitly:
+            a restored module with another setting would load non-strictly).
+    """
+
+    lr: float = 3e-4
+    gamma: float = 0.99
+    lambda_: float = 0.95
+    clip_param: float = 0.2
+    entropy_coeff: float = 0.01
+    vf_loss_coeff: float = 0.5
+    grad_clip: float = 0.5
+    minibatch_size: int = 64
+    num_epochs: int = 10
+    train_batch_size: int = 2048
+    hiddens: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    vf_share_layers: bool = False
+
+    def __post_init__(self) -> None:
+        for name in (
+            "lr",
+            "gamma",
+            "lambda_",
+            "clip_param",
+            "entropy_coeff",
+            "vf_loss_coeff",
+            "grad_clip",
+        ):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ValueError(
+                    f"PPOSettings.{name} must be a finite number >= 0, got {v!r}"
+                )
+        for name in ("minibatch_size", "num_epochs", "train_batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(
+                    f"PPOSettings.{name} must be an integer >= 1, got {v!r}"
+                )
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """How rollouts are collected."""
+
+    num_env_runners: int = 0
+    num_envs_per_env_runner: int = 1
+
+
+@dataclass
+class Phase:
+    """What a phase trains, freezes and leaves heuristic.
+
+    Attributes:
+        name: ``phase1`` .. ``phase4``.
+        train: module IDs PPO updates.
+        frozen: module IDs loaded from a previous run and not updated.
+        heuristic: module ID -> baselines policy set (``seed``, ``base_stock``,
+            ``tuned``) for modules that follow a rule.
+    """
+
+    name: str
+    train: tuple[str, ...]
+    frozen: tuple[str, ...] = ()
+    heuristic: dict[str, str] = field(default_factory=dict)
+
+
+def build_config(
+    scenario: Scenario,
+    phase: Phase,
+    ppo: PPOSettings = PPOSettings(),
+    runners: RunnerSettings = RunnerSettings(),
+    seed: int = 0,
+    store_observation: str = "pipeline",
+    heuristic_params: Mapping[str, Any] | None = None,
+) -> PPOConfig:
+    """The PPO config of a phase.
+
+    Every module that is neither trained nor frozen acts with its heuristic
+    (``phase.heuristic``, tuned by default). Learned modules are PPO's default
+    MLP with the seeds' sizes.
+    """
+    modules = modules_of(scenario)
+    unknown = sorted(set(phase.train) | set(phase.frozen) | set(phase.heuristic))
+    unknown = [m for m in unknown if m not in modules]
+    if unknown:
+        raise ValueError(
+            f"phase {phase.name}: no agent uses modules {unknown}; modules "
+            f"of scenario {scenario.name!r}: {sorted(modules)}"
+        )
+    if not phase.train:
+        raise ValueError(
+            f"phase {phase.name} trains nothing (RLlib cannot train an "
+            "empty set of modules)"
+        )
+    env = hmarl_env.parallel_env(scenario, store_observation=store_observation)
+    scenario_dict = scenario.to_dict()
+    specs: dict[str, RLModuleSpec] = {}
+    learned_config = DefaultModelConfig(
+        fcnet_hiddens=list(ppo.hiddens),
+        fcnet_activation=ppo.activation,
+        vf_share_layers=ppo.vf_share_layers,
+    )
+    for mid, agent in modules.items():
+        spaces = {
+            "observation_space": env.observation_space(agent),
+            "action_space": env.action_space(agent),
+        }
+        if mid in phase.train or mid in phase.frozen:
+            specs[mid] = RLModuleSpec(model_config=learned_config, **spaces)
+        else:
+            kind = phase.heuristic.get(mid, "tuned")
+            specs[mid] = RLModuleSpec(
+                module_class=HeuristicRLModule,
+                model_config={
+                    "scenario": scenario_dict,
+                    "agent": agent,
+                    "kind": kind,
+                    "params": dict(heuristic_params or {}) or None,
+                },
+                **spaces,
+            )
+    config = (
+        PPOConfig()
+        .environment(
+            ENV_NAME,
+            env_config={
+                "scenario": scenario_dict,
+                "store_observation": store_observation,
+            },
+        )
+        .framework("torch")
+        .env_runners(
+            num_env_runners=runners.num_env_runners,
+            num_envs_per_env_runner=runners.num_envs_per_env_runner,
+        )
+        .multi_agent(
+            policies=set(modules),
+            policy_mapping_fn=policy_mapping_fn,
+            policies_to_train=list(phase.train),
+        )
+        .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
+        .training(
+            lr=ppo.lr,
+            gamma=ppo.gamma,
+            lambda_=ppo.lambda_,
+            clip_param=ppo.clip_param,
+            entropy_coeff=ppo.entropy_coeff,
+            vf_loss_coeff=ppo.vf_loss_coeff,
+            grad_clip=ppo.grad_clip,
+            minibatch_size=ppo.minibatch_size,
+            num_epochs=ppo.num_epochs,
+            train_batch_size_per_learner=ppo.train_batch_size,
+        )
+        .callbacks(KPICallback)
+        .debugging(seed=seed)
+    )
+    return config

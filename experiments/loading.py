@@ -1,0 +1,186 @@
+"""Learned policies out of RLlib, with the baselines' interface; no Ray cluster.
+
+:func:`load_policies` turns a run folder or a checkpoint folder into a mapping
+from agent to policy (observation batch -> action batch) that
+:func:`baselines.evaluate.evaluate` and the PettingZoo env accept. Learned
+modules act greedily (the most probable action); heuristic modules act with the
+baselines policy the run used.
+
+Layout of a run folder (written by :mod:`experiments.train`)::
+
+    config.json            the resolved config (scenario, phase, PPO, seed, ...)
+    checkpoints/latest     name of the newest complete checkpoint
+    checkpoints/<name>/    Algorithm.save_to_path(); its modules are under
+                           learner_group/learner/rl_module/<module id>/
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ModulePolicy",
+    "find_checkpoint",
+    "load_module",
+    "load_policies",
+    "read_run_config",
+]
+
+MODULES_SUBDIR = Path("learner_group") / "learner" / "rl_module"
+
+
+class ModulePolicy:
+    """A torch RLModule as a policy: observations ``(B, dim)`` -> greedy actions."""
+
+    def __init__(self, module: Any, role: str) -> None:
+        self.module = module
+        self.role = role
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        import torch
+        from ray.rllib.core.columns import Columns
+
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+        with torch.no_grad():
+            out = self.module.forward_inference({Columns.OBS: x})
+        return (
+            out[Columns.ACTION_DIST_INPUTS]
+            .argmax(dim=-1)
+            .cpu()
+            .numpy()
+            .astype(np.int64)
+        )
+
+    def __repr__(self) -> str:
+        return f"ModulePolicy(role={self.role!r})"
+
+
+def read_run_config(run: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a run folder, with a clear error if absent."""
+    path = Path(run) / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{str(run)!r} is not an hmarl run folder: no config.json")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is corrupt: {exc}") from None
+
+
+def find_checkpoint(path: str | Path) -> tuple[Path, Path | None]:
+    """(checkpoint folder, run folder or None) for a run folder or a checkpoint.
+
+    A run folder resolves to its newest complete checkpoint.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"checkpoint path {str(path)!r} does not exist")
+    if (path / "config.json").is_file():  # a run folder
+        latest = path / "checkpoints" / "latest"
+        if not latest.is_file():
+            raise ValueError(
+                f"run {str(path)!r} has no complete checkpoint yet "
+                "(checkpoints/latest is missing)"
+            )
+        ckpt = path / "checkpoints" / latest.read_text().strip()
+        run = path
+    else:
+        ckpt = path
+        parent = path.parent.parent
+        run = parent if (parent / "config.json").is_file() else None
+    if not (ckpt / MODULES_SUBDIR).is_dir():
+        raise ValueError(
+            f"{str(ckpt)!r} is not a complete RLlib checkpoint: no {MODULES_SUBDIR}/ "
+            "inside (interrupted while saving, or not a checkpoint)"
+        )
+    return ckpt, run
+
+
+def load_module(checkpoint: str | Path, module_id: str):
+    """One RLModule from a checkpoint, with a clear error if it is not there."""
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    ckpt, _ = find_checkpoint(checkpoint)
+    path = ckpt / MODULES_SUBDIR / module_id
+    if not path.is_dir():
+        have = sorted(p.name for p in (ckpt / MODULES_SUBDIR).iterdir() if p.is_dir())
+        raise ValueError(
+            f"checkpoint {str(ckpt)!r} has no module {module_id!r}; it has {have}"
+        )
+    try:
+        return RLModule.from_checkpoint(path)
+    except Exception as exc:  # pickle, torch and RLlib errors alike
+        raise ValueError(
+            f"module {module_id!r} in {str(ckpt)!r} could not be loaded "
+            f"(corrupt checkpoint?): {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def load_policies(path: str | Path, scenario: Any = None) -> dict[str, Any]:
+    """Every agent's policy from a run folder or a checkpoint of one.
+
+    Args:
+        path: a run folder (its newest checkpoint) or a checkpoint folder inside
+            a run's ``checkpoints/``.
+        scenario: optionally the scenario to act in; it must have the run's
+            agents and spaces (checked), else the run's own scenario is used.
+    """
+    from baselines.policies import make_policies
+    from experiments.common import module_id
+    from hmarl_env import parallel_env
+    from hmarl_env.scenario import scenario_from_dict
+
+    ckpt, run = find_checkpoint(path)
+    if run is None:
+        raise ValueError(
+            f"checkpoint {str(ckpt)!r} is not inside a run folder, so its "
+            "scenario and heuristics are unknown"
+        )
+    config = read_run_config(run)
+    run_scenario = scenario_from_dict(config["scenario"])
+    scenario = run_scenario if scenario is None else scenario
+    check_spaces(run_scenario, scenario, config.get("store_observation", "pipeline"))
+    learned = set(config["phase"]["train"]) | set(config["phase"]["frozen"])
+    heuristic: Mapping[str, str] = config["phase"].get("heuristic", {})
+    env = parallel_env(
+        scenario, store_observation=config.get("store_observation", "pipeline")
+    )
+    modules: dict[str, Any] = {}
+    out: dict[str, Any] = {}
+    for agent in env.possible_agents:
+        mid = module_id(agent)
+        if mid in learned:
+            if mid not in modules:
+                modules[mid] = ModulePolicy(load_module(ckpt, mid), mid)
+            out[agent] = modules[mid]
+        else:
+            kind = heuristic.get(mid, "tuned")
+            out[agent] = make_policies(scenario, kind, config.get("heuristic_params"))[
+                agent
+            ]
+    return out
+
+
+def check_spaces(run_scenario: Any, scenario: Any, store_observation: str) -> None:
+    """Refuse a scenario whose agents or observation shapes differ from the run's."""
+    from hmarl_env import parallel_env
+
+    a = parallel_env(run_scenario, store_observation=store_observation)
+    b = parallel_env(scenario, store_observation=store_observation)
+    if a.possible_agents != b.possible_agents:
+        raise ValueError(
+            f"scenario {scenario.name!r} has agents {b.possible_agents}, but "
+            f"the run was trained on {a.possible_agents}"
+        )
+    for agent in a.possible_agents:
+        sa, sb = a.observation_space(agent).shape, b.observation_space(agent).shape
+        if sa != sb or a.action_space(agent) != b.action_space(agent):
+            raise ValueError(
+                f"scenario {scenario.name!r} does not match the run's spaces: {agent} "
+                f"observes {sb} and acts in {b.action_space(agent)}, the run had {sa} "
+                f"and {a.action_space(agent)}"
+            )

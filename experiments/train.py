@@ -1,0 +1,454 @@
+"""Running a phase: the training loop every phase script shares.
+
+A run writes into its own folder ``<results>/<scenario>__<phase>__<seed>__<time>``:
+
+* ``config.json`` - the resolved config (scenario, phase, PPO and runner
+  settings, seed, budget, versions), written before training starts;
+* ``checkpoints/<name>/`` - periodic and final ``Algorithm`` checkpoints, each
+  saved under a temporary name and renamed when complete, then recorded in
+  ``checkpoints/latest`` (replaced atomically), so a crash never leaves a
+  half-written checkpoint as the latest;
+* ``metrics.csv`` - one row per iteration (rewritten atomically each time);
+* ``training_metrics.json`` - the seeds' schema (one entry per iteration);
+* ``tensorboard/`` - TensorBoard events;
+* ``training_plots.png`` - rewards, service level, stockouts, holding cost.
+
+``--resume RUN`` continues an interrupted run from its latest checkpoint: the
+iteration count and timesteps carry on, and rows logged after that checkpoint
+are dropped before training resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.io import results_dir, write_atomic, write_json_atomic
+from experiments.common import (
+    Phase,
+    PPOSettings,
+    RunnerSettings,
+    build_config,
+    module_id,
+)
+from experiments.loading import ModulePolicy, find_checkpoint, read_run_config
+from hmarl_env import get_scenario
+from hmarl_env.scenario import Scenario, scenario_from_dict
+
+__all__ = ["add_arguments", "run_phase", "save_checkpoint"]
+
+log = logging.getLogger("hmarl.train")
+MONITOR_SEED = 2_000_000  # in-training evaluation episodes (never trained on)
+COLUMNS = (
+    "iteration",
+    "timesteps",
+    "seconds",
+    "env_steps_per_s",
+    "store_reward",
+    "warehouse_reward",
+    "supplier_reward",
+    "service_level",
+    "lost_sales",
+    "stockout_periods",
+    "holding_cost",
+    "eval_store_reward",
+    "eval_service_level",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser, default_timesteps: int) -> None:
+    """The options every phase script takes."""
+    parser.add_argument(
+        "--timesteps",
+        type=int,
+        default=default_timesteps,
+        help="env steps to train for (default %(default)s)",
+    )
+    parser.add_argument(
+        "--scenario",
+        default="default",
+        help="preset name or scenario file (default %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--num-env-runners",
+        type=int,
+        default=0,
+        help="remote env runners (0: sample in the driver)",
+    )
+    parser.add_argument("--num-envs-per-env-runner", type=int, default=8)
+    parser.add_argument(
+        "--output", default=None, help="folder for run folders (default: results/)"
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="join an existing Ray cluster (e.g. 'auto' or host:port)",
+    )
+    parser.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN",
+        help="continue an interrupted run folder from its latest checkpoint",
+    )
+    parser.add_argument(
+        "--eval-interval",
+        type=int,
+        default=5,
+        help="evaluate the greedy policy every N iterations (0: never)",
+    )
+    parser.add_argument("--eval-episodes", type=int, default=100)
+    parser.add_argument(
+        "--checkpoint-interval",
+        type=int,
+        default=5,
+        help="checkpoint every N iterations (and at the end)",
+    )
+    parser.add_argument("--train-batch-size", type=int, default=None)
+    parser.add_argument("--minibatch-size", type=int, default=None)
+    parser.add_argument("--num-epochs", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=None)
+
+
+# ----------------------------------------------------------------- checkpoints
+def save_checkpoint(algo: Any, run_dir: Path, name: str) -> Path:
+    """Save, then publish: ``checkpoints/latest`` names only complete checkpoints."""
+    root = run_dir / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{name}.partial"
+    final = root / name
+    shutil.rmtree(tmp, ignore_errors=True)
+    algo.save_to_path(str(tmp.resolve()))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    write_atomic(root / "latest", lambda p: p.write_text(name + "\n"))
+    return final
+
+
+# ------------------------------------------------------------------- the run
+def _ppo_settings(args: argparse.Namespace, base: PPOSettings) -> PPOSettings:
+    changes = {
+        k: v
+        for k, v in {
+            "train_batch_size": args.train_batch_size,
+            "minibatch_size": args.minibatch_size,
+            "num_epochs": args.num_epochs,
+            "lr": args.lr,
+        }.items()
+        if v is not None
+    }
+    return replace(base, **changes)
+
+
+def _new_run(args: argparse.Namespace, phase: Phase, ppo: PPOSettings, extra: dict):
+    scenario = get_scenario(args.scenario)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    root = Path(args.output) if args.output else results_dir()
+    run_dir = root / f"{scenario.name}__{phase.name}__{args.seed}__{stamp}"
+    k = 1
+    while run_dir.exists():  # two runs started in the same second
+        k += 1
+        run_dir = root / f"{scenario.name}__{phase.name}__{args.seed}__{stamp}-{k}"
+    run_dir.mkdir(parents=True)
+    config = {
+        "phase": asdict(phase),
+        "scenario": scenario.to_dict(),
+        "seed": args.seed,
+        "timesteps": args.timesteps,
+        "store_observation": "pipeline",
+        "ppo": asdict(ppo),
+        "runners": asdict(
+            RunnerSettings(args.num_env_runners, args.num_envs_per_env_runner)
+        ),
+        "heuristic_params": None,
+        "eval": {
+            "interval": args.eval_interval,
+            "episodes": args.eval_episodes,
+            "first_seed": MONITOR_SEED,
+        },
+        "checkpoint_interval": args.checkpoint_interval,
+        "command": " ".join(sys.argv),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        **extra,
+    }
+    write_json_atomic(run_dir / "config.json", config)
+    return run_dir, config
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("hmarl", "ray", "torch", "numpy", "pettingzoo", "gymnasium"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _load_rows(run_dir: Path, upto: int) -> list[dict[str, Any]]:
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if int(r["iteration"]) <= upto]
+    out = []
+    for r in rows:
+        row = {k: (float(v) if v not in ("", None) else math.nan) for k, v in r.items()}
+        row["iteration"] = int(row["iteration"])
+        out.append(row)
+    return out
+
+
+def _write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {k: ("" if _isnan(row.get(k)) else row.get(k)) for k in COLUMNS}
+        )
+    write_atomic(run_dir / "metrics.csv", lambda p: p.write_text(buf.getvalue()))
+
+
+def _isnan(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _seed_schema(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def col(k: str) -> list[float | None]:
+        return [None if _isnan(r.get(k)) else float(r[k]) for r in rows]
+
+    return {
+        "episode_rewards": col("store_reward"),
+        "episode_service_levels": col("service_level"),
+        "episode_stockouts": col("stockout_periods"),
+        "episode_holding_costs": col("holding_cost"),
+        "timesteps": col("timesteps"),
+        "iterations": col("iteration"),
+        "note": "one entry per training iteration: the mean over the episodes that "
+        "ended in it, per store (reward, holding cost; stockouts are store-periods "
+        "with unmet demand)",
+    }
+
+
+def _row_from_result(
+    res: dict, iteration: int, seconds: float, steps_this: float, scenario: Scenario
+) -> dict[str, Any]:
+    er = res.get("env_runners", {})
+    agent_returns = er.get("agent_episode_returns_mean", {}) or {}
+    kpi = er.get("kpi", {}) or {}
+
+    def mean_of(prefix: str) -> float:
+        vals = [float(v) for a, v in agent_returns.items() if a.startswith(prefix)]
+        return float(np.mean(vals)) if vals else math.nan
+
+    n_stores = len(scenario.store_index)
+    return {
+        "iteration": iteration,
+        "timesteps": float(res.get("num_env_steps_sampled_lifetime", math.nan)),
+        "seconds": seconds,
+        "env_steps_per_s": steps_this / seconds if seconds > 0 else math.nan,
+        "store_reward": mean_of("store_"),
+        "warehouse_reward": mean_of("warehouse_"),
+        "supplier_reward": mean_of("supplier_"),
+        "service_level": float(kpi.get("service_level", math.nan)),
+        "lost_sales": float(kpi.get("lost_sales", math.nan)) / n_stores,
+        "stockout_periods": float(kpi.get("stockout_periods", math.nan)) / n_stores,
+        "holding_cost": float(kpi.get("holding_cost", math.nan)) / n_stores,
+    }
+
+
+def _monitor(
+    algo: Any, scenario: Scenario, phase: Phase, episodes: int, heuristic_params: Any
+) -> dict[str, float]:
+    """Greedy learned modules + the phase's heuristics on monitoring seeds."""
+    from baselines.evaluate import evaluate
+    from baselines.policies import make_policies
+    from hmarl_env import parallel_env
+
+    learned = set(phase.train) | set(phase.frozen)
+    policies: dict[str, Any] = {}
+    for agent in parallel_env(scenario).possible_agents:
+        mid = module_id(agent)
+        if mid in learned:
+            policies[agent] = ModulePolicy(algo.get_module(mid), mid)
+        else:
+            kind = phase.heuristic.get(mid, "tuned")
+            policies[agent] = make_policies(scenario, kind, heuristic_params)[agent]
+    df = evaluate(scenario, policies, episodes, seed=MONITOR_SEED)
+    stores = df[df["role"] == "store"]
+    return {
+        "eval_store_reward": float(stores["episode_reward"].mean()),
+        "eval_service_level": float(stores["service_level"].mean()),
+    }
+
+
+def run_phase(
+    phase: Phase,
+    args: argparse.Namespace,
+    ppo: PPOSettings | None = None,
+    prepare: Any = None,
+    extra_config: dict | None = None,
+) -> Path:
+    """Train ``phase`` as the options say; returns the run folder.
+
+    ``prepare(algo, config)`` runs once after the algorithm is built and before
+    a resumed run's checkpoint is restored (phases 2-4 load earlier modules).
+    """
+    import ray
+
+    if args.timesteps < 1:
+        raise ValueError(f"--timesteps must be at least 1, got {args.timesteps}")
+    ckpt = None
+    if args.resume:
+        run_dir = Path(args.resume)
+        config = read_run_config(run_dir)
+        if config["phase"]["name"] != phase.name:
+            raise ValueError(
+                f"{run_dir} is a {config['phase']['name']} run, not {phase.name}"
+            )
+        if (run_dir / "checkpoints" / "latest").is_file():
+            ckpt, _ = find_checkpoint(run_dir)
+        phase = Phase(
+            **{
+                k: (tuple(v) if isinstance(v, list) else v)
+                for k, v in config["phase"].items()
+            }
+        )
+        ppo = PPOSettings(
+            **{
+                k: (tuple(v) if isinstance(v, list) else v)
+                for k, v in config["ppo"].items()
+            }
+        )
+        runners = RunnerSettings(**config["runners"])
+        if args.timesteps != config["timesteps"] and "--timesteps" in " ".join(
+            sys.argv
+        ):
+            config["timesteps"] = args.timesteps
+            write_json_atomic(run_dir / "config.json", config)
+    else:
+        ppo = _ppo_settings(args, ppo or PPOSettings())
+        run_dir, config = _new_run(args, phase, ppo, extra_config or {})
+        runners = RunnerSettings(**config["runners"])
+    scenario = scenario_from_dict(config["scenario"])
+    target = int(config["timesteps"])
+    algo_config = build_config(
+        scenario,
+        phase,
+        ppo,
+        runners,
+        seed=int(config["seed"]),
+        store_observation=config["store_observation"],
+        heuristic_params=config.get("heuristic_params"),
+    )
+
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        # without --address, always a fresh local instance: never a cluster some
+        # earlier `ray start` left recorded on this machine
+        ray.init(
+            address=args.address or "local",
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+    writer = None
+    try:
+        algo = algo_config.build_algo()
+        if prepare is not None:
+            prepare(algo, config)
+        rows: list[dict[str, Any]] = []
+        if ckpt is not None:
+            algo.restore_from_path(str(ckpt.resolve()))
+            rows = _load_rows(run_dir, algo.iteration)
+            print(
+                f"resumed {run_dir.name} from {ckpt.name} at iteration {algo.iteration}"
+            )
+        from tensorboardX import SummaryWriter
+
+        writer = SummaryWriter(str(run_dir / "tensorboard"))
+        timesteps = rows[-1]["timesteps"] if rows else 0.0
+        print(
+            f"{phase.name}: training {list(phase.train)} on {scenario.name!r} for "
+            f"{target:,} env steps -> {run_dir}"
+        )
+        while timesteps < target:
+            start = time.perf_counter()
+            res = algo.train()
+            seconds = time.perf_counter() - start
+            iteration = algo.iteration
+            new_steps = (
+                float(res.get("num_env_steps_sampled_lifetime", 0.0)) - timesteps
+            )
+            row = _row_from_result(res, iteration, seconds, new_steps, scenario)
+            timesteps = row["timesteps"]
+            if args.eval_interval and iteration % args.eval_interval == 0:
+                row.update(
+                    _monitor(
+                        algo,
+                        scenario,
+                        phase,
+                        args.eval_episodes,
+                        config.get("heuristic_params"),
+                    )
+                )
+            rows.append(row)
+            for k, v in row.items():
+                if k != "iteration" and not _isnan(v):
+                    writer.add_scalar(k, v, int(timesteps))
+            writer.flush()
+            _print_row(row)
+            _write_rows(run_dir, rows)
+            write_json_atomic(run_dir / "training_metrics.json", _seed_schema(rows))
+            done = timesteps >= target
+            if done or (
+                args.checkpoint_interval and iteration % args.checkpoint_interval == 0
+            ):
+                save_checkpoint(
+                    algo, run_dir, "final" if done else f"iter_{iteration:06d}"
+                )
+        if not rows:
+            print(f"{run_dir.name} already reached {target:,} env steps")
+        from analysis.plots import training_plots
+
+        training_plots(run_dir)
+        algo.stop()
+    finally:
+        if writer is not None:
+            writer.close()
+        if started_ray:
+            ray.shutdown()
+    print(f"done: {run_dir}")
+    return run_dir
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    parts = [
+        f"iter {int(row['iteration']):>4}",
+        f"{int(row['timesteps']):>9,} steps",
+        f"store reward {row['store_reward']:9.1f}",
+        f"SL {row['service_level']:.3f}",
+        f"lost {row['lost_sales']:7.1f}",
+        f"holding {row['holding_cost']:8.1f}",
+        f"{row['env_steps_per_s']:6,.0f} steps/s",
+    ]
+    if not _isnan(row.get("eval_store_reward")):
+        parts.append(f"eval {row['eval_store_reward']:.1f}")
+    print(" | ".join(parts), flush=True)

@@ -1,0 +1,316 @@
+"""Phase 1 on tiny budgets: outputs, heuristics, checkpoints, resume, clusters.
+
+These start Ray (a few seconds each); budgets are a few hundred env steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = [
+    "--train-batch-size",
+    "200",
+    "--minibatch-size",
+    "100",
+    "--num-epochs",
+    "1",
+    "--eval-episodes",
+    "4",
+    "--num-envs-per-env-runner",
+    "2",
+]
+
+
+def phase1(
+    *args: str, timeout: int = 300, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "phase1.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"phase1 failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
+        )
+    return proc
+
+
+def only_run(folder: Path) -> Path:
+    runs = [p for p in folder.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs")
+    phase1(
+        "--timesteps",
+        "400",
+        "--eval-interval",
+        "1",
+        "--checkpoint-interval",
+        "1",
+        "--output",
+        str(out),
+        *TINY,
+    )
+    return only_run(out)
+
+
+def test_writes_config_checkpoints_metrics_and_plots(run):
+    config = json.loads((run / "config.json").read_text())
+    assert config["phase"]["train"] == ["store"] and config["timesteps"] == 400
+    assert config["ppo"]["vf_share_layers"] is False
+    assert run.name.startswith("default__phase1__0__")
+    assert (run / "checkpoints" / "latest").read_text().strip() == "final"
+    assert not list((run / "checkpoints").glob(".*partial"))
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("iteration,timesteps") and len(rows) == 3  # 2 iterations
+    metrics = json.loads((run / "training_metrics.json").read_text())
+    for key in (
+        "episode_rewards",
+        "episode_service_levels",
+        "episode_stockouts",
+        "episode_holding_costs",
+    ):
+        assert len(metrics[key]) == 2
+    assert (run / "training_plots.png").stat().st_size > 10_000
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_loaded_policies_act_and_heuristics_match_the_baselines(run):
+    from baselines.evaluate import evaluate
+    from baselines.policies import SSWarehouse, make_policies
+    from experiments.loading import ModulePolicy, load_policies
+    from hmarl_env import get_scenario
+
+    policies = load_policies(run)
+    assert isinstance(policies["store_1"], ModulePolicy)
+    assert policies["store_1"] is policies["store_2"]  # one shared policy
+    tuned = make_policies(get_scenario("default"), "tuned")
+    assert policies["warehouse_1"] == tuned["warehouse_1"]
+    assert isinstance(policies["warehouse_1"], SSWarehouse)
+    df = evaluate("default", policies, episodes=3)
+    assert np.isfinite(df["episode_reward"]).all()
+
+
+def test_heuristic_modules_act_exactly_as_the_baselines():
+    from ray.rllib.core.columns import Columns
+
+    from baselines.policies import make_policies
+    from experiments.common import Phase, build_config
+    from hmarl_env import get_scenario, parallel_env
+
+    sc = get_scenario("default")
+    config = build_config(sc, Phase("phase1", ("store",)))
+    spec = config.rl_module_spec.rl_module_specs
+    env = parallel_env(sc)
+    baselines = make_policies(sc, "tuned")
+    for module_id, agent in (("warehouse", "warehouse_1"), ("supplier", "supplier_1")):
+        module = spec[module_id].build()
+        space = env.observation_space(agent)
+        space.seed(3)
+        obs = np.stack([space.sample() for _ in range(200)])
+        got = module.forward_exploration({Columns.OBS: obs})[Columns.ACTIONS]
+        np.testing.assert_array_equal(got, baselines[agent](obs))
+        assert module.get_state() == {}  # nothing to update
+        with pytest.raises(NotImplementedError, match="cannot be trained"):
+            module.forward_train({Columns.OBS: obs})
+
+
+def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path):
+    import ray
+
+    from experiments.common import Phase, PPOSettings, build_config
+    from experiments.loading import ModulePolicy, load_policies
+    from experiments.train import save_checkpoint
+    from hmarl_env import get_scenario, parallel_env
+
+    sc = get_scenario("default", horizon=20)
+    rules = {"warehouse": "base_stock", "supplier": "base_stock"}  # no tuned file
+    phase = Phase("phase1", ("store",), heuristic=rules)
+    ppo = PPOSettings(train_batch_size=100, minibatch_size=50, num_epochs=1)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(
+        json.dumps(
+            {
+                "phase": {
+                    "name": "phase1",
+                    "train": ["store"],
+                    "frozen": [],
+                    "heuristic": rules,
+                },
+                "scenario": sc.to_dict(),
+                "store_observation": "pipeline",
+            }
+        )
+    )
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        algo = build_config(sc, phase, ppo).build_algo()
+        algo.train()
+        trained = ModulePolicy(algo.get_module("store"), "store")
+        save_checkpoint(algo, run, "final")
+        algo.stop()
+    finally:
+        ray.shutdown()
+    loaded = load_policies(run)["store_1"]
+    space = parallel_env(sc).observation_space("store_1")
+    space.seed(0)
+    obs = np.stack([space.sample() for _ in range(500)])
+    np.testing.assert_array_equal(loaded(obs), trained(obs))
+
+
+def test_resume_continues_a_killed_run(tmp_path):
+    out = tmp_path / "runs"
+    args = [
+        sys.executable,
+        str(ROOT / "experiments" / "phase1.py"),
+        "--timesteps",
+        "2000",
+        "--checkpoint-interval",
+        "1",
+        "--eval-interval",
+        "0",
+        "--output",
+        str(out),
+        *TINY,
+    ]
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.time() + 240
+        latest = None
+        while time.time() < deadline:
+            found = list(out.glob("*/checkpoints/latest")) if out.exists() else []
+            if found and found[0].read_text().strip() >= "iter_000003":
+                latest = found[0]
+                break
+            time.sleep(0.2)
+        assert latest is not None, "no checkpoint appeared"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # a crash, not a clean stop
+        proc.wait()
+    run = only_run(out)
+    killed_at = int(
+        (run / "checkpoints" / "latest").read_text().strip()[len("iter_") :]
+    )
+    done = phase1("--resume", str(run), timeout=300)
+    assert f"at iteration {killed_at}" in done.stdout
+    rows = (run / "metrics.csv").read_text().splitlines()[1:]
+    iterations = [int(r.split(",")[0]) for r in rows]
+    assert iterations == list(range(1, len(iterations) + 1))
+    assert iterations[-1] == 10  # 2,000 steps in batches of 200
+    assert (run / "checkpoints" / "latest").read_text().strip() == "final"
+
+
+def test_one_remote_env_runner(tmp_path):
+    phase1(
+        "--timesteps",
+        "200",
+        "--num-env-runners",
+        "1",
+        "--eval-interval",
+        "0",
+        "--output",
+        str(tmp_path),
+        *TINY,
+    )
+    assert (only_run(tmp_path) / "checkpoints" / "final").is_dir()
+
+
+def test_joins_a_local_cluster_through_address(tmp_path):
+    """A cluster started with `ray start --head`, joined with --address.
+
+    `--block` keeps the head in the foreground, so killing its process group
+    stops this cluster alone (`ray stop` would stop every Ray on the machine).
+    """
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    port = "6389"
+    # the cluster and its client share a token, as Ray's token auth asks
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    head = subprocess.Popen(
+        [
+            ray_cli,
+            "start",
+            "--head",
+            "--block",
+            "--port",
+            port,
+            "--num-cpus",
+            "2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, **auth},
+    )
+    try:
+        deadline = time.time() + 120
+        for line in head.stdout:  # wait until the head is up
+            if "Ray runtime started" in line or time.time() > deadline:
+                break
+        done = phase1(
+            "--timesteps",
+            "200",
+            "--eval-interval",
+            "0",
+            "--address",
+            f"127.0.0.1:{port}",
+            "--output",
+            str(tmp_path),
+            *TINY,
+            env=auth,
+        )
+        assert "done:" in done.stdout
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=60)
+    assert (only_run(tmp_path) / "checkpoints" / "final").is_dir()
+
+
+def test_clear_errors(tmp_path, run):
+    from experiments.loading import load_policies
+
+    with pytest.raises(ValueError, match="does not exist"):
+        load_policies(tmp_path / "nowhere")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="not a complete RLlib checkpoint"):
+        load_policies(empty)
+    # a corrupt checkpoint: the store module's weights truncated
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", str(run), str(broken)], check=True)
+    module_dir = (
+        broken / "checkpoints" / "final" / "learner_group" / "learner" / "rl_module"
+    )
+    for f in (module_dir / "store").rglob("*"):
+        if f.is_file() and f.suffix in (".pt", ".pkl", ".msgpack"):
+            f.write_bytes(f.read_bytes()[:20])
+    with pytest.raises(ValueError, match="could not be loaded"):
+        load_policies(broken)
+    bad = phase1("--scenario", "nope", "--output", str(tmp_path), check=False)
+    assert bad.returncode == 2 and "unknown scenario 'nope'" in bad.stderr
+    bad = phase1("--resume", str(tmp_path / "missing"), check=False)
+    assert bad.returncode == 2 and "not an hmarl run folder" in bad.stderr
