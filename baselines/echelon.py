@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from baselines.order_up_to import order_up_to
+
 __all__ = ["echelon_base_stock_orders"]
 
 
@@ -25,10 +27,4 @@ def echelon_base_stock_orders(
     Returns:
         ``(B, N)`` non-negative order quantities.
     """
-    levels = np.asarray(levels, dtype=np.float64)
-    if levels.shape != echelon_position.shape[-1:]:
-        raise ValueError(
-            f"levels must have one entry per node "
-            f"({echelon_position.shape[-1]}), got shape {levels.shape}"
-        )
-    return np.maximum(levels - echelon_position, 0.0)
+    return order_up_to(echelon_position, levels)

@@ -208,7 +208,13 @@ def evaluate(
                 min(lo + batch_size, episodes), episodes, time.perf_counter() - start
             )
     df = pd.concat(frames, ignore_index=True)
-    return df.sort_values(["episode", "agent"], kind="stable", ignore_index=True)
+    order = {a: k for k, a in enumerate(agents)}  # the env's agent order
+    key = df["agent"].map(order)
+    return (
+        df.assign(_k=key)
+        .sort_values(["episode", "_k"], kind="stable", ignore_index=True)
+        .drop(columns="_k")
+    )
 
 
 def _progress(done: int, total: int, elapsed: float) -> None:

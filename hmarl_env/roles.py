@@ -80,33 +80,6 @@ __all__ = [
 
 CLIP = 10.0
 SUPPLIER = "supplier_1"
-STORE_FEATURES = (
-    "inventory",
-    "forecast",
-    "demand_uncertainty",
-    "days_of_cover",
-    "last_day_stockout",
-    "warehouse_ratio",
-    "recent_service_level",
-    "inbound_pipeline",
-)
-NODE_INFO_KEYS = (
-    "period",
-    "service_level",
-    "holding_cost",
-    "stockout_penalty",
-    "excess_inventory",
-    "inventory",
-    "lost_sales",
-    "demand",
-    "sold",
-    "shipped",
-    "ordered",
-    "received",
-    "backlog",
-    "in_transit",
-    "total_cost",
-)  # (after "period", in the order of the period table's columns)
 SUPPLIER_INFO_KEYS = (
     "period",
     "service_level",
@@ -129,8 +102,7 @@ def _served_fraction(served: np.ndarray, unserved: np.ndarray) -> np.ndarray:
 
 # numpy scalars: a Python float costs a conversion in every ufunc call
 _ZERO, _ONE, _TINY = np.float64(0.0), np.float64(1.0), np.float64(1e-12)
-# Per-node columns of the period table, N each, in this order; NODE_INFO_KEYS
-# (after "period") name the same quantities.
+# Per-node columns of the period table, N each, in this order
 _TABLE_FIELDS = (
     "service_level",
     "holding_cost",
@@ -147,6 +119,9 @@ _TABLE_FIELDS = (
     "in_transit",
     "total_cost",
 )
+_INFO_NAMES = {"closing": "inventory", "lost": "lost_sales"}  # the seeds' names
+#: keys of a store's or warehouse's infos: the period, then the table's columns
+NODE_INFO_KEYS = ("period", *(_INFO_NAMES.get(f, f) for f in _TABLE_FIELDS))
 # then the supplier's columns
 _SUPPLIER_TABLE = (
     "service_level",
