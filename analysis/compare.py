@@ -1,0 +1,349 @@
+"""Compare the learned policies of runs with the baselines (no Ray needed).
+
+How to run:
+    python -m analysis.compare --run results/default__phase1__0__<time> [--episodes 200]
+    python -m analysis.compare --run RUN_A RUN_B RUN_C --output results/comparisons/x
+
+Every policy meets the same held-out demand (episode seeds from 1,000,000).
+The baselines replace only the roles a run learned, keeping its other roles:
+``seed`` puts the seeds' rule-based policies there, ``tuned`` the tuned
+heuristics. The learned roles' KPIs (mean over their agents per episode) are
+compared episode by episode: for each KPI the mean of each policy, the
+difference and its 95% bootstrap confidence interval, a paired t-test and a
+Wilcoxon signed-rank test. With several runs (training seeds), each episode's
+learned value is the mean over runs, and the spread across runs is reported
+too.
+
+Writes into ``--output`` (default: ``<run>/comparison`` for one run):
+``comparison_summary.json`` (the seeds' schema: per metric ``baseline``,
+``ppo``, ``improvement_pct``, plus intervals and tests; ``vs_tuned`` the same
+against the tuned heuristics), ``comparison_episodes.csv``,
+``baseline_vs_ppo_comparison.png`` (rewards with intervals; service level,
+stockouts and holding cost distributions) and ``episode_trajectory.png``
+(inventory, orders and demand per node over one episode, baseline beside
+learned).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.io import write_csv_atomic, write_json_atomic
+from analysis.stats import mean_ci
+
+__all__ = ["METRICS", "bootstrap_ci", "compare_runs", "paired_summary"]
+
+FIRST_SEED = 1_000_000
+# seeds' metric name -> (evaluator KPI, higher is better)
+METRICS = {
+    "rewards": ("episode_reward", True),
+    "service_level": ("service_level", True),
+    "stockouts": ("lost_sales", False),
+    "holding_cost": ("holding_cost", False),
+}
+
+
+def bootstrap_ci(
+    diff: np.ndarray, level: float = 0.95, resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``diff``."""
+    diff = np.asarray(diff, dtype=np.float64)
+    if diff.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, diff.size, size=(resamples, diff.size))
+    means = diff[idx].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def paired_summary(baseline: np.ndarray, learned: np.ndarray) -> dict[str, Any]:
+    """Paired statistics of two per-episode samples of one KPI."""
+    baseline = np.asarray(baseline, dtype=np.float64)
+    learned = np.asarray(learned, dtype=np.float64)
+    diff = learned - baseline
+    b, p = float(baseline.mean()), float(learned.mean())
+    out: dict[str, Any] = {
+        "baseline": b,
+        "ppo": p,
+        "improvement_pct": (p - b) / abs(b) * 100 if b != 0 else float("nan"),
+        "difference": float(diff.mean()),
+        "difference_ci95": list(bootstrap_ci(diff)),
+        "episodes": int(diff.size),
+    }
+    if diff.size > 1 and np.any(diff != diff[0]):
+        out["p_value_paired_t"] = float(stats.ttest_rel(learned, baseline).pvalue)
+        out["p_value_wilcoxon"] = float(stats.wilcoxon(learned, baseline).pvalue)
+    else:  # no variation: the tests are undefined
+        out["p_value_paired_t"] = out["p_value_wilcoxon"] = None
+    return out
+
+
+def _role_kpis(df: pd.DataFrame, roles: Sequence[str]) -> pd.DataFrame:
+    """Per episode: the KPIs averaged over the agents of the learned roles."""
+    rows = df[df["role"].isin(roles)]
+    return rows.groupby("episode")[[k for k, _ in METRICS.values()]].mean()
+
+
+def _swap(
+    policies: Mapping[str, Any],
+    scenario: Any,
+    kind: str,
+    roles: Sequence[str],
+    params: Any,
+) -> dict[str, Any]:
+    from baselines.policies import make_policies
+
+    rule = make_policies(scenario, kind, params if kind == "tuned" else None)
+    return {
+        a: (rule[a] if a.rsplit("_", 1)[0] in roles else p) for a, p in policies.items()
+    }
+
+
+def compare_runs(
+    runs: Sequence[str | Path], episodes: int = 200, scenario: Any = None
+) -> dict[str, Any]:
+    """Evaluate runs and baselines on the same held-out episodes; the summary
+    plus per-episode frames (``frames``) and the policies used."""
+    from baselines.evaluate import evaluate
+    from experiments.loading import load_policies, read_run_config
+    from hmarl_env.scenario import scenario_from_dict
+
+    if not runs:
+        raise ValueError("give at least one run folder")
+    configs = [read_run_config(r) for r in runs]
+    sc = (
+        scenario if scenario is not None else scenario_from_dict(configs[0]["scenario"])
+    )
+    roles = sorted(
+        {
+            m.split("_")[0]
+            for c in configs
+            for m in c["phase"]["train"] + c["phase"]["frozen"]
+        }
+    )
+    learned = [load_policies(r, sc) for r in runs]
+    frames = {
+        f"run{k}": evaluate(sc, p, episodes, seed=FIRST_SEED)
+        for k, p in enumerate(learned)
+    }
+    params = configs[0].get("heuristic_params")
+    baselines = {
+        kind: _swap(learned[0], sc, kind, roles, params) for kind in ("seed", "tuned")
+    }
+    for kind, p in baselines.items():
+        frames[kind] = evaluate(sc, p, episodes, seed=FIRST_SEED)
+    per_run = [_role_kpis(frames[f"run{k}"], roles) for k in range(len(runs))]
+    mean_learned = sum(per_run) / len(per_run)
+    summary: dict[str, Any] = {
+        "scenario": sc.name,
+        "roles": roles,
+        "runs": [str(r) for r in runs],
+        "episodes": episodes,
+        "first_seed": FIRST_SEED,
+        "baseline": "seed",
+    }
+    for kind, key in (("seed", None), ("tuned", "vs_tuned")):
+        base = _role_kpis(frames[kind], roles)
+        section = {}
+        for name, (kpi, _) in METRICS.items():
+            section[name] = paired_summary(
+                base[kpi].to_numpy(), mean_learned[kpi].to_numpy()
+            )
+            if len(runs) > 1:
+                m, h = mean_ci(np.array([r[kpi].mean() for r in per_run]))
+                section[name]["ppo_over_runs"] = {
+                    "mean": m,
+                    "ci95": h,
+                    "runs": len(runs),
+                }
+        if key is None:
+            summary.update(section)
+        else:
+            summary[key] = section
+    return {
+        "summary": summary,
+        "frames": frames,
+        "policies": {"ppo": learned[0], **baselines},
+        "scenario": sc,
+        "roles": roles,
+    }
+
+
+def _comparison_plot(result: dict[str, Any], path: Path) -> Path:
+    from analysis.plots import _figure, _save
+
+    frames, roles = result["frames"], result["roles"]
+    labels = {"seed": "seeds' rules", "tuned": "tuned heuristic", "run0": "PPO"}
+    per = {k: _role_kpis(frames[k], roles) for k in labels}
+    if len([k for k in frames if k.startswith("run")]) > 1:
+        runs = [_role_kpis(f, roles) for k, f in frames.items() if k.startswith("run")]
+        per["run0"] = sum(runs) / len(runs)
+        labels["run0"] = f"PPO ({len(runs)} runs)"
+    fig, axes = _figure(2, 2, (11, 8))
+    ax = axes[0, 0]
+    means, errs = [], []
+    for k in labels:
+        m, h = mean_ci(per[k]["episode_reward"].to_numpy())
+        means.append(m)
+        errs.append(h)
+    ax.bar(
+        list(labels.values()),
+        means,
+        yerr=errs,
+        capsize=6,
+        color=["#999999", "#5b8def", "#e8833a"],
+    )
+    low = min(m - e for m, e in zip(means, errs, strict=True))
+    high = max(m + e for m, e in zip(means, errs, strict=True))
+    pad = max((high - low) * 0.5, 1.0)
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_title("episode reward per agent (mean, 95% CI)", fontsize=10)
+    for ax, (name, title) in zip(
+        (axes[0, 1], axes[1, 0], axes[1, 1]),
+        (
+            ("service_level", "service level"),
+            ("lost_sales", "lost sales (units)"),
+            ("holding_cost", "holding cost per episode"),
+        ),
+        strict=True,
+    ):
+        ax.boxplot([per[k][name].to_numpy() for k in labels], showfliers=False)
+        ax.set_xticks(range(1, len(labels) + 1), list(labels.values()))
+        ax.set_title(title, fontsize=10)
+    for ax in axes.flat:
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(
+        f"{result['scenario'].name}: learned {', '.join(roles)} vs baselines, "
+        f"{result['summary']['episodes']} held-out episodes",
+        fontsize=10,
+    )
+    return _save(fig, path)
+
+
+def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
+    from analysis.plots import _figure, _save
+    from hmarl_env import parallel_env
+
+    sc = result["scenario"]
+    columns = {
+        "seeds' rules": result["policies"]["seed"],
+        "PPO": result["policies"]["ppo"],
+    }
+    n = len(sc.nodes)
+    fig, axes = _figure(n, 2, (12, 2.0 * n + 0.8))
+    for c, (label, policies) in enumerate(columns.items()):
+        env = parallel_env(sc)
+        obs, _ = env.reset(seed=FIRST_SEED)
+        while env.agents:
+            obs, *_ = env.step(
+                {a: int(policies[a](obs[a][None, :])[0]) for a in env.agents}
+            )
+        history = env.history
+        t = [led.period for led in history]
+        for i, name in enumerate(sc.node_names):
+            ax = axes[i, c]
+            for field, style, lab in (
+                ("closing", "-", "inventory"),
+                ("ordered", "--", "orders"),
+                ("demand", ":", "demand"),
+            ):
+                ax.plot(
+                    t, [getattr(led, field)[0, i] for led in history], style, label=lab
+                )
+            ax.set_ylabel(name, fontsize=8)
+            ax.tick_params(labelsize=7)
+            if i == 0:
+                ax.set_title(f"{label}: episode seed {FIRST_SEED}", fontsize=9)
+                ax.legend(fontsize=7, ncol=3, loc="upper right")
+        axes[-1, c].set_xlabel("period")
+    return _save(fig, path)
+
+
+def write_comparison(result: dict[str, Any], output: Path) -> dict[str, Path]:
+    output.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, df in result["frames"].items():
+        rows.append(df.assign(policy=name))
+    files = {
+        "summary": write_json_atomic(
+            output / "comparison_summary.json", result["summary"]
+        ),
+        "episodes": write_csv_atomic(
+            pd.concat(rows, ignore_index=True), output / "comparison_episodes.csv"
+        ),
+        "plot": _comparison_plot(result, output / "baseline_vs_ppo_comparison.png"),
+        "trajectory": _trajectory_plot(result, output / "episode_trajectory.png"),
+    }
+    return files
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    lines = [
+        f"{summary['scenario']}: learned {', '.join(summary['roles'])}, "
+        f"{summary['episodes']} held-out episodes (seeds {summary['first_seed']}..), "
+        f"{len(summary['runs'])} run(s); per agent and episode"
+    ]
+    head = (
+        f"{'metric':<14}{'baseline':>12}{'tuned':>12}{'ppo':>12}{'vs baseline':>14}"
+        f"{'95% CI of diff':>22}{'p (t)':>10}"
+    )
+    lines.append(head)
+    for name in METRICS:
+        s, t = summary[name], summary["vs_tuned"][name]
+        lo, hi = s["difference_ci95"]
+        p = s["p_value_paired_t"]
+        lines.append(
+            f"{name:<14}{s['baseline']:>12.3f}{t['baseline']:>12.3f}{s['ppo']:>12.3f}"
+            f"{s['improvement_pct']:>13.1f}%{f'[{lo:.2f}, {hi:.2f}]':>22}"
+            f"{'-' if p is None else f'{p:.1e}':>10}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", nargs="+", required=True, help="run folder(s)")
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument(
+        "--scenario",
+        default=None,
+        help="evaluate on this scenario instead of the run's own",
+    )
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="folder for the outputs (default: <run>/comparison)",
+    )
+    args = parser.parse_args(argv)
+    if args.episodes < 2:
+        parser.error("--episodes must be at least 2")
+    if args.output is None and len(args.run) > 1:
+        parser.error("--output is required when comparing several runs")
+    try:
+        from hmarl_env import get_scenario
+
+        scenario = get_scenario(args.scenario) if args.scenario else None
+        result = compare_runs(args.run, args.episodes, scenario)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    output = Path(args.output) if args.output else Path(args.run[0]) / "comparison"
+    files = write_comparison(result, output)
+    print(format_summary(result["summary"]))
+    for label, path in files.items():
+        print(f"{label}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Shared by the RLlib tests: running phase 1 in a subprocess on tiny budgets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = [
+    "--train-batch-size",
+    "200",
+    "--minibatch-size",
+    "100",
+    "--num-epochs",
+    "1",
+    "--eval-episodes",
+    "4",
+    "--num-envs-per-env-runner",
+    "2",
+]
+
+
+def phase1(
+    *args: str, timeout: int = 300, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "phase1.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"phase1 failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
+        )
+    return proc
+
+
+def only_run(folder: Path) -> Path:
+    runs = [p for p in folder.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def tiny_run(out: Path) -> Path:
+    """Phase 1 for 400 env steps (two iterations), a checkpoint after each."""
+    phase1(
+        "--timesteps",
+        "400",
+        "--eval-interval",
+        "1",
+        "--checkpoint-interval",
+        "1",
+        "--output",
+        str(out),
+        *TINY,
+    )
+    return only_run(out)

@@ -1,0 +1,90 @@
+"""analysis.compare: statistics with known answers, outputs, clear errors."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from analysis.compare import bootstrap_ci, main, paired_summary
+
+
+def test_bootstrap_of_a_constant_difference_is_that_constant():
+    assert bootstrap_ci(np.full(50, 3.5)) == (3.5, 3.5)
+
+
+def test_bootstrap_covers_the_true_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    small = rng.normal(2.0, 1.0, 100)
+    large = rng.normal(2.0, 1.0, 2500)
+    lo_s, hi_s = bootstrap_ci(small)
+    lo_l, hi_l = bootstrap_ci(large)
+    assert lo_l < 2.0 < hi_l and lo_s < 2.0 < hi_s
+    assert (hi_l - lo_l) < (hi_s - lo_s) / 3  # about 1 / sqrt(25)
+    # close to the normal-theory interval of the mean
+    half = 1.96 * large.std(ddof=1) / np.sqrt(large.size)
+    assert hi_l - lo_l == pytest.approx(2 * half, rel=0.1)
+
+
+def test_paired_summary_known_answers():
+    base = np.array([100.0, 110.0, 90.0, 105.0, 95.0])
+    learned = base + np.array([10.0, 12.0, 8.0, 11.0, 9.0])
+    s = paired_summary(base, learned)
+    assert s["baseline"] == 100.0 and s["ppo"] == 110.0
+    assert s["improvement_pct"] == pytest.approx(10.0)
+    assert s["difference"] == pytest.approx(10.0)
+    lo, hi = s["difference_ci95"]
+    assert 8.0 <= lo <= 10.0 <= hi <= 12.0
+    assert s["p_value_paired_t"] == pytest.approx(stats.ttest_rel(learned, base).pvalue)
+    assert s["p_value_wilcoxon"] == pytest.approx(stats.wilcoxon(learned, base).pvalue)
+    same = paired_summary(base, base + 1.0)
+    assert same["p_value_paired_t"] is None  # a constant difference: no test
+
+
+def test_compare_a_run_writes_summary_and_plots(run, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert main(["--run", str(run), "--episodes", "6", "--output", str(out)]) == 0
+    summary = json.loads((out / "comparison_summary.json").read_text())
+    for metric in ("rewards", "service_level", "stockouts", "holding_cost"):
+        for key in ("baseline", "ppo", "improvement_pct", "difference_ci95"):
+            assert key in summary[metric]
+        assert "ppo" in summary["vs_tuned"][metric]
+    assert summary["roles"] == ["store"] and summary["episodes"] == 6
+    for name in ("baseline_vs_ppo_comparison.png", "episode_trajectory.png"):
+        assert (out / name).stat().st_size > 20_000
+    rows = (out / "comparison_episodes.csv").read_text().splitlines()
+    assert len(rows) == 1 + 6 * 4 * 3  # episodes x agents x (run, seed, tuned)
+    assert "rewards" in capsys.readouterr().out
+
+
+def test_several_runs_are_aggregated(run, tmp_path):
+    out = tmp_path / "two"
+    assert (
+        main(["--run", str(run), str(run), "--episodes", "4", "--output", str(out)])
+        == 0
+    )
+    summary = json.loads((out / "comparison_summary.json").read_text())
+    assert summary["rewards"]["ppo_over_runs"]["runs"] == 2
+
+
+def test_clear_errors(run, tmp_path, capsys):
+    assert main(["--run", str(tmp_path / "missing")]) == 2
+    assert "not an hmarl run folder" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "--run",
+                str(run),
+                "--scenario",
+                "four_stores",
+                "--episodes",
+                "4",
+                "--output",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 2
+    )
+    assert "agents" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--run", str(run), str(run)])  # several runs need --output
