@@ -16,8 +16,8 @@ too.
 
 Writes into ``--output`` (default: ``<run>/comparison`` for one run):
 ``comparison_summary.json`` (the seeds' schema: per metric ``baseline``,
-``ppo``, ``improvement_pct``, plus intervals and tests; ``vs_tuned`` the same
-against the tuned heuristics), ``comparison_episodes.csv``,
+``ppo``, ``improvement_pct`` (positive = better, costs too), intervals and
+tests; ``vs_tuned`` the same against the tuned heuristics), ``comparison_episodes.csv``,
 ``baseline_vs_ppo_comparison.png`` (rewards with intervals; service level,
 stockouts and holding cost distributions) and ``episode_trajectory.png``
 (inventory, orders and demand per node over one episode, baseline beside
@@ -65,8 +65,14 @@ def bootstrap_ci(
     return float(lo), float(hi)
 
 
-def paired_summary(baseline: np.ndarray, learned: np.ndarray) -> dict[str, Any]:
-    """Paired statistics of two per-episode samples of one KPI."""
+def paired_summary(
+    baseline: np.ndarray, learned: np.ndarray, higher_is_better: bool = True
+) -> dict[str, Any]:
+    """Paired statistics of two per-episode samples of one KPI.
+
+    ``improvement_pct`` is positive when the learned policy does better: a
+    higher mean, or a lower one for costs and stockouts.
+    """
     baseline = np.asarray(baseline, dtype=np.float64)
     learned = np.asarray(learned, dtype=np.float64)
     diff = learned - baseline
@@ -74,7 +80,11 @@ def paired_summary(baseline: np.ndarray, learned: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {
         "baseline": b,
         "ppo": p,
-        "improvement_pct": (p - b) / abs(b) * 100 if b != 0 else float("nan"),
+        "improvement_pct": (
+            ((p - b) if higher_is_better else (b - p)) / abs(b) * 100
+            if b != 0
+            else float("nan")
+        ),
         "difference": float(diff.mean()),
         "difference_ci95": list(bootstrap_ci(diff)),
         "episodes": int(diff.size),
@@ -154,9 +164,9 @@ def compare_runs(
     for kind, key in (("seed", None), ("tuned", "vs_tuned")):
         base = _role_kpis(frames[kind], roles)
         section = {}
-        for name, (kpi, _) in METRICS.items():
+        for name, (kpi, higher) in METRICS.items():
             section[name] = paired_summary(
-                base[kpi].to_numpy(), mean_learned[kpi].to_numpy()
+                base[kpi].to_numpy(), mean_learned[kpi].to_numpy(), higher
             )
             if len(runs) > 1:
                 m, h = mean_ci(np.array([r[kpi].mean() for r in per_run]))
@@ -294,7 +304,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{len(summary['runs'])} run(s); per agent and episode"
     ]
     head = (
-        f"{'metric':<14}{'baseline':>12}{'tuned':>12}{'ppo':>12}{'vs baseline':>14}"
+        f"{'metric':<14}{'baseline':>12}{'tuned':>12}{'ppo':>12}{'improvement':>14}"
         f"{'95% CI of diff':>22}{'p (t)':>10}"
     )
     lines.append(head)

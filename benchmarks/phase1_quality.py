@@ -4,7 +4,8 @@ How to run:
     python benchmarks/phase1_quality.py [--seeds 0 1 2] [--timesteps N] [--episodes 500]
 
 Trains phase 1 once per training seed with the default budget (or
-``--timesteps``), then evaluates on the held-out demand seeds (from 1,000,000)
+``--timesteps``; a finished run of the same seed and budget in the output
+folder is reused), then evaluates on the held-out demand seeds (from 1,000,000)
 the greedy learned stores, the seeds' rule-based store and the tuned base-stock
 store, all with the tuned warehouse and the always-fulfil supplier, on the same
 demand. Reports the store episode reward per store: per training seed (mean
@@ -16,6 +17,7 @@ training seeds (mean and 95% CI over seeds). Writes the table to
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -38,6 +40,17 @@ def store_reward(policies, episodes: int) -> np.ndarray:
     df = evaluate("default", policies, episodes, seed=HELD_OUT_SEED)
     stores = df[df["role"] == "store"]
     return stores.groupby("episode")["episode_reward"].mean().to_numpy()
+
+
+def finished_run(out: Path, seed: int, timesteps: int) -> Path | None:
+    """The newest complete run of this seed and budget in ``out``, if any."""
+    for run in sorted(out.glob(f"default__phase1__{seed}__*"), reverse=True):
+        latest = run / "checkpoints" / "latest"
+        if not (latest.is_file() and latest.read_text().strip() == "final"):
+            continue
+        if json.loads((run / "config.json").read_text())["timesteps"] == timesteps:
+            return run
+    return None
 
 
 def main() -> None:
@@ -65,21 +78,23 @@ def main() -> None:
         record["baselines"][name] = {"mean": m, "ci95": h}
     learned_means = []
     for seed in args.seeds:
-        phase1.main(
-            [
-                "--seed",
-                str(seed),
-                "--timesteps",
-                str(args.timesteps),
-                "--output",
-                str(out),
-                "--eval-interval",
-                "0",
-            ]
-        )
-        run = max(
-            out.glob(f"default__phase1__{seed}__*"), key=lambda p: p.stat().st_mtime
-        )
+        run = finished_run(out, seed, args.timesteps)
+        if run is None:  # train it; a finished run of this budget is reused
+            code = phase1.main(
+                [
+                    "--seed",
+                    str(seed),
+                    "--timesteps",
+                    str(args.timesteps),
+                    "--output",
+                    str(out),
+                    "--eval-interval",
+                    "0",
+                ]
+            )
+            run = finished_run(out, seed, args.timesteps)
+            if code != 0 or run is None:
+                raise SystemExit(f"training seed {seed} failed")
         learned = store_reward(load_policies(run), args.episodes)
         m, h = mean_ci(learned)
         entry = {"seed": seed, "run": str(run), "learned": {"mean": m, "ci95": h}}

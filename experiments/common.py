@@ -60,9 +60,6 @@ def env_creator(env_config: Mapping[str, Any]) -> ParallelPettingZooEnv:
     return ParallelPettingZooEnv(env)
 
 
-register_env(ENV_NAME, env_creator)
-
-
 def module_id(agent_id: str) -> str:
     """The RLModule an agent acts with."""
     if agent_id.startswith("store_"):
@@ -279,6 +276,8 @@ def build_config(
             f"phase {phase.name} trains nothing (RLlib cannot train an "
             "empty set of modules)"
         )
+    # registered on every build: Ray forgets registrations when it shuts down
+    register_env(ENV_NAME, env_creator)
     env = hmarl_env.parallel_env(scenario, store_observation=store_observation)
     scenario_dict = scenario.to_dict()
     specs: dict[str, RLModuleSpec] = {}

@@ -112,7 +112,7 @@ def load_module(checkpoint: str | Path, module_id: str):
             f"checkpoint {str(ckpt)!r} has no module {module_id!r}; it has {have}"
         )
     try:
-        return RLModule.from_checkpoint(path)
+        return RLModule.from_checkpoint(str(path.resolve()))  # pyarrow wants absolute
     except Exception as exc:  # pickle, torch and RLlib errors alike
         raise ValueError(
             f"module {module_id!r} in {str(ckpt)!r} could not be loaded "

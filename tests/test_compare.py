@@ -37,6 +37,8 @@ def test_paired_summary_known_answers():
     assert 8.0 <= lo <= 10.0 <= hi <= 12.0
     assert s["p_value_paired_t"] == pytest.approx(stats.ttest_rel(learned, base).pvalue)
     assert s["p_value_wilcoxon"] == pytest.approx(stats.wilcoxon(learned, base).pvalue)
+    costs = paired_summary(base, base - 20.0, higher_is_better=False)
+    assert costs["improvement_pct"] == pytest.approx(20.0)  # lower cost is better
     same = paired_summary(base, base + 1.0)
     assert same["p_value_paired_t"] is None  # a constant difference: no test
 
