@@ -7,9 +7,10 @@ Trains phase 1 once per training seed with the default budget (or
 ``--timesteps``; a finished run of the same seed and budget in the output
 folder is reused), then evaluates on the held-out demand seeds (from 1,000,000)
 the greedy learned stores, the seeds' rule-based store and the tuned base-stock
-store, all with the tuned warehouse and the always-fulfil supplier, on the same
-demand. Reports the store episode reward per store: per training seed (mean
-and 95% CI over episodes, paired difference to each baseline) and over
+store, all with the tuned warehouse and the always-fulfil supplier (as in
+training), on the same demand. Reports the store episode reward per store: per
+training seed (mean and 95% CI over episodes, paired difference to each
+baseline) and over
 training seeds (mean and 95% CI over seeds). Writes the table to
 ``results/benchmarks/phase1_quality.json``.
 """
@@ -62,9 +63,13 @@ def main() -> None:
     args = parser.parse_args()
     sc = get_scenario("default")
     out = Path(args.output) if args.output else results_dir() / "benchmarks" / "phase1"
-    baselines = {
-        "seed rule": store_reward(make_policies(sc, "seed"), args.episodes),
-        "tuned base-stock": store_reward(make_policies(sc, "tuned"), args.episodes),
+    tuned = make_policies(sc, "tuned")
+    seed_stores = {
+        a: p for a, p in make_policies(sc, "seed").items() if a.startswith("store")
+    }
+    baselines = {  # only the stores differ: warehouse and supplier as in training
+        "seed rule": store_reward({**tuned, **seed_stores}, args.episodes),
+        "tuned base-stock": store_reward(tuned, args.episodes),
     }
     record = {
         "timesteps": args.timesteps,

@@ -74,9 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser, default_timesteps: int) -> No
     parser.add_argument(
         "--timesteps",
         type=int,
-        default=default_timesteps,
-        help="env steps to train for (default %(default)s)",
+        default=None,
+        help=f"env steps to train for (default {default_timesteps:,}; with --resume: "
+        "the run's own budget unless given)",
     )
+    parser.set_defaults(default_timesteps=default_timesteps)
     parser.add_argument(
         "--scenario",
         default="default",
@@ -167,7 +169,7 @@ def _new_run(args: argparse.Namespace, phase: Phase, ppo: PPOSettings, extra: di
         "phase": asdict(phase),
         "scenario": scenario.to_dict(),
         "seed": args.seed,
-        "timesteps": args.timesteps,
+        "timesteps": args.timesteps or args.default_timesteps,
         "store_observation": "pipeline",
         "ppo": asdict(ppo),
         "runners": asdict(
@@ -313,7 +315,7 @@ def run_phase(
     """
     import ray
 
-    if args.timesteps < 1:
+    if args.timesteps is not None and args.timesteps < 1:
         raise ValueError(f"--timesteps must be at least 1, got {args.timesteps}")
     ckpt = None
     if args.resume:
@@ -338,10 +340,8 @@ def run_phase(
             }
         )
         runners = RunnerSettings(**config["runners"])
-        if args.timesteps != config["timesteps"] and "--timesteps" in " ".join(
-            sys.argv
-        ):
-            config["timesteps"] = args.timesteps
+        if args.timesteps is not None and args.timesteps != config["timesteps"]:
+            config["timesteps"] = args.timesteps  # a bigger (or smaller) budget
             write_json_atomic(run_dir / "config.json", config)
     else:
         ppo = _ppo_settings(args, ppo or PPOSettings())
