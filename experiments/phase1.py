@@ -13,7 +13,7 @@ scenario of your own). Every option: ``--help``.
 Results to expect (default scenario, default budget of 200,000 env steps, about
 9 minutes on 2 cores): the stores' episode reward rises from about -10,000
 (random ordering) past the seeds' rule-based store (819 per store on held-out
-seeds) within 30,000 steps; the greedy policy ends at 864-869 over training
+seeds) within about 50,000 steps; the greedy policy ends at 864-869 over training
 seeds 0-2, short of the tuned base-stock heuristic (888). See the README.
 """
 
