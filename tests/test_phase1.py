@@ -11,6 +11,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path):
             }
         )
     )
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
         algo = build_config(sc, phase, ppo).build_algo()
         algo.train()
@@ -233,6 +234,11 @@ def test_joins_a_local_cluster_through_address(tmp_path):
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         head.wait(timeout=60)
+        # forget the cluster as `ray stop` would, or a later ray.init() without
+        # an address would try to join the dead one
+        record = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if record.is_file() and record.read_text().strip().endswith(f":{port}"):
+            record.unlink()
     assert (only_run(tmp_path) / "checkpoints" / "final").is_dir()
 
 
