@@ -381,14 +381,15 @@ def run_phase(
             print(
                 f"resumed {run_dir.name} from {ckpt.name} at iteration {algo.iteration}"
             )
-        from tensorboardX import SummaryWriter
-
-        writer = SummaryWriter(str(run_dir / "tensorboard"))
         timesteps = rows[-1]["timesteps"] if rows else 0.0
         print(
             f"{phase.name}: training {list(phase.train)} on {scenario.name!r} for "
             f"{target:,} env steps -> {run_dir}"
         )
+        if timesteps < target:
+            from tensorboardX import SummaryWriter
+
+            writer = SummaryWriter(str(run_dir / "tensorboard"))
         while timesteps < target:
             start = time.perf_counter()
             res = algo.train()
@@ -424,11 +425,12 @@ def run_phase(
                 save_checkpoint(
                     algo, run_dir, "final" if done else f"iter_{iteration:06d}"
                 )
-        if not rows:
-            print(f"{run_dir.name} already reached {target:,} env steps")
-        from analysis.plots import training_plots
+        if writer is None:  # nothing to do: the outputs stay as they are
+            print(f"{run_dir.name} had already reached {target:,} env steps")
+        else:
+            from analysis.plots import training_plots
 
-        training_plots(run_dir)
+            training_plots(run_dir)
         algo.stop()
     finally:
         if writer is not None:
