@@ -25,6 +25,7 @@ import numpy as np
 
 __all__ = [
     "ModulePolicy",
+    "assemble_policies",
     "find_checkpoint",
     "load_module",
     "load_policies",
@@ -129,9 +130,6 @@ def load_policies(path: str | Path, scenario: Any = None) -> dict[str, Any]:
         scenario: optionally the scenario to act in; it must have the run's
             agents and spaces (checked), else the run's own scenario is used.
     """
-    from baselines.policies import make_policies
-    from experiments.common import module_id
-    from hmarl_env import parallel_env
     from hmarl_env.scenario import scenario_from_dict
 
     ckpt, run = find_checkpoint(path)
@@ -144,24 +142,46 @@ def load_policies(path: str | Path, scenario: Any = None) -> dict[str, Any]:
     run_scenario = scenario_from_dict(config["scenario"])
     scenario = run_scenario if scenario is None else scenario
     check_spaces(run_scenario, scenario, config.get("store_observation", "pipeline"))
-    learned = set(config["phase"]["train"]) | set(config["phase"]["frozen"])
-    heuristic: Mapping[str, str] = config["phase"].get("heuristic", {})
-    env = parallel_env(
-        scenario, store_observation=config.get("store_observation", "pipeline")
+    return assemble_policies(
+        scenario,
+        learned=set(config["phase"]["train"]) | set(config["phase"]["frozen"]),
+        heuristic=config["phase"].get("heuristic", {}),
+        module=lambda mid: load_module(ckpt, mid),
+        heuristic_params=config.get("heuristic_params"),
+        store_observation=config.get("store_observation", "pipeline"),
     )
-    modules: dict[str, Any] = {}
+
+
+def assemble_policies(
+    scenario: Any,
+    learned: set[str],
+    heuristic: Mapping[str, str],
+    module: Any,
+    heuristic_params: Any = None,
+    store_observation: str = "pipeline",
+) -> dict[str, Any]:
+    """Agent -> policy: a greedy :class:`ModulePolicy` over ``module(mid)`` for
+    learned module IDs (one per module, shared by its agents), else the
+    baselines set ``heuristic[mid]`` (tuned by default)."""
+    from baselines.policies import make_policies
+    from experiments.common import module_id
+    from hmarl_env import parallel_env
+
+    env = parallel_env(scenario, store_observation=store_observation)
+    modules: dict[str, ModulePolicy] = {}
+    rules: dict[str, dict[str, Any]] = {}
     out: dict[str, Any] = {}
     for agent in env.possible_agents:
         mid = module_id(agent)
         if mid in learned:
             if mid not in modules:
-                modules[mid] = ModulePolicy(load_module(ckpt, mid), mid)
+                modules[mid] = ModulePolicy(module(mid), mid)
             out[agent] = modules[mid]
         else:
             kind = heuristic.get(mid, "tuned")
-            out[agent] = make_policies(scenario, kind, config.get("heuristic_params"))[
-                agent
-            ]
+            if kind not in rules:
+                rules[kind] = make_policies(scenario, kind, heuristic_params)
+            out[agent] = rules[kind][agent]
     return out
 
 

@@ -42,9 +42,8 @@ from experiments.common import (
     PPOSettings,
     RunnerSettings,
     build_config,
-    module_id,
 )
-from experiments.loading import ModulePolicy, find_checkpoint, read_run_config
+from experiments.loading import assemble_policies, find_checkpoint, read_run_config
 from hmarl_env import get_scenario
 from hmarl_env.scenario import Scenario, scenario_from_dict
 
@@ -281,24 +280,25 @@ def _monitor(
 ) -> dict[str, float]:
     """Greedy learned modules + the phase's heuristics on monitoring seeds."""
     from baselines.evaluate import evaluate
-    from baselines.policies import make_policies
-    from hmarl_env import parallel_env
 
-    learned = set(phase.train) | set(phase.frozen)
-    policies: dict[str, Any] = {}
-    for agent in parallel_env(scenario).possible_agents:
-        mid = module_id(agent)
-        if mid in learned:
-            policies[agent] = ModulePolicy(algo.get_module(mid), mid)
-        else:
-            kind = phase.heuristic.get(mid, "tuned")
-            policies[agent] = make_policies(scenario, kind, heuristic_params)[agent]
+    policies = assemble_policies(
+        scenario,
+        learned=set(phase.train) | set(phase.frozen),
+        heuristic=phase.heuristic,
+        module=algo.get_module,
+        heuristic_params=heuristic_params,
+    )
     df = evaluate(scenario, policies, episodes, seed=MONITOR_SEED)
     stores = df[df["role"] == "store"]
     return {
         "eval_store_reward": float(stores["episode_reward"].mean()),
         "eval_service_level": float(stores["service_level"].mean()),
     }
+
+
+def _from_json(cls: Any, data: dict[str, Any]) -> Any:
+    """A settings dataclass from its config.json form (JSON lists back to tuples)."""
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 def run_phase(
@@ -327,26 +327,15 @@ def run_phase(
             )
         if (run_dir / "checkpoints" / "latest").is_file():
             ckpt, _ = find_checkpoint(run_dir)
-        phase = Phase(
-            **{
-                k: (tuple(v) if isinstance(v, list) else v)
-                for k, v in config["phase"].items()
-            }
-        )
-        ppo = PPOSettings(
-            **{
-                k: (tuple(v) if isinstance(v, list) else v)
-                for k, v in config["ppo"].items()
-            }
-        )
-        runners = RunnerSettings(**config["runners"])
+        phase = _from_json(Phase, config["phase"])
+        ppo = _from_json(PPOSettings, config["ppo"])
         if args.timesteps is not None and args.timesteps != config["timesteps"]:
             config["timesteps"] = args.timesteps  # a bigger (or smaller) budget
             write_json_atomic(run_dir / "config.json", config)
     else:
         ppo = _ppo_settings(args, ppo or PPOSettings())
         run_dir, config = _new_run(args, phase, ppo, extra_config or {})
-        runners = RunnerSettings(**config["runners"])
+    runners = RunnerSettings(**config["runners"])
     scenario = scenario_from_dict(config["scenario"])
     target = int(config["timesteps"])
     algo_config = build_config(
