@@ -39,7 +39,14 @@ from scipy import stats
 from analysis.io import write_csv_atomic, write_json_atomic
 from analysis.stats import mean_ci
 
-__all__ = ["METRICS", "bootstrap_ci", "compare_runs", "paired_summary"]
+__all__ = [
+    "METRICS",
+    "bootstrap_ci",
+    "compare_runs",
+    "paired_summary",
+    "role_kpis",
+    "swap_roles",
+]
 
 FIRST_SEED = 1_000_000
 # seeds' metric name -> (evaluator KPI, higher is better)
@@ -97,19 +104,21 @@ def paired_summary(
     return out
 
 
-def _role_kpis(df: pd.DataFrame, roles: Sequence[str]) -> pd.DataFrame:
+def role_kpis(df: pd.DataFrame, roles: Sequence[str]) -> pd.DataFrame:
     """Per episode: the KPIs averaged over the agents of the learned roles."""
     rows = df[df["role"].isin(roles)]
     return rows.groupby("episode")[[k for k, _ in METRICS.values()]].mean()
 
 
-def _swap(
+def swap_roles(
     policies: Mapping[str, Any],
     scenario: Any,
     kind: str,
     roles: Sequence[str],
     params: Any,
 ) -> dict[str, Any]:
+    """``policies`` with the agents of ``roles`` acting by the baselines set
+    ``kind`` instead (``params``: the tuned parameters, for ``tuned``)."""
     from baselines.policies import make_policies
 
     rule = make_policies(scenario, kind, params if kind == "tuned" else None)
@@ -147,11 +156,12 @@ def compare_runs(
     }
     params = configs[0].get("heuristic_params")
     baselines = {
-        kind: _swap(learned[0], sc, kind, roles, params) for kind in ("seed", "tuned")
+        kind: swap_roles(learned[0], sc, kind, roles, params)
+        for kind in ("seed", "tuned")
     }
     for kind, p in baselines.items():
         frames[kind] = evaluate(sc, p, episodes, seed=FIRST_SEED)
-    per_run = [_role_kpis(frames[f"run{k}"], roles) for k in range(len(runs))]
+    per_run = [role_kpis(frames[f"run{k}"], roles) for k in range(len(runs))]
     mean_learned = sum(per_run) / len(per_run)
     summary: dict[str, Any] = {
         "scenario": sc.name,
@@ -162,7 +172,7 @@ def compare_runs(
         "baseline": "seed",
     }
     for kind, key in (("seed", None), ("tuned", "vs_tuned")):
-        base = _role_kpis(frames[kind], roles)
+        base = role_kpis(frames[kind], roles)
         section = {}
         for name, (kpi, higher) in METRICS.items():
             section[name] = paired_summary(
@@ -193,9 +203,9 @@ def _comparison_plot(result: dict[str, Any], path: Path) -> Path:
 
     frames, roles = result["frames"], result["roles"]
     labels = {"seed": "seeds' rules", "tuned": "tuned heuristic", "run0": "PPO"}
-    per = {k: _role_kpis(frames[k], roles) for k in labels}
+    per = {k: role_kpis(frames[k], roles) for k in labels}
     if len([k for k in frames if k.startswith("run")]) > 1:
-        runs = [_role_kpis(f, roles) for k, f in frames.items() if k.startswith("run")]
+        runs = [role_kpis(f, roles) for k, f in frames.items() if k.startswith("run")]
         per["run0"] = sum(runs) / len(runs)
         labels["run0"] = f"PPO ({len(runs)} runs)"
     fig, axes = _figure(2, 2, (11, 8))

@@ -232,20 +232,55 @@ class RunnerSettings:
 
 @dataclass
 class Phase:
-    """What a phase trains, freezes and leaves heuristic.
+    """What a phase trains, freezes, loads and leaves heuristic.
 
     Attributes:
         name: ``phase1`` .. ``phase4``.
         train: module IDs PPO updates.
-        frozen: module IDs loaded from a previous run and not updated.
+        frozen: module IDs loaded from the previous phase's run and not updated.
         heuristic: module ID -> baselines policy set (``seed``, ``base_stock``,
             ``tuned``) for modules that follow a rule.
+        source: the phase whose run this one starts from (``None``: from scratch).
+        load: module IDs restored from that run: every frozen one, and trained
+            ones that continue from it (phase 4's fine-tuning).
     """
 
     name: str
     train: tuple[str, ...]
     frozen: tuple[str, ...] = ()
     heuristic: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+    load: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.train, self.frozen, self.load = (
+            tuple(self.train),
+            tuple(self.frozen),
+            tuple(self.load),
+        )
+        both = set(self.train) & set(self.frozen)
+        if both:
+            raise ValueError(f"phase {self.name}: {sorted(both)} both train and frozen")
+        unloaded = [m for m in self.frozen if m not in self.load]
+        if unloaded:
+            raise ValueError(
+                f"phase {self.name}: frozen modules {unloaded} are not loaded from "
+                "a previous run (they would stay at their random weights)"
+            )
+        stray = [m for m in self.load if m not in self.train + self.frozen]
+        if stray:
+            raise ValueError(
+                f"phase {self.name}: loads {stray}, which it neither trains nor freezes"
+            )
+        if self.load and not self.source:
+            raise ValueError(
+                f"phase {self.name} loads {list(self.load)} but has no source"
+            )
+
+
+#: PPOSettings fields that shape a module's weights: a phase that loads modules
+#: takes them from the run it loads from.
+ARCHITECTURE = ("hiddens", "activation", "vf_share_layers")
 
 
 def build_config(

@@ -19,7 +19,6 @@ seeds 0-2, short of the tuned base-stock heuristic (888). See the README.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -27,7 +26,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from experiments.common import Phase  # noqa: E402
-from experiments.train import add_arguments, run_phase  # noqa: E402
+from experiments.train import main_for  # noqa: E402
 
 PHASE = Phase(
     name="phase1",
@@ -35,18 +34,11 @@ PHASE = Phase(
     heuristic={"warehouse": "tuned", "supplier": "tuned"},
 )
 DEFAULT_TIMESTEPS = 200_000
+PPO_CHANGES: dict = {}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser, DEFAULT_TIMESTEPS)
-    args = parser.parse_args(argv)
-    try:
-        run_phase(PHASE, args)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return main_for(PHASE, DEFAULT_TIMESTEPS, __doc__, argv, PPO_CHANGES)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,14 @@ A run writes into its own folder ``<results>/<scenario>__<phase>__<seed>__<time>
 * ``tensorboard/`` - TensorBoard events;
 * ``training_plots.png`` - rewards, service level, stockouts, holding cost.
 
+* ``gate.json`` - the curriculum gate's verdict (:mod:`analysis.gate`).
+
+A phase with a source (phases 2-4) starts from a run of the previous phase
+(``--from RUN``, default the newest finished one): it takes that run's
+scenario, heuristics and network architecture, and restores the modules it
+names, checked weight by weight (:mod:`experiments.curriculum`). Nothing is
+written before the modules are loaded, so an incompatible run leaves no folder.
+
 ``--resume RUN`` continues an interrupted run from its latest checkpoint: the
 iteration count and timesteps carry on, and rows logged after that checkpoint
 are dropped before training resumes.
@@ -36,18 +44,32 @@ from typing import Any
 
 import numpy as np
 
+from analysis.gate import GATE_FILE, format_gate, gate_run
 from analysis.io import results_dir, write_atomic, write_json_atomic
 from experiments.common import (
+    ARCHITECTURE,
     Phase,
     PPOSettings,
     RunnerSettings,
     build_config,
 )
-from experiments.loading import assemble_policies, find_checkpoint, read_run_config
+from experiments.curriculum import find_source_run, restore_modules
+from experiments.loading import (
+    assemble_policies,
+    check_spaces,
+    find_checkpoint,
+    read_run_config,
+)
 from hmarl_env import get_scenario
 from hmarl_env.scenario import Scenario, scenario_from_dict
 
-__all__ = ["add_arguments", "run_phase", "save_checkpoint"]
+__all__ = [
+    "add_arguments",
+    "main_for",
+    "parse_phase_args",
+    "run_phase",
+    "save_checkpoint",
+]
 
 log = logging.getLogger("hmarl.train")
 MONITOR_SEED = 2_000_000  # in-training evaluation episodes (never trained on)
@@ -64,12 +86,17 @@ COLUMNS = (
     "stockout_periods",
     "holding_cost",
     "eval_store_reward",
+    "eval_warehouse_reward",
+    "eval_supplier_reward",
     "eval_service_level",
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser, default_timesteps: int) -> None:
-    """The options every phase script takes."""
+def add_arguments(
+    parser: argparse.ArgumentParser, default_timesteps: int, phase: Phase | None = None
+) -> None:
+    """The options every phase script takes (and ``--from`` where the phase
+    starts from a previous one)."""
     parser.add_argument(
         "--timesteps",
         type=int,
@@ -78,11 +105,25 @@ def add_arguments(parser: argparse.ArgumentParser, default_timesteps: int) -> No
         "the run's own budget unless given)",
     )
     parser.set_defaults(default_timesteps=default_timesteps)
+    source = phase.source if phase is not None else None
     parser.add_argument(
         "--scenario",
-        default="default",
-        help="preset name or scenario file (default %(default)s)",
+        default=None if source else "default",
+        help=(
+            f"preset name or scenario file (default: the {source} run's)"
+            if source
+            else "preset name or scenario file (default %(default)s)"
+        ),
     )
+    if source:
+        parser.add_argument(
+            "--from",
+            dest="source",
+            default=None,
+            metavar="RUN",
+            help=f"the {source} run to start from (default: the newest finished "
+            f"{source} run in the output folder)",
+        )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--num-env-runners",
@@ -122,6 +163,40 @@ def add_arguments(parser: argparse.ArgumentParser, default_timesteps: int) -> No
     parser.add_argument("--minibatch-size", type=int, default=None)
     parser.add_argument("--num-epochs", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument(
+        "--gate-episodes",
+        type=int,
+        default=200,
+        help="held-out episodes of the curriculum gate at the end (0: no gate)",
+    )
+
+
+def parse_phase_args(
+    phase: Phase, default_timesteps: int, argv: list[str] | None, description: str
+) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    add_arguments(parser, default_timesteps, phase)
+    args = parser.parse_args(argv)
+    if args.gate_episodes == 1 or args.gate_episodes < 0:
+        parser.error("--gate-episodes must be 0 (no gate) or at least 2")
+    return args
+
+
+def main_for(
+    phase: Phase,
+    default_timesteps: int,
+    doc: str,
+    argv: list[str] | None = None,
+    ppo_changes: dict[str, Any] | None = None,
+) -> int:
+    """A phase script's ``main``: parse, train, report errors without a traceback."""
+    args = parse_phase_args(phase, default_timesteps, argv, doc.splitlines()[0])
+    try:
+        run_phase(phase, args, ppo_changes)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 # ----------------------------------------------------------------- checkpoints
@@ -154,27 +229,82 @@ def _ppo_settings(args: argparse.Namespace, base: PPOSettings) -> PPOSettings:
     return replace(base, **changes)
 
 
-def _new_run(args: argparse.Namespace, phase: Phase, ppo: PPOSettings, extra: dict):
-    scenario = get_scenario(args.scenario)
+def _new_run(args: argparse.Namespace, config: dict[str, Any]) -> Path:
+    stem = f"{config['scenario']['name']}__{config['phase']['name']}__{config['seed']}"
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     root = Path(args.output) if args.output else results_dir()
-    run_dir = root / f"{scenario.name}__{phase.name}__{args.seed}__{stamp}"
+    run_dir = root / f"{stem}__{stamp}"
     k = 1
     while run_dir.exists():  # two runs started in the same second
         k += 1
-        run_dir = root / f"{scenario.name}__{phase.name}__{args.seed}__{stamp}-{k}"
+        run_dir = root / f"{stem}__{stamp}-{k}"
     run_dir.mkdir(parents=True)
-    config = {
+    write_json_atomic(run_dir / "config.json", config)
+    return run_dir
+
+
+def _new_config(
+    args: argparse.Namespace,
+    phase: Phase,
+    ppo_changes: dict[str, Any] | None,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """A new run's resolved config; for a phase with a source, what it loads."""
+    scenario = get_scenario(args.scenario) if args.scenario else None
+    base = PPOSettings()
+    observation, params, source = "pipeline", None, None
+    if phase.source:
+        root = Path(args.output) if args.output else results_dir()
+        run = (
+            Path(args.source)
+            if args.source
+            else find_source_run(
+                root, phase.source, scenario.name if scenario else None
+            )
+        )
+        src = read_run_config(run)
+        if src["phase"]["name"] != phase.source:
+            raise ValueError(
+                f"{str(run)!r} is a {src['phase']['name']} run; {phase.name} starts "
+                f"from a {phase.source} run"
+            )
+        learned = src["phase"]["train"] + src["phase"]["frozen"]
+        missing = [m for m in phase.load if m not in learned]
+        if missing:
+            raise ValueError(
+                f"{phase.name} loads {missing} from {str(run)!r}, which learned "
+                f"only {learned}"
+            )
+        ckpt, _ = find_checkpoint(run)
+        observation = src.get("store_observation", "pipeline")
+        src_scenario = scenario_from_dict(src["scenario"])
+        if scenario is None:
+            scenario = src_scenario
+        else:
+            check_spaces(src_scenario, scenario, observation)
+        params = src.get("heuristic_params")
+        base = replace(
+            base, **{k: _from_json_value(src["ppo"][k]) for k in ARCHITECTURE}
+        )
+        source = {
+            "run": str(run.resolve()),
+            "checkpoint": str(ckpt.resolve()),
+            "modules": list(phase.load),
+        }
+        print(f"{phase.name}: loading {list(phase.load)} from {ckpt}")
+    ppo = _ppo_settings(args, replace(base, **(ppo_changes or {})))
+    return {
         "phase": asdict(phase),
         "scenario": scenario.to_dict(),
         "seed": args.seed,
         "timesteps": args.timesteps or args.default_timesteps,
-        "store_observation": "pipeline",
+        "store_observation": observation,
         "ppo": asdict(ppo),
         "runners": asdict(
             RunnerSettings(args.num_env_runners, args.num_envs_per_env_runner)
         ),
-        "heuristic_params": None,
+        "heuristic_params": params,
+        "from": source,
         "eval": {
             "interval": args.eval_interval,
             "episodes": args.eval_episodes,
@@ -186,8 +316,6 @@ def _new_run(args: argparse.Namespace, phase: Phase, ppo: PPOSettings, extra: di
         "versions": _versions(),
         **extra,
     }
-    write_json_atomic(run_dir / "config.json", config)
-    return run_dir, config
 
 
 def _versions() -> dict[str, str]:
@@ -289,35 +417,42 @@ def _monitor(
         heuristic_params=heuristic_params,
     )
     df = evaluate(scenario, policies, episodes, seed=MONITOR_SEED)
-    stores = df[df["role"] == "store"]
+    means = df.groupby("role")[["episode_reward", "service_level"]].mean()
     return {
-        "eval_store_reward": float(stores["episode_reward"].mean()),
-        "eval_service_level": float(stores["service_level"].mean()),
+        **{
+            f"eval_{role}_reward": float(means.loc[role, "episode_reward"])
+            for role in ("store", "warehouse", "supplier")
+            if role in means.index
+        },
+        "eval_service_level": float(means.loc["store", "service_level"]),
     }
+
+
+def _from_json_value(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
 
 
 def _from_json(cls: Any, data: dict[str, Any]) -> Any:
     """A settings dataclass from its config.json form (JSON lists back to tuples)."""
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    return cls(**{k: _from_json_value(v) for k, v in data.items()})
 
 
 def run_phase(
     phase: Phase,
     args: argparse.Namespace,
-    ppo: PPOSettings | None = None,
-    prepare: Any = None,
+    ppo_changes: dict[str, Any] | None = None,
     extra_config: dict | None = None,
 ) -> Path:
-    """Train ``phase`` as the options say; returns the run folder.
+    """Train ``phase`` as the options say, then gate it; returns the run folder.
 
-    ``prepare(algo, config)`` runs once after the algorithm is built and before
-    a resumed run's checkpoint is restored (phases 2-4 load earlier modules).
+    ``ppo_changes``: the phase's own PPO settings over the defaults (phase 4's
+    learning rate); options given on the command line override both.
     """
     import ray
 
     if args.timesteps is not None and args.timesteps < 1:
         raise ValueError(f"--timesteps must be at least 1, got {args.timesteps}")
-    ckpt = None
+    ckpt = run_dir = None
     if args.resume:
         run_dir = Path(args.resume)
         config = read_run_config(run_dir)
@@ -333,8 +468,8 @@ def run_phase(
             config["timesteps"] = args.timesteps  # a bigger (or smaller) budget
             write_json_atomic(run_dir / "config.json", config)
     else:
-        ppo = _ppo_settings(args, ppo or PPOSettings())
-        run_dir, config = _new_run(args, phase, ppo, extra_config or {})
+        config = _new_config(args, phase, ppo_changes, extra_config or {})
+        ppo = _from_json(PPOSettings, config["ppo"])
     runners = RunnerSettings(**config["runners"])
     scenario = scenario_from_dict(config["scenario"])
     target = int(config["timesteps"])
@@ -361,8 +496,12 @@ def run_phase(
     writer = None
     try:
         algo = algo_config.build_algo()
-        if prepare is not None:
-            prepare(algo, config)
+        if config.get("from"):  # on resume too: a run killed before its first
+            # checkpoint has only the source to start from
+            source = config["from"]
+            restore_modules(algo, source["checkpoint"], source["modules"])
+        if run_dir is None:  # a new run: everything it needs has loaded
+            run_dir = _new_run(args, config)
         rows: list[dict[str, Any]] = []
         if ckpt is not None:
             algo.restore_from_path(str(ckpt.resolve()))
@@ -404,7 +543,7 @@ def run_phase(
                 if k != "iteration" and not _isnan(v):
                     writer.add_scalar(k, v, int(timesteps))
             writer.flush()
-            _print_row(row)
+            _print_row(row, phase)
             _write_rows(run_dir, rows)
             write_json_atomic(run_dir / "training_metrics.json", _seed_schema(rows))
             done = timesteps >= target
@@ -426,20 +565,29 @@ def run_phase(
             writer.close()
         if started_ray:
             ray.shutdown()
+    if args.gate_episodes and (
+        writer is not None or not (run_dir / GATE_FILE).is_file()
+    ):
+        verdict = gate_run(run_dir, args.gate_episodes)
+        print(format_gate(verdict))
     print(f"done: {run_dir}")
     return run_dir
 
 
-def _print_row(row: dict[str, Any]) -> None:
+def _print_row(row: dict[str, Any], phase: Phase) -> None:
+    roles = [r for r in ("store", "warehouse", "supplier") if r in phase.train]
     parts = [
         f"iter {int(row['iteration']):>4}",
         f"{int(row['timesteps']):>9,} steps",
-        f"store reward {row['store_reward']:9.1f}",
+        *(f"{r} reward {row[f'{r}_reward']:9.1f}" for r in roles),
         f"SL {row['service_level']:.3f}",
         f"lost {row['lost_sales']:7.1f}",
         f"holding {row['holding_cost']:8.1f}",
         f"{row['env_steps_per_s']:6,.0f} steps/s",
     ]
-    if not _isnan(row.get("eval_store_reward")):
-        parts.append(f"eval {row['eval_store_reward']:.1f}")
+    evals = [r for r in roles if not _isnan(row.get(f"eval_{r}_reward"))]
+    if evals:
+        parts.append(
+            "eval " + " ".join(f"{row[f'eval_{r}_reward']:.1f}" for r in evals)
+        )
     print(" | ".join(parts), flush=True)

@@ -19,15 +19,22 @@ TINY = [
     "4",
     "--num-envs-per-env-runner",
     "2",
+    "--gate-episodes",
+    "20",
 ]
 
 
-def phase1(
-    *args: str, timeout: int = 300, check: bool = True, env: dict | None = None
+def script(
+    name: str,
+    *args: str,
+    timeout: int = 300,
+    check: bool = True,
+    env: dict | None = None,
 ) -> subprocess.CompletedProcess:
+    """Run ``experiments/<name>.py`` with ``args``; raise on failure if ``check``."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / "phase1.py"), *args],
+        [sys.executable, str(ROOT / "experiments" / f"{name}.py"), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -35,9 +42,13 @@ def phase1(
     )
     if check and proc.returncode != 0:
         raise AssertionError(
-            f"phase1 failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
+            f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
         )
     return proc
+
+
+def phase1(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return script("phase1", *args, **kwargs)
 
 
 def only_run(folder: Path) -> Path:

@@ -1,0 +1,150 @@
+"""The curriculum gate: did the role a phase learned beat the heuristic it replaces?
+
+How to run:
+    python -m analysis.gate RUN [--episodes 200]
+
+For every role the run trained, the run's policies are evaluated twice on the
+same held-out episodes (seeds from 1,000,000, as :mod:`analysis.compare`): as
+learned, and with that role's agents acting by the heuristic it replaces
+(:data:`REPLACES`: the seeds' rule-based store, the tuned (s, S) warehouse, the
+supplier that always fulfils), every other agent unchanged. The role's reward
+(per agent and episode) is compared episode by episode; the role **passes** when
+the 95% bootstrap confidence interval of the difference lies above zero, and
+the run passes when every trained role does. The tuned heuristic is reported
+beside it for every role, with the system's total reward and ledger cost, so a
+role that wins at its neighbours' expense shows.
+
+The verdict is written to ``<run>/gate.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.compare import FIRST_SEED, paired_summary, role_kpis, swap_roles
+from analysis.io import write_json_atomic
+
+__all__ = ["GATE_FILE", "REPLACES", "format_gate", "gate_run"]
+
+GATE_FILE = "gate.json"
+#: role -> the baselines set its learned policy must beat
+REPLACES = {"store": "seed", "warehouse": "tuned", "supplier": "tuned"}
+
+
+def _role(module: str) -> str:
+    return module.split("_")[0]
+
+
+def _system(df: pd.DataFrame) -> pd.DataFrame:
+    """Per episode: reward and ledger cost summed over every agent."""
+    return df.groupby("episode")[["episode_reward", "total_cost"]].sum()
+
+
+def gate_run(
+    run: str | Path, episodes: int = 200, write: bool = True
+) -> dict[str, Any]:
+    """The gate's verdict for ``run`` (written to ``<run>/gate.json``)."""
+    from baselines.evaluate import evaluate
+    from experiments.loading import load_policies, read_run_config
+    from hmarl_env.scenario import scenario_from_dict
+
+    if episodes < 2:
+        raise ValueError(f"the gate needs at least 2 episodes, got {episodes}")
+    run = Path(run)
+    config = read_run_config(run)
+    scenario = scenario_from_dict(config["scenario"])
+    observation = config.get("store_observation", "pipeline")
+    params = config.get("heuristic_params")
+    learned = load_policies(run)
+    trained = {_role(m) for m in config["phase"]["train"]}
+    roles = [r for r in REPLACES if r in trained]  # curriculum order
+
+    def run_eval(policies: dict[str, Any]) -> pd.DataFrame:
+        return evaluate(
+            scenario, policies, episodes, seed=FIRST_SEED, store_observation=observation
+        )
+
+    base = run_eval(learned)
+    system = _system(base)
+    verdict: dict[str, Any] = {
+        "run": str(run),
+        "phase": config["phase"]["name"],
+        "scenario": scenario.name,
+        "episodes": episodes,
+        "first_seed": FIRST_SEED,
+        "criterion": "the learned role's reward per agent and episode beats the "
+        "heuristic it replaces: 95% bootstrap CI of the paired difference above 0",
+        "roles": {},
+    }
+    for role in roles:
+        entry: dict[str, Any] = {"against": REPLACES[role]}
+        for kind in dict.fromkeys((REPLACES[role], "tuned")):
+            other = run_eval(swap_roles(learned, scenario, kind, [role], params))
+            mine = role_kpis(base, [role])["episode_reward"].to_numpy()
+            theirs = role_kpis(other, [role])["episode_reward"].to_numpy()
+            stats = paired_summary(theirs, mine, higher_is_better=True)
+            stats["system_reward"] = paired_summary(
+                _system(other)["episode_reward"].to_numpy(),
+                system["episode_reward"].to_numpy(),
+            )
+            stats["system_cost"] = paired_summary(
+                _system(other)["total_cost"].to_numpy(),
+                system["total_cost"].to_numpy(),
+                higher_is_better=False,
+            )
+            entry[kind] = stats
+        gate = entry[REPLACES[role]]
+        entry["passed"] = bool(gate["difference_ci95"][0] > 0)
+        verdict["roles"][role] = entry
+    verdict["passed"] = all(e["passed"] for e in verdict["roles"].values())
+    if write:
+        write_json_atomic(run / GATE_FILE, verdict)
+    return verdict
+
+
+def format_gate(verdict: dict[str, Any]) -> str:
+    """A line per role: learned vs replaced heuristic, difference and CI."""
+    lines = []
+    for role, entry in verdict["roles"].items():
+        g = entry[entry["against"]]
+        lo, hi = g["difference_ci95"]
+        word = "PASSED" if entry["passed"] else "FAILED"
+        lines.append(
+            f"gate {verdict['phase']} {role}: {word}"
+            f" - learned {g['ppo']:.1f} vs {entry['against']} heuristic "
+            f"{g['baseline']:.1f} per agent and episode, difference "
+            f"{g['difference']:+.1f} (95% CI [{lo:.1f}, {hi:.1f}], "
+            f"{verdict['episodes']} held-out episodes)"
+        )
+        if entry["against"] != "tuned":
+            t = entry["tuned"]
+            lo, hi = t["difference_ci95"]
+            lines.append(
+                f"  vs tuned heuristic {t['baseline']:.1f}: {t['difference']:+.1f} "
+                f"(95% CI [{lo:.1f}, {hi:.1f}])"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a run folder")
+    parser.add_argument("--episodes", type=int, default=200)
+    args = parser.parse_args(argv)
+    try:
+        verdict = gate_run(args.run, args.episodes)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_gate(verdict))
+    print(f"verdict: {Path(args.run) / GATE_FILE}")
+    return 0 if verdict["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

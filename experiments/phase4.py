@@ -1,0 +1,46 @@
+"""Phase 4: stores, warehouse and supplier fine-tune together at learning rate 1e-4.
+
+How to run:
+    python experiments/phase4.py  # from the newest finished phase3 run
+    python experiments/phase4.py --from results/default__phase3__0__<time>
+    python experiments/phase4.py --resume results/default__phase4__0__<time>
+
+All three modules start from phase 3's weights and train jointly, each on its
+own reward, at a third of the learning rate of the earlier phases (the seeds'
+joint fine-tuning).
+
+The run takes the phase3 run's scenario, heuristics and network sizes; all three
+modules are restored weight for weight (a mismatch is an error, never a silent
+partial load). At the end the curriculum gate (:mod:`analysis.gate`) writes
+``gate.json``: does each fine-tuned role beat the heuristic it replaces (stores:
+the seeds' rule; warehouse: tuned (s, S); supplier: always fulfil)?
+Every option: ``--help``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the checkout importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from experiments.common import Phase  # noqa: E402
+from experiments.train import main_for  # noqa: E402
+
+PHASE = Phase(
+    name="phase4",
+    train=("store", "warehouse", "supplier"),
+    source="phase3",
+    load=("store", "warehouse", "supplier"),
+)
+DEFAULT_TIMESTEPS = 100_000
+PPO_CHANGES: dict = {"lr": 1e-4}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return main_for(PHASE, DEFAULT_TIMESTEPS, __doc__, argv, PPO_CHANGES)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,321 @@
+"""The one-command pipeline: validate, phase 1, compare, phases 2-4, gated.
+
+How to run:
+    python experiments/pipeline.py                         # default scenario, budgets
+    python experiments/pipeline.py --timesteps 20000       # every phase 20,000 steps
+    python experiments/pipeline.py --force                 # go on past a failed gate
+    python experiments/pipeline.py --resume results/default__pipeline__0__<time>
+
+Steps, in order: the env's validation (:mod:`hmarl_env.validate`); phase 1; the
+comparison of phase 1 with the baselines (:mod:`analysis.compare`); phases 2,
+3 and 4, each starting from the run before it. Every phase ends with the
+curriculum gate (:mod:`analysis.gate`); at a failed gate the pipeline stops
+with the reason, unless ``--force``. Everything lands in one folder
+``<output>/<scenario>__pipeline__<seed>__<time>/``: the phase runs, and
+``pipeline.json`` (each step's status, run, seconds and verdict, rewritten
+atomically after every step). ``--resume`` continues an interrupted pipeline:
+finished steps are skipped and an interrupted phase resumes from its latest
+checkpoint. A summary of every phase is printed at the end.
+
+Every phase option (``--timesteps``, ``--num-env-runners``, ``--lr``, ...)
+applies to each phase; without ``--timesteps`` each phase has its own default
+budget (phase 1: 200,000 env steps, 2: 100,000, 3: 50,000, 4: 100,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the checkout importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from analysis.gate import GATE_FILE, format_gate  # noqa: E402
+from analysis.io import results_dir, write_json_atomic  # noqa: E402
+from experiments import phase1, phase2, phase3, phase4  # noqa: E402
+from experiments.train import add_arguments, run_phase  # noqa: E402
+
+PHASES = {m.PHASE.name: m for m in (phase1, phase2, phase3, phase4)}
+STEPS = ("validate", "phase1", "compare", "phase2", "phase3", "phase4")
+STATE_FILE = "pipeline.json"
+EXIT_GATE = 3
+
+
+class Stop(Exception):
+    """The pipeline stops here; the message says why."""
+
+
+#: options that belong to the pipeline folder: a resumed pipeline keeps them
+KEPT = (
+    "scenario",
+    "seed",
+    "timesteps",
+    "num_env_runners",
+    "num_envs_per_env_runner",
+    "eval_interval",
+    "eval_episodes",
+    "checkpoint_interval",
+    "train_batch_size",
+    "minibatch_size",
+    "num_epochs",
+    "lr",
+    "gate_episodes",
+    "compare_episodes",
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="--resume takes a pipeline folder and keeps its options (scenario, "
+        "budgets, PPO settings); --output is where new pipeline folders go.",
+    )
+    add_arguments(parser, default_timesteps=0)
+    parser.set_defaults(default_timesteps=None)
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="go on to the next phase when a gate fails",
+    )
+    parser.add_argument(
+        "--compare-episodes",
+        type=int,
+        default=200,
+        help="held-out episodes of phase 1's comparison (default %(default)s)",
+    )
+    return parser
+
+
+def _load(folder: Path) -> dict[str, Any]:
+    import json
+
+    path = folder / STATE_FILE
+    if not path.is_file():
+        raise ValueError(f"{str(folder)!r} is not a pipeline folder: no {STATE_FILE}")
+    return json.loads(path.read_text())
+
+
+def _new(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
+    from hmarl_env import get_scenario
+
+    scenario = get_scenario(args.scenario)
+    root = Path(args.output) if args.output else results_dir()
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = root / f"{scenario.name}__pipeline__{args.seed}__{stamp}"
+    k = 1
+    while folder.exists():
+        k += 1
+        folder = root / f"{scenario.name}__pipeline__{args.seed}__{stamp}-{k}"
+    folder.mkdir(parents=True)
+    state = {
+        "scenario": args.scenario,
+        "seed": args.seed,
+        "options": {k: getattr(args, k) for k in KEPT},
+        "command": " ".join(sys.argv),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "steps": {},
+    }
+    write_json_atomic(folder / STATE_FILE, state)
+    return folder, state
+
+
+def _run_of(folder: Path, phase: str) -> Path | None:
+    """The pipeline's run of ``phase`` (a pipeline folder holds one per phase)."""
+    runs = sorted(p for p in folder.glob(f"*__{phase}__*") if p.is_dir())
+    return runs[-1] if runs else None
+
+
+def _finished(run: Path) -> bool:
+    latest = run / "checkpoints" / "latest"
+    return (
+        latest.is_file()
+        and latest.read_text().strip() == "final"
+        and (run / GATE_FILE).is_file()
+    )
+
+
+def _validate(state: dict[str, Any]) -> dict[str, Any]:
+    from hmarl_env import SupplyChainEnv
+    from hmarl_env.validate import run_checks
+
+    results = run_checks(SupplyChainEnv(state["scenario"]))
+    for ok, message in results:
+        print(f"  {'PASS' if ok else 'FAIL'}: {message}")
+    failed = [m for ok, m in results if not ok]
+    if failed:
+        raise Stop(f"the env failed validation: {failed}")
+    return {"status": "passed", "checks": len(results)}
+
+
+def _phase(
+    name: str, folder: Path, args: argparse.Namespace, previous: Path | None
+) -> dict[str, Any]:
+    import json
+
+    module = PHASES[name]
+    run = _run_of(folder, name)
+    if run is None or not _finished(run):
+        phase_args = argparse.Namespace(**vars(args))
+        phase_args.output = str(folder)
+        phase_args.resume = str(run) if run is not None else None
+        phase_args.default_timesteps = module.DEFAULT_TIMESTEPS
+        phase_args.source = str(previous) if previous is not None else None
+        if module.PHASE.source:  # the scenario comes with the source run
+            phase_args.scenario = None
+        run = run_phase(module.PHASE, phase_args, module.PPO_CHANGES)
+        skipped = False
+    else:
+        print(f"  {run.name} is finished")
+        skipped = True
+    verdict = json.loads((run / GATE_FILE).read_text())
+    config = json.loads((run / "config.json").read_text())
+    return {
+        "skipped": skipped,
+        "status": "passed" if verdict["passed"] else "gate failed",
+        "run": str(run),
+        "trained": config["phase"]["train"],
+        "timesteps": config["timesteps"],
+        "gate": {
+            role: {
+                "passed": e["passed"],
+                "against": e["against"],
+                "learned": e[e["against"]]["ppo"],
+                "heuristic": e[e["against"]]["baseline"],
+                "difference": e[e["against"]]["difference"],
+                "difference_ci95": e[e["against"]]["difference_ci95"],
+            }
+            for role, e in verdict["roles"].items()
+        },
+        "verdict": format_gate(verdict),
+    }
+
+
+def _compare(run: Path, episodes: int) -> dict[str, Any]:
+    from analysis.compare import compare_runs, format_summary, write_comparison
+
+    output = run / "comparison"
+    summary = output / "comparison_summary.json"
+    skipped = summary.is_file()
+    if not skipped:
+        result = compare_runs([run], episodes)
+        write_comparison(result, output)
+        print(format_summary(result["summary"]))
+    return {"skipped": skipped, "status": "done", "output": str(output)}
+
+
+def run_pipeline(args: argparse.Namespace) -> tuple[Path, dict[str, Any], int]:
+    """Run (or resume) the pipeline; returns its folder, state and exit code."""
+    import ray
+
+    if args.resume:
+        folder = Path(args.resume)
+        state = _load(folder)
+        for key, value in state["options"].items():
+            setattr(args, key, value)
+    else:
+        folder, state = _new(args)
+    steps = state["steps"]
+    print(f"pipeline -> {folder}")
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init(
+            address=args.address or "local",
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+    code = 0
+    try:
+        previous: Path | None = None
+        failed: str | None = None  # the last phase whose gate failed
+        for step in STEPS:
+            if step in PHASES and failed is not None:
+                if not args.force:
+                    raise Stop(
+                        f"{failed}'s gate failed, so the pipeline stops before "
+                        f"{step}:\n{steps[failed]['verdict']}\nTo go on anyway: "
+                        f"python experiments/pipeline.py --resume {folder} --force"
+                    )
+                print(f"{failed}'s gate failed; going on (--force)")
+                failed = None
+            print(f"== {step}", flush=True)
+            start = time.perf_counter()
+            if step == "validate":
+                result = _validate(state)
+            elif step == "compare":
+                result = _compare(previous, args.compare_episodes)
+            else:
+                result = _phase(step, folder, args, previous)
+                previous = Path(result["run"])
+            if result.pop("skipped", False) and step in steps:
+                result["seconds"] = steps[step]["seconds"]  # done before: its time
+            else:
+                result["seconds"] = round(time.perf_counter() - start, 1)
+            steps[step] = result
+            write_json_atomic(folder / STATE_FILE, state)
+            if result["status"] == "gate failed":
+                failed = step  # phase 1's comparison still runs before stopping
+        if failed is not None and not args.force:
+            raise Stop(f"{failed}'s gate failed:\n{steps[failed]['verdict']}")
+    except Stop as stop:
+        print(f"\nSTOPPED: {stop}", file=sys.stderr)
+        code = EXIT_GATE
+    finally:
+        if started_ray:
+            ray.shutdown()
+    state["finished"] = code == 0
+    write_json_atomic(folder / STATE_FILE, state)
+    print()
+    print(format_summary(state))
+    return folder, state, code
+
+
+def format_summary(state: dict[str, Any]) -> str:
+    lines = [f"pipeline summary ({state['scenario']}, seed {state['seed']})"]
+    for step in STEPS:
+        s = state["steps"].get(step)
+        if s is None:
+            lines.append(f"{step:<9} not run")
+            continue
+        head = f"{step:<9} {s['status']:<12} {s['seconds']:>8.1f} s"
+        if "run" in s:
+            head += f"  {', '.join(s['trained'])}; {s['timesteps']:,} env steps"
+        lines.append(head)
+        if "verdict" in s:
+            lines.extend("          " + line for line in s["verdict"].splitlines())
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.resume:
+        given = [
+            f"--{k.replace('_', '-')}"
+            for k in KEPT
+            if getattr(args, k) != parser.get_default(k)
+        ]
+        if given:
+            parser.error(
+                f"{', '.join(given)}: a resumed pipeline keeps the options it "
+                "started with"
+            )
+    if args.gate_episodes < 2:
+        parser.error("--gate-episodes must be at least 2 in the pipeline")
+    if args.compare_episodes < 2:
+        parser.error("--compare-episodes must be at least 2")
+    try:
+        _, _, code = run_pipeline(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
