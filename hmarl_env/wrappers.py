@@ -1,0 +1,151 @@
+"""Views of the env that other MARL libraries expect.
+
+Parameter-sharing libraries (SuperSuit's vector envs for Stable-Baselines3,
+one-group setups in TorchRL or BenchMARL) want every agent to share one
+observation and one action space. The full env has four kinds of agent with
+different spaces; instead of padding them, :class:`StoresOnlyEnv` keeps only the
+stores as agents and lets the warehouse and supplier act inside the env by
+given policies (for example the tuned heuristics of :mod:`baselines`)::
+
+    from baselines.policies import make_policies
+    from hmarl_env import parallel_env
+    from hmarl_env.wrappers import StoresOnlyEnv
+
+    base = parallel_env("default")
+    env = StoresOnlyEnv(base, make_policies(base.scenario, "tuned"))
+
+Rewards, observations and infos of the stores are the full env's, unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from hmarl_env.env import SupplyChainEnv
+
+__all__ = ["StoresOnlyEnv"]
+
+
+class StoresOnlyEnv(ParallelEnv):
+    """The stores as the only agents; every other agent acts by a policy inside.
+
+    Args:
+        env: the full env (its scenario, render mode and observation layout).
+        policies: agent -> policy (observations ``(B, dim)`` -> actions ``(B,)``,
+            the :mod:`baselines` interface) for at least every agent that is not a
+            store; entries for stores are ignored.
+
+    ``inner_rewards`` holds the inside agents' rewards of the last step and
+    ``inner_infos`` their reports, for whoever wants the whole system's view.
+    """
+
+    metadata = {
+        "name": "retail_supply_chain_stores_only_v0",
+        "render_modes": SupplyChainEnv.metadata["render_modes"],
+        "is_parallelizable": True,
+        "render_fps": 4,
+    }
+
+    def __init__(
+        self,
+        env: SupplyChainEnv,
+        policies: Mapping[str, Callable[[np.ndarray], np.ndarray]],
+    ) -> None:
+        if not isinstance(env, SupplyChainEnv):
+            raise TypeError(
+                f"StoresOnlyEnv wraps a SupplyChainEnv, got {type(env).__name__}"
+            )
+        self.env = env
+        self.scenario = env.scenario
+        self.render_mode = env.render_mode
+        self.possible_agents = [
+            a for a in env.possible_agents if a.startswith("store_")
+        ]
+        self.inner_agents = [
+            a for a in env.possible_agents if not a.startswith("store_")
+        ]
+        missing = [a for a in self.inner_agents if a not in policies]
+        if missing:
+            raise ValueError(
+                f"StoresOnlyEnv needs a policy for every agent that is not a store; "
+                f"missing {missing}"
+            )
+        self.policies = {a: policies[a] for a in self.inner_agents}
+        self.observation_spaces = {
+            a: env.observation_space(a) for a in self.possible_agents
+        }
+        self.action_spaces = {a: env.action_space(a) for a in self.possible_agents}
+        self.agents: list[str] = []
+        self.inner_rewards: dict[str, float] = {}
+        self.inner_infos: dict[str, dict] = {}
+        self._inner_obs: dict[str, np.ndarray] = {}
+
+    def observation_space(self, agent: str):
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str):
+        return self.action_spaces[agent]
+
+    @property
+    def shares_spaces(self) -> bool:
+        """Whether every store has the same observation and action space (what
+        parameter sharing needs; stores with other lead times differ)."""
+        first = self.possible_agents[0]
+        return all(
+            self.observation_spaces[a] == self.observation_spaces[first]
+            and self.action_spaces[a] == self.action_spaces[first]
+            for a in self.possible_agents
+        )
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        obs, infos = self.env.reset(seed=seed, options=options)
+        self.agents = list(self.possible_agents)
+        self._keep_inner(obs, {}, infos)
+        return self._stores(obs), self._stores(infos)
+
+    def step(self, actions: dict[str, Any]):
+        if not isinstance(actions, dict) or set(actions) != set(self.agents):
+            given = sorted(actions) if isinstance(actions, dict) else actions
+            raise ValueError(
+                f"actions must name every store once: expected {self.agents}, "
+                f"got {given!r}"
+            )
+        full = dict(actions)
+        for agent, policy in self.policies.items():
+            full[agent] = int(policy(self._inner_obs[agent][None, :])[0])
+        obs, rewards, terms, truncs, infos = self.env.step(full)
+        self._keep_inner(obs, rewards, infos)
+        if not self.env.agents:
+            self.agents = []
+        return (
+            self._stores(obs),
+            self._stores(rewards),
+            self._stores(terms),
+            self._stores(truncs),
+            self._stores(infos),
+        )
+
+    def _keep_inner(self, obs: dict, rewards: dict, infos: dict) -> None:
+        self._inner_obs = {a: obs[a] for a in self.inner_agents}
+        self.inner_rewards = {a: rewards[a] for a in self.inner_agents if a in rewards}
+        self.inner_infos = {a: infos[a] for a in self.inner_agents}
+
+    def _stores(self, d: dict) -> dict:
+        return {a: d[a] for a in self.possible_agents}
+
+    def state(self) -> np.ndarray:
+        return self.env.state()
+
+    @property
+    def state_space(self):
+        return self.env.state_space
+
+    def render(self):
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
