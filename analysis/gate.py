@@ -8,11 +8,12 @@ same held-out episodes (seeds from 1,000,000, as :mod:`analysis.compare`): as
 learned, and with that role's agents acting by the heuristic it replaces
 (:data:`REPLACES`: the seeds' rule-based store, the tuned (s, S) warehouse, the
 supplier that always fulfils), every other agent unchanged. The role's reward
-(per agent and episode) is compared episode by episode; the role **passes** when
-the 95% bootstrap confidence interval of the difference lies above zero, and
-the run passes when every trained role does. The tuned heuristic is reported
-beside it for every role, with the system's total reward and ledger cost, so a
-role that wins at its neighbours' expense shows.
+(per agent and episode) is compared episode by episode; the role **passes**
+when the 95% bootstrap confidence interval of the difference lies above zero,
+and the run passes when every trained role does; a failed role is said to lose,
+to show no significant difference, or to act identically on every episode. The
+tuned heuristic is reported beside it for every role, with the system's total
+reward and ledger cost, so a role that wins at its neighbours' expense shows.
 
 The verdict is written to ``<run>/gate.json``.
 """
@@ -29,7 +30,7 @@ import pandas as pd
 from analysis.compare import FIRST_SEED, paired_summary, role_kpis, swap_roles
 from analysis.io import write_json_atomic
 
-__all__ = ["GATE_FILE", "REPLACES", "format_gate", "gate_run"]
+__all__ = ["GATE_FILE", "REPLACES", "format_gate", "gate_run", "outcome"]
 
 GATE_FILE = "gate.json"
 #: role -> the baselines set its learned policy must beat
@@ -100,11 +101,23 @@ def gate_run(
             entry[kind] = stats
         gate = entry[REPLACES[role]]
         entry["passed"] = bool(gate["difference_ci95"][0] > 0)
+        entry["outcome"] = outcome(gate)
         verdict["roles"][role] = entry
     verdict["passed"] = all(e["passed"] for e in verdict["roles"].values())
     if write:
         write_json_atomic(run / GATE_FILE, verdict)
     return verdict
+
+
+def outcome(stats: dict[str, Any]) -> str:
+    lo, hi = stats["difference_ci95"]
+    if lo > 0:
+        return "beats it"
+    if hi < 0:
+        return "loses to it"
+    if stats["p_value_paired_t"] is None and stats["difference"] == 0:
+        return "identical on every episode"
+    return "no significant difference"
 
 
 def format_gate(verdict: dict[str, Any]) -> str:
@@ -115,7 +128,7 @@ def format_gate(verdict: dict[str, Any]) -> str:
         lo, hi = g["difference_ci95"]
         word = "PASSED" if entry["passed"] else "FAILED"
         lines.append(
-            f"gate {verdict['phase']} {role}: {word}"
+            f"gate {verdict['phase']} {role}: {word} ({outcome(g)})"
             f" - learned {g['ppo']:.1f} vs {entry['against']} heuristic "
             f"{g['baseline']:.1f} per agent and episode, difference "
             f"{g['difference']:+.1f} (95% CI [{lo:.1f}, {hi:.1f}], "

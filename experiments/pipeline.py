@@ -35,7 +35,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analysis.gate import GATE_FILE, format_gate  # noqa: E402
+from analysis.gate import GATE_FILE, format_gate, outcome  # noqa: E402
 from analysis.io import results_dir, write_json_atomic  # noqa: E402
 from experiments import phase1, phase2, phase3, phase4  # noqa: E402
 from experiments.train import add_arguments, run_phase  # noqa: E402
@@ -183,6 +183,7 @@ def _phase(
         "gate": {
             role: {
                 "passed": e["passed"],
+                "outcome": outcome(e[e["against"]]),
                 "against": e["against"],
                 "learned": e[e["against"]]["ppo"],
                 "heuristic": e[e["against"]]["baseline"],

@@ -448,8 +448,14 @@ def run_phase(
     ``ppo_changes``: the phase's own PPO settings over the defaults (phase 4's
     learning rate); options given on the command line override both.
     """
+    import warnings
+
     import ray
 
+    # RLlib registers its multi-agent wrapper with gymnasium on every build
+    warnings.filterwarnings(
+        "ignore", message=".*Overriding environment rllib-multi-agent-env-v0"
+    )
     if args.timesteps is not None and args.timesteps < 1:
         raise ValueError(f"--timesteps must be at least 1, got {args.timesteps}")
     ckpt = run_dir = None

@@ -42,3 +42,64 @@ def test_the_readme_quotes_the_committed_numbers(committed):
     lo, hi = rewards["difference_ci95"]
     assert f"[{lo:.2f}, {hi:.2f}]" in readme
     assert f"{committed['holding_cost']['ppo']:.1f}" in readme
+
+
+# ------------------------------------------------ the pipeline's reference run
+PIPELINE = ROOT / "results" / "reference" / "default__pipeline__0"
+
+
+def _gate(phase: str) -> dict:
+    return json.loads((PIPELINE / f"default__{phase}__0" / "gate.json").read_text())
+
+
+def test_the_pipeline_record_is_complete():
+    state = json.loads((PIPELINE / "pipeline.json").read_text())
+    assert list(state["steps"]) == [
+        "validate",
+        "phase1",
+        "compare",
+        "phase2",
+        "phase3",
+        "phase4",
+    ]
+    assert state["finished"] is True and state["options"]["timesteps"] is None
+    for phase in ("phase1", "phase2", "phase3", "phase4"):
+        config = json.loads(
+            (PIPELINE / f"default__{phase}__0" / "config.json").read_text()
+        )
+        assert config["phase"]["name"] == phase and config["seed"] == 0
+        assert state["steps"][phase]["timesteps"] == config["timesteps"]
+
+
+def test_phase4_gate_regenerates_from_the_committed_checkpoint():
+    from analysis.gate import gate_run
+
+    committed = _gate("phase4")
+    fresh = gate_run(
+        PIPELINE / "default__phase4__0", committed["episodes"], write=False
+    )
+    assert list(fresh["roles"]) == ["store", "warehouse", "supplier"]
+    for role, entry in committed["roles"].items():
+        for kind in ("seed", "tuned"):
+            if kind in entry:
+                for key in ("ppo", "baseline"):
+                    assert fresh["roles"][role][kind][key] == pytest.approx(
+                        entry[kind][key], rel=1e-9
+                    )
+        assert fresh["roles"][role]["passed"] == entry["passed"]
+
+
+def test_the_readme_quotes_every_gate():
+    readme = (ROOT / "README.md").read_text()
+    for phase in ("phase1", "phase2", "phase3", "phase4"):
+        for role, entry in _gate(phase)["roles"].items():
+            g = entry[entry["against"]]
+            lo, hi = g["difference_ci95"]
+            row = (
+                f"| {phase[-1]} | {role} | {g['ppo']:.1f} | {g['baseline']:.1f} "
+                f"({{}}) | {g['difference']:+.1f} [{lo:.1f}, {hi:.1f}] | "
+                f"{'passed' if entry['passed'] else 'failed'}"
+            )
+            head, tail = row.split("({})")
+            lines = [line for line in readme.splitlines() if line.startswith(head)]
+            assert len(lines) == 1 and tail in lines[0], row
