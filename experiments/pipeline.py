@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
 import sys
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 from analysis.gate import GATE_FILE, format_gate, outcome  # noqa: E402
 from analysis.io import results_dir, write_json_atomic  # noqa: E402
 from experiments import phase1, phase2, phase3, phase4  # noqa: E402
-from experiments.train import add_arguments, run_phase  # noqa: E402
+from experiments.train import add_arguments, run_phase, start_ray  # noqa: E402
 
 PHASES = {m.PHASE.name: m for m in (phase1, phase2, phase3, phase4)}
 STEPS = ("validate", "phase1", "compare", "phase2", "phase3", "phase4")
@@ -222,14 +221,7 @@ def run_pipeline(args: argparse.Namespace) -> tuple[Path, dict[str, Any], int]:
         folder, state = _new(args)
     steps = state["steps"]
     print(f"pipeline -> {folder}")
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        ray.init(
-            address=args.address or "local",
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.ERROR,
-        )
+    started_ray = start_ray(args.address)
     code = 0
     try:
         previous: Path | None = None

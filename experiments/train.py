@@ -65,6 +65,7 @@ from hmarl_env.scenario import Scenario, scenario_from_dict
 
 __all__ = [
     "add_arguments",
+    "start_ray",
     "main_for",
     "parse_phase_args",
     "run_phase",
@@ -197,6 +198,25 @@ def main_for(
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def start_ray(address: str | None) -> bool:
+    """Start Ray unless it runs already; True if this call started it.
+
+    Without an address, always a fresh local instance: never a cluster some
+    earlier ``ray start`` left recorded on this machine.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    ray.init(
+        address=address or "local",
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+    )
+    return True
 
 
 # ----------------------------------------------------------------- checkpoints
@@ -489,16 +509,7 @@ def run_phase(
         heuristic_params=config.get("heuristic_params"),
     )
 
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        # without --address, always a fresh local instance: never a cluster some
-        # earlier `ray start` left recorded on this machine
-        ray.init(
-            address=args.address or "local",
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.ERROR,
-        )
+    started_ray = start_ray(args.address)
     writer = None
     try:
         algo = algo_config.build_algo()

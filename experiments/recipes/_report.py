@@ -13,7 +13,12 @@ from baselines.evaluate import evaluate
 from baselines.policies import make_policies
 from hmarl_env.scenario import Scenario
 
-__all__ = ["compare_with_heuristics", "format_report", "with_heuristics"]
+__all__ = [
+    "compare_with_heuristics",
+    "format_report",
+    "report",
+    "with_heuristics",
+]
 
 
 def with_heuristics(
@@ -50,3 +55,12 @@ def format_report(table: pd.DataFrame, episodes: int) -> str:
     for r in table.itertuples():
         lines.append(f"  {r.policy:<16} {r.store_reward:9.1f} ± {r.ci95:.1f}")
     return "\n".join(lines)
+
+
+def report(scenario: Scenario, store_policy: Any, episodes: int = 200) -> str:
+    """The recipes' verdict: their stores (heuristics elsewhere) against the
+    seeds' rule and the tuned heuristic."""
+    policies = with_heuristics(scenario, store_policy)
+    return format_report(
+        compare_with_heuristics(scenario, policies, episodes), episodes
+    )

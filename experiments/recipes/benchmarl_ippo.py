@@ -37,11 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.recipes._report import (
-    compare_with_heuristics,
-    format_report,
-    with_heuristics,
-)
+from experiments.recipes._report import report
 from hmarl_env import get_scenario, parallel_env
 from hmarl_env.scenario import Scenario
 from hmarl_env.wrappers import StoresOnlyEnv
@@ -225,9 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    policies = with_heuristics(scenario, store_policy(experiment))
-    table = compare_with_heuristics(scenario, policies, args.episodes)
-    print(format_report(table, args.episodes))
+    print(report(scenario, store_policy(experiment), args.episodes))
     return 0
 
 

@@ -34,11 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.recipes._report import (
-    compare_with_heuristics,
-    format_report,
-    with_heuristics,
-)
+from experiments.recipes._report import report
 from hmarl_env import get_scenario, parallel_env
 from hmarl_env.scenario import Scenario
 from hmarl_env.wrappers import StoresOnlyEnv
@@ -135,9 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         Path(args.output).mkdir(parents=True, exist_ok=True)
         model.save(str(Path(args.output) / "model.zip"))
-    policies = with_heuristics(scenario, SB3Policy(model))
-    table = compare_with_heuristics(scenario, policies, args.episodes)
-    print(format_report(table, args.episodes))
+    print(report(scenario, SB3Policy(model), args.episodes))
     return 0
 
 
