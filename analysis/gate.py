@@ -15,7 +15,8 @@ to show no significant difference, or to act identically on every episode. The
 tuned heuristic is reported beside it for every role, with the system's total
 reward and ledger cost, so a role that wins at its neighbours' expense shows.
 
-The verdict is written to ``<run>/gate.json``.
+The verdict is written to ``<run>/gate.json``; the command exits 0 when the run
+passes, 1 when it does not.
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ How to run:
 
 The warehouse follows the tuned (s, S) rule and the supplier always fulfils
 (``results/baselines/<scenario>.json``; run ``python -m baselines.tune`` for a
-scenario of your own). Every option: ``--help``.
+scenario of your own). At the end the curriculum gate (:mod:`analysis.gate`)
+writes ``gate.json``: does the learned store beat the seeds' rule-based store on
+held-out episodes? Phase 2 (``experiments/phase2.py``) starts from this run.
+Every option: ``--help``.
 
 Results to expect (default scenario, default budget of 200,000 env steps, about
 9 minutes on 2 cores): the stores' episode reward rises from about -10,000

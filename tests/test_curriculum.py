@@ -252,3 +252,22 @@ def test_a_heuristic_module_cannot_be_loaded(run):
         saved_weights(run, "warehouse")
     with pytest.raises(ValueError, match="has no module 'nobody'"):
         saved_weights(run, "nobody")
+
+
+def test_a_pipeline_killed_in_a_phase_resumes_that_phase(pipeline, tmp_path):
+    """A phase killed before its first checkpoint (no checkpoints/latest, no
+    gate) is trained again from its source; finished phases are skipped."""
+    folder = tmp_path / pipeline["folder"].name
+    shutil.copytree(pipeline["folder"], folder)
+    phase4 = next(folder.glob("*__phase4__*"))
+    (phase4 / "checkpoints" / "latest").unlink()
+    (phase4 / "gate.json").unlink()
+    state = json.loads((folder / "pipeline.json").read_text())
+    del state["steps"]["phase4"]
+    (folder / "pipeline.json").write_text(json.dumps(state))
+    proc = script("pipeline", "--resume", str(folder), "--force", timeout=600)
+    assert proc.stdout.count("is finished") == 3  # phases 1-3
+    assert "training ['store', 'warehouse', 'supplier']" in proc.stdout
+    assert (phase4 / "checkpoints" / "latest").read_text().strip() == "final"
+    assert (phase4 / "gate.json").is_file()
+    assert json.loads((folder / "pipeline.json").read_text())["finished"] is True
