@@ -25,6 +25,7 @@ from experiments.loading import MODULES_SUBDIR, find_checkpoint, read_run_config
 __all__ = [
     "find_source_run",
     "learner_weights",
+    "push_weights",
     "restore_modules",
     "saved_weights",
 ]
@@ -102,6 +103,26 @@ def _runner_weights(algo: Any, module: str) -> list[dict[str, np.ndarray]]:
     return [{k: np.asarray(v) for k, v in s.items()} for s in states]
 
 
+def push_weights(algo: Any, modules: Iterable[str] | None = None) -> None:
+    """Copy the learner's acting weights of ``modules`` (all by default) to every
+    env runner, and wait until they have them.
+
+    RLlib's own sync after a restore is fire-and-forget for remote env runners
+    and can be dropped, leaving a runner to sample with the weights it was
+    built with; this call is synchronous.
+    """
+    components = (
+        "learner/rl_module"
+        if modules is None
+        else [f"learner/rl_module/{m}" for m in modules]
+    )
+    state = algo.learner_group.get_state(components=components, inference_only=True)
+    weights = state["learner"]["rl_module"]
+    algo.env_runner_group.foreach_env_runner(
+        lambda runner: runner.set_state({"rl_module": weights})
+    )
+
+
 def _describe(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> str:
     missing = sorted(set(b) - set(a))
     extra = sorted(set(a) - set(b))
@@ -137,6 +158,7 @@ def restore_modules(algo: Any, checkpoint: str | Path, modules: Iterable[str]) -
             str((ckpt / MODULES_SUBDIR / module).resolve()),
             component=f"learner_group/learner/rl_module/{module}",
         )
+        push_weights(algo, [module])
         bad = [
             k
             for k, v in learner_weights(algo, module).items()

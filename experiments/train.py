@@ -53,7 +53,7 @@ from experiments.common import (
     RunnerSettings,
     build_config,
 )
-from experiments.curriculum import find_source_run, restore_modules
+from experiments.curriculum import find_source_run, push_weights, restore_modules
 from experiments.loading import (
     assemble_policies,
     check_spaces,
@@ -522,6 +522,7 @@ def run_phase(
         rows: list[dict[str, Any]] = []
         if ckpt is not None:
             algo.restore_from_path(str(ckpt.resolve()))
+            push_weights(algo)  # remote runners must not sample with stale weights
             rows = _load_rows(run_dir, algo.iteration)
             print(
                 f"resumed {run_dir.name} from {ckpt.name} at iteration {algo.iteration}"

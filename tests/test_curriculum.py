@@ -271,3 +271,36 @@ def test_a_pipeline_killed_in_a_phase_resumes_that_phase(pipeline, tmp_path):
     assert (phase4 / "checkpoints" / "latest").read_text().strip() == "final"
     assert (phase4 / "gate.json").is_file()
     assert json.loads((folder / "pipeline.json").read_text())["finished"] is True
+
+
+def test_phase2_restores_into_remote_env_runners(run, tmp_path):
+    proc = script(
+        "phase2",
+        *TINY,
+        "--timesteps",
+        "200",
+        "--num-env-runners",
+        "1",
+        "--from",
+        str(run),
+        "--output",
+        str(tmp_path),
+    )
+    assert "loading ['store']" in proc.stdout
+    phase2 = next(tmp_path.glob("*__phase2__*"))
+    assert _equal(_weights(phase2, "store"), _weights(run, "store"))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--resume", "{tmp}", "--timesteps", "5"], "keeps the options it started"),
+        (["--resume", "{tmp}"], "is not a pipeline folder"),
+        (["--gate-episodes", "1"], "--gate-episodes must be at least 2"),
+    ],
+)
+def test_pipeline_options_are_checked(tmp_path, args, message):
+    args = [a.format(tmp=tmp_path) for a in args]
+    proc = script("pipeline", *args, check=False)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert "Traceback" not in proc.stderr
