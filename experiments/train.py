@@ -163,7 +163,12 @@ def add_arguments(
     parser.add_argument("--train-batch-size", type=int, default=None)
     parser.add_argument("--minibatch-size", type=int, default=None)
     parser.add_argument("--num-epochs", type=int, default=None)
-    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="Adam learning rate (default 3e-4; phase 4: 1e-4)",
+    )
     parser.add_argument(
         "--gate-episodes",
         type=int,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -247,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=100_000, help="env steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--episodes", type=int, default=200, help="evaluation")
+    parser.add_argument(
+        "--output", default=None, help="folder for the store network (store_actor.pt)"
+    )
     args = parser.parse_args(argv)
     try:
         scenario = get_scenario(args.scenario)
@@ -254,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.output:
+        import torch
+
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), Path(args.output) / "store_actor.pt")
     print(report(scenario, store_policy(net), args.episodes))
     return 0
 
