@@ -22,8 +22,8 @@ applies to each phase; without ``--timesteps`` each phase has its own default
 budget (phase 1: 200,000 env steps, 2: 100,000, 3: 50,000, 4: 100,000).
 
 Exit status: 0 when every step ran and every gate passed (or ``--force``), 2
-for bad input (an unknown scenario, a folder that is not a pipeline), 3 when a
-gate failed.
+for bad input (an unknown scenario, a folder that is not a pipeline), 3 when
+the pipeline stopped (a failed gate, or an env that failed validation).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from experiments.train import add_arguments, run_phase, start_ray  # noqa: E402
 PHASES = {m.PHASE.name: m for m in (phase1, phase2, phase3, phase4)}
 STEPS = ("validate", "phase1", "compare", "phase2", "phase3", "phase4")
 STATE_FILE = "pipeline.json"
-EXIT_GATE = 3
+EXIT_STOPPED = 3
 
 
 class Stop(Exception):
@@ -183,19 +183,22 @@ def _phase(
         "run": str(run),
         "trained": config["phase"]["train"],
         "timesteps": config["timesteps"],
-        "gate": {
-            role: {
-                "passed": e["passed"],
-                "outcome": outcome(e[e["against"]]),
-                "against": e["against"],
-                "learned": e[e["against"]]["ppo"],
-                "heuristic": e[e["against"]]["baseline"],
-                "difference": e[e["against"]]["difference"],
-                "difference_ci95": e[e["against"]]["difference_ci95"],
-            }
-            for role, e in verdict["roles"].items()
-        },
+        "gate": {role: _gate_row(e) for role, e in verdict["roles"].items()},
         "verdict": format_gate(verdict),
+    }
+
+
+def _gate_row(entry: dict[str, Any]) -> dict[str, Any]:
+    """One role's gate, as the pipeline's record keeps it."""
+    g = entry[entry["against"]]
+    return {
+        "passed": entry["passed"],
+        "outcome": outcome(g),
+        "against": entry["against"],
+        "learned": g["ppo"],
+        "heuristic": g["baseline"],
+        "difference": g["difference"],
+        "difference_ci95": g["difference_ci95"],
     }
 
 
@@ -261,7 +264,7 @@ def run_pipeline(args: argparse.Namespace) -> tuple[Path, dict[str, Any], int]:
             raise Stop(f"{failed}'s gate failed:\n{steps[failed]['verdict']}")
     except Stop as stop:
         print(f"\nSTOPPED: {stop}", file=sys.stderr)
-        code = EXIT_GATE
+        code = EXIT_STOPPED
     finally:
         if started_ray:
             ray.shutdown()

@@ -11,8 +11,7 @@ A run writes into its own folder ``<results>/<scenario>__<phase>__<seed>__<time>
 * ``metrics.csv`` - one row per iteration (rewritten atomically each time);
 * ``training_metrics.json`` - the seeds' schema (one entry per iteration);
 * ``tensorboard/`` - TensorBoard events;
-* ``training_plots.png`` - rewards, service level, stockouts, holding cost.
-
+* ``training_plots.png`` - rewards, service level, stockouts, holding cost;
 * ``gate.json`` - the curriculum gate's verdict (:mod:`analysis.gate`).
 
 A phase with a source (phases 2-4) starts from a run of the previous phase
@@ -65,11 +64,11 @@ from hmarl_env.scenario import Scenario, scenario_from_dict
 
 __all__ = [
     "add_arguments",
-    "start_ray",
     "main_for",
     "parse_phase_args",
     "run_phase",
     "save_checkpoint",
+    "start_ray",
 ]
 
 log = logging.getLogger("hmarl.train")

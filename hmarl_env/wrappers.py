@@ -108,6 +108,8 @@ class StoresOnlyEnv(ParallelEnv):
         return self._stores(obs), self._stores(infos)
 
     def step(self, actions: dict[str, Any]):
+        if not self.agents:  # before reset or after the end: the env says which
+            self.env.step(actions)
         if not isinstance(actions, dict) or set(actions) != set(self.agents):
             given = sorted(actions) if isinstance(actions, dict) else actions
             raise ValueError(

@@ -60,6 +60,8 @@ def test_stores_only_names_what_is_wrong():
     with pytest.raises(ValueError, match=r"missing \['supplier_1'\]"):
         StoresOnlyEnv(base, {"warehouse_1": lambda obs: obs[:, 0]})
     env = _stores_only()
+    with pytest.raises(RuntimeError, match="before reset"):
+        env.step({"store_1": 0, "store_2": 0})
     env.reset(seed=0)
     with pytest.raises(ValueError, match="every store once"):
         env.step({"store_1": 0})
