@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from hmarl_env.scenario import Scenario
 __all__ = [
     "compare_with_heuristics",
     "format_report",
+    "recipe_parser",
     "report",
     "with_heuristics",
 ]
@@ -64,3 +66,14 @@ def report(scenario: Scenario, store_policy: Any, episodes: int = 200) -> str:
     return format_report(
         compare_with_heuristics(scenario, policies, episodes), episodes
     )
+
+
+def recipe_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every recipe takes; each adds its budget and ``--output``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--scenario", default="default", help="preset name or file")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--episodes", type=int, default=200, help="held-out evaluation episodes"
+    )
+    return parser

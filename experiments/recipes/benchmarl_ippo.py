@@ -30,14 +30,13 @@ into one of the :mod:`baselines` interface for the evaluator.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from typing import Any
 
 import numpy as np
 
-from experiments.recipes._report import report
+from experiments.recipes._report import recipe_parser, report
 from hmarl_env import get_scenario, parallel_env
 from hmarl_env.scenario import Scenario
 from hmarl_env.wrappers import StoresOnlyEnv
@@ -208,11 +207,8 @@ def store_policy(experiment: Any):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="default")
+    parser = recipe_parser(__doc__)
     parser.add_argument("--frames", type=int, default=120_000, help="env steps")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--episodes", type=int, default=200, help="evaluation")
     parser.add_argument("--output", default=None, help="BenchMARL's save folder")
     args = parser.parse_args(argv)
     try:

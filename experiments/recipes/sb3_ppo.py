@@ -27,14 +27,13 @@ model into a policy of the :mod:`baselines` interface for the evaluator.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from experiments.recipes._report import report
+from experiments.recipes._report import recipe_parser, report
 from hmarl_env import get_scenario, parallel_env
 from hmarl_env.scenario import Scenario
 from hmarl_env.wrappers import StoresOnlyEnv
@@ -113,13 +112,10 @@ def train(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="default")
+    parser = recipe_parser(__doc__)
     parser.add_argument(
         "--timesteps", type=int, default=100_000, help="store-steps to train for"
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--episodes", type=int, default=200, help="evaluation")
     parser.add_argument("--output", default=None, help="folder for model.zip")
     args = parser.parse_args(argv)
     try:
