@@ -38,15 +38,258 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numba import njit
 
-from hmarl_env.ledger import Ledger
+from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS, Ledger
 from hmarl_env.scenario import Scenario
 
-__all__ = ["Simulation"]
+__all__ = ["STATE_FIELDS", "Simulation"]
 
-dot, _min, _max = np.dot, np.minimum.reduce, np.maximum.reduce
-_ZERO, _ONE, _INF = np.float64(0.0), np.float64(1.0), np.float64(np.inf)
-_TINY = np.float64(1e-300)  # x / max(y, _TINY) is finite where y is 0 (x >= 0)
+#: Rows of :attr:`Simulation.state_array`, each ``(B, N)``.
+STATE_FIELDS = (
+    "on_hand",
+    "in_transit",
+    "inbound_backlog",
+    "backlog",
+    "opening",
+    "received",
+    "demand",
+    "sold",
+    "lost",
+    "customer_backlog",
+    "owed_children",
+)
+(
+    ON_HAND,
+    IN_TRANSIT,
+    INBOUND_BACKLOG,
+    BACKLOG,
+    OPENING,
+    RECEIVED,
+    DEMAND,
+    SOLD,
+    LOST,
+    CUSTOMER_BACKLOG,
+    OWED_CHILDREN,
+) = range(len(STATE_FIELDS))
+_N_STATE = len(STATE_FIELDS)
+# rows of the ledger's blocks (the order of NODE_FIELDS and SUPPLIER_FIELDS)
+(
+    _L_OPENING,
+    _L_RECEIVED,
+    _L_DEMAND,
+    _L_SOLD,
+    _L_LOST,
+    _L_ORDERED,
+    _L_INBOUND,
+    _L_SHIPPED,
+    _L_INBOUND_BACKLOG,
+    _L_BACKLOG,
+    _L_CLOSING,
+    _L_IN_TRANSIT,
+    _L_HOLDING_COST,
+    _L_TRANSIT_COST,
+    _L_STOCKOUT_COST,
+    _L_ORDER_COST,
+    _L_TOTAL_COST,
+) = range(len(NODE_FIELDS))
+_S_OVERTIME, _S_OVERTIME_COST, _S_BACKLOG_COST = range(len(SUPPLIER_FIELDS))
+assert NODE_FIELDS == (
+    "opening",
+    "received",
+    "demand",
+    "sold",
+    "lost",
+    "ordered",
+    "inbound",
+    "shipped",
+    "inbound_backlog",
+    "backlog",
+    "closing",
+    "in_transit",
+    "holding_cost",
+    "transit_cost",
+    "stockout_cost",
+    "order_cost",
+    "total_cost",
+)
+_TINY = 1e-300  # x / max(y, _TINY) is finite where y is 0 (x >= 0)
+#: rows of the per-node constants given to the kernels
+_HOLD, _STOCKOUT, _FIXED, _HOLD_TRANSIT = range(4)
+#: what a step kernel reports about its inputs (nothing is changed unless OK)
+_OK, _BAD_ORDERS, _BAD_FULFIL = range(3)
+
+# The kernels below are the simulation's only implementation: numba compiles
+# them to loops over replicas and nodes (cached on disk after the first run),
+# which costs a few microseconds a period at batch 1 where a numpy version
+# pays about a microsecond for each of its dozens of whole-array operations.
+
+
+@njit(cache=True, error_model="numpy")
+def _open(state, pipeline, demand, t, backorder):  # pragma: no cover - jit
+    """Steps 1-2 of period ``t`` for every replica (in place)."""
+    slot = t % pipeline.shape[1]
+    for b in range(state.shape[0]):
+        _open_replica(state, pipeline, demand, b, t, slot, backorder)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _open_replica(state, pipeline, demand, b, t, slot, backorder):  # pragma: no cover
+    """Steps 1-2 of period ``t`` for replica ``b``: arrivals, then customer demand."""
+    for i in range(state.shape[2]):
+        received = pipeline[b, slot, i]
+        pipeline[b, slot, i] = 0.0
+        opening = state[b, ON_HAND, i]
+        state[b, OPENING, i] = opening
+        state[b, RECEIVED, i] = received
+        on_hand = opening + received
+        # max(.., 0) absorbs rounding once a node's pipeline has emptied
+        state[b, IN_TRANSIT, i] = max(state[b, IN_TRANSIT, i] - received, 0.0)
+        # demand is zero at warehouses, so they are left alone
+        d = demand[t, b, i]
+        state[b, DEMAND, i] = d
+        need = d + state[b, CUSTOMER_BACKLOG, i] if backorder else d
+        sold = min(on_hand, need)
+        state[b, SOLD, i] = sold
+        state[b, ON_HAND, i] = on_hand - sold
+        if backorder:
+            state[b, CUSTOMER_BACKLOG, i] = need - sold
+            state[b, BACKLOG, i] = need - sold + state[b, OWED_CHILDREN, i]
+            state[b, LOST, i] = 0.0
+        else:
+            state[b, LOST, i] = need - sold
+
+
+@njit(cache=True)
+def _check(orders, fulfil):  # pragma: no cover - jit
+    """``_OK``, or what is wrong: NaN, infinite or negative orders, a fulfil
+    fraction outside [0, 1]."""
+    B, N = orders.shape
+    for b in range(B):
+        for i in range(N):
+            x = orders[b, i]
+            if not (x >= 0.0 and x < np.inf):  # NaN fails both
+                return _BAD_ORDERS
+    for k in range(fulfil.shape[0]):
+        if not (fulfil[k] >= 0.0 and fulfil[k] <= 1.0):
+            return _BAD_FULFIL
+    return _OK
+
+
+@njit(cache=True, error_model="numpy")
+def _step(  # pragma: no cover - jit
+    state,
+    pipeline,
+    demand,
+    orders,
+    fulfil,
+    parent,
+    lead,
+    consts,
+    supplier,
+    root,
+    t,
+    horizon,
+    backorder,
+):
+    """Steps 3-4 of period ``t`` (state updated in place), then 1-2 of ``t + 1``.
+
+    Returns ``(status, ledger node block, ledger supplier block)``; on a status
+    other than ``_OK`` nothing has changed.
+    """
+    status = _check(orders, fulfil)
+    B, _, N = state.shape
+    led = np.empty((B, len(NODE_FIELDS), N))
+    sup = np.empty((B, len(SUPPLIER_FIELDS)))
+    if status != _OK:
+        return status, led, sup
+    capacity, regular = supplier[0], supplier[1]
+    overtime_cost, backlog_cost = supplier[2], supplier[3]
+    M = pipeline.shape[1]
+    arrival = np.empty(N, dtype=np.int64)  # pipeline slot of a shipment sent now
+    for i in range(N):
+        arrival[i] = (t + lead[i]) % M
+    opens = t + 1 < horizon
+    next_slot = (t + 1) % M
+    # per replica: what each node's children ask of it, got from it, still miss
+    requested = np.empty(N)
+    shipped = np.empty(N)
+    child_orders = np.empty(N)
+    owed_children = np.empty(N)
+    for b in range(B):
+        f = fulfil[b] if fulfil.shape[0] == B else fulfil[0]
+        # 3. orders, then shipments from on-hand (proportional rationing)
+        requested[:] = 0.0
+        shipped[:] = 0.0
+        child_orders[:] = 0.0
+        owed_children[:] = 0.0
+        for i in range(N):
+            p = parent[i]
+            if p >= 0:
+                requested[p] += state[b, INBOUND_BACKLOG, i] + orders[b, i]
+        for i in range(N):
+            order = orders[b, i]
+            owed = state[b, INBOUND_BACKLOG, i] + order
+            p = parent[i]
+            if p >= 0:  # each child gets its parent's fraction
+                frac = min(state[b, ON_HAND, p] / max(requested[p], _TINY), 1.0)
+                ship = owed * frac
+                shipped[p] += ship
+                child_orders[p] += order
+                owed_children[p] += owed - ship
+            else:  # the supplier releases to the root
+                ship = min(owed * f, capacity)
+            led[b, _L_ORDERED, i] = order
+            led[b, _L_INBOUND, i] = ship
+            led[b, _L_INBOUND_BACKLOG, i] = owed - ship
+            state[b, INBOUND_BACKLOG, i] = owed - ship
+            pipeline[b, arrival[i], i] += ship
+            state[b, IN_TRANSIT, i] += ship
+        # 4. costs on end-of-period quantities
+        for i in range(N):
+            backlog = state[b, CUSTOMER_BACKLOG, i] + owed_children[i]
+            # max(.., 0): rounding when a node ships its all
+            closing = max(state[b, ON_HAND, i] - shipped[i], 0.0)
+            in_transit = state[b, IN_TRANSIT, i]
+            lost = state[b, LOST, i]
+            holding = closing * consts[_HOLD, i]
+            transit = in_transit * consts[_HOLD_TRANSIT, i]
+            stockout = (lost + backlog) * consts[_STOCKOUT, i]
+            order_cost = consts[_FIXED, i] if orders[b, i] > 0.0 else 0.0
+            led[b, _L_OPENING, i] = state[b, OPENING, i]
+            led[b, _L_RECEIVED, i] = state[b, RECEIVED, i]
+            led[b, _L_DEMAND, i] = state[b, DEMAND, i] + child_orders[i]
+            led[b, _L_SOLD, i] = state[b, SOLD, i]
+            led[b, _L_LOST, i] = lost
+            led[b, _L_SHIPPED, i] = shipped[i]
+            led[b, _L_BACKLOG, i] = backlog
+            led[b, _L_CLOSING, i] = closing
+            led[b, _L_IN_TRANSIT, i] = in_transit
+            led[b, _L_HOLDING_COST, i] = holding
+            led[b, _L_TRANSIT_COST, i] = transit
+            led[b, _L_STOCKOUT_COST, i] = stockout
+            led[b, _L_ORDER_COST, i] = order_cost
+            led[b, _L_TOTAL_COST, i] = holding + transit + stockout + order_cost
+            state[b, ON_HAND, i] = closing
+            state[b, BACKLOG, i] = backlog
+            state[b, OWED_CHILDREN, i] = owed_children[i]
+        released = led[b, _L_INBOUND, root]
+        overtime = max(released - regular, 0.0)
+        sup[b, _S_OVERTIME] = overtime
+        sup[b, _S_OVERTIME_COST] = overtime * overtime_cost
+        sup[b, _S_BACKLOG_COST] = led[b, _L_INBOUND_BACKLOG, root] * backlog_cost
+        if opens:  # the next period, while this replica is in cache
+            _open_replica(state, pipeline, demand, b, t + 1, next_slot, backorder)
+    return status, led, sup
+
+
+def _state_field(k: int) -> property:
+    def get(self: Simulation) -> np.ndarray:
+        if self._state is None:
+            raise RuntimeError(f"Simulation.{STATE_FIELDS[k]} read before reset()")
+        return self._state[:, k].copy()
+
+    return property(get, doc=f"``{STATE_FIELDS[k]}``, ``(B, N)``: a copy")
 
 
 class Simulation:
@@ -65,7 +308,21 @@ class Simulation:
             warehouses: units owed to children.
         period: the current period (the one awaiting decisions).
         demand, sold, lost, received, opening: this period's values so far.
+
+    Each of these attributes is a copy, taken when read. :attr:`state_array`
+    is the live state itself, ``(B, len(STATE_FIELDS), N)``, which every step
+    updates in place (for readers that copy what they keep).
     """
+
+    on_hand = _state_field(ON_HAND)
+    in_transit = _state_field(IN_TRANSIT)
+    inbound_backlog = _state_field(INBOUND_BACKLOG)
+    backlog = _state_field(BACKLOG)
+    opening = _state_field(OPENING)
+    received = _state_field(RECEIVED)
+    demand = _state_field(DEMAND)
+    sold = _state_field(SOLD)
+    lost = _state_field(LOST)
 
     def __init__(self, scenario: Scenario, batch_size: int = 1) -> None:
         if (
@@ -75,51 +332,35 @@ class Simulation:
         ):
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.scenario = scenario
-        self.batch_size = B = int(batch_size)
+        self.batch_size = int(batch_size)
         n = self.n_nodes = len(scenario.nodes)
-        parent = scenario.parent_index
-        self._root = scenario.root
-        # child incidence: x @ A sums x over each node's children
-        self._A = np.zeros((n, n))
-        for i, p in enumerate(parent):
-            if p >= 0:
-                self._A[i, p] = 1.0
-        self._A_T = np.ascontiguousarray(self._A.T)
-        self._stores = scenario.store_index
-
-        # Per-node constants are tiled to (B, N): numpy is several times slower
-        # broadcasting a short (N,) vector over rows than combining whole arrays.
-        def tile(values) -> np.ndarray:
-            out = np.repeat(np.asarray(values, dtype=np.float64)[None, :], B, axis=0)
-            out.flags.writeable = False
-            return out
-
-        lead = scenario.lead_times
-        self._M = int(lead.max())
-        # shipments of nodes with the same lead time land in the same slot
-        self._lead_groups = [(int(L), tile(lead == L)) for L in np.unique(lead)]
-        h = np.array([nd.holding_cost for nd in scenario.nodes])
-        self._h = tile(h)
-        self._p = tile([nd.stockout_cost for nd in scenario.nodes])
-        K = [nd.fixed_order_cost for nd in scenario.nodes]
-        self._K = tile(K) if any(K) else None
-        self._h_transit = (
-            tile(np.where(parent < 0, 0.0, h[np.maximum(parent, 0)]))
-            if scenario.in_transit_holding
-            else None
-        )
-        self._init = np.array([nd.initial_inventory for nd in scenario.nodes])
-        self._backorder = scenario.shortage == "backorder"
+        self._parent = np.ascontiguousarray(scenario.parent_index, dtype=np.int64)
+        self._root = int(scenario.root)
+        self._lead = np.ascontiguousarray(scenario.lead_times, dtype=np.int64)
+        self._M = int(self._lead.max())
+        h = np.array([nd.holding_cost for nd in scenario.nodes], dtype=np.float64)
+        consts = np.zeros((4, n))
+        consts[_HOLD] = h
+        consts[_STOCKOUT] = [nd.stockout_cost for nd in scenario.nodes]
+        consts[_FIXED] = [nd.fixed_order_cost for nd in scenario.nodes]
+        if scenario.in_transit_holding:  # at the parent's rate; the supplier's is free
+            consts[_HOLD_TRANSIT] = np.where(
+                self._parent < 0, 0.0, h[np.maximum(self._parent, 0)]
+            )
+        self._consts = consts
         sup = scenario.supplier
-        # numpy scalars: a Python float costs a conversion in every ufunc call
-        f64 = np.float64
-        self._cap = f64(sup.capacity)
-        self._regular = f64(sup.regular_capacity)
-        self._overtime_cost = f64(sup.overtime_cost)
-        self._sup_backlog_cost = f64(sup.backlog_cost)
+        self._supplier = np.array(
+            [sup.capacity, sup.regular_capacity, sup.overtime_cost, sup.backlog_cost],
+            dtype=np.float64,
+        )
+        self._init = np.array(
+            [nd.initial_inventory for nd in scenario.nodes], dtype=np.float64
+        )
+        self._backorder = scenario.shortage == "backorder"
+        self._horizon = int(scenario.horizon)
+        self._stores = scenario.store_index
         self._processes = [scenario.nodes[i].demand for i in self._stores]
-        self._zeros = np.zeros((B, n))
-        self._zeros.flags.writeable = False
+        self._state: np.ndarray | None = None
         self.period = -1
 
     # ------------------------------------------------------------------ reset
@@ -149,35 +390,20 @@ class Simulation:
                 for i, p in zip(self._stores, self._processes, strict=True):
                     demand[:, b, i] = p.sample(r, T, 1)[:, 0]
         self._demand = demand
-        self.on_hand = np.repeat(self._init[None, :], B, axis=0)
-        self._pipeline = np.zeros((self._M, B, n))
-        self.in_transit = np.zeros((B, n))
-        self.inbound_backlog = np.zeros((B, n))
-        self._customer_backlog = self._owed_children = self.backlog = self._zeros
+        state = np.zeros((B, _N_STATE, n))
+        state[:, ON_HAND] = self._init
+        self._pipeline = np.zeros((B, self._M, n))
+        _open(state, self._pipeline, demand, 0, self._backorder)
+        self._state = state
         self.period = 0
-        self._open_period()
 
-    def _open_period(self) -> None:
-        """Steps 1-2 of ``self.period``: arrivals, then customer demand."""
-        t = self.period
-        self.opening = self.on_hand
-        slot = t % self._M
-        self.received = self._pipeline[slot].copy()
-        self._pipeline[slot] = 0.0
-        on_hand = self.on_hand + self.received
-        # max(.., 0) absorbs rounding once a node's pipeline has emptied
-        self.in_transit = np.maximum(self.in_transit - self.received, _ZERO)
-        # demand is zero at warehouses, so whole-row arithmetic leaves them alone
-        self.demand = d = self._demand[t]
-        need = d + self._customer_backlog if self._backorder else d
-        self.sold = np.minimum(on_hand, need)
-        self.on_hand = on_hand - self.sold
-        if self._backorder:
-            self._customer_backlog = need - self.sold
-            self.backlog = self._customer_backlog + self._owed_children
-            self.lost = self._zeros
-        else:
-            self.lost = need - self.sold
+    @property
+    def state_array(self) -> np.ndarray:
+        """Every field of :data:`STATE_FIELDS` stacked, ``(B, len(STATE_FIELDS), N)``:
+        the live state, updated in place by every step (do not write to it)."""
+        if self._state is None:
+            raise RuntimeError("Simulation.state_array read before reset()")
+        return self._state
 
     # ------------------------------------------------------------------- step
     def step(self, orders: np.ndarray, fulfil: np.ndarray | float = 1.0) -> Ledger:
@@ -197,117 +423,83 @@ class Simulation:
                 fraction outside ``[0, 1]``.
             RuntimeError: before :meth:`reset` or after the horizon.
         """
-        if self.period < 0:
+        t = self.period
+        if t < 0:
             raise RuntimeError("Simulation.step called before reset()")
-        if self.period >= self.scenario.horizon:
+        if t >= self._horizon:
             raise RuntimeError(
-                f"the episode ended at the horizon "
-                f"({self.scenario.horizon} periods); call reset()"
+                f"the episode ended at the horizon ({self._horizon} periods); "
+                "call reset()"
             )
-        B, n = self.batch_size, self.n_nodes
-        try:
-            orders = np.asarray(orders, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"orders must be numbers: {exc}") from None
-        if orders.shape != (B, n):
-            raise ValueError(
-                f"orders must have shape (batch, nodes) = {(B, n)} in the "
-                f"order {list(self.scenario.node_names)}, got {orders.shape}"
-            )
-        # NaN fails both comparisons
-        if not (_min(orders, axis=None) >= _ZERO and _max(orders, axis=None) < _INF):
+        orders = self._as_orders(orders)
+        f = self._as_fulfil(fulfil)
+        status, nodes, supplier = _step(
+            self._state,
+            self._pipeline,
+            self._demand,
+            orders,
+            f,
+            self._parent,
+            self._lead,
+            self._consts,
+            self._supplier,
+            self._root,
+            t,
+            self._horizon,
+            self._backorder,
+        )
+        if status == _BAD_ORDERS:
             self._bad_orders(orders)
-        if type(fulfil) is float and 0.0 <= fulfil <= 1.0:
-            fulfil = np.float64(fulfil)
-        else:
-            fulfil = self._check_fulfil(fulfil)
-
-        # 3. orders, then shipments from on-hand (proportional rationing).
-        A = self._A
-        owed = self.inbound_backlog + orders
-        requested = dot(owed, A)  # what each node's children ask of it
-        frac = np.minimum(self.on_hand / np.maximum(requested, _TINY), _ONE)
-        outstanding = owed[:, self._root]
-        release = np.minimum(outstanding * fulfil, self._cap)
-        ship = owed * dot(frac, self._A_T)  # each child gets its parent's fraction
-        ship[:, self._root] = release
-        shipped = dot(ship, A)
-        on_hand = self.on_hand - shipped
-        np.maximum(on_hand, _ZERO, out=on_hand)  # rounding when a node ships its all
-        self.on_hand = on_hand
-        self.inbound_backlog = inbound_backlog = owed - ship
-        t, M = self.period, self._M
-        for L, mask in self._lead_groups:
-            self._pipeline[(t + L) % M] += ship * mask
-        in_transit = self.in_transit + ship
-        self._owed_children = dot(inbound_backlog, A)
-        backlog = self._customer_backlog + self._owed_children
-
-        # 4. costs on end-of-period quantities.
-        holding = on_hand * self._h
-        transit = (
-            self._zeros if self._h_transit is None else in_transit * self._h_transit
-        )
-        stockout = (self.lost + backlog) * self._p
-        total = holding + transit + stockout
-        if self._K is not None:
-            order_cost = (orders > 0) * self._K
-            total += order_cost
-        else:
-            order_cost = self._zeros
-        released = ship[:, self._root]
-        overtime = np.maximum(released - self._regular, _ZERO)
-        ledger = Ledger(
-            period=t,
-            node_names=self.scenario.node_names,
-            opening=self.opening,
-            received=self.received,
-            demand=self.demand + dot(orders, A),
-            sold=self.sold,
-            lost=self.lost,
-            ordered=orders,
-            inbound=ship,
-            shipped=shipped,
-            inbound_backlog=inbound_backlog,
-            backlog=backlog,
-            closing=on_hand,
-            in_transit=in_transit,
-            holding_cost=holding,
-            transit_cost=transit,
-            stockout_cost=stockout,
-            order_cost=order_cost,
-            total_cost=total,
-            supplier_overtime=overtime,
-            supplier_overtime_cost=overtime * self._overtime_cost,
-            supplier_backlog_cost=inbound_backlog[:, self._root]
-            * self._sup_backlog_cost,
-        )
+        elif status == _BAD_FULFIL:
+            self._bad_fulfil(fulfil)
         self.period = t + 1
-        self.in_transit = in_transit
-        self.backlog = backlog
-        if self.period < self.scenario.horizon:
-            self._open_period()
-        return ledger
+        return Ledger(t, self.scenario.node_names, nodes, supplier)
 
-    def _check_fulfil(self, fulfil) -> np.ndarray:
-        try:
-            arr = np.asarray(fulfil, dtype=np.float64)
-        except (TypeError, ValueError):
-            arr = np.full(2, np.nan)  # refused below
+    def _as_orders(self, orders) -> np.ndarray:
+        """``orders`` as a C-contiguous, writable float64 ``(B, N)`` array."""
         if (
-            arr.shape not in ((), (self.batch_size,))
-            or not ((arr >= 0) & (arr <= 1)).all()
+            type(orders) is not np.ndarray
+            or orders.dtype != np.float64
+            or not orders.flags.c_contiguous
+            or not orders.flags.writeable
         ):
+            try:
+                orders = np.array(orders, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"orders must be numbers: {exc}") from None
+        if orders.shape != (self.batch_size, self.n_nodes):
             raise ValueError(
-                f"fulfil must be a fraction in [0, 1], a scalar or shape "
-                f"({self.batch_size},), got {fulfil!r}"
+                f"orders must have shape (batch, nodes) = "
+                f"{(self.batch_size, self.n_nodes)} in the order "
+                f"{list(self.scenario.node_names)}, got {orders.shape}"
             )
-        return arr
+        return orders
+
+    def _as_fulfil(self, fulfil) -> np.ndarray:
+        """``fulfil`` as a float64 array of 1 or ``B`` fractions (range checked
+        in the kernel)."""
+        if type(fulfil) is float:
+            return np.full(1, fulfil)
+        try:
+            f = np.asarray(fulfil, dtype=np.float64)
+        except (TypeError, ValueError):
+            self._bad_fulfil(fulfil)
+        if f.ndim == 0:
+            return f.reshape(1)
+        if f.shape != (self.batch_size,):
+            self._bad_fulfil(fulfil)
+        return np.ascontiguousarray(f)
+
+    def _bad_fulfil(self, fulfil) -> None:
+        raise ValueError(
+            f"fulfil must be a fraction in [0, 1], a scalar or shape "
+            f"({self.batch_size},), got {fulfil!r}"
+        )
 
     @property
     def done(self) -> bool:
         """Whether the horizon is reached."""
-        return self.period >= self.scenario.horizon
+        return self.period >= self._horizon
 
     def _bad_orders(self, orders: np.ndarray) -> None:
         bad = ~(np.isfinite(orders) & (orders >= 0))

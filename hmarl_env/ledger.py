@@ -39,7 +39,6 @@ equals what was sold plus what is on hand plus what is in transit.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
 
 import numpy as np
 
@@ -71,47 +70,99 @@ SUPPLIER_FIELDS = (
 )
 
 
-class Ledger(NamedTuple):
+class Ledger:
     """One period's reconciliation for a batch of replicas (see the module docstring).
 
-    Its arrays are shared with the simulation's state: treat them as read-only.
+    Every node field is an attribute of shape ``(B, N)``, every supplier field
+    one of shape ``(B,)``. They are views of two blocks that the simulation
+    writes once per period and never touches again: ``nodes``, shape
+    ``(B, len(NODE_FIELDS), N)``, and ``supplier``, shape
+    ``(B, len(SUPPLIER_FIELDS))``, fields in the order of those tuples (each
+    replica's period in one place, which keeps large batches cache-friendly).
+
+    Args:
+        period: the period reconciled.
+        node_names: the scenario's node names, in node order.
+        nodes, supplier: the two blocks.
     """
 
-    period: int
-    node_names: tuple[str, ...]
-    opening: np.ndarray
-    received: np.ndarray
-    demand: np.ndarray
-    sold: np.ndarray
-    lost: np.ndarray
-    ordered: np.ndarray
-    inbound: np.ndarray
-    shipped: np.ndarray
-    inbound_backlog: np.ndarray
-    backlog: np.ndarray
-    closing: np.ndarray
-    in_transit: np.ndarray
-    holding_cost: np.ndarray
-    transit_cost: np.ndarray
-    stockout_cost: np.ndarray
-    order_cost: np.ndarray
-    total_cost: np.ndarray
-    supplier_overtime: np.ndarray
-    supplier_overtime_cost: np.ndarray
-    supplier_backlog_cost: np.ndarray
+    __slots__ = ("period", "node_names", "nodes", "supplier")
+
+    def __init__(
+        self,
+        period: int,
+        node_names: tuple[str, ...],
+        nodes: np.ndarray,
+        supplier: np.ndarray,
+    ) -> None:
+        self.period = period
+        self.node_names = node_names
+        self.nodes = nodes
+        self.supplier = supplier
+
+    @classmethod
+    def from_fields(
+        cls, period: int, node_names: tuple[str, ...], **fields: np.ndarray
+    ) -> Ledger:
+        """A ledger from every field of NODE_FIELDS and SUPPLIER_FIELDS, by name."""
+        missing = [f for f in (*NODE_FIELDS, *SUPPLIER_FIELDS) if f not in fields]
+        unknown = sorted(set(fields) - set(NODE_FIELDS) - set(SUPPLIER_FIELDS))
+        if missing or unknown:
+            raise ValueError(
+                f"a ledger needs every field once; missing {missing}, unknown {unknown}"
+            )
+        nodes = np.stack(
+            [np.asarray(fields[f], dtype=np.float64) for f in NODE_FIELDS], axis=1
+        )
+        supplier = np.stack(
+            [np.asarray(fields[f], dtype=np.float64) for f in SUPPLIER_FIELDS], axis=1
+        )
+        return cls(period, tuple(node_names), nodes, supplier)
+
+    def replace(self, **fields: np.ndarray) -> Ledger:
+        """A copy with some fields replaced (the original is left as it is)."""
+        current = {f: getattr(self, f) for f in (*NODE_FIELDS, *SUPPLIER_FIELDS)}
+        unknown = sorted(set(fields) - set(current))
+        if unknown:
+            raise ValueError(f"unknown ledger fields {unknown}")
+        current.update(fields)
+        return Ledger.from_fields(self.period, self.node_names, **current)
+
+    def __repr__(self) -> str:
+        B, _, N = self.nodes.shape
+        return f"Ledger(period={self.period}, nodes={N}, replicas={B})"
+
+    def __reduce__(self):
+        return (Ledger, (self.period, self.node_names, self.nodes, self.supplier))
 
     def row(self, node: str | int, replica: int = 0) -> dict[str, float]:
         """Every node field of one node and replica as plain floats."""
         i = self.node_names.index(node) if isinstance(node, str) else int(node)
         out = {"period": float(self.period)}
-        for name in NODE_FIELDS:
-            out[name] = float(getattr(self, name)[replica, i])
+        out.update(zip(NODE_FIELDS, self.nodes[replica, :, i].tolist(), strict=True))
         return out
 
     def balance_error(self) -> float:
         """Largest ``|closing - (opening + received - shipped - sold)|``."""
         gap = self.closing - (self.opening + self.received - self.shipped - self.sold)
         return float(np.abs(gap).max())
+
+
+def _node_field(k: int) -> property:
+    return property(lambda self: self.nodes[:, k], doc=f"node field {NODE_FIELDS[k]}")
+
+
+def _supplier_field(k: int) -> property:
+    return property(
+        lambda self: self.supplier[:, k], doc=f"supplier field {SUPPLIER_FIELDS[k]}"
+    )
+
+
+for _k, _name in enumerate(NODE_FIELDS):
+    setattr(Ledger, _name, _node_field(_k))
+for _k, _name in enumerate(SUPPLIER_FIELDS):
+    setattr(Ledger, _name, _supplier_field(_k))
+del _k, _name
 
 
 def ledgers_to_frame(ledgers: Iterable[Ledger]):

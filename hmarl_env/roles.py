@@ -64,9 +64,11 @@ from __future__ import annotations
 
 import numpy as np
 from gymnasium import spaces
+from numba import njit
 
+from hmarl_env import core
 from hmarl_env.core import Simulation
-from hmarl_env.ledger import Ledger
+from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS, Ledger
 from hmarl_env.scenario import Scenario
 
 __all__ = [
@@ -95,13 +97,7 @@ SUPPLIER_INFO_KEYS = (
 )
 
 
-def _served_fraction(served: np.ndarray, unserved: np.ndarray) -> np.ndarray:
-    """served / (served + unserved), and 1 where nothing was asked."""
-    return _ONE - unserved / np.maximum(served + unserved, _TINY)
-
-
-# numpy scalars: a Python float costs a conversion in every ufunc call
-_ZERO, _ONE, _TINY = np.float64(0.0), np.float64(1.0), np.float64(1e-12)
+_TINY = 1e-12  # x / max(y, _TINY) is finite where y is 0 (x >= 0)
 # Per-node columns of the period table, N each, in this order
 _TABLE_FIELDS = (
     "service_level",
@@ -142,6 +138,177 @@ _INPUTS = (
     "stockout",
     "service",
 )
+
+
+#: rows of :attr:`Roles.trackers`, each ``(B, N)``
+TRACKER_FIELDS = ("forecast", "variance", "service", "last_order")
+_FORECAST, _VARIANCE, _SERVICE, _LAST_ORDER = range(len(TRACKER_FIELDS))
+_ST = {name: k for k, name in enumerate(core.STATE_FIELDS)}
+_ON_HAND, _IN_TRANSIT, _INBOUND_BACKLOG, _BACKLOG = (
+    _ST[f] for f in ("on_hand", "in_transit", "inbound_backlog", "backlog")
+)
+_DEMAND, _SOLD, _LOST = (_ST[f] for f in ("demand", "sold", "lost"))
+_LD = {name: k for k, name in enumerate(NODE_FIELDS)}
+# the ledger rows that the period table copies, in _TABLE_FIELDS order from "closing"
+_COPIED = np.array([_LD[f] for f in _TABLE_FIELDS[4:]], dtype=np.int64)
+_L_SOLD, _L_SHIPPED, _L_LOST, _L_BACKLOG = (
+    _LD[f] for f in ("sold", "shipped", "lost", "backlog")
+)
+_L_HOLDING, _L_TRANSIT, _L_STOCKOUT, _L_CLOSING = (
+    _LD[f] for f in ("holding_cost", "transit_cost", "stockout_cost", "closing")
+)
+_L_INBOUND, _L_INBOUND_BACKLOG, _L_ORDERED = (
+    _LD[f] for f in ("inbound", "inbound_backlog", "ordered")
+)
+_SUP = {name: k for k, name in enumerate(SUPPLIER_FIELDS)}
+_S_BACKLOG_COST, _S_OVERTIME_COST = (
+    _SUP["supplier_backlog_cost"],
+    _SUP["supplier_overtime_cost"],
+)
+_N_INPUTS = len(_INPUTS)
+_BAD_ACTION = -1  # decode: every action was in range when it returns this
+
+
+# Kernels (numba, like the core's): loops over replicas and nodes.
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _served(served, unserved):  # pragma: no cover - jit
+    """served / (served + unserved), and 1 where nothing was asked."""
+    return 1.0 - unserved / max(served + unserved, _TINY)
+
+
+@njit(cache=True, error_model="numpy")
+def _observe_demand(trackers, state, alpha, keep, spread):  # pragma: no cover
+    """Fold the demand just served (steps 1-2 of the current period) in."""
+    B, _, N = trackers.shape
+    for b in range(B):
+        for i in range(N):
+            err = state[b, _DEMAND, i] - trackers[b, _FORECAST, i]
+            trackers[b, _FORECAST, i] += alpha * err
+            # (1 - a) * (var + a * err**2): the exponentially weighted variance
+            trackers[b, _VARIANCE, i] = keep * trackers[b, _VARIANCE, i] + spread * (
+                err * err
+            )
+            served = _served(
+                state[b, _SOLD, i], state[b, _LOST, i] + state[b, _BACKLOG, i]
+            )
+            service = trackers[b, _SERVICE, i]
+            trackers[b, _SERVICE, i] = service + alpha * (served - service)
+
+
+@njit(cache=True, error_model="numpy")
+def _observe(trackers, state, root, indptr, inputs, weights, high):  # pragma: no cover
+    """Every agent's observation ``(B, D)`` float32: ``min(x @ W, high)`` with
+    ``x`` the stacked ``_INPUTS`` and ``W`` given column by column (CSR)."""
+    B, _, N = trackers.shape
+    D = high.shape[0]
+    out = np.empty((B, D), dtype=np.float32)
+    x = np.empty(_N_INPUTS * N + 2)
+    for b in range(B):
+        for i in range(N):
+            on_hand = state[b, _ON_HAND, i]
+            forecast = trackers[b, _FORECAST, i]
+            x[i] = on_hand
+            x[N + i] = state[b, _IN_TRANSIT, i]
+            x[2 * N + i] = state[b, _INBOUND_BACKLOG, i]
+            x[3 * N + i] = state[b, _DEMAND, i]
+            x[4 * N + i] = forecast
+            x[5 * N + i] = np.sqrt(trackers[b, _VARIANCE, i])
+            x[6 * N + i] = on_hand / max(forecast, _TINY)
+            x[7 * N + i] = (
+                1.0 if state[b, _LOST, i] + state[b, _BACKLOG, i] > 0.0 else 0.0
+            )
+            x[8 * N + i] = trackers[b, _SERVICE, i]
+        x[_N_INPUTS * N] = trackers[b, _LAST_ORDER, root]
+        x[_N_INPUTS * N + 1] = 1.0
+        for k in range(D):
+            acc = 0.0
+            for j in range(indptr[k], indptr[k + 1]):
+                acc += x[inputs[j]] * weights[j]
+            out[b, k] = min(acc, high[k])
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _table(led, sup, excess, root):  # pragma: no cover - jit
+    """The period table ``(B, 14N + 5)`` (see :meth:`Roles.period_table`)."""
+    B, _, N = led.shape
+    n_copied = _COPIED.shape[0]
+    out = np.empty((B, (4 + n_copied) * N + 5))
+    for b in range(B):
+        for i in range(N):
+            out[b, i] = _served(
+                led[b, _L_SOLD, i] + led[b, _L_SHIPPED, i],
+                led[b, _L_LOST, i] + led[b, _L_BACKLOG, i],
+            )
+            out[b, N + i] = led[b, _L_HOLDING, i] + led[b, _L_TRANSIT, i]
+            out[b, 2 * N + i] = led[b, _L_STOCKOUT, i]
+            out[b, 3 * N + i] = max(led[b, _L_CLOSING, i] - excess[i], 0.0)
+            for c in range(n_copied):
+                out[b, (4 + c) * N + i] = led[b, _COPIED[c], i]
+        released = led[b, _L_INBOUND, root]
+        owed = led[b, _L_INBOUND_BACKLOG, root]
+        end = (4 + n_copied) * N
+        out[b, end] = _served(released, owed)
+        out[b, end + 1] = sup[b, _S_BACKLOG_COST]
+        out[b, end + 2] = sup[b, _S_OVERTIME_COST]
+        out[b, end + 3] = released
+        out[b, end + 4] = owed
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _rewards(table, indptr, inputs, weights):  # pragma: no cover - jit
+    """``table @ Wr`` with ``Wr`` given column by column (CSR)."""
+    B = table.shape[0]
+    R = indptr.shape[0] - 1
+    out = np.empty((B, R))
+    for b in range(B):
+        for k in range(R):
+            acc = 0.0
+            for j in range(indptr[k], indptr[k + 1]):
+                acc += table[b, inputs[j]] * weights[j]
+            out[b, k] = acc
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _decode(
+    trackers, values, n_values, is_store, node_actions, supplier_action, fractions
+):  # pragma: no cover - jit
+    """Orders ``(B, N)`` and fulfil fractions ``(B,)``; the first bad action's
+    node (N for the supplier) and replica, or ``_BAD_ACTION`` twice."""
+    B, N = node_actions.shape
+    orders = np.empty((B, N))
+    fulfil = np.empty(B)
+    for b in range(B):
+        for i in range(N):
+            a = node_actions[b, i]
+            if a < 0 or a >= n_values[i]:
+                return orders, fulfil, i, b
+            v = values[i, a]
+            orders[b, i] = v * trackers[b, _FORECAST, i] if is_store[i] else v
+        a = supplier_action[b]
+        if a < 0 or a >= fractions.shape[0]:
+            return orders, fulfil, N, b
+        fulfil[b] = fractions[a]
+    return orders, fulfil, _BAD_ACTION, _BAD_ACTION
+
+
+def _csr(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A dense ``(rows, columns)`` matrix's non-zeros, column by column."""
+    indptr, inputs, weights = [0], [], []
+    for k in range(W.shape[1]):
+        rows = np.flatnonzero(W[:, k])
+        inputs.extend(rows.tolist())
+        weights.extend(W[rows, k].tolist())
+        indptr.append(len(inputs))
+    return (
+        np.array(indptr, dtype=np.int64),
+        np.array(inputs, dtype=np.int64),
+        np.array(weights, dtype=np.float64),
+    )
 
 
 def inventory_scales(scenario: Scenario) -> np.ndarray:
@@ -194,26 +361,22 @@ class Roles:
         mean = sc.mean_demand
         L = sc.lead_times
 
-        def tile(values) -> np.ndarray:
-            return np.repeat(np.asarray(values, dtype=np.float64)[None, :], B, axis=0)
-
         self.inventory_scale = inv_scale = inventory_scales(sc)
         self.demand_scale = d_scale = np.maximum(mean, _TINY)
         is_store = np.zeros(n, dtype=bool)
         is_store[stores] = True
-        self._store_mask = tile(is_store)
-        self._warehouse_mask = 1.0 - self._store_mask
         w = sc.rewards
         weights = [w.store if x else w.warehouse for x in is_store]
-        self._excess = tile(
+        self._excess = np.array(
             [x.excess_cover_days * m for x, m in zip(weights, mean, strict=True)]
         )
         a = sc.forecast_smoothing
         self._alpha, self._keep, self._spread = (
             np.float64(x) for x in (a, 1 - a, a * (1 - a))
         )
-        self._mean0 = tile(mean)
-        self._var0 = tile(sc.demand_std**2)
+        self._mean0 = np.asarray(mean, dtype=np.float64)
+        self._var0 = np.asarray(sc.demand_std**2, dtype=np.float64)
+        self.trackers = np.zeros((B, len(TRACKER_FIELDS), n))
         parent = sc.parent_index
         cap = sc.supplier.capacity
         self._L_root = L_root = float(L[r])
@@ -273,10 +436,9 @@ class Roles:
         for k, terms in enumerate(columns):
             for row, weight in terms.items():
                 W[row, k] = weight
-        self._obs_map = W
-        self._high = tile(high)
-        self._high32 = np.array(high, dtype=np.float32)
-        self._ones = np.ones((B, 1))
+        self._obs_map = _csr(W)
+        self._high = np.array(high, dtype=np.float64)
+        self._high32 = self._high.astype(np.float32)
 
         # ---- rewards: rewards = table @ Wr, one column per node, then supplier
         width = len(_TABLE_FIELDS) * n + len(_SUPPLIER_TABLE)
@@ -293,7 +455,7 @@ class Roles:
         sup0 = len(_TABLE_FIELDS) * n
         sw = w.supplier
         Wr[sup0 : sup0 + 3, n] = (sw.service_level, -sw.backlog, -sw.overtime)
-        self._reward_map = Wr
+        self._reward_map = _csr(Wr)
 
         acts = sc.actions
         self._n_actions = {
@@ -313,7 +475,11 @@ class Roles:
             )
             table[i, : len(values)] = values
         self._action_table = table
-        self._node_ar = np.arange(n)
+        self._n_values = np.array(
+            [self._n_actions["store" if s else "warehouse"] for s in is_store],
+            dtype=np.int64,
+        )
+        self._is_store = is_store
         self._fulfil = np.asarray(acts.supplier_fulfil_fractions, dtype=np.float64)
         self.observation_spaces = {
             a: spaces.Box(0.0, self._high32[sl], dtype=np.float32)
@@ -348,49 +514,33 @@ class Roles:
     # ------------------------------------------------------------- trackers
     def reset(self, sim: Simulation) -> None:
         """Start the trackers at the nominal demand, then observe period 0."""
-        self.forecast = self._mean0.copy()
-        self.variance = self._var0.copy()
-        self.service = np.ones_like(self.forecast)
-        self.last_root_order = np.zeros((self.batch_size, 1))
-        self._observe_demand(sim)
-
-    def _observe_demand(self, sim: Simulation) -> None:
-        """Fold the demand just served (steps 1-2 of the current period) in."""
-        a = self._alpha
-        err = sim.demand - self.forecast
-        self.forecast = self.forecast + a * err
-        # (1 - a) * (var + a * err**2): the exponentially weighted variance
-        self.variance = self._keep * self.variance + self._spread * (err * err)
-        served = _served_fraction(sim.sold, sim.lost + sim.backlog)
-        self.service = self.service + a * (served - self.service)
+        t = self.trackers
+        t[:, _FORECAST] = self._mean0
+        t[:, _VARIANCE] = self._var0
+        t[:, _SERVICE] = 1.0
+        t[:, _LAST_ORDER] = 0.0
+        _observe_demand(t, sim.state_array, self._alpha, self._keep, self._spread)
 
     def update(self, sim: Simulation, ledger: Ledger) -> None:
-        """After ``sim.step``: remember the root's order, observe the new period."""
-        self.last_root_order = ledger.ordered[:, self._root : self._root + 1]
+        """After ``sim.step``: remember the orders, observe the new period."""
+        self.trackers[:, _LAST_ORDER] = ledger.ordered
         if not sim.done:
-            self._observe_demand(sim)
+            _observe_demand(
+                self.trackers, sim.state_array, self._alpha, self._keep, self._spread
+            )
+
+    @property
+    def forecast(self) -> np.ndarray:
+        """Each node's smoothed demand forecast, ``(B, N)`` (a copy)."""
+        return self.trackers[:, _FORECAST].copy()
 
     # ----------------------------------------------------------- observing
     def observe_all(self, sim: Simulation) -> np.ndarray:
         """All agents' observations side by side, ``(B, D)`` float32; agent
         ``a`` owns the columns ``slices[a]``."""
-        x = np.concatenate(
-            [
-                sim.on_hand,
-                sim.in_transit,
-                sim.inbound_backlog,
-                sim.demand,
-                self.forecast,
-                np.sqrt(self.variance),
-                sim.on_hand / np.maximum(self.forecast, _TINY),
-                (sim.lost + sim.backlog) > 0.0,
-                self.service,
-                self.last_root_order,
-                self._ones,
-            ],
-            axis=1,
+        return _observe(
+            self.trackers, sim.state_array, self._root, *self._obs_map, self._high
         )
-        return np.minimum(np.dot(x, self._obs_map), self._high).astype(np.float32)
 
     def observe(self, sim: Simulation) -> dict[str, np.ndarray]:
         """Every agent's observation, each ``(B, dim)`` float32."""
@@ -409,13 +559,17 @@ class Roles:
                 sim.in_transit / inv,
                 sim.inbound_backlog / inv,
                 sim.backlog / inv,
-                self.forecast / dem,
+                self.trackers[:, _FORECAST] / dem,
             ],
             axis=1,
         )
         elapsed = min(sim.period / self.scenario.horizon, 1.0)
         out = np.concatenate(
-            [np.minimum(x, CLIP), self.service, np.full((self.batch_size, 1), elapsed)],
+            [
+                np.minimum(x, CLIP),
+                self.trackers[:, _SERVICE],
+                np.full((self.batch_size, 1), elapsed),
+            ],
             axis=1,
         )
         return out.astype(np.float32)
@@ -425,44 +579,37 @@ class Roles:
         """Order quantities ``(B, N)`` and fulfil fractions ``(B,)``.
 
         Args:
-            node_actions: ``(B, N)`` integer actions in node order (validated).
+            node_actions: ``(B, N)`` integer actions in node order.
             supplier_action: ``(B,)`` integer actions of the supplier.
+
+        Raises:
+            ValueError: an action outside its agent's range (named, with the
+                replica).
         """
-        values = self._action_table[self._node_ar, node_actions]
-        base = self.forecast * self._store_mask + self._warehouse_mask
-        return values * base, self._fulfil[supplier_action]
+        orders, fulfil, bad, b = _decode(
+            self.trackers,
+            self._action_table,
+            self._n_values,
+            self._is_store,
+            np.asarray(node_actions, dtype=np.int64),
+            np.asarray(supplier_action, dtype=np.int64),
+            self._fulfil,
+        )
+        if bad != _BAD_ACTION:
+            names = self.scenario.node_names
+            agent = names[bad] if bad < self.n_nodes else SUPPLIER
+            n = self.n_actions(agent)
+            raise ValueError(
+                f"action for {agent!r} (replica {b}) must be in [0, {n - 1}]"
+            )
+        return orders, fulfil
 
     # ------------------------------------------------------------- scoring
     def period_table(self, led: Ledger) -> np.ndarray:
         """The period's report ``(B, 14N + 5)``: for every node the reward terms
         and ledger quantities of ``_TABLE_FIELDS`` (N columns each), then the
         supplier's ``_SUPPLIER_TABLE``."""
-        r = self._root
-        released, owed = led.inbound[:, r : r + 1], led.inbound_backlog[:, r : r + 1]
-        return np.concatenate(
-            [
-                _served_fraction(led.sold + led.shipped, led.lost + led.backlog),
-                led.holding_cost + led.transit_cost,
-                led.stockout_cost,
-                np.maximum(led.closing - self._excess, _ZERO),
-                led.closing,
-                led.lost,
-                led.demand,
-                led.sold,
-                led.shipped,
-                led.ordered,
-                led.received,
-                led.backlog,
-                led.in_transit,
-                led.total_cost,
-                _served_fraction(released, owed),
-                led.supplier_backlog_cost[:, None],
-                led.supplier_overtime_cost[:, None],
-                released,
-                owed,
-            ],
-            axis=1,
-        )
+        return _table(led.nodes, led.supplier, self._excess, self._root)
 
     def metrics(
         self, table: np.ndarray
@@ -476,7 +623,7 @@ class Roles:
 
     def rewards(self, table: np.ndarray) -> np.ndarray:
         """Rewards ``(B, N + 1)``: every node's (node order), then the supplier's."""
-        return np.dot(table, self._reward_map)
+        return _rewards(table, *self._reward_map)
 
     def infos(self, table: np.ndarray, period: int, replica: int = 0):
         """Each agent's reconciliation report for one replica (plain floats)."""
@@ -508,20 +655,19 @@ class Roles:
 
     def reset_infos(self, sim: Simulation, replica: int = 0):
         """Reports at reset: the same keys, with period 0's demand so far, no costs."""
-        b = replica
-        served = _served_fraction(sim.sold, sim.lost + sim.backlog)[b]
+        st = sim.state_array[replica].tolist()  # one list per state field
         out = {}
         for name, i in self.node_of.items():
             row = dict.fromkeys(NODE_INFO_KEYS, 0.0)
             row.update(
-                service_level=float(served[i]),
-                inventory=float(sim.on_hand[b, i]),
-                lost_sales=float(sim.lost[b, i]),
-                demand=float(sim.demand[b, i]),
-                sold=float(sim.sold[b, i]),
-                received=float(sim.received[b, i]),
-                backlog=float(sim.backlog[b, i]),
-                in_transit=float(sim.in_transit[b, i]),
+                service_level=_served(st[_SOLD][i], st[_LOST][i] + st[_BACKLOG][i]),
+                inventory=st[_ON_HAND][i],
+                lost_sales=st[_LOST][i],
+                demand=st[_DEMAND][i],
+                sold=st[_SOLD][i],
+                received=st[_ST["received"]][i],
+                backlog=st[_BACKLOG][i],
+                in_transit=st[_IN_TRANSIT][i],
             )
             out[name] = row
         out[SUPPLIER] = dict.fromkeys(SUPPLIER_INFO_KEYS, 0.0)

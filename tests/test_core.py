@@ -144,3 +144,74 @@ def test_bad_generators_at_reset():
         sim.reset([np.random.default_rng(0)])
     with pytest.raises(ValueError, match="one numpy Generator or 2"):
         sim.reset([1, 2])
+
+
+@pytest.mark.parametrize(
+    "orders, fulfil",
+    [
+        (np.array([[10.0, np.nan, 5.0]]), 1.0),
+        (np.array([[10.0, 20.0, -5.0]]), 1.0),
+        (np.array([[10.0, 20.0, 5.0]]), 1.5),
+        (np.array([[10.0, 20.0, 5.0]]), np.array([np.nan])),
+    ],
+)
+def test_a_refused_step_changes_nothing(orders, fulfil):
+    """The kernel checks its input before it touches the state or the pipeline."""
+    sc = get_scenario("default")
+    good = np.array([[10.0, 20.0, 30.0]])
+    sim, twin = Simulation(sc), Simulation(sc)
+    for s in (sim, twin):
+        s.reset(np.random.default_rng(4))
+        s.step(good)
+    before = sim.state_array.copy()
+    with pytest.raises(ValueError):
+        sim.step(orders, fulfil)
+    assert sim.period == 1
+    np.testing.assert_array_equal(sim.state_array, before)
+    for _ in range(3):  # the pipeline too: later arrivals are the twin's
+        a, b = sim.step(good), twin.step(good)
+        np.testing.assert_array_equal(a.nodes, b.nodes)
+        np.testing.assert_array_equal(a.supplier, b.supplier)
+
+
+def test_state_attributes_are_copies_and_ledgers_are_never_rewritten():
+    sim = Simulation(get_scenario("default"), batch_size=2)
+    sim.reset(np.random.default_rng(0))
+    on_hand = sim.on_hand
+    kept = on_hand.copy()
+    led = sim.step(np.full((2, 3), 50.0))
+    first = led.nodes.copy()
+    for _ in range(5):
+        sim.step(np.full((2, 3), 80.0))
+    np.testing.assert_array_equal(on_hand, kept)
+    np.testing.assert_array_equal(led.nodes, first)
+    on_hand[:] = -1.0  # writing to a copy leaves the simulation alone
+    assert (sim.on_hand >= 0).all()
+
+
+def test_ledger_fields_round_trip_and_pickle():
+    import pickle
+
+    from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS, Ledger
+
+    sim = Simulation(get_scenario("four_stores"), batch_size=3)
+    sim.reset(np.random.default_rng(1))
+    led = sim.step(np.full((3, sim.n_nodes), 40.0))
+    fields = {f: getattr(led, f) for f in (*NODE_FIELDS, *SUPPLIER_FIELDS)}
+    assert all(fields[f].shape == (3, sim.n_nodes) for f in NODE_FIELDS)
+    assert all(fields[f].shape == (3,) for f in SUPPLIER_FIELDS)
+    again = Ledger.from_fields(led.period, led.node_names, **fields)
+    np.testing.assert_array_equal(again.nodes, led.nodes)
+    np.testing.assert_array_equal(again.supplier, led.supplier)
+    back = pickle.loads(pickle.dumps(led))
+    assert back.period == led.period and back.node_names == led.node_names
+    np.testing.assert_array_equal(back.nodes, led.nodes)
+    leaky = led.replace(closing=led.closing + 1.0)
+    assert leaky.balance_error() == pytest.approx(1.0)
+    assert led.balance_error() < 1e-9  # the original is left as it was
+    with pytest.raises(ValueError, match=r"missing \['total_cost'\]"):
+        Ledger.from_fields(
+            0, led.node_names, **{f: v for f, v in fields.items() if f != "total_cost"}
+        )
+    with pytest.raises(ValueError, match="unknown ledger fields"):
+        led.replace(profit=led.closing)

@@ -235,6 +235,25 @@ def test_bad_actions_name_the_agent_and_range(change, message):
         env.step(actions)
 
 
+def test_batched_decode_refuses_actions_out_of_range():
+    """Roles.decode (the batched path of the evaluator) names agent and replica."""
+    from hmarl_env.roles import Roles
+
+    sc = hmarl_env.get_scenario("default")
+    roles, sim = Roles(sc, 3), hmarl_env.Simulation(sc, 3)
+    sim.reset(np.random.default_rng(0))
+    roles.reset(sim)
+    nodes, supplier = np.zeros((3, 3), dtype=np.int64), np.zeros(3, dtype=np.int64)
+    orders, fulfil = roles.decode(nodes, supplier)
+    assert orders.shape == (3, 3) and fulfil.tolist() == [1.0, 1.0, 1.0]
+    nodes[2, 2] = 4
+    with pytest.raises(ValueError, match=r"'warehouse_1' \(replica 2\).*\[0, 3\]"):
+        roles.decode(nodes, supplier)
+    nodes[2, 2], supplier[1] = 0, -1
+    with pytest.raises(ValueError, match=r"'supplier_1' \(replica 1\).*\[0, 2\]"):
+        roles.decode(nodes, supplier)
+
+
 def test_numpy_integer_actions_are_accepted():
     env = hmarl_env.parallel_env()
     env.reset(seed=0)

@@ -1,6 +1,5 @@
 """`python -m hmarl_env.validate`: PASS on sound envs, FAIL (exit 1) on broken ones."""
 
-import numpy as np
 import pytest
 
 from hmarl_env import validate
@@ -40,7 +39,7 @@ def test_an_unbalanced_ledger_fails(monkeypatch, capsys):
 
     def leaky(self, orders, fulfil=1.0):
         led = honest(self, orders, fulfil)
-        return led._replace(closing=led.closing + np.float64(1.0))
+        return led.replace(closing=led.closing + 1.0)
 
     monkeypatch.setattr(Simulation, "step", leaky)
     assert validate.main([]) == 1
