@@ -31,6 +31,11 @@ state in which decisions are made.
 All demand of an episode is drawn at reset from the generator(s) given, so it
 does not depend on the orders: two policies reset with the same seed meet the
 same demand (common random numbers).
+
+Steps 1-4 are numba kernels (``_step``, ``_open``): loops over replicas and
+nodes, compiled on first use and cached on disk, the one implementation for
+every batch size. ``NUMBA_DISABLE_JIT=1`` runs them as plain Python (slow, same
+results: ``tests/test_kernels.py`` checks it).
 """
 
 from __future__ import annotations
@@ -119,10 +124,10 @@ _HOLD, _STOCKOUT, _FIXED, _HOLD_TRANSIT = range(4)
 #: what a step kernel reports about its inputs (nothing is changed unless OK)
 _OK, _BAD_ORDERS, _BAD_FULFIL = range(3)
 
-# The kernels below are the simulation's only implementation: numba compiles
-# them to loops over replicas and nodes (cached on disk after the first run),
-# which costs a few microseconds a period at batch 1 where a numpy version
-# pays about a microsecond for each of its dozens of whole-array operations.
+# Why kernels: at batch 1 every numpy call costs about a microsecond whatever
+# its size, and a period is dozens of them; a compiled loop does the period in
+# about two microseconds, and at large batches it streams each replica's state
+# once instead of once per operation.
 
 
 @njit(cache=True, error_model="numpy")

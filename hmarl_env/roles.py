@@ -320,13 +320,13 @@ def inventory_scales(scenario: Scenario) -> np.ndarray:
 class Roles:
     """Observations, action decoding and rewards for a batch of replicas.
 
-    Trackers (forecast, its variance, smoothed service level) are kept for every
-    node, ``(B, N)``; only the stores' columns are read. Every observation
-    feature is a scaled sum of a few state quantities, so all agents'
-    observations come from one matrix product of the stacked state; every reward
-    is a weighted sum of the period table's columns, so all rewards come from
-    another. (In numpy a handful of whole-array operations costs less than many
-    small ones; this is what keeps the env fast at batch 1.)
+    Trackers (forecast, its variance, smoothed service level, last order) are
+    kept for every node in :attr:`trackers`, ``(B, 4, N)``; only the stores'
+    forecasts and service levels and the root's last order are read. Every
+    observation feature is a scaled sum of a few state quantities, so one sparse
+    matrix maps the stacked state to all agents' observations; every reward is a
+    weighted sum of the period table's columns, so another maps the table to
+    all rewards. The work is done by numba kernels (see :mod:`hmarl_env.core`).
 
     Args:
         scenario: the supply chain.
