@@ -224,10 +224,11 @@ def _step(  # pragma: no cover - jit
     for b in range(B):
         f = fulfil[b] if fulfil.shape[0] == B else fulfil[0]
         # 3. orders, then shipments from on-hand (proportional rationing)
-        requested[:] = 0.0
-        shipped[:] = 0.0
-        child_orders[:] = 0.0
-        owed_children[:] = 0.0
+        for i in range(N):
+            requested[i] = 0.0
+            shipped[i] = 0.0
+            child_orders[i] = 0.0
+            owed_children[i] = 0.0
         for i in range(N):
             p = parent[i]
             if p >= 0:
