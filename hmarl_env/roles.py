@@ -456,6 +456,7 @@ class Roles:
         sw = w.supplier
         Wr[sup0 : sup0 + 3, n] = (sw.service_level, -sw.backlog, -sw.overtime)
         self._reward_map = _csr(Wr)
+        self._table_width = width
 
         acts = sc.actions
         self._n_actions = {
@@ -519,15 +520,27 @@ class Roles:
         t[:, _VARIANCE] = self._var0
         t[:, _SERVICE] = 1.0
         t[:, _LAST_ORDER] = 0.0
-        _observe_demand(t, sim.state_array, self._alpha, self._keep, self._spread)
+        _observe_demand(t, self._state(sim), self._alpha, self._keep, self._spread)
 
     def update(self, sim: Simulation, ledger: Ledger) -> None:
         """After ``sim.step``: remember the orders, observe the new period."""
         self.trackers[:, _LAST_ORDER] = ledger.ordered
         if not sim.done:
             _observe_demand(
-                self.trackers, sim.state_array, self._alpha, self._keep, self._spread
+                self.trackers, self._state(sim), self._alpha, self._keep, self._spread
             )
+
+    def _state(self, sim: Simulation) -> np.ndarray:
+        """The simulation's state block, once its shape is known to fit (the
+        kernels do not check their indices)."""
+        state = sim.state_array
+        if state.shape[0] != self.batch_size or state.shape[2] != self.n_nodes:
+            raise ValueError(
+                f"these roles are for {self.batch_size} replicas of "
+                f"{self.n_nodes} nodes; the simulation has {state.shape[0]} of "
+                f"{state.shape[2]}"
+            )
+        return state
 
     @property
     def forecast(self) -> np.ndarray:
@@ -539,7 +552,7 @@ class Roles:
         """All agents' observations side by side, ``(B, D)`` float32; agent
         ``a`` owns the columns ``slices[a]``."""
         return _observe(
-            self.trackers, sim.state_array, self._root, *self._obs_map, self._high
+            self.trackers, self._state(sim), self._root, *self._obs_map, self._high
         )
 
     def observe(self, sim: Simulation) -> dict[str, np.ndarray]:
@@ -586,13 +599,27 @@ class Roles:
             ValueError: an action outside its agent's range (named, with the
                 replica).
         """
+        nodes = np.ascontiguousarray(node_actions)
+        supplier = np.ascontiguousarray(supplier_action)
+        B, n = self.batch_size, self.n_nodes
+        if (
+            nodes.shape != (B, n)
+            or supplier.shape != (B,)
+            or nodes.dtype.kind not in "iu"
+            or supplier.dtype.kind not in "iu"
+        ):
+            raise ValueError(
+                f"decode takes integer actions of shape ({B}, {n}) for the nodes "
+                f"and ({B},) for the supplier, got {nodes.dtype} {nodes.shape} and "
+                f"{supplier.dtype} {supplier.shape}"
+            )
         orders, fulfil, bad, b = _decode(
             self.trackers,
             self._action_table,
             self._n_values,
             self._is_store,
-            np.asarray(node_actions, dtype=np.int64),
-            np.asarray(supplier_action, dtype=np.int64),
+            nodes.astype(np.int64, copy=False),
+            supplier.astype(np.int64, copy=False),
             self._fulfil,
         )
         if bad != _BAD_ACTION:
@@ -609,6 +636,11 @@ class Roles:
         """The period's report ``(B, 14N + 5)``: for every node the reward terms
         and ledger quantities of ``_TABLE_FIELDS`` (N columns each), then the
         supplier's ``_SUPPLIER_TABLE``."""
+        if led.nodes.shape[2] != self.n_nodes:
+            raise ValueError(
+                f"a ledger of {led.nodes.shape[2]} nodes given to roles of "
+                f"{self.n_nodes}"
+            )
         return _table(led.nodes, led.supplier, self._excess, self._root)
 
     def metrics(
@@ -623,6 +655,12 @@ class Roles:
 
     def rewards(self, table: np.ndarray) -> np.ndarray:
         """Rewards ``(B, N + 1)``: every node's (node order), then the supplier's."""
+        table = np.ascontiguousarray(table, dtype=np.float64)
+        if table.ndim != 2 or table.shape[1] != self._table_width:
+            raise ValueError(
+                f"rewards take a period table of shape (B, {self._table_width}), "
+                f"got {table.shape}"
+            )
         return _rewards(table, *self._reward_map)
 
     def infos(self, table: np.ndarray, period: int, replica: int = 0):

@@ -252,6 +252,18 @@ def test_batched_decode_refuses_actions_out_of_range():
     nodes[2, 2], supplier[1] = 0, -1
     with pytest.raises(ValueError, match=r"'supplier_1' \(replica 1\).*\[0, 2\]"):
         roles.decode(nodes, supplier)
+    supplier[1] = 0
+    with pytest.raises(ValueError, match=r"integer actions of shape \(3, 3\)"):
+        roles.decode(nodes.astype(float), supplier)
+    with pytest.raises(ValueError, match=r"integer actions of shape \(3, 3\)"):
+        roles.decode(nodes[:2], supplier)
+    # the kernels do not check indices, so the roles check what they are given
+    other = hmarl_env.Simulation(sc, 2)
+    other.reset(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="for 3 replicas of 3 nodes; the simulation"):
+        roles.observe_all(other)
+    with pytest.raises(ValueError, match=r"period table of shape \(B, 47\)"):
+        roles.rewards(np.zeros((3, 40)))
 
 
 def test_numpy_integer_actions_are_accepted():
