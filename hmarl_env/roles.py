@@ -599,8 +599,11 @@ class Roles:
             ValueError: an action outside its agent's range (named, with the
                 replica).
         """
-        nodes = np.ascontiguousarray(node_actions)
-        supplier = np.ascontiguousarray(supplier_action)
+        nodes, supplier = node_actions, supplier_action
+        if type(nodes) is not np.ndarray:
+            nodes = np.asarray(nodes)
+        if type(supplier) is not np.ndarray:
+            supplier = np.asarray(supplier)
         B, n = self.batch_size, self.n_nodes
         if (
             nodes.shape != (B, n)
@@ -618,8 +621,8 @@ class Roles:
             self._action_table,
             self._n_values,
             self._is_store,
-            nodes.astype(np.int64, copy=False),
-            supplier.astype(np.int64, copy=False),
+            nodes,
+            supplier,
             self._fulfil,
         )
         if bad != _BAD_ACTION:
@@ -655,7 +658,8 @@ class Roles:
 
     def rewards(self, table: np.ndarray) -> np.ndarray:
         """Rewards ``(B, N + 1)``: every node's (node order), then the supplier's."""
-        table = np.ascontiguousarray(table, dtype=np.float64)
+        if type(table) is not np.ndarray:
+            table = np.asarray(table, dtype=np.float64)
         if table.ndim != 2 or table.shape[1] != self._table_width:
             raise ValueError(
                 f"rewards take a period table of shape (B, {self._table_width}), "
