@@ -41,83 +41,42 @@ results: ``tests/test_kernels.py`` checks it).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import IntEnum
 
 import numpy as np
 from numba import njit
 
-from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS, Ledger
+from hmarl_env.ledger import (
+    NODE_FIELDS,
+    SUPPLIER_FIELDS,
+    Ledger,
+    NodeField,
+    SupplierField,
+)
 from hmarl_env.scenario import Scenario
 
-__all__ = ["STATE_FIELDS", "Simulation"]
+__all__ = ["STATE_FIELDS", "Simulation", "StateField"]
 
-#: Rows of :attr:`Simulation.state_array`, each ``(B, N)``.
-STATE_FIELDS = (
-    "on_hand",
-    "in_transit",
-    "inbound_backlog",
-    "backlog",
-    "opening",
-    "received",
-    "demand",
-    "sold",
-    "lost",
-    "customer_backlog",
-    "owed_children",
-)
-(
-    ON_HAND,
-    IN_TRANSIT,
-    INBOUND_BACKLOG,
-    BACKLOG,
-    OPENING,
-    RECEIVED,
-    DEMAND,
-    SOLD,
-    LOST,
-    CUSTOMER_BACKLOG,
-    OWED_CHILDREN,
-) = range(len(STATE_FIELDS))
-_N_STATE = len(STATE_FIELDS)
-# rows of the ledger's blocks (the order of NODE_FIELDS and SUPPLIER_FIELDS)
-(
-    _L_OPENING,
-    _L_RECEIVED,
-    _L_DEMAND,
-    _L_SOLD,
-    _L_LOST,
-    _L_ORDERED,
-    _L_INBOUND,
-    _L_SHIPPED,
-    _L_INBOUND_BACKLOG,
-    _L_BACKLOG,
-    _L_CLOSING,
-    _L_IN_TRANSIT,
-    _L_HOLDING_COST,
-    _L_TRANSIT_COST,
-    _L_STOCKOUT_COST,
-    _L_ORDER_COST,
-    _L_TOTAL_COST,
-) = range(len(NODE_FIELDS))
-_S_OVERTIME, _S_OVERTIME_COST, _S_BACKLOG_COST = range(len(SUPPLIER_FIELDS))
-assert NODE_FIELDS == (
-    "opening",
-    "received",
-    "demand",
-    "sold",
-    "lost",
-    "ordered",
-    "inbound",
-    "shipped",
-    "inbound_backlog",
-    "backlog",
-    "closing",
-    "in_transit",
-    "holding_cost",
-    "transit_cost",
-    "stockout_cost",
-    "order_cost",
-    "total_cost",
-)
+
+class StateField(IntEnum):
+    """Rows of :attr:`Simulation.state_array` (its axis 1), each ``(B, N)``."""
+
+    on_hand = 0
+    in_transit = 1
+    inbound_backlog = 2
+    backlog = 3
+    opening = 4
+    received = 5
+    demand = 6
+    sold = 7
+    lost = 8
+    customer_backlog = 9
+    owed_children = 10
+
+
+STATE_FIELDS = tuple(f.name for f in StateField)
+# short names for the kernels: state[b, _S.on_hand, i], led[b, _L.shipped, i]
+_S, _L, _SF = StateField, NodeField, SupplierField
 _TINY = 1e-300  # x / max(y, _TINY) is finite where y is 0 (x >= 0)
 #: rows of the per-node constants given to the kernels
 _HOLD, _STOCKOUT, _FIXED, _HOLD_TRANSIT = range(4)
@@ -144,25 +103,25 @@ def _open_replica(state, pipeline, demand, b, t, slot, backorder):  # pragma: no
     for i in range(state.shape[2]):
         received = pipeline[b, slot, i]
         pipeline[b, slot, i] = 0.0
-        opening = state[b, ON_HAND, i]
-        state[b, OPENING, i] = opening
-        state[b, RECEIVED, i] = received
+        opening = state[b, _S.on_hand, i]
+        state[b, _S.opening, i] = opening
+        state[b, _S.received, i] = received
         on_hand = opening + received
         # max(.., 0) absorbs rounding once a node's pipeline has emptied
-        state[b, IN_TRANSIT, i] = max(state[b, IN_TRANSIT, i] - received, 0.0)
+        state[b, _S.in_transit, i] = max(state[b, _S.in_transit, i] - received, 0.0)
         # demand is zero at warehouses, so they are left alone
         d = demand[t, b, i]
-        state[b, DEMAND, i] = d
-        need = d + state[b, CUSTOMER_BACKLOG, i] if backorder else d
+        state[b, _S.demand, i] = d
+        need = d + state[b, _S.customer_backlog, i] if backorder else d
         sold = min(on_hand, need)
-        state[b, SOLD, i] = sold
-        state[b, ON_HAND, i] = on_hand - sold
+        state[b, _S.sold, i] = sold
+        state[b, _S.on_hand, i] = on_hand - sold
         if backorder:
-            state[b, CUSTOMER_BACKLOG, i] = need - sold
-            state[b, BACKLOG, i] = need - sold + state[b, OWED_CHILDREN, i]
-            state[b, LOST, i] = 0.0
+            state[b, _S.customer_backlog, i] = need - sold
+            state[b, _S.backlog, i] = need - sold + state[b, _S.owed_children, i]
+            state[b, _S.lost, i] = 0.0
         else:
-            state[b, LOST, i] = need - sold
+            state[b, _S.lost, i] = need - sold
 
 
 @njit(cache=True)
@@ -232,58 +191,60 @@ def _step(  # pragma: no cover - jit
         for i in range(N):
             p = parent[i]
             if p >= 0:
-                requested[p] += state[b, INBOUND_BACKLOG, i] + orders[b, i]
+                requested[p] += state[b, _S.inbound_backlog, i] + orders[b, i]
         for i in range(N):
             order = orders[b, i]
-            owed = state[b, INBOUND_BACKLOG, i] + order
+            owed = state[b, _S.inbound_backlog, i] + order
             p = parent[i]
             if p >= 0:  # each child gets its parent's fraction
-                frac = min(state[b, ON_HAND, p] / max(requested[p], _TINY), 1.0)
+                frac = min(state[b, _S.on_hand, p] / max(requested[p], _TINY), 1.0)
                 ship = owed * frac
                 shipped[p] += ship
                 child_orders[p] += order
                 owed_children[p] += owed - ship
             else:  # the supplier releases to the root
                 ship = min(owed * f, capacity)
-            led[b, _L_ORDERED, i] = order
-            led[b, _L_INBOUND, i] = ship
-            led[b, _L_INBOUND_BACKLOG, i] = owed - ship
-            state[b, INBOUND_BACKLOG, i] = owed - ship
+            led[b, _L.ordered, i] = order
+            led[b, _L.inbound, i] = ship
+            led[b, _L.inbound_backlog, i] = owed - ship
+            state[b, _S.inbound_backlog, i] = owed - ship
             pipeline[b, arrival[i], i] += ship
-            state[b, IN_TRANSIT, i] += ship
+            state[b, _S.in_transit, i] += ship
         # 4. costs on end-of-period quantities
         for i in range(N):
-            backlog = state[b, CUSTOMER_BACKLOG, i] + owed_children[i]
+            backlog = state[b, _S.customer_backlog, i] + owed_children[i]
             # max(.., 0): rounding when a node ships its all
-            closing = max(state[b, ON_HAND, i] - shipped[i], 0.0)
-            in_transit = state[b, IN_TRANSIT, i]
-            lost = state[b, LOST, i]
+            closing = max(state[b, _S.on_hand, i] - shipped[i], 0.0)
+            in_transit = state[b, _S.in_transit, i]
+            lost = state[b, _S.lost, i]
             holding = closing * consts[_HOLD, i]
             transit = in_transit * consts[_HOLD_TRANSIT, i]
             stockout = (lost + backlog) * consts[_STOCKOUT, i]
             order_cost = consts[_FIXED, i] if orders[b, i] > 0.0 else 0.0
-            led[b, _L_OPENING, i] = state[b, OPENING, i]
-            led[b, _L_RECEIVED, i] = state[b, RECEIVED, i]
-            led[b, _L_DEMAND, i] = state[b, DEMAND, i] + child_orders[i]
-            led[b, _L_SOLD, i] = state[b, SOLD, i]
-            led[b, _L_LOST, i] = lost
-            led[b, _L_SHIPPED, i] = shipped[i]
-            led[b, _L_BACKLOG, i] = backlog
-            led[b, _L_CLOSING, i] = closing
-            led[b, _L_IN_TRANSIT, i] = in_transit
-            led[b, _L_HOLDING_COST, i] = holding
-            led[b, _L_TRANSIT_COST, i] = transit
-            led[b, _L_STOCKOUT_COST, i] = stockout
-            led[b, _L_ORDER_COST, i] = order_cost
-            led[b, _L_TOTAL_COST, i] = holding + transit + stockout + order_cost
-            state[b, ON_HAND, i] = closing
-            state[b, BACKLOG, i] = backlog
-            state[b, OWED_CHILDREN, i] = owed_children[i]
-        released = led[b, _L_INBOUND, root]
+            led[b, _L.opening, i] = state[b, _S.opening, i]
+            led[b, _L.received, i] = state[b, _S.received, i]
+            led[b, _L.demand, i] = state[b, _S.demand, i] + child_orders[i]
+            led[b, _L.sold, i] = state[b, _S.sold, i]
+            led[b, _L.lost, i] = lost
+            led[b, _L.shipped, i] = shipped[i]
+            led[b, _L.backlog, i] = backlog
+            led[b, _L.closing, i] = closing
+            led[b, _L.in_transit, i] = in_transit
+            led[b, _L.holding_cost, i] = holding
+            led[b, _L.transit_cost, i] = transit
+            led[b, _L.stockout_cost, i] = stockout
+            led[b, _L.order_cost, i] = order_cost
+            led[b, _L.total_cost, i] = holding + transit + stockout + order_cost
+            state[b, _S.on_hand, i] = closing
+            state[b, _S.backlog, i] = backlog
+            state[b, _S.owed_children, i] = owed_children[i]
+        released = led[b, _L.inbound, root]
         overtime = max(released - regular, 0.0)
-        sup[b, _S_OVERTIME] = overtime
-        sup[b, _S_OVERTIME_COST] = overtime * overtime_cost
-        sup[b, _S_BACKLOG_COST] = led[b, _L_INBOUND_BACKLOG, root] * backlog_cost
+        sup[b, _SF.supplier_overtime] = overtime
+        sup[b, _SF.supplier_overtime_cost] = overtime * overtime_cost
+        sup[b, _SF.supplier_backlog_cost] = (
+            led[b, _L.inbound_backlog, root] * backlog_cost
+        )
         if opens:  # the next period, while this replica is in cache
             _open_replica(state, pipeline, demand, b, t + 1, next_slot, backorder)
     return status, led, sup
@@ -320,15 +281,15 @@ class Simulation:
     updates in place (for readers that copy what they keep).
     """
 
-    on_hand = _state_field(ON_HAND)
-    in_transit = _state_field(IN_TRANSIT)
-    inbound_backlog = _state_field(INBOUND_BACKLOG)
-    backlog = _state_field(BACKLOG)
-    opening = _state_field(OPENING)
-    received = _state_field(RECEIVED)
-    demand = _state_field(DEMAND)
-    sold = _state_field(SOLD)
-    lost = _state_field(LOST)
+    on_hand = _state_field(StateField.on_hand)
+    in_transit = _state_field(StateField.in_transit)
+    inbound_backlog = _state_field(StateField.inbound_backlog)
+    backlog = _state_field(StateField.backlog)
+    opening = _state_field(StateField.opening)
+    received = _state_field(StateField.received)
+    demand = _state_field(StateField.demand)
+    sold = _state_field(StateField.sold)
+    lost = _state_field(StateField.lost)
 
     def __init__(self, scenario: Scenario, batch_size: int = 1) -> None:
         if (
@@ -396,8 +357,8 @@ class Simulation:
                 for i, p in zip(self._stores, self._processes, strict=True):
                     demand[:, b, i] = p.sample(r, T, 1)[:, 0]
         self._demand = demand
-        state = np.zeros((B, _N_STATE, n))
-        state[:, ON_HAND] = self._init
+        state = np.zeros((B, len(StateField), n))
+        state[:, _S.on_hand] = self._init
         self._pipeline = np.zeros((B, self._M, n))
         _open(state, self._pipeline, demand, 0, self._backorder)
         self._state = state

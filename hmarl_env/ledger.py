@@ -39,35 +39,52 @@ equals what was sold plus what is on hand plus what is in transit.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["NODE_FIELDS", "SUPPLIER_FIELDS", "Ledger", "ledgers_to_frame"]
+__all__ = [
+    "NODE_FIELDS",
+    "SUPPLIER_FIELDS",
+    "Ledger",
+    "NodeField",
+    "SupplierField",
+    "ledgers_to_frame",
+]
 
-NODE_FIELDS = (
-    "opening",
-    "received",
-    "demand",
-    "sold",
-    "lost",
-    "ordered",
-    "inbound",
-    "shipped",
-    "inbound_backlog",
-    "backlog",
-    "closing",
-    "in_transit",
-    "holding_cost",
-    "transit_cost",
-    "stockout_cost",
-    "order_cost",
-    "total_cost",
-)
-SUPPLIER_FIELDS = (
-    "supplier_overtime",
-    "supplier_overtime_cost",
-    "supplier_backlog_cost",
-)
+
+class NodeField(IntEnum):
+    """Each node field's row in :attr:`Ledger.nodes` (its axis 1)."""
+
+    opening = 0
+    received = 1
+    demand = 2
+    sold = 3
+    lost = 4
+    ordered = 5
+    inbound = 6
+    shipped = 7
+    inbound_backlog = 8
+    backlog = 9
+    closing = 10
+    in_transit = 11
+    holding_cost = 12
+    transit_cost = 13
+    stockout_cost = 14
+    order_cost = 15
+    total_cost = 16
+
+
+class SupplierField(IntEnum):
+    """Each supplier field's column in :attr:`Ledger.supplier`."""
+
+    supplier_overtime = 0
+    supplier_overtime_cost = 1
+    supplier_backlog_cost = 2
+
+
+NODE_FIELDS = tuple(f.name for f in NodeField)
+SUPPLIER_FIELDS = tuple(f.name for f in SupplierField)
 
 
 class Ledger:

@@ -62,13 +62,14 @@ period's demand, starting at the demand process's nominal mean and std.
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import numpy as np
 from gymnasium import spaces
 from numba import njit
 
-from hmarl_env import core
-from hmarl_env.core import Simulation
-from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS, Ledger
+from hmarl_env.core import Simulation, StateField
+from hmarl_env.ledger import Ledger, NodeField, SupplierField
 from hmarl_env.scenario import Scenario
 
 __all__ = [
@@ -77,6 +78,8 @@ __all__ = [
     "SUPPLIER",
     "SUPPLIER_INFO_KEYS",
     "Roles",
+    "TRACKER_FIELDS",
+    "Tracker",
     "inventory_scales",
 ]
 
@@ -140,31 +143,20 @@ _INPUTS = (
 )
 
 
-#: rows of :attr:`Roles.trackers`, each ``(B, N)``
-TRACKER_FIELDS = ("forecast", "variance", "service", "last_order")
-_FORECAST, _VARIANCE, _SERVICE, _LAST_ORDER = range(len(TRACKER_FIELDS))
-_ST = {name: k for k, name in enumerate(core.STATE_FIELDS)}
-_ON_HAND, _IN_TRANSIT, _INBOUND_BACKLOG, _BACKLOG = (
-    _ST[f] for f in ("on_hand", "in_transit", "inbound_backlog", "backlog")
-)
-_DEMAND, _SOLD, _LOST = (_ST[f] for f in ("demand", "sold", "lost"))
-_LD = {name: k for k, name in enumerate(NODE_FIELDS)}
+class Tracker(IntEnum):
+    """Rows of :attr:`Roles.trackers` (its axis 1), each ``(B, N)``."""
+
+    forecast = 0
+    variance = 1
+    service = 2
+    last_order = 3
+
+
+TRACKER_FIELDS = tuple(f.name for f in Tracker)
+# short names for the kernels: state[b, _S.on_hand, i], led[b, _L.sold, i]
+_S, _L, _SF, _T = StateField, NodeField, SupplierField, Tracker
 # the ledger rows that the period table copies, in _TABLE_FIELDS order from "closing"
-_COPIED = np.array([_LD[f] for f in _TABLE_FIELDS[4:]], dtype=np.int64)
-_L_SOLD, _L_SHIPPED, _L_LOST, _L_BACKLOG = (
-    _LD[f] for f in ("sold", "shipped", "lost", "backlog")
-)
-_L_HOLDING, _L_TRANSIT, _L_STOCKOUT, _L_CLOSING = (
-    _LD[f] for f in ("holding_cost", "transit_cost", "stockout_cost", "closing")
-)
-_L_INBOUND, _L_INBOUND_BACKLOG, _L_ORDERED = (
-    _LD[f] for f in ("inbound", "inbound_backlog", "ordered")
-)
-_SUP = {name: k for k, name in enumerate(SUPPLIER_FIELDS)}
-_S_BACKLOG_COST, _S_OVERTIME_COST = (
-    _SUP["supplier_backlog_cost"],
-    _SUP["supplier_overtime_cost"],
-)
+_COPIED = np.array([NodeField[f] for f in _TABLE_FIELDS[4:]], dtype=np.int64)
 _N_INPUTS = len(_INPUTS)
 _BAD_ACTION = -1  # decode: every action was in range when it returns this
 
@@ -184,17 +176,17 @@ def _observe_demand(trackers, state, alpha, keep, spread):  # pragma: no cover
     B, _, N = trackers.shape
     for b in range(B):
         for i in range(N):
-            err = state[b, _DEMAND, i] - trackers[b, _FORECAST, i]
-            trackers[b, _FORECAST, i] += alpha * err
+            err = state[b, _S.demand, i] - trackers[b, _T.forecast, i]
+            trackers[b, _T.forecast, i] += alpha * err
             # (1 - a) * (var + a * err**2): the exponentially weighted variance
-            trackers[b, _VARIANCE, i] = keep * trackers[b, _VARIANCE, i] + spread * (
-                err * err
-            )
+            trackers[b, _T.variance, i] = keep * trackers[
+                b, _T.variance, i
+            ] + spread * (err * err)
             served = _served(
-                state[b, _SOLD, i], state[b, _LOST, i] + state[b, _BACKLOG, i]
+                state[b, _S.sold, i], state[b, _S.lost, i] + state[b, _S.backlog, i]
             )
-            service = trackers[b, _SERVICE, i]
-            trackers[b, _SERVICE, i] = service + alpha * (served - service)
+            service = trackers[b, _T.service, i]
+            trackers[b, _T.service, i] = service + alpha * (served - service)
 
 
 @njit(cache=True, error_model="numpy")
@@ -207,20 +199,20 @@ def _observe(trackers, state, root, indptr, inputs, weights, high):  # pragma: n
     x = np.empty(_N_INPUTS * N + 2)
     for b in range(B):
         for i in range(N):
-            on_hand = state[b, _ON_HAND, i]
-            forecast = trackers[b, _FORECAST, i]
+            on_hand = state[b, _S.on_hand, i]
+            forecast = trackers[b, _T.forecast, i]
             x[i] = on_hand
-            x[N + i] = state[b, _IN_TRANSIT, i]
-            x[2 * N + i] = state[b, _INBOUND_BACKLOG, i]
-            x[3 * N + i] = state[b, _DEMAND, i]
+            x[N + i] = state[b, _S.in_transit, i]
+            x[2 * N + i] = state[b, _S.inbound_backlog, i]
+            x[3 * N + i] = state[b, _S.demand, i]
             x[4 * N + i] = forecast
-            x[5 * N + i] = np.sqrt(trackers[b, _VARIANCE, i])
+            x[5 * N + i] = np.sqrt(trackers[b, _T.variance, i])
             x[6 * N + i] = on_hand / max(forecast, _TINY)
             x[7 * N + i] = (
-                1.0 if state[b, _LOST, i] + state[b, _BACKLOG, i] > 0.0 else 0.0
+                1.0 if state[b, _S.lost, i] + state[b, _S.backlog, i] > 0.0 else 0.0
             )
-            x[8 * N + i] = trackers[b, _SERVICE, i]
-        x[_N_INPUTS * N] = trackers[b, _LAST_ORDER, root]
+            x[8 * N + i] = trackers[b, _T.service, i]
+        x[_N_INPUTS * N] = trackers[b, _T.last_order, root]
         x[_N_INPUTS * N + 1] = 1.0
         for k in range(D):
             acc = 0.0
@@ -239,20 +231,20 @@ def _table(led, sup, excess, root):  # pragma: no cover - jit
     for b in range(B):
         for i in range(N):
             out[b, i] = _served(
-                led[b, _L_SOLD, i] + led[b, _L_SHIPPED, i],
-                led[b, _L_LOST, i] + led[b, _L_BACKLOG, i],
+                led[b, _L.sold, i] + led[b, _L.shipped, i],
+                led[b, _L.lost, i] + led[b, _L.backlog, i],
             )
-            out[b, N + i] = led[b, _L_HOLDING, i] + led[b, _L_TRANSIT, i]
-            out[b, 2 * N + i] = led[b, _L_STOCKOUT, i]
-            out[b, 3 * N + i] = max(led[b, _L_CLOSING, i] - excess[i], 0.0)
+            out[b, N + i] = led[b, _L.holding_cost, i] + led[b, _L.transit_cost, i]
+            out[b, 2 * N + i] = led[b, _L.stockout_cost, i]
+            out[b, 3 * N + i] = max(led[b, _L.closing, i] - excess[i], 0.0)
             for c in range(n_copied):
                 out[b, (4 + c) * N + i] = led[b, _COPIED[c], i]
-        released = led[b, _L_INBOUND, root]
-        owed = led[b, _L_INBOUND_BACKLOG, root]
+        released = led[b, _L.inbound, root]
+        owed = led[b, _L.inbound_backlog, root]
         end = (4 + n_copied) * N
         out[b, end] = _served(released, owed)
-        out[b, end + 1] = sup[b, _S_BACKLOG_COST]
-        out[b, end + 2] = sup[b, _S_OVERTIME_COST]
+        out[b, end + 1] = sup[b, _SF.supplier_backlog_cost]
+        out[b, end + 2] = sup[b, _SF.supplier_overtime_cost]
         out[b, end + 3] = released
         out[b, end + 4] = owed
     return out
@@ -288,7 +280,7 @@ def _decode(
             if a < 0 or a >= n_values[i]:
                 return orders, fulfil, i, b
             v = values[i, a]
-            orders[b, i] = v * trackers[b, _FORECAST, i] if is_store[i] else v
+            orders[b, i] = v * trackers[b, _T.forecast, i] if is_store[i] else v
         a = supplier_action[b]
         if a < 0 or a >= fractions.shape[0]:
             return orders, fulfil, N, b
@@ -516,15 +508,15 @@ class Roles:
     def reset(self, sim: Simulation) -> None:
         """Start the trackers at the nominal demand, then observe period 0."""
         t = self.trackers
-        t[:, _FORECAST] = self._mean0
-        t[:, _VARIANCE] = self._var0
-        t[:, _SERVICE] = 1.0
-        t[:, _LAST_ORDER] = 0.0
+        t[:, _T.forecast] = self._mean0
+        t[:, _T.variance] = self._var0
+        t[:, _T.service] = 1.0
+        t[:, _T.last_order] = 0.0
         _observe_demand(t, self._state(sim), self._alpha, self._keep, self._spread)
 
     def update(self, sim: Simulation, ledger: Ledger) -> None:
         """After ``sim.step``: remember the orders, observe the new period."""
-        self.trackers[:, _LAST_ORDER] = ledger.ordered
+        self.trackers[:, _T.last_order] = ledger.ordered
         if not sim.done:
             _observe_demand(
                 self.trackers, self._state(sim), self._alpha, self._keep, self._spread
@@ -545,7 +537,7 @@ class Roles:
     @property
     def forecast(self) -> np.ndarray:
         """Each node's smoothed demand forecast, ``(B, N)`` (a copy)."""
-        return self.trackers[:, _FORECAST].copy()
+        return self.trackers[:, _T.forecast].copy()
 
     # ----------------------------------------------------------- observing
     def observe_all(self, sim: Simulation) -> np.ndarray:
@@ -572,7 +564,7 @@ class Roles:
                 sim.in_transit / inv,
                 sim.inbound_backlog / inv,
                 sim.backlog / inv,
-                self.trackers[:, _FORECAST] / dem,
+                self.trackers[:, _T.forecast] / dem,
             ],
             axis=1,
         )
@@ -580,7 +572,7 @@ class Roles:
         out = np.concatenate(
             [
                 np.minimum(x, CLIP),
-                self.trackers[:, _SERVICE],
+                self.trackers[:, _T.service],
                 np.full((self.batch_size, 1), elapsed),
             ],
             axis=1,
@@ -698,18 +690,21 @@ class Roles:
     def reset_infos(self, sim: Simulation, replica: int = 0):
         """Reports at reset: the same keys, with period 0's demand so far, no costs."""
         st = sim.state_array[replica].tolist()  # one list per state field
+        sold = st[_S.sold]
         out = {}
         for name, i in self.node_of.items():
             row = dict.fromkeys(NODE_INFO_KEYS, 0.0)
             row.update(
-                service_level=_served(st[_SOLD][i], st[_LOST][i] + st[_BACKLOG][i]),
-                inventory=st[_ON_HAND][i],
-                lost_sales=st[_LOST][i],
-                demand=st[_DEMAND][i],
-                sold=st[_SOLD][i],
-                received=st[_ST["received"]][i],
-                backlog=st[_BACKLOG][i],
-                in_transit=st[_IN_TRANSIT][i],
+                service_level=_served(
+                    st[_S.sold][i], st[_S.lost][i] + st[_S.backlog][i]
+                ),
+                inventory=st[_S.on_hand][i],
+                lost_sales=st[_S.lost][i],
+                demand=st[_S.demand][i],
+                sold=sold[i],
+                received=st[_S.received][i],
+                backlog=st[_S.backlog][i],
+                in_transit=st[_S.in_transit][i],
             )
             out[name] = row
         out[SUPPLIER] = dict.fromkeys(SUPPLIER_INFO_KEYS, 0.0)
