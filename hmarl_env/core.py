@@ -44,8 +44,8 @@ from collections.abc import Sequence
 from enum import IntEnum
 
 import numpy as np
-from numba import njit
 
+from hmarl_env._jit import kernel
 from hmarl_env.ledger import (
     NODE_FIELDS,
     SUPPLIER_FIELDS,
@@ -89,7 +89,7 @@ _OK, _BAD_ORDERS, _BAD_FULFIL = range(3)
 # once instead of once per operation.
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _open(state, pipeline, demand, t, backorder):  # pragma: no cover - jit
     """Steps 1-2 of period ``t`` for every replica (in place)."""
     slot = t % pipeline.shape[1]
@@ -97,7 +97,7 @@ def _open(state, pipeline, demand, t, backorder):  # pragma: no cover - jit
         _open_replica(state, pipeline, demand, b, t, slot, backorder)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@kernel(inline=True)
 def _open_replica(state, pipeline, demand, b, t, slot, backorder):  # pragma: no cover
     """Steps 1-2 of period ``t`` for replica ``b``: arrivals, then customer demand."""
     for i in range(state.shape[2]):
@@ -124,7 +124,7 @@ def _open_replica(state, pipeline, demand, b, t, slot, backorder):  # pragma: no
             state[b, _S.lost, i] = need - sold
 
 
-@njit(cache=True)
+@kernel
 def _check(orders, fulfil):  # pragma: no cover - jit
     """``_OK``, or what is wrong: NaN, infinite or negative orders, a fulfil
     fraction outside [0, 1]."""
@@ -140,7 +140,7 @@ def _check(orders, fulfil):  # pragma: no cover - jit
     return _OK
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _step(  # pragma: no cover - jit
     state,
     pipeline,

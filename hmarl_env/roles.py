@@ -66,8 +66,8 @@ from enum import IntEnum
 
 import numpy as np
 from gymnasium import spaces
-from numba import njit
 
+from hmarl_env._jit import kernel
 from hmarl_env.core import Simulation, StateField
 from hmarl_env.ledger import Ledger, NodeField, SupplierField
 from hmarl_env.scenario import Scenario
@@ -164,13 +164,13 @@ _BAD_ACTION = -1  # decode: every action was in range when it returns this
 # Kernels (numba, like the core's): loops over replicas and nodes.
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@kernel(inline=True)
 def _served(served, unserved):  # pragma: no cover - jit
     """served / (served + unserved), and 1 where nothing was asked."""
     return 1.0 - unserved / max(served + unserved, _TINY)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _observe_demand(trackers, state, alpha, keep, spread):  # pragma: no cover
     """Fold the demand just served (steps 1-2 of the current period) in."""
     B, _, N = trackers.shape
@@ -189,7 +189,7 @@ def _observe_demand(trackers, state, alpha, keep, spread):  # pragma: no cover
             trackers[b, _T.service, i] = service + alpha * (served - service)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _observe(trackers, state, root, indptr, inputs, weights, high):  # pragma: no cover
     """Every agent's observation ``(B, D)`` float32: ``min(x @ W, high)`` with
     ``x`` the stacked ``_INPUTS`` and ``W`` given column by column (CSR)."""
@@ -222,7 +222,7 @@ def _observe(trackers, state, root, indptr, inputs, weights, high):  # pragma: n
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _table(led, sup, excess, root):  # pragma: no cover - jit
     """The period table ``(B, 14N + 5)`` (see :meth:`Roles.period_table`)."""
     B, _, N = led.shape
@@ -250,7 +250,7 @@ def _table(led, sup, excess, root):  # pragma: no cover - jit
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _rewards(table, indptr, inputs, weights):  # pragma: no cover - jit
     """``table @ Wr`` with ``Wr`` given column by column (CSR)."""
     B = table.shape[0]
@@ -265,7 +265,7 @@ def _rewards(table, indptr, inputs, weights):  # pragma: no cover - jit
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def _decode(
     trackers, values, n_values, is_store, node_actions, supplier_action, fractions
 ):  # pragma: no cover - jit

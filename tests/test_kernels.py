@@ -86,3 +86,27 @@ def test_compiled_kernels_equal_their_python_source():
     compiled, python = _rollout(jit=True), _rollout(jit=False)
     assert len(compiled) == 5 * (1 + 25 + 25)
     _same(compiled, python)
+
+
+def test_kernels_compile_where_no_cache_folder_can_be_written():
+    """numba refuses ``cache=True`` at import when it finds no folder to keep the
+    cache in (a read-only install and home); hmarl then compiles without it."""
+    code = (
+        "import hmarl_env, hmarl_env.core as core\n"
+        "env = hmarl_env.parallel_env(horizon=3)\n"
+        "env.reset(seed=0)\n"
+        "while env.agents:\n"
+        "    env.step({a: 1 for a in env.agents})\n"
+        "print(type(core._step._cache).__name__)\n"
+    )
+    # numba looks for a cache folder with these locators only: none applies
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "NUMBA_CACHE_LOCATOR_CLASSES": "ZipCacheLocator",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["NullCache"]
