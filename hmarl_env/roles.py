@@ -223,6 +223,23 @@ def _observe(trackers, state, root, indptr, inputs, weights, high):  # pragma: n
 
 
 @kernel
+def _global_state(trackers, state, inv, dem, elapsed):  # pragma: no cover - jit
+    """The global state ``(B, 6N + 1)`` float32 (see :meth:`Roles.state`)."""
+    B, _, N = state.shape
+    out = np.empty((B, 6 * N + 1), dtype=np.float32)
+    for b in range(B):
+        for i in range(N):
+            out[b, i] = min(state[b, _S.on_hand, i] / inv[i], CLIP)
+            out[b, N + i] = min(state[b, _S.in_transit, i] / inv[i], CLIP)
+            out[b, 2 * N + i] = min(state[b, _S.inbound_backlog, i] / inv[i], CLIP)
+            out[b, 3 * N + i] = min(state[b, _S.backlog, i] / inv[i], CLIP)
+            out[b, 4 * N + i] = min(trackers[b, _T.forecast, i] / dem[i], CLIP)
+            out[b, 5 * N + i] = trackers[b, _T.service, i]
+        out[b, 6 * N] = elapsed
+    return out
+
+
+@kernel
 def _table(led, sup, excess, root):  # pragma: no cover - jit
     """The period table ``(B, 14N + 5)`` (see :meth:`Roles.period_table`)."""
     B, _, N = led.shape
@@ -557,27 +574,14 @@ class Roles:
         hand, in transit, on order, backlog (over its inventory scale) and demand
         forecast (over its demand scale), clipped at 10; its smoothed service
         level; the fraction of the horizon elapsed."""
-        inv, dem = self.inventory_scale, self.demand_scale
-        x = np.concatenate(
-            [
-                sim.on_hand / inv,
-                sim.in_transit / inv,
-                sim.inbound_backlog / inv,
-                sim.backlog / inv,
-                self.trackers[:, _T.forecast] / dem,
-            ],
-            axis=1,
-        )
         elapsed = min(sim.period / self.scenario.horizon, 1.0)
-        out = np.concatenate(
-            [
-                np.minimum(x, CLIP),
-                self.trackers[:, _T.service],
-                np.full((self.batch_size, 1), elapsed),
-            ],
-            axis=1,
+        return _global_state(
+            self.trackers,
+            self._state(sim),
+            self.inventory_scale,
+            self.demand_scale,
+            elapsed,
         )
-        return out.astype(np.float32)
 
     # -------------------------------------------------------------- acting
     def decode(self, node_actions: np.ndarray, supplier_action: np.ndarray):
