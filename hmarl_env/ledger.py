@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -104,6 +105,10 @@ class Ledger:
     """
 
     __slots__ = ("period", "node_names", "nodes", "supplier")
+
+    if TYPE_CHECKING:  # the fields are properties added below, one per name
+
+        def __getattr__(self, field: str) -> np.ndarray: ...
 
     def __init__(
         self,
