@@ -124,6 +124,10 @@ def test_step_before_reset_and_after_horizon():
     sim = Simulation(get_scenario("default", horizon=2))
     with pytest.raises(RuntimeError, match="before reset"):
         sim.step(np.zeros((1, 3)))
+    with pytest.raises(RuntimeError, match=r"Simulation.on_hand read before reset"):
+        sim.on_hand  # noqa: B018
+    with pytest.raises(RuntimeError, match=r"state_array read before reset"):
+        sim.state_array  # noqa: B018
     sim.reset(np.random.default_rng(0))
     sim.step(np.zeros((1, 3)))
     sim.step(np.zeros((1, 3)))
