@@ -551,11 +551,6 @@ class Roles:
             )
         return state
 
-    @property
-    def forecast(self) -> np.ndarray:
-        """Each node's smoothed demand forecast, ``(B, N)`` (a copy)."""
-        return self.trackers[:, _T.forecast].copy()
-
     # ----------------------------------------------------------- observing
     def observe_all(self, sim: Simulation) -> np.ndarray:
         """All agents' observations side by side, ``(B, D)`` float32; agent
