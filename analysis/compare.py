@@ -128,10 +128,19 @@ def swap_roles(
 
 
 def compare_runs(
-    runs: Sequence[str | Path], episodes: int = 200, scenario: Any = None
+    runs: Sequence[str | Path],
+    episodes: int = 200,
+    scenario: Any = None,
+    acting: str = "greedy",
 ) -> dict[str, Any]:
     """Evaluate runs and baselines on the same held-out episodes; the summary
-    plus per-episode frames (``frames``) and the policies used."""
+    plus per-episode frames (``frames``) and the policies used.
+
+    ``acting``: how the learned modules act (``greedy`` or ``sampled``, see
+    :class:`experiments.loading.ModulePolicy`); the summary records it, and
+    ``other_acting`` gives the learned roles' reward acting the other way on
+    the same episodes, paired with it, so a difference between them shows.
+    """
     from baselines.evaluate import evaluate
     from experiments.loading import load_policies, read_run_config
     from hmarl_env.scenario import scenario_from_dict
@@ -149,18 +158,22 @@ def compare_runs(
             for m in c["phase"]["train"] + c["phase"]["frozen"]
         }
     )
-    learned = [load_policies(r, sc) for r in runs]
-    frames = {
-        f"run{k}": evaluate(sc, p, episodes, seed=FIRST_SEED)
-        for k, p in enumerate(learned)
-    }
+    observation = configs[0].get("store_observation", "pipeline")
+
+    def run_eval(policies: Mapping[str, Any]) -> pd.DataFrame:
+        return evaluate(
+            sc, policies, episodes, seed=FIRST_SEED, store_observation=observation
+        )
+
+    learned = [load_policies(r, sc, acting=acting) for r in runs]
+    frames = {f"run{k}": run_eval(p) for k, p in enumerate(learned)}
     params = configs[0].get("heuristic_params")
+    kinds = ("seed", "tuned", "constant") if "store" in roles else ("seed", "tuned")
     baselines = {
-        kind: swap_roles(learned[0], sc, kind, roles, params)
-        for kind in ("seed", "tuned")
+        kind: swap_roles(learned[0], sc, kind, roles, params) for kind in kinds
     }
     for kind, p in baselines.items():
-        frames[kind] = evaluate(sc, p, episodes, seed=FIRST_SEED)
+        frames[kind] = run_eval(p)
     per_run = [role_kpis(frames[f"run{k}"], roles) for k in range(len(runs))]
     mean_learned = sum(per_run) / len(per_run)
     summary: dict[str, Any] = {
@@ -170,8 +183,12 @@ def compare_runs(
         "episodes": episodes,
         "first_seed": FIRST_SEED,
         "baseline": "seed",
+        "acting": acting,
     }
-    for kind, key in (("seed", None), ("tuned", "vs_tuned")):
+    sections = [("seed", None), ("tuned", "vs_tuned")]
+    if "constant" in baselines:
+        sections.append(("constant", "vs_constant"))
+    for kind, key in sections:
         base = role_kpis(frames[kind], roles)
         section = {}
         for name, (kpi, higher) in METRICS.items():
@@ -189,6 +206,18 @@ def compare_runs(
             summary.update(section)
         else:
             summary[key] = section
+    other = "sampled" if acting == "greedy" else "greedy"
+    other_runs = [
+        role_kpis(run_eval(load_policies(r, sc, acting=other)), roles) for r in runs
+    ]
+    other_mean = sum(other_runs) / len(other_runs)
+    summary["other_acting"] = {
+        "acting": other,
+        "rewards": paired_summary(
+            mean_learned["episode_reward"].to_numpy(),
+            other_mean["episode_reward"].to_numpy(),
+        ),
+    }
     return {
         "summary": summary,
         "frames": frames,
@@ -198,11 +227,22 @@ def compare_runs(
     }
 
 
+COLORS = {
+    "seed": "#999999",
+    "tuned": "#5b8def",
+    "constant": "#c9c9c9",
+    "run0": "#e8833a",
+}
+
+
 def _comparison_plot(result: dict[str, Any], path: Path) -> Path:
     from analysis.plots import _figure, _save
 
     frames, roles = result["frames"], result["roles"]
-    labels = {"seed": "seeds' rules", "tuned": "tuned heuristic", "run0": "PPO"}
+    labels = {"seed": "seeds' rules", "tuned": "tuned heuristic"}
+    if "constant" in frames:
+        labels["constant"] = "constant 1.0x"
+    labels["run0"] = "PPO"
     per = {k: role_kpis(frames[k], roles) for k in labels}
     if len([k for k in frames if k.startswith("run")]) > 1:
         runs = [role_kpis(f, roles) for k, f in frames.items() if k.startswith("run")]
@@ -220,7 +260,7 @@ def _comparison_plot(result: dict[str, Any], path: Path) -> Path:
         means,
         yerr=errs,
         capsize=6,
-        color=["#999999", "#5b8def", "#e8833a"],
+        color=[COLORS[k] for k in labels],
     )
     low = min(m - e for m, e in zip(means, errs, strict=True))
     high = max(m + e for m, e in zip(means, errs, strict=True))
@@ -313,19 +353,31 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{summary['episodes']} held-out episodes (seeds {summary['first_seed']}..), "
         f"{len(summary['runs'])} run(s); per agent and episode"
     ]
+    const = "vs_constant" in summary
     head = (
-        f"{'metric':<14}{'baseline':>12}{'tuned':>12}{'ppo':>12}{'improvement':>14}"
-        f"{'95% CI of diff':>22}{'p (t)':>10}"
+        f"{'metric':<14}{'baseline':>12}{'tuned':>12}"
+        + (f"{'constant':>12}" if const else "")
+        + f"{'ppo':>12}{'improvement':>14}{'95% CI of diff':>22}{'p (t)':>10}"
     )
     lines.append(head)
     for name in METRICS:
         s, t = summary[name], summary["vs_tuned"][name]
+        c = f"{summary['vs_constant'][name]['baseline']:>12.3f}" if const else ""
         lo, hi = s["difference_ci95"]
         p = s["p_value_paired_t"]
         lines.append(
-            f"{name:<14}{s['baseline']:>12.3f}{t['baseline']:>12.3f}{s['ppo']:>12.3f}"
-            f"{s['improvement_pct']:>13.1f}%{f'[{lo:.2f}, {hi:.2f}]':>22}"
-            f"{'-' if p is None else f'{p:.1e}':>10}"
+            f"{name:<14}{s['baseline']:>12.3f}{t['baseline']:>12.3f}{c}"
+            f"{s['ppo']:>12.3f}{s['improvement_pct']:>13.1f}%"
+            f"{f'[{lo:.2f}, {hi:.2f}]':>22}{'-' if p is None else f'{p:.1e}':>10}"
+        )
+    o = summary.get("other_acting")
+    if o:
+        r = o["rewards"]
+        lo, hi = r["difference_ci95"]
+        lines.append(
+            f"learned acting {summary['acting']}: reward {r['baseline']:.3f}; acting "
+            f"{o['acting']}: {r['ppo']:.3f} (difference {r['difference']:+.3f}, "
+            f"95% CI [{lo:.2f}, {hi:.2f}])"
         )
     return "\n".join(lines)
 
@@ -344,6 +396,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="folder for the outputs (default: <run>/comparison)",
     )
+    parser.add_argument(
+        "--acting",
+        choices=("greedy", "sampled"),
+        default="greedy",
+        help="how learned modules act (sampled: from a seeded generator); the "
+        "other way is reported beside it",
+    )
     args = parser.parse_args(argv)
     if args.episodes < 2:
         parser.error("--episodes must be at least 2")
@@ -353,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         from hmarl_env import get_scenario
 
         scenario = get_scenario(args.scenario) if args.scenario else None
-        result = compare_runs(args.run, args.episodes, scenario)
+        result = compare_runs(args.run, args.episodes, scenario, args.acting)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

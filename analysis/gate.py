@@ -12,8 +12,10 @@ supplier that always fulfils), every other agent unchanged. The role's reward
 when the 95% bootstrap confidence interval of the difference lies above zero,
 and the run passes when every trained role does; a failed role is said to lose,
 to show no significant difference, or to act identically on every episode. The
-tuned heuristic is reported beside it for every role, with the system's total
-reward and ledger cost, so a role that wins at its neighbours' expense shows.
+tuned heuristic is reported beside it for every role (for stores also the
+constant order of 1.0 x forecast, which a store that ignores its state gives),
+with the system's total reward and ledger cost, so a role that wins at its
+neighbours' expense shows.
 
 The verdict is written to ``<run>/gate.json``; the command exits 0 when the run
 passes, 1 when it does not.
@@ -36,6 +38,12 @@ __all__ = ["GATE_FILE", "REPLACES", "format_gate", "gate_run", "outcome"]
 GATE_FILE = "gate.json"
 #: role -> the baselines set its learned policy must beat
 REPLACES = {"store": "seed", "warehouse": "tuned", "supplier": "tuned"}
+#: role -> baselines sets reported beside it: the tuned heuristic, and for
+#: stores the constant order (a store that ignores its state)
+REPORTED = {"store": ("tuned", "constant"), "warehouse": (), "supplier": ()}
+
+
+LABELS = {"tuned": "tuned heuristic", "constant": "constant order (1.0 x forecast)"}
 
 
 def _role(module: str) -> str:
@@ -85,7 +93,7 @@ def gate_run(
     }
     for role in roles:
         entry: dict[str, Any] = {"against": REPLACES[role]}
-        for kind in dict.fromkeys((REPLACES[role], "tuned")):
+        for kind in dict.fromkeys((REPLACES[role], "tuned", *REPORTED[role])):
             other = run_eval(swap_roles(learned, scenario, kind, [role], params))
             mine = role_kpis(base, [role])["episode_reward"].to_numpy()
             theirs = role_kpis(other, [role])["episode_reward"].to_numpy()
@@ -135,12 +143,14 @@ def format_gate(verdict: dict[str, Any]) -> str:
             f"{g['difference']:+.1f} (95% CI [{lo:.1f}, {hi:.1f}], "
             f"{verdict['episodes']} held-out episodes)"
         )
-        if entry["against"] != "tuned":
-            t = entry["tuned"]
+        for kind in entry:
+            if kind in (entry["against"], "against", "passed", "outcome"):
+                continue
+            t = entry[kind]
             lo, hi = t["difference_ci95"]
             lines.append(
-                f"  vs tuned heuristic {t['baseline']:.1f}: {t['difference']:+.1f} "
-                f"(95% CI [{lo:.1f}, {hi:.1f}])"
+                f"  vs {LABELS.get(kind, kind)} {t['baseline']:.1f}: "
+                f"{t['difference']:+.1f} (95% CI [{lo:.1f}, {hi:.1f}])"
             )
     return "\n".join(lines)
 

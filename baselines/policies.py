@@ -11,9 +11,12 @@ that the observations were divided by (:class:`hmarl_env.roles.Roles`).
   a target computed from forecast, uncertainty and lead time.
 * :class:`SSWarehouse` - the warehouse's (s, S) rule with the scenario's lots.
 * :class:`AlwaysFulfil` - the supplier releases everything it can.
+* :class:`ConstantStore` - a store that ignores its state and always orders
+  (about) 1.0 x forecast: the bar a learned store must clear to show that it
+  uses what it observes.
 
 :func:`make_policies` builds a whole mapping from agent to policy for the named
-sets ``seed``, ``base_stock`` and ``tuned``.
+sets ``seed``, ``base_stock``, ``tuned`` and ``constant``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "POLICY_SETS",
     "AlwaysFulfil",
     "BaseStockStore",
+    "ConstantStore",
     "Policy",
     "SSWarehouse",
     "SeedStore",
@@ -39,7 +43,7 @@ __all__ = [
     "make_policies",
 ]
 
-POLICY_SETS = ("seed", "base_stock", "tuned")
+POLICY_SETS = ("seed", "base_stock", "tuned", "constant")
 
 # store observation columns (hmarl_env.roles)
 _INVENTORY, _FORECAST, _UNCERTAINTY, _COVER, _PIPELINE = 0, 1, 2, 3, 7
@@ -89,6 +93,25 @@ class SeedStore:
         return np.clip(self.n_actions - 1 - levels, 0, self.n_actions - 1).astype(
             np.int64
         )
+
+
+@dataclass(frozen=True)
+class ConstantStore:
+    """Always the action whose multiplier is closest to ``multiplier`` (1.0:
+    order the forecast), whatever the store observes.
+
+    Attributes:
+        multipliers: the scenario's store order multipliers.
+        multiplier: the multiple of the forecast to order.
+    """
+
+    multipliers: tuple[float, ...]
+    multiplier: float = 1.0
+    role: str = "store"
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        a = int(np.argmin(np.abs(np.asarray(self.multipliers) - self.multiplier)))
+        return np.full(np.asarray(obs).shape[0], a, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -206,8 +229,10 @@ def make_policies(
     Args:
         kind: ``seed`` (the seeds' store, default (s, S) warehouses, always
             fulfil), ``base_stock`` (the base-stock store instead, with cover
-            ``L + 1`` and safety factor 1.65) or ``tuned`` (parameters from
-            ``results/baselines/<scenario>.json``, see ``baselines.tune``).
+            ``L + 1`` and safety factor 1.65), ``tuned`` (parameters from
+            ``results/baselines/<scenario>.json``, see ``baselines.tune``) or
+            ``constant`` (stores that always order 1.0 x forecast; warehouses
+            and supplier as in ``seed``).
         params: explicit parameters, as :mod:`baselines.tune` writes them:
             ``{"store": {"cover_offset": .., "safety_factor": ..},
             "warehouse": {"s_days": .., "S_days": ..}}`` (levels in periods of
@@ -229,6 +254,8 @@ def make_policies(
         if node.is_store:
             if kind == "seed":
                 out[node.name] = SeedStore(n_actions=len(acts.store_order_multipliers))
+            elif kind == "constant":
+                out[node.name] = ConstantStore(acts.store_order_multipliers)
             else:
                 p = (params or {}).get("store", {})
                 out[node.name] = BaseStockStore(

@@ -30,6 +30,8 @@ from ray.tune.registry import register_env
 
 import hmarl_env
 from baselines.policies import make_policies
+from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
+from hmarl_env.roles import reward_scales
 from hmarl_env.scenario import Scenario, scenario_from_dict
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "HeuristicRLModule",
     "KPICallback",
     "PPOSettings",
+    "PPO_PRESETS",
     "build_config",
     "env_creator",
     "module_id",
@@ -164,9 +167,15 @@ def episode_kpis(chunks: Iterable[Any]) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------ settings
+REWARD_SCALING = ("none", "period", "return")
+
+
 @dataclass(frozen=True)
 class PPOSettings:
-    """PPO hyperparameters; the defaults are the seeds'.
+    """PPO hyperparameters and how rewards reach the learner.
+
+    The defaults are hmarl's (``PPO_PRESETS["hmarl"]``, chosen by
+    ``benchmarks/ppo_search.py``); ``PPO_PRESETS["seeds"]`` holds the seeds'.
 
     Attributes:
         lr: Adam learning rate.
@@ -175,7 +184,21 @@ class PPOSettings:
         clip_param: PPO clip epsilon.
         entropy_coeff: entropy bonus.
         vf_loss_coeff: value loss weight.
-        grad_clip: gradient norm clip.
+        grad_clip: gradient global-norm clip, shared by the policy and value
+            losses of a module (``None``: no clip).
+        vf_clip_param: RLlib clips the *squared* value error at this (``None``:
+            no clip). It only makes sense together with ``reward_scaling``: with
+            unscaled returns in the hundreds the seeds' 10 leaves the critic
+            almost no gradient.
+        reward_scaling: what the learner divides each module's rewards by (the
+            env, metrics and evaluations keep the scenario's units):
+            ``"none"`` (the seeds'), ``"period"`` (the role's reward scale,
+            :func:`hmarl_env.roles.reward_scales`: a period's reward of order
+            one) or ``"return"`` (that times the effective horizon
+            ``min(horizon, 1 / (1 - gamma))``: a discounted return of order one).
+        reward_centering: step size of the running mean reward the learner
+            subtracts (after scaling) before computing advantages; 0: none
+            (:class:`experiments.learner.ScaleRewards`).
         minibatch_size: SGD minibatch.
         num_epochs: passes over each train batch.
         train_batch_size: env steps per training iteration.
@@ -191,8 +214,11 @@ class PPOSettings:
     clip_param: float = 0.2
     entropy_coeff: float = 0.01
     vf_loss_coeff: float = 0.5
-    grad_clip: float = 0.5
-    minibatch_size: int = 64
+    grad_clip: float | None = 0.5
+    vf_clip_param: float | None = None
+    reward_scaling: str = "return"
+    reward_centering: float = 0.0
+    minibatch_size: int = 512
     num_epochs: int = 10
     train_batch_size: int = 2048
     hiddens: tuple[int, ...] = (64, 64)
@@ -208,18 +234,71 @@ class PPOSettings:
             "entropy_coeff",
             "vf_loss_coeff",
             "grad_clip",
+            "vf_clip_param",
+            "reward_centering",
         ):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            if v is None and name in ("grad_clip", "vf_clip_param"):
+                continue
+            if not (
+                isinstance(v, (int, float))
+                and not isinstance(v, bool)
+                and math.isfinite(v)
+                and v >= 0
+            ):
                 raise ValueError(
                     f"PPOSettings.{name} must be a finite number >= 0, got {v!r}"
                 )
+        if not 0 <= self.gamma < 1:
+            raise ValueError(f"PPOSettings.gamma must be in [0, 1), got {self.gamma!r}")
+        if self.reward_centering > 1:
+            raise ValueError(
+                "PPOSettings.reward_centering must be in [0, 1], got "
+                f"{self.reward_centering!r}"
+            )
+        if self.reward_scaling not in REWARD_SCALING:
+            raise ValueError(
+                f"PPOSettings.reward_scaling must be one of {list(REWARD_SCALING)}, "
+                f"got {self.reward_scaling!r}"
+            )
         for name in ("minibatch_size", "num_epochs", "train_batch_size"):
             v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(
                     f"PPOSettings.{name} must be an integer >= 1, got {v!r}"
                 )
+        if self.minibatch_size > self.train_batch_size:
+            raise ValueError(
+                f"PPOSettings.minibatch_size ({self.minibatch_size}) must not exceed "
+                f"train_batch_size ({self.train_batch_size})"
+            )
+
+    def learner_reward_scales(self, scenario: Scenario) -> dict[str, float]:
+        """Module ID -> what the learner divides that module's rewards by (the
+        mean of its agents' reward scales)."""
+        if self.reward_scaling == "none":
+            return {}
+        per_agent = reward_scales(scenario)
+        horizon = 1.0
+        if self.reward_scaling == "return":
+            horizon = min(float(scenario.horizon), 1.0 / (1.0 - self.gamma))
+        groups: dict[str, list[float]] = {}
+        for agent, scale in per_agent.items():
+            groups.setdefault(module_id(agent), []).append(scale)
+        return {m: float(np.mean(v)) * horizon for m, v in groups.items()}
+
+
+#: Named PPO settings. ``seeds``: the seeds' PPO guide (RLlib's value clip of
+#: 10, unscaled rewards, minibatch 64). ``hmarl``: the defaults.
+PPO_PRESETS: dict[str, PPOSettings] = {
+    "hmarl": PPOSettings(),
+    "seeds": PPOSettings(
+        grad_clip=0.5,
+        vf_clip_param=10.0,
+        reward_scaling="none",
+        minibatch_size=64,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -368,6 +447,14 @@ def build_config(
             entropy_coeff=ppo.entropy_coeff,
             vf_loss_coeff=ppo.vf_loss_coeff,
             grad_clip=ppo.grad_clip,
+            vf_clip_param=(
+                math.inf if ppo.vf_clip_param is None else ppo.vf_clip_param
+            ),
+            learner_class=HmarlPPOLearner,
+            learner_config_dict={
+                REWARD_SCALES_KEY: ppo.learner_reward_scales(scenario),
+                CENTER_RATE_KEY: ppo.reward_centering,
+            },
             minibatch_size=ppo.minibatch_size,
             num_epochs=ppo.num_epochs,
             train_batch_size_per_learner=ppo.train_batch_size,

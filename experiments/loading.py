@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "ACTING",
     "ModulePolicy",
     "assemble_policies",
     "find_checkpoint",
@@ -35,12 +36,32 @@ __all__ = [
 MODULES_SUBDIR = Path("learner_group") / "learner" / "rl_module"
 
 
-class ModulePolicy:
-    """A torch RLModule as a policy: observations ``(B, dim)`` -> greedy actions."""
+ACTING = ("greedy", "sampled")
 
-    def __init__(self, module: Any, role: str) -> None:
+
+class ModulePolicy:
+    """A torch RLModule as a policy: observations ``(B, dim)`` -> actions.
+
+    Args:
+        module: the RLModule (its action distribution inputs are logits).
+        role: the module ID.
+        acting: ``"greedy"`` (the most probable action) or ``"sampled"`` (drawn
+            from the policy's distribution with its own generator, seeded by
+            ``seed``: the same seed and observations give the same actions, so
+            comparisons on common random numbers still hold).
+        seed: the sampling generator's seed.
+    """
+
+    def __init__(
+        self, module: Any, role: str, acting: str = "greedy", seed: int = 0
+    ) -> None:
+        if acting not in ACTING:
+            raise ValueError(f"acting must be one of {list(ACTING)}, got {acting!r}")
         self.module = module
         self.role = role
+        self.acting = acting
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         import torch
@@ -49,16 +70,16 @@ class ModulePolicy:
         x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
         with torch.no_grad():
             out = self.module.forward_inference({Columns.OBS: x})
-        return (
-            out[Columns.ACTION_DIST_INPUTS]
-            .argmax(dim=-1)
-            .cpu()
-            .numpy()
-            .astype(np.int64)
-        )
+        logits = out[Columns.ACTION_DIST_INPUTS].cpu().numpy().astype(np.float64)
+        if self.acting == "greedy":
+            return logits.argmax(axis=-1).astype(np.int64)
+        p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        cdf = np.cumsum(p, axis=-1)
+        u = self._rng.random(len(cdf))[:, None] * cdf[:, -1:]
+        return np.minimum((u >= cdf).sum(axis=-1), cdf.shape[1] - 1).astype(np.int64)
 
     def __repr__(self) -> str:
-        return f"ModulePolicy(role={self.role!r})"
+        return f"ModulePolicy(role={self.role!r}, acting={self.acting!r})"
 
 
 def read_run_config(run: str | Path) -> dict[str, Any]:
@@ -121,7 +142,9 @@ def load_module(checkpoint: str | Path, module_id: str):
         ) from None
 
 
-def load_policies(path: str | Path, scenario: Any = None) -> dict[str, Any]:
+def load_policies(
+    path: str | Path, scenario: Any = None, acting: str = "greedy", seed: int = 0
+) -> dict[str, Any]:
     """Every agent's policy from a run folder or a checkpoint of one.
 
     Args:
@@ -129,6 +152,9 @@ def load_policies(path: str | Path, scenario: Any = None) -> dict[str, Any]:
             a run's ``checkpoints/``.
         scenario: optionally the scenario to act in; it must have the run's
             agents and spaces (checked), else the run's own scenario is used.
+        acting: how learned modules act, ``"greedy"`` or ``"sampled"``
+            (:class:`ModulePolicy`).
+        seed: the sampling generator's seed (``"sampled"`` only).
     """
     from hmarl_env.scenario import scenario_from_dict
 
@@ -149,6 +175,8 @@ def load_policies(path: str | Path, scenario: Any = None) -> dict[str, Any]:
         module=lambda mid: load_module(ckpt, mid),
         heuristic_params=config.get("heuristic_params"),
         store_observation=config.get("store_observation", "pipeline"),
+        acting=acting,
+        seed=seed,
     )
 
 
@@ -159,10 +187,12 @@ def assemble_policies(
     module: Any,
     heuristic_params: Any = None,
     store_observation: str = "pipeline",
+    acting: str = "greedy",
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """Agent -> policy: a greedy :class:`ModulePolicy` over ``module(mid)`` for
-    learned module IDs (one per module, shared by its agents), else the
-    baselines set ``heuristic[mid]`` (tuned by default)."""
+    """Agent -> policy: a :class:`ModulePolicy` over ``module(mid)`` for learned
+    module IDs (one per module, shared by its agents, acting as ``acting``
+    says), else the baselines set ``heuristic[mid]`` (tuned by default)."""
     from baselines.policies import make_policies
     from experiments.common import module_id
     from hmarl_env import parallel_env
@@ -175,7 +205,7 @@ def assemble_policies(
         mid = module_id(agent)
         if mid in learned:
             if mid not in modules:
-                modules[mid] = ModulePolicy(module(mid), mid)
+                modules[mid] = ModulePolicy(module(mid), mid, acting, seed)
             out[agent] = modules[mid]
         else:
             kind = heuristic.get(mid, "tuned")

@@ -37,16 +37,18 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from analysis.gate import GATE_FILE, format_gate, gate_run
+from analysis.compare import swap_roles
+from analysis.gate import GATE_FILE, REPLACES, REPORTED, format_gate, gate_run
 from analysis.io import results_dir, write_atomic, write_json_atomic
 from experiments.common import (
     ARCHITECTURE,
+    PPO_PRESETS,
     Phase,
     PPOSettings,
     RunnerSettings,
@@ -90,6 +92,23 @@ COLUMNS = (
     "eval_supplier_reward",
     "eval_service_level",
 )
+#: learner diagnostics per trained module: column suffix -> RLlib's result key
+#: (``learners/<module>/<key>``); the losses are the last iteration's means
+LEARNER_KEYS = {
+    "policy_loss": "policy_loss",
+    "vf_loss": "vf_loss",
+    "vf_loss_unclipped": "vf_loss_unclipped",
+    "vf_explained_var": "vf_explained_var",
+    "entropy": "entropy",
+    "kl": "mean_kl_loss",
+    "grad_norm": "gradients_default_optimizer_global_norm",
+    "lr": "default_optimizer_learning_rate",
+}
+
+
+def columns(trained: tuple[str, ...]) -> tuple[str, ...]:
+    """metrics.csv's columns for a phase that trains ``trained`` modules."""
+    return COLUMNS + tuple(f"{m}_{k}" for m in trained for k in LEARNER_KEYS)
 
 
 def add_arguments(
@@ -159,21 +178,54 @@ def add_arguments(
         default=5,
         help="checkpoint every N iterations (and at the end)",
     )
-    parser.add_argument("--train-batch-size", type=int, default=None)
-    parser.add_argument("--minibatch-size", type=int, default=None)
-    parser.add_argument("--num-epochs", type=int, default=None)
     parser.add_argument(
-        "--lr",
-        type=float,
+        "--ppo-preset",
+        choices=sorted(PPO_PRESETS),
         default=None,
-        help="Adam learning rate (default 3e-4; phase 4: 1e-4)",
+        help="named PPO settings (default: hmarl's; 'seeds': the seeds' PPO "
+        "guide; phases 2-4: the preset of the run they start from); the options "
+        "below override single settings",
     )
+    for name, kind, what in _PPO_OPTIONS:
+        parser.add_argument(
+            "--" + name.rstrip("_").replace("_", "-"),
+            dest=name,
+            type=kind,
+            default=None,
+            help=what,
+        )
     parser.add_argument(
         "--gate-episodes",
         type=int,
         default=200,
         help="held-out episodes of the curriculum gate at the end (0: no gate)",
     )
+
+
+def _optional_float(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",") if x.strip())
+
+
+# single PPO settings a command line may override: (field, type, help)
+_PPO_OPTIONS = (
+    ("train_batch_size", int, "env steps per iteration"),
+    ("minibatch_size", int, "SGD minibatch"),
+    ("num_epochs", int, "passes over each train batch"),
+    ("lr", float, "Adam learning rate (phase 4 defaults to a third of it)"),
+    ("gamma", float, "discount factor"),
+    ("lambda_", float, "GAE lambda"),
+    ("entropy_coeff", float, "entropy bonus"),
+    ("vf_loss_coeff", float, "value loss weight"),
+    ("grad_clip", _optional_float, "gradient norm clip ('none': no clip)"),
+    ("vf_clip_param", _optional_float, "squared value error clip ('none')"),
+    ("reward_scaling", str, "none, period or return (see PPOSettings)"),
+    ("reward_centering", float, "step size of the mean reward subtracted (0: none)"),
+    ("hiddens", _sizes, "hidden layer sizes, e.g. 64,64"),
+)
 
 
 def parse_phase_args(
@@ -240,17 +292,25 @@ def save_checkpoint(algo: Any, run_dir: Path, name: str) -> Path:
 
 # ------------------------------------------------------------------- the run
 def _ppo_settings(args: argparse.Namespace, base: PPOSettings) -> PPOSettings:
+    """``base`` with the settings the command line names."""
     changes = {
-        k: v
-        for k, v in {
-            "train_batch_size": args.train_batch_size,
-            "minibatch_size": args.minibatch_size,
-            "num_epochs": args.num_epochs,
-            "lr": args.lr,
-        }.items()
-        if v is not None
+        name: getattr(args, name)
+        for name, _, _ in _PPO_OPTIONS
+        if getattr(args, name, None) is not None
     }
     return replace(base, **changes)
+
+
+def ppo_from_config(data: dict[str, Any]) -> PPOSettings:
+    """A run's PPO settings from its ``config.json``; settings a run made before
+    they existed read as the seeds' (every such run used them)."""
+    known = {f.name for f in fields(PPOSettings)}
+    stray = sorted(set(data) - known)
+    if stray:
+        raise ValueError(f"config.json: unknown PPO settings {stray}")
+    return replace(
+        PPO_PRESETS["seeds"], **{k: _from_json_value(v) for k, v in data.items()}
+    )
 
 
 def _new_run(args: argparse.Namespace, config: dict[str, Any]) -> Path:
@@ -275,7 +335,8 @@ def _new_config(
 ) -> dict[str, Any]:
     """A new run's resolved config; for a phase with a source, what it loads."""
     scenario = get_scenario(args.scenario) if args.scenario else None
-    base = PPOSettings()
+    preset = getattr(args, "ppo_preset", None)
+    base = PPO_PRESETS[preset or "hmarl"]
     observation, params, source = "pipeline", None, None
     if phase.source:
         root = Path(args.output) if args.output else results_dir()
@@ -307,9 +368,11 @@ def _new_config(
         else:
             check_spaces(src_scenario, scenario, observation)
         params = src.get("heuristic_params")
-        base = replace(
-            base, **{k: _from_json_value(src["ppo"][k]) for k in ARCHITECTURE}
-        )
+        src_ppo = ppo_from_config(src["ppo"])
+        if preset is None:  # the settings of the run it starts from
+            base, preset = src_ppo, src.get("ppo_preset")
+        # the modules it loads keep their architecture
+        base = replace(base, **{k: getattr(src_ppo, k) for k in ARCHITECTURE})
         source = {
             "run": str(run.resolve()),
             "checkpoint": str(ckpt.resolve()),
@@ -323,6 +386,7 @@ def _new_config(
         "seed": args.seed,
         "timesteps": args.timesteps or args.default_timesteps,
         "store_observation": observation,
+        "ppo_preset": preset or "hmarl",
         "ppo": asdict(ppo),
         "runners": asdict(
             RunnerSettings(args.num_env_runners, args.num_envs_per_env_runner)
@@ -368,14 +432,15 @@ def _load_rows(run_dir: Path, upto: int) -> list[dict[str, Any]]:
     return out
 
 
-def _write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+def _write_rows(
+    run_dir: Path, rows: list[dict[str, Any]], trained: tuple[str, ...] = ()
+) -> None:
+    names = columns(trained)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=names, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow(
-            {k: ("" if _isnan(row.get(k)) else row.get(k)) for k in COLUMNS}
-        )
+        writer.writerow({k: ("" if _isnan(row.get(k)) else row.get(k)) for k in names})
     write_atomic(run_dir / "metrics.csv", lambda p: p.write_text(buf.getvalue()))
 
 
@@ -401,9 +466,20 @@ def _seed_schema(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _row_from_result(
-    res: dict, iteration: int, seconds: float, steps_this: float, scenario: Scenario
+    res: dict,
+    iteration: int,
+    seconds: float,
+    steps_this: float,
+    scenario: Scenario,
+    trained: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     er = res.get("env_runners", {})
+    learners = res.get("learners", {}) or {}
+    diagnostics = {
+        f"{m}_{col}": float(learners.get(m, {}).get(key, math.nan))
+        for m in trained
+        for col, key in LEARNER_KEYS.items()
+    }
     agent_returns = er.get("agent_episode_returns_mean", {}) or {}
     kpi = er.get("kpi", {}) or {}
 
@@ -424,6 +500,7 @@ def _row_from_result(
         "lost_sales": float(kpi.get("lost_sales", math.nan)) / n_stores,
         "stockout_periods": float(kpi.get("stockout_periods", math.nan)) / n_stores,
         "holding_cost": float(kpi.get("holding_cost", math.nan)) / n_stores,
+        **diagnostics,
     }
 
 
@@ -450,6 +527,36 @@ def _monitor(
         },
         "eval_service_level": float(means.loc["store", "service_level"]),
     }
+
+
+REFERENCES_FILE = "monitor_references.json"
+
+
+def _monitor_references(
+    algo: Any, scenario: Scenario, phase: Phase, episodes: int, heuristic_params: Any
+) -> dict[str, dict[str, float]]:
+    """On the monitoring episodes, each trained role's reward per agent and
+    episode when the heuristics it is judged against act in its place (the
+    gate's, the tuned one, and for stores the constant order): the reference
+    lines of ``training_plots.png``."""
+    from baselines.evaluate import evaluate
+
+    policies = assemble_policies(
+        scenario,
+        learned=set(phase.frozen),
+        heuristic=phase.heuristic,
+        module=algo.get_module,
+        heuristic_params=heuristic_params,
+    )
+    out: dict[str, dict[str, float]] = {}
+    for module in phase.train:
+        role = module.split("_")[0]
+        out[role] = {}
+        for kind in dict.fromkeys((REPLACES[role], "tuned", *REPORTED[role])):
+            swapped = swap_roles(policies, scenario, kind, [role], heuristic_params)
+            df = evaluate(scenario, swapped, episodes, seed=MONITOR_SEED)
+            out[role][kind] = float(df[df["role"] == role]["episode_reward"].mean())
+    return out
 
 
 def _from_json_value(v: Any) -> Any:
@@ -493,13 +600,13 @@ def run_phase(
         if (run_dir / "checkpoints" / "latest").is_file():
             ckpt, _ = find_checkpoint(run_dir)
         phase = _from_json(Phase, config["phase"])
-        ppo = _from_json(PPOSettings, config["ppo"])
+        ppo = ppo_from_config(config["ppo"])
         if args.timesteps is not None and args.timesteps != config["timesteps"]:
             config["timesteps"] = args.timesteps  # a bigger (or smaller) budget
             write_json_atomic(run_dir / "config.json", config)
     else:
         config = _new_config(args, phase, ppo_changes, extra_config or {})
-        ppo = _from_json(PPOSettings, config["ppo"])
+        ppo = ppo_from_config(config["ppo"])
     runners = RunnerSettings(**config["runners"])
     scenario = scenario_from_dict(config["scenario"])
     target = int(config["timesteps"])
@@ -536,6 +643,21 @@ def run_phase(
             f"{phase.name}: training {list(phase.train)} on {scenario.name!r} for "
             f"{target:,} env steps -> {run_dir}"
         )
+        if args.eval_interval and not (run_dir / REFERENCES_FILE).is_file():
+            write_json_atomic(
+                run_dir / REFERENCES_FILE,
+                {
+                    "first_seed": MONITOR_SEED,
+                    "episodes": args.eval_episodes,
+                    "reward_per_agent": _monitor_references(
+                        algo,
+                        scenario,
+                        phase,
+                        args.eval_episodes,
+                        config.get("heuristic_params"),
+                    ),
+                },
+            )
         if timesteps < target:
             from tensorboardX import SummaryWriter
 
@@ -548,7 +670,9 @@ def run_phase(
             new_steps = (
                 float(res.get("num_env_steps_sampled_lifetime", 0.0)) - timesteps
             )
-            row = _row_from_result(res, iteration, seconds, new_steps, scenario)
+            row = _row_from_result(
+                res, iteration, seconds, new_steps, scenario, phase.train
+            )
             timesteps = row["timesteps"]
             if args.eval_interval and iteration % args.eval_interval == 0:
                 row.update(
@@ -566,7 +690,7 @@ def run_phase(
                     writer.add_scalar(k, v, int(timesteps))
             writer.flush()
             _print_row(row, phase)
-            _write_rows(run_dir, rows)
+            _write_rows(run_dir, rows, phase.train)
             write_json_atomic(run_dir / "training_metrics.json", _seed_schema(rows))
             done = timesteps >= target
             if done or (
@@ -596,16 +720,23 @@ def run_phase(
     return run_dir
 
 
+def _fmt(x: Any, spec: str) -> str:
+    """``x`` formatted, or ``-`` where it is missing (no episode ended)."""
+    return "-" if _isnan(x) else format(x, spec)
+
+
 def _print_row(row: dict[str, Any], phase: Phase) -> None:
     roles = [r for r in ("store", "warehouse", "supplier") if r in phase.train]
     parts = [
         f"iter {int(row['iteration']):>4}",
         f"{int(row['timesteps']):>9,} steps",
-        *(f"{r} reward {row[f'{r}_reward']:9.1f}" for r in roles),
-        f"SL {row['service_level']:.3f}",
-        f"lost {row['lost_sales']:7.1f}",
-        f"holding {row['holding_cost']:8.1f}",
-        f"{row['env_steps_per_s']:6,.0f} steps/s",
+        *(f"{r} reward {_fmt(row[f'{r}_reward'], '9.1f')}" for r in roles),
+        f"SL {_fmt(row['service_level'], '.3f')}",
+        f"lost {_fmt(row['lost_sales'], '7.1f')}",
+        f"holding {_fmt(row['holding_cost'], '8.1f')}",
+        "EV "
+        + " ".join(_fmt(row.get(f"{m}_vf_explained_var"), ".2f") for m in phase.train),
+        f"{_fmt(row['env_steps_per_s'], '6,.0f')} steps/s",
     ]
     evals = [r for r in roles if not _isnan(row.get(f"eval_{r}_reward"))]
     if evals:

@@ -81,6 +81,7 @@ __all__ = [
     "TRACKER_FIELDS",
     "Tracker",
     "inventory_scales",
+    "reward_scales",
 ]
 
 CLIP = 10.0
@@ -324,6 +325,38 @@ def inventory_scales(scenario: Scenario) -> np.ndarray:
     """Each node's inventory scale: expected demand through it over its lead time
     plus one review period, ``mean_demand * (lead_time + 1)``."""
     return np.maximum(scenario.mean_demand * (scenario.lead_times + 1.0), _TINY)
+
+
+def reward_scales(scenario: Scenario) -> dict[str, float]:
+    """Each agent's *reward scale*: the size of one period's reward, from the
+    scenario's weights and costs, for learners that want rewards of order one.
+
+    A store or warehouse: ``SL + HC * holding_cost * inventory_scale`` (full
+    service while holding one inventory scale of stock); the supplier:
+    ``FR + BC * backlog_cost * s + OC * overtime_cost * d`` with ``s`` and ``d``
+    the root's inventory scale and expected demand per period. An agent whose
+    weights make this 0 gets 1 (its rewards are left as they are).
+    """
+    w = scenario.rewards
+    inv = inventory_scales(scenario)
+    out: dict[str, float] = {}
+    for i, node in enumerate(scenario.nodes):
+        rw = w.store if node.is_store else w.warehouse
+        out[node.name] = abs(rw.service_level) + abs(
+            rw.holding_cost * node.holding_cost * float(inv[i])
+        )
+    root = scenario.root
+    sw = w.supplier
+    out[SUPPLIER] = (
+        abs(sw.service_level)
+        + abs(sw.backlog * scenario.supplier.backlog_cost * float(inv[root]))
+        + abs(
+            sw.overtime
+            * scenario.supplier.overtime_cost
+            * float(scenario.mean_demand[root])
+        )
+    )
+    return {a: (s if s > 0 else 1.0) for a, s in out.items()}
 
 
 class Roles:

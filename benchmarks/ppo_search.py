@@ -1,0 +1,204 @@
+"""The search behind hmarl's PPO defaults: phase-1 candidates on training seeds.
+
+How to run:
+    python benchmarks/ppo_search.py                        # every candidate, seed 0
+    python benchmarks/ppo_search.py --candidates seeds hmarl --seeds 0 1 2
+    python benchmarks/ppo_search.py --table                # print what is recorded
+
+Each candidate is a set of PPO settings over hmarl's preset (:data:`CANDIDATES`;
+``seeds`` is the seeds' preset). For each candidate and training seed it trains
+phase 1 on the default scenario (``--timesteps``, default phase 1's budget;
+a finished run of the same settings in the output folder is reused), then
+judges the learned store on the *monitoring* seeds (from 2,000,000, never the
+held-out ones): its store reward per store and episode, acting greedily and
+sampled, against the tuned base-stock store on the same episodes, and the
+learner's diagnostics over the last five iterations (value explained variance,
+entropy, KL). Held-out seeds are only for confirming the winner
+(``benchmarks/phase1_quality.py``).
+
+Records every result in ``results/benchmarks/ppo_search.json`` (rewritten
+atomically after each run, so an interrupted search keeps what it finished).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from analysis.io import results_dir, write_json_atomic  # noqa: E402
+from analysis.stats import mean_ci  # noqa: E402
+from baselines.evaluate import evaluate  # noqa: E402
+from baselines.policies import make_policies  # noqa: E402
+from experiments import phase1  # noqa: E402
+from experiments.common import PPO_PRESETS  # noqa: E402
+from experiments.loading import load_policies  # noqa: E402
+from experiments.train import MONITOR_SEED  # noqa: E402
+from hmarl_env import get_scenario  # noqa: E402
+
+#: candidate name -> (preset, changes to it)
+CANDIDATES: dict[str, tuple[str, dict]] = {
+    "seeds": ("seeds", {}),
+    "hmarl": ("hmarl", {}),
+    "center": ("hmarl", {"reward_centering": 0.1}),
+    "gamma95": ("hmarl", {"gamma": 0.95}),
+    "gamma90": ("hmarl", {"gamma": 0.9}),
+    "center_gamma95": ("hmarl", {"reward_centering": 0.1, "gamma": 0.95}),
+    "center_lambda80": ("hmarl", {"reward_centering": 0.1, "lambda_": 0.8}),
+    "gamma95_lambda80": ("hmarl", {"gamma": 0.95, "lambda_": 0.8}),
+    "center_lr1e3": ("hmarl", {"reward_centering": 0.1, "lr": 1e-3}),
+    "center_ent001": ("hmarl", {"reward_centering": 0.1, "entropy_coeff": 0.001}),
+    "center_noclip": ("hmarl", {"reward_centering": 0.1, "grad_clip": None}),
+    "center_batch4k": ("hmarl", {"reward_centering": 0.1, "train_batch_size": 4096}),
+    "center_mb256": ("hmarl", {"reward_centering": 0.1, "minibatch_size": 256}),
+    "center_128": ("hmarl", {"reward_centering": 0.1, "hiddens": (128, 128)}),
+}
+EPISODES = 200
+
+
+def _cli(changes: dict) -> list[str]:
+    out = []
+    for k, v in changes.items():
+        flag = "--" + k.rstrip("_").replace("_", "-")
+        if isinstance(v, tuple):
+            v = ",".join(str(x) for x in v)
+        out += [flag, "none" if v is None else str(v)]
+    return out
+
+
+def store_reward(policies, seed: int, episodes: int) -> np.ndarray:
+    df = evaluate("default", policies, episodes, seed=seed)
+    stores = df[df["role"] == "store"]
+    return stores.groupby("episode")["episode_reward"].mean().to_numpy()
+
+
+def finished(out: Path, seed: int, timesteps: int, ppo: dict) -> Path | None:
+    for run in sorted(out.glob(f"default__phase1__{seed}__*"), reverse=True):
+        latest = run / "checkpoints" / "latest"
+        if not (latest.is_file() and latest.read_text().strip() == "final"):
+            continue
+        config = json.loads((run / "config.json").read_text())
+        if config["timesteps"] == timesteps and config["ppo"] == ppo:
+            return run
+    return None
+
+
+def diagnostics(run: Path, last: int = 5) -> dict[str, float]:
+    with (run / "metrics.csv").open() as fh:
+        rows = list(csv.DictReader(fh))[-last:]
+    out = {}
+    for key in ("vf_explained_var", "entropy", "kl", "grad_norm", "vf_loss"):
+        vals = [float(r[f"store_{key}"]) for r in rows if r.get(f"store_{key}")]
+        out[key] = float(np.mean(vals)) if vals else float("nan")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--timesteps", type=int, default=phase1.DEFAULT_TIMESTEPS)
+    parser.add_argument("--output", default=None, help="folder for the runs")
+    parser.add_argument("--table", action="store_true", help="only print the table")
+    args = parser.parse_args()
+    unknown = [c for c in args.candidates if c not in CANDIDATES]
+    if unknown:
+        parser.error(f"unknown candidates {unknown}; choose from {list(CANDIDATES)}")
+    path = results_dir() / "benchmarks" / "ppo_search.json"
+    record = json.loads(path.read_text()) if path.is_file() else {"results": []}
+    if not args.table:
+        _search(args, record, path)
+    _print(record)
+
+
+def _search(args: argparse.Namespace, record: dict, path: Path) -> None:
+    sc = get_scenario("default")
+    out = Path(args.output) if args.output else results_dir() / "benchmarks" / "search"
+    tuned = store_reward(make_policies(sc, "tuned"), MONITOR_SEED, EPISODES)
+    for name in args.candidates:
+        preset, changes = CANDIDATES[name]
+        ppo = asdict(replace(PPO_PRESETS[preset], **changes))
+        ppo_json = json.loads(json.dumps(ppo))
+        for seed in args.seeds:
+            start = time.perf_counter()
+            run = finished(out / name, seed, args.timesteps, ppo_json)
+            if run is None:
+                argv = ["--seed", str(seed), "--timesteps", str(args.timesteps)]
+                argv += ["--output", str(out / name), "--eval-interval", "0"]
+                argv += ["--gate-episodes", "0", "--ppo-preset", preset, *_cli(changes)]
+                if phase1.main(argv) != 0:
+                    raise SystemExit(f"candidate {name}, seed {seed} failed")
+                run = finished(out / name, seed, args.timesteps, ppo_json)
+                if run is None:
+                    raise SystemExit(f"candidate {name}, seed {seed}: no final run")
+            seconds = time.perf_counter() - start
+            entry = {"candidate": name, "seed": seed, "timesteps": args.timesteps}
+            entry.update(preset=preset, changes=changes, run=str(run))
+            for acting in ("greedy", "sampled"):
+                x = store_reward(
+                    load_policies(run, acting=acting, seed=seed), MONITOR_SEED, EPISODES
+                )
+                m, h = mean_ci(x)
+                dm, dh = mean_ci(x - tuned)
+                entry[acting] = {
+                    "mean": m,
+                    "ci95": h,
+                    "minus_tuned": dm,
+                    "diff_ci95": dh,
+                }
+            entry["diagnostics"] = diagnostics(run)
+            entry["train_seconds"] = float(
+                sum(
+                    float(r["seconds"])
+                    for r in csv.DictReader((run / "metrics.csv").open())
+                )
+            )
+            entry["wall_seconds"] = seconds
+            record["results"] = [
+                r
+                for r in record["results"]
+                if (r["candidate"], r["seed"], r["timesteps"])
+                != (name, seed, args.timesteps)
+            ] + [entry]
+            record["tuned_monitor"] = {
+                "mean": float(tuned.mean()),
+                "episodes": EPISODES,
+            }
+            write_json_atomic(path, record)
+            _print({"results": [entry]}, header=False)
+
+
+def _print(record: dict, header: bool = True) -> None:
+    if header:
+        print(
+            "\nphase 1 on the default scenario, store reward per store and episode on "
+            f"{EPISODES} monitoring episodes (seeds {MONITOR_SEED:,}..); "
+            "diagnostics: mean of the last 5 iterations"
+        )
+        print(
+            f"{'candidate':<20} {'seed':>4} {'steps':>8} {'greedy':>8} {'- tuned':>14} "
+            f"{'sampled':>8} {'- tuned':>14} {'EV':>6} {'entropy':>7} {'KL':>7} "
+            f"{'s':>5}"
+        )
+    for r in record["results"]:
+        g, s, d = r["greedy"], r["sampled"], r["diagnostics"]
+        print(
+            f"{r['candidate']:<20} {r['seed']:>4} {r['timesteps']:>8} "
+            f"{g['mean']:8.1f} {g['minus_tuned']:+7.1f} ± {g['diff_ci95']:4.1f} "
+            f"{s['mean']:8.1f} {s['minus_tuned']:+7.1f} ± {s['diff_ci95']:4.1f} "
+            f"{d['vf_explained_var']:6.2f} {d['entropy']:7.3f} {d['kl']:7.4f} "
+            f"{r['train_seconds']:5.0f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
