@@ -55,7 +55,11 @@ def test_compare_a_run_writes_summary_and_plots(run, tmp_path, capsys):
     for name in ("baseline_vs_ppo_comparison.png", "episode_trajectory.png"):
         assert (out / name).stat().st_size > 20_000
     rows = (out / "comparison_episodes.csv").read_text().splitlines()
-    assert len(rows) == 1 + 6 * 4 * 3  # episodes x agents x (run, seed, tuned)
+    # episodes x agents x (run, seed, tuned, constant)
+    assert len(rows) == 1 + 6 * 4 * 4
+    assert summary["vs_constant"]["rewards"]["baseline"] > 0
+    assert summary["acting"] == "greedy"
+    assert summary["other_acting"]["acting"] == "sampled"
     assert "rewards" in capsys.readouterr().out
 
 

@@ -1,0 +1,265 @@
+"""What the learner sees and shows: reward scales, centering, presets,
+diagnostics in a run's outputs, how loaded policies act, the constant-order
+baseline. Nothing here judges how well a policy learns (benchmarks do)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import struct
+from argparse import Namespace
+from dataclasses import asdict, replace
+
+import numpy as np
+import pytest
+
+from baselines.policies import ConstantStore, make_policies
+from hmarl_env import get_scenario
+from hmarl_env.roles import reward_scales
+
+torch = pytest.importorskip("torch")
+
+
+# ------------------------------------------------------------ reward scales
+def test_reward_scales_come_from_the_scenario():
+    sc = get_scenario("default")
+    scales = reward_scales(sc)
+    w = sc.rewards.store
+    # full service while holding one inventory scale: 100 * (2 + 1) units
+    assert scales["store_1"] == pytest.approx(
+        w.service_level + w.holding_cost * 0.073 * 300
+    )
+    doubled = replace(  # the scale follows the weights
+        sc, rewards=replace(sc.rewards, store=replace(w, service_level=20.0))
+    )
+    assert reward_scales(doubled)["store_1"] == pytest.approx(scales["store_1"] + 10)
+    assert all(s > 0 and math.isfinite(s) for s in scales.values())
+
+
+def test_learner_scales_per_module_and_mode():
+    from experiments.common import PPOSettings
+
+    sc = get_scenario("default")
+    period = reward_scales(sc)
+    assert PPOSettings(reward_scaling="none").learner_reward_scales(sc) == {}
+    got = PPOSettings(reward_scaling="period").learner_reward_scales(sc)
+    assert set(got) == {"store", "warehouse", "supplier"}
+    assert got["store"] == pytest.approx(period["store_1"])
+    # a return of order one: times min(horizon, 1 / (1 - gamma))
+    got = PPOSettings(reward_scaling="return", gamma=0.9).learner_reward_scales(sc)
+    assert got["warehouse"] == pytest.approx(period["warehouse_1"] * 10)
+    short = get_scenario("default", horizon=20)
+    got = PPOSettings(reward_scaling="return", gamma=0.99).learner_reward_scales(short)
+    assert got["store"] == pytest.approx(period["store_1"] * 20)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"reward_scaling": "max"}, "reward_scaling"),
+        ({"gamma": 1.0}, "gamma"),
+        ({"vf_clip_param": -1.0}, "vf_clip_param"),
+        ({"reward_centering": 2.0}, "reward_centering"),
+        ({"minibatch_size": 4096, "train_batch_size": 2048}, "minibatch_size"),
+        ({"num_epochs": 0}, "num_epochs"),
+    ],
+)
+def test_bad_ppo_settings_name_the_field(bad, match):
+    from experiments.common import PPOSettings
+
+    with pytest.raises(ValueError, match=match):
+        PPOSettings(**bad)
+
+
+def test_scale_rewards_divides_and_centres_only_the_learner_batch():
+    from ray.rllib.core.columns import Columns
+
+    from experiments.learner import ScaleRewards
+
+    def batch():
+        return {
+            "store": {
+                Columns.REWARDS: torch.tensor([10.0, 20.0, 30.0, 0.0]),
+                Columns.LOSS_MASK: torch.tensor([True, True, True, False]),
+            },
+            "warehouse": {Columns.REWARDS: torch.tensor([4.0])},
+        }
+
+    piece = ScaleRewards(scales={"store": 10.0})
+    out = piece(rl_module=None, batch=batch(), episodes=[])
+    assert out["store"][Columns.REWARDS].tolist() == [1.0, 2.0, 3.0, 0.0]
+    assert out["warehouse"][Columns.REWARDS].tolist() == [4.0]  # no scale: as is
+    centred = ScaleRewards(scales={"store": 10.0}, center_rate=0.5)
+    out = centred(rl_module=None, batch=batch(), episodes=[])
+    # the first batch's mean over the masked steps (2.0); the padding stays 0
+    assert out["store"][Columns.REWARDS].tolist() == [-1.0, 0.0, 1.0, 0.0]
+    b = batch()
+    b["store"][Columns.REWARDS] = b["store"][Columns.REWARDS] * 2  # mean 4
+    out = centred(rl_module=None, batch=b, episodes=[])
+    assert centred.means["store"] == pytest.approx(3.0)  # 2 + 0.5 * (4 - 2)
+    assert out["store"][Columns.REWARDS].tolist() == [-1.0, 1.0, 3.0, 0.0]
+    with pytest.raises(ValueError, match="finite and > 0"):
+        ScaleRewards(scales={"store": 0.0})
+
+
+def test_the_learner_gets_the_scales_and_the_config_the_clips():
+    from experiments.common import PPO_PRESETS, Phase, build_config
+    from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
+
+    sc = get_scenario("default")
+    phase = Phase("phase1", ("store",))
+    cfg = build_config(sc, phase, PPO_PRESETS["hmarl"])
+    assert cfg.learner_class is HmarlPPOLearner
+    want = PPO_PRESETS["hmarl"].learner_reward_scales(sc)
+    assert cfg.learner_config_dict[REWARD_SCALES_KEY] == want
+    assert (
+        cfg.learner_config_dict[CENTER_RATE_KEY]
+        == PPO_PRESETS["hmarl"].reward_centering
+    )
+    seeds = build_config(sc, phase, PPO_PRESETS["seeds"])
+    assert seeds.learner_config_dict[REWARD_SCALES_KEY] == {}
+    assert seeds.vf_clip_param == 10.0 and seeds.minibatch_size == 64
+    if PPO_PRESETS["hmarl"].vf_clip_param is None:
+        assert cfg.vf_clip_param == math.inf
+
+
+# ------------------------------------------------------------------ presets
+def _args(**kw):
+    from experiments.train import _PPO_OPTIONS
+
+    base = dict(
+        scenario="default",
+        ppo_preset=None,
+        seed=0,
+        timesteps=None,
+        default_timesteps=1000,
+        num_env_runners=0,
+        num_envs_per_env_runner=1,
+        eval_interval=0,
+        eval_episodes=2,
+        checkpoint_interval=0,
+        output=None,
+    )
+    base.update({name: None for name, _, _ in _PPO_OPTIONS})
+    base.update(kw)
+    return Namespace(**base)
+
+
+def test_the_preset_switch_changes_the_resolved_config():
+    from experiments.common import PPO_PRESETS, Phase
+    from experiments.train import _new_config
+
+    phase = Phase("phase1", ("store",))
+    mine = _new_config(_args(), phase, None, {})
+    seeds = _new_config(_args(ppo_preset="seeds"), phase, None, {})
+    assert mine["ppo_preset"] == "hmarl" and seeds["ppo_preset"] == "seeds"
+    assert json.loads(json.dumps(seeds["ppo"])) == json.loads(
+        json.dumps(asdict(PPO_PRESETS["seeds"]))
+    )
+    assert mine["ppo"] != seeds["ppo"]
+    # single options override the preset, and say so in the config
+    tweaked = _new_config(
+        _args(ppo_preset="seeds", minibatch_size=128, grad_clip=None), phase, None, {}
+    )
+    assert tweaked["ppo"]["minibatch_size"] == 128
+    assert tweaked["ppo"]["reward_scaling"] == "none"
+
+
+def test_runs_made_before_a_setting_existed_read_it_as_the_seeds():
+    from experiments.common import PPO_PRESETS
+    from experiments.train import ppo_from_config
+
+    old = {
+        k: v
+        for k, v in asdict(PPO_PRESETS["seeds"]).items()
+        if k not in ("reward_scaling", "vf_clip_param", "reward_centering")
+    }
+    assert ppo_from_config(old) == PPO_PRESETS["seeds"]
+    with pytest.raises(ValueError, match="unknown PPO settings"):
+        ppo_from_config({**old, "learning_rate": 1.0})
+
+
+# ------------------------------------------------------- a run's outputs
+def _event_tags(folder) -> set[str]:
+    """Scalar tags in TensorBoard event files (TFRecord framing, Event protos)."""
+    from tensorboardX.proto.event_pb2 import Event
+
+    tags = set()
+    for path in folder.glob("events.out.tfevents.*"):
+        data = path.read_bytes()
+        i = 0
+        while i < len(data):
+            (n,) = struct.unpack("<Q", data[i : i + 8])
+            event = Event.FromString(data[i + 12 : i + 12 + n])
+            tags.update(v.tag for v in event.summary.value)
+            i += 12 + n + 4
+    return tags
+
+
+def test_diagnostics_reach_the_csv_tensorboard_and_plots(run):
+    from experiments.train import LEARNER_KEYS
+
+    with (run / "metrics.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    for key in LEARNER_KEYS:
+        values = [float(r[f"store_{key}"]) for r in rows]
+        assert all(math.isfinite(v) for v in values), key
+    assert all(-1e6 < float(r["store_vf_explained_var"]) <= 1 for r in rows)
+    assert float(rows[-1]["store_lr"]) > 0
+    tags = _event_tags(run / "tensorboard")
+    assert {f"store_{k}" for k in LEARNER_KEYS} <= tags
+    refs = json.loads((run / "monitor_references.json").read_text())
+    assert set(refs["reward_per_agent"]["store"]) == {"seed", "tuned", "constant"}
+
+
+def test_the_gate_reports_the_constant_store_and_the_tuned_one(run):
+    gate = json.loads((run / "gate.json").read_text())
+    store = gate["roles"]["store"]
+    assert store["against"] == "seed"
+    assert {"seed", "tuned", "constant"} <= set(store)
+
+
+# ------------------------------------------------------------------ acting
+class _Fixed(torch.nn.Module):
+    """An RLModule stand-in whose logits are given."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = torch.as_tensor(logits, dtype=torch.float32)
+
+    def forward_inference(self, batch):
+        from ray.rllib.core.columns import Columns
+
+        n = batch[Columns.OBS].shape[0]
+        return {Columns.ACTION_DIST_INPUTS: self.logits.expand(n, -1)}
+
+
+def test_sampled_acting_is_seeded_and_follows_the_distribution():
+    from experiments.loading import ModulePolicy
+
+    p = np.array([0.1, 0.2, 0.3, 0.4])
+    module = _Fixed(np.log(p))
+    obs = np.zeros((20_000, 8), dtype=np.float32)
+    greedy = ModulePolicy(module, "store")
+    assert (greedy(obs) == 3).all()
+    a = ModulePolicy(module, "store", "sampled", seed=7)(obs)
+    b = ModulePolicy(module, "store", "sampled", seed=7)(obs)
+    np.testing.assert_array_equal(a, b)
+    freq = np.bincount(a, minlength=4) / len(a)
+    np.testing.assert_allclose(freq, p, atol=0.015)
+    assert not np.array_equal(a, ModulePolicy(module, "store", "sampled", 8)(obs))
+    with pytest.raises(ValueError, match="acting"):
+        ModulePolicy(module, "store", "random")
+
+
+# ---------------------------------------------------------------- baseline
+def test_constant_store_orders_the_forecast_whatever_it_sees():
+    sc = get_scenario("default")
+    policies = make_policies(sc, "constant")
+    assert isinstance(policies["store_1"], ConstantStore)
+    obs = np.random.default_rng(0).uniform(0, 10, size=(50, 8)).astype(np.float32)
+    one = sc.actions.store_order_multipliers.index(1.0)
+    assert (policies["store_1"](obs) == one).all()
+    seed = make_policies(sc, "seed")
+    assert policies["warehouse_1"] == seed["warehouse_1"]
