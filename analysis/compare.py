@@ -297,10 +297,11 @@ def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
     sc = result["scenario"]
     columns = {
         "seeds' rules": result["policies"]["seed"],
+        "tuned heuristics": result["policies"]["tuned"],
         "PPO": result["policies"]["ppo"],
     }
     n = len(sc.nodes)
-    fig, axes = _figure(n, 2, (12, 2.0 * n + 0.8))
+    fig, axes = _figure(n, len(columns), (17, 2.0 * n + 0.8))
     for c, (label, policies) in enumerate(columns.items()):
         env = parallel_env(sc)
         obs, _ = env.reset(seed=FIRST_SEED)
@@ -320,11 +321,25 @@ def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
                 ax.plot(
                     t, [getattr(led, field)[0, i] for led in history], style, label=lab
                 )
+            if sc.nodes[i].is_store:  # what an order-up-to rule reacts to
+                ax.plot(
+                    t,
+                    [
+                        led.closing[0, i]
+                        + led.in_transit[0, i]
+                        + led.inbound_backlog[0, i]
+                        for led in history
+                    ],
+                    "-",
+                    lw=0.8,
+                    alpha=0.6,
+                    label="inventory position",
+                )
             ax.set_ylabel(name, fontsize=8)
             ax.tick_params(labelsize=7)
             if i == 0:
                 ax.set_title(f"{label}: episode seed {FIRST_SEED}", fontsize=9)
-                ax.legend(fontsize=7, ncol=3, loc="upper right")
+                ax.legend(fontsize=7, ncol=4, loc="upper right")
         axes[-1, c].set_xlabel("period")
     return _save(fig, path)
 

@@ -2,24 +2,31 @@
 
 How to run:
     python benchmarks/phase1_quality.py [--seeds 0 1 2] [--timesteps N] [--episodes 500]
+    python benchmarks/phase1_quality.py --ppo-preset seeds     # the seeds' PPO
 
 Trains phase 1 once per training seed with the default budget (or
-``--timesteps``; a finished run of the same seed and budget in the output
-folder is reused), then evaluates on the held-out demand seeds (from 1,000,000)
-the greedy learned stores, the seeds' rule-based store and the tuned base-stock
-store, all with the tuned warehouse and the always-fulfil supplier (as in
-training), on the same demand. Reports the store episode reward per store: per
-training seed (mean and 95% CI over episodes, paired difference to each
-baseline) and over
-training seeds (mean and 95% CI over seeds). Writes the table to
-``results/benchmarks/phase1_quality.json``.
+``--timesteps``) and the named PPO preset (default hmarl's; a finished run of
+the same seed, budget and settings in the output folder is reused), then
+evaluates on the held-out demand seeds (from 1,000,000) the learned stores
+(acting greedily, and sampled from a generator seeded with the training seed),
+the seeds' rule-based store, a store that always orders 1.0 x forecast and the
+tuned base-stock store, all with the tuned warehouse and the always-fulfil
+supplier (as in training), on the same demand. Reports the store episode
+reward per store: per training seed (mean and 95% CI over episodes, paired
+difference to each baseline), over training seeds (mean and 95% CI over
+seeds) and pooled (the per-episode mean over seeds, paired with each
+baseline), and the store critic's value explained variance over the last five
+iterations. Writes ``results/benchmarks/phase1_quality_<preset>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +39,7 @@ from baselines.evaluate import evaluate  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from baselines.tune import HELD_OUT_SEED  # noqa: E402
 from experiments import phase1  # noqa: E402
+from experiments.common import PPO_PRESETS  # noqa: E402
 from experiments.loading import load_policies  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 
@@ -43,15 +51,23 @@ def store_reward(policies, episodes: int) -> np.ndarray:
     return stores.groupby("episode")["episode_reward"].mean().to_numpy()
 
 
-def finished_run(out: Path, seed: int, timesteps: int) -> Path | None:
-    """The newest complete run of this seed and budget in ``out``, if any."""
+def finished_run(out: Path, seed: int, timesteps: int, ppo: dict) -> Path | None:
+    """The newest complete run of this seed, budget and settings in ``out``."""
     for run in sorted(out.glob(f"default__phase1__{seed}__*"), reverse=True):
         latest = run / "checkpoints" / "latest"
         if not (latest.is_file() and latest.read_text().strip() == "final"):
             continue
-        if json.loads((run / "config.json").read_text())["timesteps"] == timesteps:
+        config = json.loads((run / "config.json").read_text())
+        if config["timesteps"] == timesteps and config["ppo"] == ppo:
             return run
     return None
+
+
+def explained_variance(run: Path, last: int = 5) -> float:
+    """The store critic's value explained variance, mean of the last iterations."""
+    with (run / "metrics.csv").open() as fh:
+        rows = list(csv.DictReader(fh))[-last:]
+    return float(np.mean([float(r["store_vf_explained_var"]) for r in rows]))
 
 
 def main() -> None:
@@ -60,18 +76,30 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=phase1.DEFAULT_TIMESTEPS)
     parser.add_argument("--episodes", type=int, default=500)
     parser.add_argument("--output", default=None, help="folder for the runs")
+    parser.add_argument("--ppo-preset", choices=sorted(PPO_PRESETS), default="hmarl")
     args = parser.parse_args()
     sc = get_scenario("default")
-    out = Path(args.output) if args.output else results_dir() / "benchmarks" / "phase1"
+    out = (
+        Path(args.output)
+        if args.output
+        else results_dir() / "benchmarks" / f"phase1_{args.ppo_preset}"
+    )
+    ppo = json.loads(json.dumps(asdict(PPO_PRESETS[args.ppo_preset])))
     tuned = make_policies(sc, "tuned")
-    seed_stores = {
-        a: p for a, p in make_policies(sc, "seed").items() if a.startswith("store")
-    }
+
+    def stores(kind: str) -> dict:
+        return {
+            a: p for a, p in make_policies(sc, kind).items() if a.startswith("store")
+        }
+
     baselines = {  # only the stores differ: warehouse and supplier as in training
-        "seed rule": store_reward({**tuned, **seed_stores}, args.episodes),
+        "seed rule": store_reward({**tuned, **stores("seed")}, args.episodes),
+        "constant 1.0x": store_reward({**tuned, **stores("constant")}, args.episodes),
         "tuned base-stock": store_reward(tuned, args.episodes),
     }
     record = {
+        "ppo_preset": args.ppo_preset,
+        "ppo": ppo,
         "timesteps": args.timesteps,
         "episodes": args.episodes,
         "first_held_out_seed": HELD_OUT_SEED,
@@ -81,10 +109,11 @@ def main() -> None:
     for name, x in baselines.items():
         m, h = mean_ci(x)
         record["baselines"][name] = {"mean": m, "ci95": h}
-    learned_means = []
+    learned_means, per_episode = [], []
     for seed in args.seeds:
-        run = finished_run(out, seed, args.timesteps)
+        run = finished_run(out, seed, args.timesteps, ppo)
         if run is None:  # train it; a finished run of this budget is reused
+            start = time.perf_counter()
             code = phase1.main(
                 [
                     "--seed",
@@ -93,47 +122,83 @@ def main() -> None:
                     str(args.timesteps),
                     "--output",
                     str(out),
-                    "--eval-interval",
+                    "--ppo-preset",
+                    args.ppo_preset,
+                    "--gate-episodes",
                     "0",
                 ]
             )
-            run = finished_run(out, seed, args.timesteps)
+            print(f"seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
+            run = finished_run(out, seed, args.timesteps, ppo)
             if code != 0 or run is None:
                 raise SystemExit(f"training seed {seed} failed")
-        learned = store_reward(load_policies(run), args.episodes)
-        m, h = mean_ci(learned)
-        entry = {"seed": seed, "run": str(run), "learned": {"mean": m, "ci95": h}}
-        for name, x in baselines.items():
-            dm, dh = mean_ci(learned - x)
-            entry[f"minus {name}"] = {"mean": dm, "ci95": dh}
+        with (run / "metrics.csv").open() as fh:
+            train_s = sum(float(r["seconds"]) for r in csv.DictReader(fh))
+        entry = {
+            "seed": seed,
+            "run": str(run),
+            "train_seconds": train_s,
+            "vf_explained_var": explained_variance(run),
+        }
+        for acting in ("greedy", "sampled"):
+            x = store_reward(
+                load_policies(run, acting=acting, seed=seed), args.episodes
+            )
+            m, h = mean_ci(x)
+            entry[acting] = {"mean": m, "ci95": h}
+            for name, b in baselines.items():
+                dm, dh = mean_ci(x - b)
+                entry[acting][f"minus {name}"] = {"mean": dm, "ci95": dh}
+            if acting == "greedy":
+                learned_means.append(m)
+                per_episode.append(x)
         record["runs"].append(entry)
-        learned_means.append(m)
     m, h = mean_ci(np.array(learned_means))
     record["learned_over_seeds"] = {"mean": m, "ci95": h}
+    pooled = np.mean(per_episode, axis=0)
+    record["pooled"] = {}
+    for name, b in baselines.items():
+        dm, dh = mean_ci(pooled - b)
+        record["pooled"][f"minus {name}"] = {"mean": dm, "ci95": dh}
     path = write_json_atomic(
-        results_dir() / "benchmarks" / "phase1_quality.json", record
+        results_dir() / "benchmarks" / f"phase1_quality_{args.ppo_preset}.json",
+        record,
     )
 
     print(
-        f"\nstore episode reward per store, {args.episodes} held-out episodes "
-        f"(seeds {HELD_OUT_SEED}..), mean ± 95% CI"
+        f"\nPPO preset {args.ppo_preset!r}, {args.timesteps:,} env steps; store "
+        f"episode reward per store, {args.episodes} held-out episodes "
+        f"(seeds {HELD_OUT_SEED:,}..), mean ± 95% CI"
     )
     for name, v in record["baselines"].items():
-        print(f"  {name:<22} {v['mean']:8.1f} ± {v['ci95']:.1f}")
+        print(f"  {name:<24} {v['mean']:8.1f} ± {v['ci95']:.1f}")
     for e in record["runs"]:
-        diffs = ", ".join(
-            f"{k} {v['mean']:+.1f} ± {v['ci95']:.1f}"
-            for k, v in e.items()
-            if k.startswith("minus")
-        )
+        for acting in ("greedy", "sampled"):
+            r = e[acting]
+            diffs = ", ".join(
+                f"{k} {v['mean']:+.1f} ± {v['ci95']:.1f}"
+                for k, v in r.items()
+                if k.startswith("minus")
+            )
+            print(
+                f"  seed {e['seed']} {acting:<8}        {r['mean']:8.1f} ± "
+                f"{r['ci95']:.1f}   ({diffs})"
+            )
         print(
-            f"  learned, seed {e['seed']:<8} {e['learned']['mean']:8.1f} ± "
-            f"{e['learned']['ci95']:.1f}   ({diffs})"
+            f"  seed {e['seed']}: trained {e['train_seconds']:.0f} s, value explained "
+            f"variance {e['vf_explained_var']:.2f} (last 5 iterations)"
         )
     v = record["learned_over_seeds"]
     print(
-        f"  learned, {len(args.seeds)} seeds     {v['mean']:8.1f} ± {v['ci95']:.1f} "
+        f"  greedy, {len(args.seeds)} seeds         {v['mean']:8.1f} ± {v['ci95']:.1f} "
         "(CI over training seeds)"
+    )
+    print(
+        "  pooled over seeds: "
+        + ", ".join(
+            f"{k} {v['mean']:+.1f} ± {v['ci95']:.1f}"
+            for k, v in record["pooled"].items()
+        )
     )
     print(f"written to {path}")
 

@@ -60,6 +60,13 @@ CANDIDATES: dict[str, tuple[str, dict]] = {
     "center_batch4k": ("hmarl", {"reward_centering": 0.1, "train_batch_size": 4096}),
     "center_mb256": ("hmarl", {"reward_centering": 0.1, "minibatch_size": 256}),
     "center_128": ("hmarl", {"reward_centering": 0.1, "hiddens": (128, 128)}),
+    "center_epochs5": ("hmarl", {"reward_centering": 0.1, "num_epochs": 5}),
+    "center_rate03": ("hmarl", {"reward_centering": 0.3}),
+    "center_period": ("hmarl", {"reward_centering": 0.1, "reward_scaling": "period"}),
+    "center_gamma95_lambda90": (
+        "hmarl",
+        {"reward_centering": 0.1, "gamma": 0.95, "lambda_": 0.9},
+    ),
 }
 EPISODES = 200
 

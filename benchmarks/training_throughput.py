@@ -1,10 +1,11 @@
 """Training throughput of phase 1 (env steps per second) over a small grid.
 
 How to run:
-    python benchmarks/training_throughput.py
+    python benchmarks/training_throughput.py [--presets hmarl seeds]
 
-For each setting: one warm-up iteration, then the mean of two timed PPO
-iterations of 2,048 env steps on the default scenario. "sampling" is the
+For each PPO preset and rollout setting: one warm-up iteration, then the mean
+of two timed PPO iterations of the preset's train batch on the default
+scenario. "sampling" is the
 env runners' share (RLlib's env_runner_sampling_timer), "iteration" the whole
 training step with the learner's update. Uses every core of the machine (the
 target, 2,000 env steps/s, is for 2 cores).
@@ -19,21 +20,24 @@ import platform
 
 import ray
 
-from experiments.common import Phase, PPOSettings, RunnerSettings, build_config
+from experiments.common import (
+    PPO_PRESETS,
+    Phase,
+    PPOSettings,
+    RunnerSettings,
+    build_config,
+)
 from hmarl_env import get_scenario
 
 GRID = [(0, 1), (0, 8), (1, 8), (2, 4), (2, 8)]
 
 
-def measure(
-    runners: int, envs: int, minibatch: int, steps: int = 2048
-) -> tuple[float, float]:
+def measure(runners: int, envs: int, ppo: PPOSettings) -> tuple[float, float]:
     sc = get_scenario("default")
+    steps = ppo.train_batch_size
     config = build_config(
-        sc, Phase("phase1", ("store",)),
-        PPOSettings(train_batch_size=steps, minibatch_size=minibatch),
-        RunnerSettings(runners, envs),
-    )  # fmt: skip
+        sc, Phase("phase1", ("store",)), ppo, RunnerSettings(runners, envs)
+    )
     algo = config.build_algo()
     try:
         algo.train()  # warm-up
@@ -50,7 +54,9 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minibatch", type=int, nargs="+", default=[64, 512])
+    parser.add_argument(
+        "--presets", nargs="+", choices=sorted(PPO_PRESETS), default=["hmarl", "seeds"]
+    )
     args = parser.parse_args()
     ray.init(
         address="local",
@@ -63,15 +69,16 @@ def main() -> None:
         f"{os.cpu_count()} cores"
     )
     print(
-        f"{'runners':>7} {'envs/runner':>11} {'minibatch':>9} {'sampling steps/s':>17} "
-        f"{'iteration steps/s':>18}"
+        f"{'preset':>7} {'runners':>7} {'envs/runner':>11} {'minibatch':>9} "
+        f"{'sampling steps/s':>17} {'iteration steps/s':>18}"
     )
-    for minibatch in args.minibatch:
+    for preset in args.presets:
+        ppo = PPO_PRESETS[preset]
         for runners, envs in GRID:
             if runners + 1 > os.cpu_count():
                 continue
-            sample, whole = measure(runners, envs, minibatch)
-            cells = f"{runners:>7} {envs:>11} {minibatch:>9}"
+            sample, whole = measure(runners, envs, ppo)
+            cells = f"{preset:>7} {runners:>7} {envs:>11} {ppo.minibatch_size:>9}"
             print(f"{cells} {sample:>17,.0f} {whole:>18,.0f}", flush=True)
     ray.shutdown()
 

@@ -1,4 +1,4 @@
-"""Fixtures shared across test files."""
+"""Fixtures shared across test files, and the ``slow`` marker's one rule."""
 
 from __future__ import annotations
 
@@ -10,6 +10,20 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/helpers.py
 
 from helpers import tiny_run  # noqa: E402
+
+#: modules whose every test trains with RLlib (or runs a library that does)
+SLOW_MODULES = {"test_phase1", "test_curriculum", "test_integrations"}
+#: fixtures that train with RLlib or start Ray
+SLOW_FIXTURES = {"run", "pipeline", "ray_local"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark as ``slow`` every test that trains with RLlib or starts Ray, so
+    ``pytest -m 'not slow'`` runs the rest in about a minute (CI runs all)."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if module in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
