@@ -44,7 +44,9 @@ from experiments.loading import load_policies  # noqa: E402
 from experiments.train import MONITOR_SEED  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 
-#: candidate name -> (preset, changes to it)
+#: candidate name -> (preset, changes to it); ``num_env_runners`` and
+#: ``num_envs_per_env_runner`` change how rollouts are collected instead
+RUNNER_KEYS = ("num_env_runners", "num_envs_per_env_runner")
 CANDIDATES: dict[str, tuple[str, dict]] = {
     "seeds": ("seeds", {}),
     "hmarl": ("hmarl", {}),
@@ -63,6 +65,14 @@ CANDIDATES: dict[str, tuple[str, dict]] = {
     "center_epochs5": ("hmarl", {"reward_centering": 0.1, "num_epochs": 5}),
     "center_rate03": ("hmarl", {"reward_centering": 0.3}),
     "center_period": ("hmarl", {"reward_centering": 0.1, "reward_scaling": "period"}),
+    "center_envs16": (
+        "hmarl",
+        {"reward_centering": 0.1, "num_envs_per_env_runner": 16},
+    ),
+    "center_runners2": (
+        "hmarl",
+        {"reward_centering": 0.1, "num_env_runners": 2, "num_envs_per_env_runner": 8},
+    ),
     "center_gamma95_lambda90": (
         "hmarl",
         {"reward_centering": 0.1, "gamma": 0.95, "lambda_": 0.9},
@@ -87,13 +97,16 @@ def store_reward(policies, seed: int, episodes: int) -> np.ndarray:
     return stores.groupby("episode")["episode_reward"].mean().to_numpy()
 
 
-def finished(out: Path, seed: int, timesteps: int, ppo: dict) -> Path | None:
+def finished(
+    out: Path, seed: int, timesteps: int, ppo: dict, runners: dict
+) -> Path | None:
     for run in sorted(out.glob(f"default__phase1__{seed}__*"), reverse=True):
         latest = run / "checkpoints" / "latest"
         if not (latest.is_file() and latest.read_text().strip() == "final"):
             continue
         config = json.loads((run / "config.json").read_text())
-        if config["timesteps"] == timesteps and config["ppo"] == ppo:
+        same = config["timesteps"] == timesteps and config["ppo"] == ppo
+        if same and all(config["runners"][k] == v for k, v in runners.items()):
             return run
     return None
 
@@ -132,18 +145,20 @@ def _search(args: argparse.Namespace, record: dict, path: Path) -> None:
     tuned = store_reward(make_policies(sc, "tuned"), MONITOR_SEED, EPISODES)
     for name in args.candidates:
         preset, changes = CANDIDATES[name]
-        ppo = asdict(replace(PPO_PRESETS[preset], **changes))
+        runners = {k: v for k, v in changes.items() if k in RUNNER_KEYS}
+        ppo_changes = {k: v for k, v in changes.items() if k not in RUNNER_KEYS}
+        ppo = asdict(replace(PPO_PRESETS[preset], **ppo_changes))
         ppo_json = json.loads(json.dumps(ppo))
         for seed in args.seeds:
             start = time.perf_counter()
-            run = finished(out / name, seed, args.timesteps, ppo_json)
+            run = finished(out / name, seed, args.timesteps, ppo_json, runners)
             if run is None:
                 argv = ["--seed", str(seed), "--timesteps", str(args.timesteps)]
                 argv += ["--output", str(out / name), "--eval-interval", "0"]
                 argv += ["--gate-episodes", "0", "--ppo-preset", preset, *_cli(changes)]
                 if phase1.main(argv) != 0:
                     raise SystemExit(f"candidate {name}, seed {seed} failed")
-                run = finished(out / name, seed, args.timesteps, ppo_json)
+                run = finished(out / name, seed, args.timesteps, ppo_json, runners)
                 if run is None:
                     raise SystemExit(f"candidate {name}, seed {seed}: no final run")
             seconds = time.perf_counter() - start

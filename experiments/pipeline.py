@@ -41,7 +41,12 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 from analysis.gate import GATE_FILE, format_gate, outcome  # noqa: E402
 from analysis.io import results_dir, write_json_atomic  # noqa: E402
 from experiments import phase1, phase2, phase3, phase4  # noqa: E402
-from experiments.train import add_arguments, run_phase, start_ray  # noqa: E402
+from experiments.train import (  # noqa: E402
+    PPO_OPTION_NAMES,
+    add_arguments,
+    run_phase,
+    start_ray,
+)
 
 PHASES = {m.PHASE.name: m for m in (phase1, phase2, phase3, phase4)}
 STEPS = ("validate", "phase1", "compare", "phase2", "phase3", "phase4")
@@ -63,12 +68,9 @@ KEPT = (
     "eval_interval",
     "eval_episodes",
     "checkpoint_interval",
-    "train_batch_size",
-    "minibatch_size",
-    "num_epochs",
-    "lr",
     "gate_episodes",
     "compare_episodes",
+    *PPO_OPTION_NAMES,
 )
 
 
@@ -305,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{', '.join(given)}: a resumed pipeline keeps the options it "
                 "started with"
             )
-    if args.gate_episodes < 2:
+    if args.gate_episodes is not None and args.gate_episodes < 2:
         parser.error("--gate-episodes must be at least 2 in the pipeline")
     if args.compare_episodes < 2:
         parser.error("--compare-episodes must be at least 2")

@@ -92,6 +92,57 @@ COLUMNS = (
     "eval_supplier_reward",
     "eval_service_level",
 )
+#: a run's options beside its PPO settings, with their defaults; recorded in
+#: config.json (``eval``, ``checkpoint_interval``, ``gate_episodes``) so that a
+#: resumed run keeps them unless the command line names them again
+RUN_DEFAULTS = {
+    "eval_interval": 5,
+    "eval_episodes": 100,
+    "checkpoint_interval": 5,
+    "gate_episodes": 200,
+}
+
+
+def _recorded(config: dict[str, Any]) -> dict[str, int]:
+    """A run's options as its config records them (older runs: the defaults)."""
+    ev = config.get("eval", {})
+    return {
+        "eval_interval": int(ev.get("interval", RUN_DEFAULTS["eval_interval"])),
+        "eval_episodes": int(ev.get("episodes", RUN_DEFAULTS["eval_episodes"])),
+        "checkpoint_interval": int(
+            config.get("checkpoint_interval", RUN_DEFAULTS["checkpoint_interval"])
+        ),
+        "gate_episodes": int(
+            config.get("gate_episodes", RUN_DEFAULTS["gate_episodes"])
+        ),
+    }
+
+
+def _record(config: dict[str, Any], options: dict[str, int]) -> None:
+    config["eval"] = {
+        **config.get("eval", {}),
+        "interval": options["eval_interval"],
+        "episodes": options["eval_episodes"],
+        "first_seed": MONITOR_SEED,
+    }
+    config["checkpoint_interval"] = options["checkpoint_interval"]
+    config["gate_episodes"] = options["gate_episodes"]
+
+
+def _options_record(options: dict[str, int]) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    _record(config, options)
+    return config
+
+
+def _options(args: argparse.Namespace, base: dict[str, int]) -> dict[str, int]:
+    """``base`` with the options the command line names."""
+    return {
+        k: (v if getattr(args, k, None) is None else int(getattr(args, k)))
+        for k, v in base.items()
+    }
+
+
 #: learner diagnostics per trained module: column suffix -> RLlib's result key
 #: (``learners/<module>/<key>``); the losses are the last iteration's means
 LEARNER_KEYS = {
@@ -168,15 +219,23 @@ def add_arguments(
     parser.add_argument(
         "--eval-interval",
         type=int,
-        default=5,
-        help="evaluate the greedy policy every N iterations (0: never)",
+        default=None,
+        help="evaluate the greedy policy every N iterations (0: never; default "
+        f"{RUN_DEFAULTS['eval_interval']}; with --resume: the run's)",
     )
-    parser.add_argument("--eval-episodes", type=int, default=100)
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=None,
+        help=f"monitoring episodes of each evaluation (default "
+        f"{RUN_DEFAULTS['eval_episodes']}; with --resume: the run's)",
+    )
     parser.add_argument(
         "--checkpoint-interval",
         type=int,
-        default=5,
-        help="checkpoint every N iterations (and at the end)",
+        default=None,
+        help="checkpoint every N iterations and at the end (0: only at the end; "
+        f"default {RUN_DEFAULTS['checkpoint_interval']}; with --resume: the run's)",
     )
     parser.add_argument(
         "--ppo-preset",
@@ -197,8 +256,9 @@ def add_arguments(
     parser.add_argument(
         "--gate-episodes",
         type=int,
-        default=200,
-        help="held-out episodes of the curriculum gate at the end (0: no gate)",
+        default=None,
+        help="held-out episodes of the curriculum gate at the end (0: no gate; "
+        f"default {RUN_DEFAULTS['gate_episodes']}; with --resume: the run's)",
     )
 
 
@@ -228,14 +288,25 @@ _PPO_OPTIONS = (
 )
 
 
+#: every option that sets PPO: the preset and the single settings over it
+PPO_OPTION_NAMES = ("ppo_preset", *(name for name, _, _ in _PPO_OPTIONS))
+
+
 def parse_phase_args(
     phase: Phase, default_timesteps: int, argv: list[str] | None, description: str
 ) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     add_arguments(parser, default_timesteps, phase)
     args = parser.parse_args(argv)
-    if args.gate_episodes == 1 or args.gate_episodes < 0:
+    if args.gate_episodes is not None and (
+        args.gate_episodes == 1 or args.gate_episodes < 0
+    ):
         parser.error("--gate-episodes must be 0 (no gate) or at least 2")
+    for name in ("eval_interval", "checkpoint_interval"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 or more")
+    if args.eval_episodes is not None and args.eval_episodes < 1:
+        parser.error("--eval-episodes must be at least 1")
     return args
 
 
@@ -294,7 +365,7 @@ def save_checkpoint(algo: Any, run_dir: Path, name: str) -> Path:
 def _ppo_settings(args: argparse.Namespace, base: PPOSettings) -> PPOSettings:
     """``base`` with the settings the command line names."""
     changes = {
-        name: getattr(args, name)
+        name: _from_json_value(getattr(args, name))  # a resumed pipeline's lists
         for name, _, _ in _PPO_OPTIONS
         if getattr(args, name, None) is not None
     }
@@ -393,12 +464,7 @@ def _new_config(
         ),
         "heuristic_params": params,
         "from": source,
-        "eval": {
-            "interval": args.eval_interval,
-            "episodes": args.eval_episodes,
-            "first_seed": MONITOR_SEED,
-        },
-        "checkpoint_interval": args.checkpoint_interval,
+        **_options_record(_options(args, RUN_DEFAULTS)),
         "command": " ".join(sys.argv),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
@@ -601,12 +667,20 @@ def run_phase(
             ckpt, _ = find_checkpoint(run_dir)
         phase = _from_json(Phase, config["phase"])
         ppo = ppo_from_config(config["ppo"])
+        recorded = _recorded(config)
+        options = _options(args, recorded)
+        changed = options != recorded
+        if changed:  # named again on the command line: the run records it
+            _record(config, options)
         if args.timesteps is not None and args.timesteps != config["timesteps"]:
             config["timesteps"] = args.timesteps  # a bigger (or smaller) budget
+            changed = True
+        if changed:
             write_json_atomic(run_dir / "config.json", config)
     else:
         config = _new_config(args, phase, ppo_changes, extra_config or {})
         ppo = ppo_from_config(config["ppo"])
+        options = _recorded(config)
     runners = RunnerSettings(**config["runners"])
     scenario = scenario_from_dict(config["scenario"])
     target = int(config["timesteps"])
@@ -643,17 +717,17 @@ def run_phase(
             f"{phase.name}: training {list(phase.train)} on {scenario.name!r} for "
             f"{target:,} env steps -> {run_dir}"
         )
-        if args.eval_interval and not (run_dir / REFERENCES_FILE).is_file():
+        if options["eval_interval"] and not (run_dir / REFERENCES_FILE).is_file():
             write_json_atomic(
                 run_dir / REFERENCES_FILE,
                 {
                     "first_seed": MONITOR_SEED,
-                    "episodes": args.eval_episodes,
+                    "episodes": options["eval_episodes"],
                     "reward_per_agent": _monitor_references(
                         algo,
                         scenario,
                         phase,
-                        args.eval_episodes,
+                        options["eval_episodes"],
                         config.get("heuristic_params"),
                     ),
                 },
@@ -674,13 +748,13 @@ def run_phase(
                 res, iteration, seconds, new_steps, scenario, phase.train
             )
             timesteps = row["timesteps"]
-            if args.eval_interval and iteration % args.eval_interval == 0:
+            if options["eval_interval"] and iteration % options["eval_interval"] == 0:
                 row.update(
                     _monitor(
                         algo,
                         scenario,
                         phase,
-                        args.eval_episodes,
+                        options["eval_episodes"],
                         config.get("heuristic_params"),
                     )
                 )
@@ -694,7 +768,8 @@ def run_phase(
             write_json_atomic(run_dir / "training_metrics.json", _seed_schema(rows))
             done = timesteps >= target
             if done or (
-                args.checkpoint_interval and iteration % args.checkpoint_interval == 0
+                options["checkpoint_interval"]
+                and iteration % options["checkpoint_interval"] == 0
             ):
                 save_checkpoint(
                     algo, run_dir, "final" if done else f"iter_{iteration:06d}"
@@ -711,10 +786,10 @@ def run_phase(
             writer.close()
         if started_ray:
             ray.shutdown()
-    if args.gate_episodes and (
+    if options["gate_episodes"] and (
         writer is not None or not (run_dir / GATE_FILE).is_file()
     ):
-        verdict = gate_run(run_dir, args.gate_episodes)
+        verdict = gate_run(run_dir, options["gate_episodes"])
         print(format_gate(verdict))
     print(f"done: {run_dir}")
     return run_dir

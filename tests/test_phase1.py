@@ -162,6 +162,11 @@ def test_resume_continues_a_killed_run(tmp_path):
     )
     done = phase1("--resume", str(run), timeout=300)
     assert f"at iteration {killed_at}" in done.stdout
+    # the resumed run keeps its recorded options: a checkpoint every iteration
+    config = json.loads((run / "config.json").read_text())
+    assert config["checkpoint_interval"] == 1 and config["eval"]["episodes"] == 4
+    for k in range(killed_at + 1, 10):
+        assert (run / "checkpoints" / f"iter_{k:06d}").is_dir(), k
     rows = (run / "metrics.csv").read_text().splitlines()[1:]
     iterations = [int(r.split(",")[0]) for r in rows]
     assert iterations == list(range(1, len(iterations) + 1))
