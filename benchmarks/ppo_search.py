@@ -17,7 +17,9 @@ entropy, KL). Held-out seeds are only for confirming the winner
 (``benchmarks/phase1_quality.py``).
 
 Records every result in ``results/benchmarks/ppo_search.json`` (rewritten
-atomically after each run, so an interrupted search keeps what it finished).
+atomically after each run, so an interrupted search keeps what it finished)
+and writes the table of everything recorded to ``benchmarks/ppo_search.md``
+(committed: the evidence behind the defaults).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analysis.io import results_dir, write_json_atomic  # noqa: E402
+from analysis.io import results_dir, write_atomic, write_json_atomic  # noqa: E402
 from analysis.stats import mean_ci  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
@@ -137,6 +139,10 @@ def main() -> None:
     if not args.table:
         _search(args, record, path)
     _print(record)
+    if record["results"]:
+        table = Path(__file__).with_name("ppo_search.md")
+        write_atomic(table, lambda tmp: tmp.write_text(_markdown(record)))
+        print(f"table: {table}")
 
 
 def _search(args: argparse.Namespace, record: dict, path: Path) -> None:
@@ -196,6 +202,41 @@ def _search(args: argparse.Namespace, record: dict, path: Path) -> None:
             }
             write_json_atomic(path, record)
             _print({"results": [entry]}, header=False)
+
+
+def _markdown(record: dict) -> str:
+    lines = [
+        "# PPO search for phase 1 (`python benchmarks/ppo_search.py`)",
+        "",
+        "Default scenario, store reward per store and episode on "
+        f"{EPISODES} monitoring episodes (seeds {MONITOR_SEED:,}..; never the "
+        "held-out ones), mean and the paired difference to the tuned base-stock "
+        f"store (which scores {record.get('tuned_monitor', {}).get('mean', 0):.1f} "
+        "on them) with its 95% CI. Learner diagnostics: mean of the last five "
+        "iterations. Each candidate is hmarl's preset (or the seeds') with the "
+        "changes shown; `train s` is the training time on the machine of the "
+        "README, where other jobs sometimes shared the two cores during the search "
+        "(a ceiling, not a throughput figure: see training_throughput.py).",
+        "",
+        "| candidate | changes | seed | env steps | greedy | greedy - tuned | "
+        "sampled | sampled - tuned | value EV | entropy | KL | train s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in record["results"]:
+        g, s, d = r["greedy"], r["sampled"], r["diagnostics"]
+        changes = ", ".join(f"{k}={v}" for k, v in r["changes"].items()) or "-"
+        if r["preset"] != "hmarl":
+            changes = f"preset {r['preset']}" + (
+                "" if changes == "-" else ", " + changes
+            )
+        lines.append(
+            f"| {r['candidate']} | {changes} | {r['seed']} | {r['timesteps']:,} | "
+            f"{g['mean']:.1f} | {g['minus_tuned']:+.1f} ± {g['diff_ci95']:.1f} | "
+            f"{s['mean']:.1f} | {s['minus_tuned']:+.1f} ± {s['diff_ci95']:.1f} | "
+            f"{d['vf_explained_var']:.2f} | {d['entropy']:.3f} | {d['kl']:.4f} | "
+            f"{r['train_seconds']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _print(record: dict, header: bool = True) -> None:
