@@ -40,7 +40,7 @@ from baselines.policies import make_policies  # noqa: E402
 from baselines.tune import HELD_OUT_SEED  # noqa: E402
 from experiments import phase1  # noqa: E402
 from experiments.common import PPO_PRESETS  # noqa: E402
-from experiments.loading import load_policies  # noqa: E402
+from experiments.loading import is_finished, load_policies  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 
 
@@ -54,8 +54,7 @@ def store_reward(policies, episodes: int) -> np.ndarray:
 def finished_run(out: Path, seed: int, timesteps: int, ppo: dict) -> Path | None:
     """The newest complete run of this seed, budget and settings in ``out``."""
     for run in sorted(out.glob(f"default__phase1__{seed}__*"), reverse=True):
-        latest = run / "checkpoints" / "latest"
-        if not (latest.is_file() and latest.read_text().strip() == "final"):
+        if not is_finished(run):
             continue
         config = json.loads((run / "config.json").read_text())
         if config["timesteps"] == timesteps and config["ppo"] == ppo:

@@ -42,7 +42,7 @@ from baselines.evaluate import evaluate  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from experiments import phase1  # noqa: E402
 from experiments.common import PPO_PRESETS  # noqa: E402
-from experiments.loading import load_policies  # noqa: E402
+from experiments.loading import is_finished, load_policies  # noqa: E402
 from experiments.train import MONITOR_SEED  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 
@@ -103,8 +103,7 @@ def finished(
     out: Path, seed: int, timesteps: int, ppo: dict, runners: dict
 ) -> Path | None:
     for run in sorted(out.glob(f"default__phase1__{seed}__*"), reverse=True):
-        latest = run / "checkpoints" / "latest"
-        if not (latest.is_file() and latest.read_text().strip() == "final"):
+        if not is_finished(run):
             continue
         config = json.loads((run / "config.json").read_text())
         same = config["timesteps"] == timesteps and config["ppo"] == ppo

@@ -20,7 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from experiments.loading import MODULES_SUBDIR, find_checkpoint, read_run_config
+from experiments.loading import (
+    MODULES_SUBDIR,
+    find_checkpoint,
+    is_finished,
+    read_run_config,
+)
 
 __all__ = [
     "find_source_run",
@@ -49,8 +54,7 @@ def find_source_run(root: str | Path, phase: str, scenario: str | None = None) -
                 continue
             if scenario is not None and config["scenario"]["name"] != scenario:
                 continue
-            latest = run / "checkpoints" / "latest"
-            if not latest.is_file() or latest.read_text().strip() != "final":
+            if not is_finished(run):
                 continue
             candidates.append((config.get("created", ""), run.name, run))
     if not candidates:

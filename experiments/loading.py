@@ -27,7 +27,10 @@ __all__ = [
     "ACTING",
     "ModulePolicy",
     "assemble_policies",
+    "complete_checkpoints",
     "find_checkpoint",
+    "is_finished",
+    "latest_name",
     "load_module",
     "load_policies",
     "read_run_config",
@@ -91,6 +94,39 @@ def read_run_config(run: str | Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is corrupt: {exc}") from None
+
+
+FINAL = "final"
+
+
+def latest_name(run: str | Path) -> str | None:
+    """The checkpoint ``<run>/checkpoints/latest`` names, or None."""
+    latest = Path(run) / "checkpoints" / "latest"
+    return latest.read_text().strip() if latest.is_file() else None
+
+
+def is_finished(run: str | Path) -> bool:
+    """Whether a run reached its budget: its latest checkpoint is a final one
+    (``final``, or ``final-<iteration>`` when a finished run trained on)."""
+    name = latest_name(run)
+    return name is not None and (name == FINAL or name.startswith(FINAL + "-"))
+
+
+def complete_checkpoints(run: str | Path) -> list[Path]:
+    """A run's complete checkpoints, newest first (finals, then by iteration)."""
+
+    def order(p: Path) -> tuple[int, int]:
+        digits = p.name.rsplit("-", 1)[-1].rsplit("_", 1)[-1]
+        number = int(digits) if digits.isdigit() else 0
+        return (p.name.startswith(FINAL), number)
+
+    root = Path(run) / "checkpoints"
+    found = [
+        p
+        for p in (root.iterdir() if root.is_dir() else [])
+        if p.is_dir() and not p.name.startswith(".") and (p / MODULES_SUBDIR).is_dir()
+    ]
+    return sorted(found, key=order, reverse=True)
 
 
 def find_checkpoint(path: str | Path) -> tuple[Path, Path | None]:

@@ -41,6 +41,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 from analysis.gate import GATE_FILE, format_gate, outcome  # noqa: E402
 from analysis.io import results_dir, write_json_atomic  # noqa: E402
 from experiments import phase1, phase2, phase3, phase4  # noqa: E402
+from experiments.loading import is_finished  # noqa: E402
 from experiments.train import (  # noqa: E402
     PPO_OPTION_NAMES,
     add_arguments,
@@ -136,12 +137,7 @@ def _run_of(folder: Path, phase: str) -> Path | None:
 
 
 def _finished(run: Path) -> bool:
-    latest = run / "checkpoints" / "latest"
-    return (
-        latest.is_file()
-        and latest.read_text().strip() == "final"
-        and (run / GATE_FILE).is_file()
-    )
+    return is_finished(run) and (run / GATE_FILE).is_file()
 
 
 def _validate(state: dict[str, Any]) -> dict[str, Any]:

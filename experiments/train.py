@@ -56,9 +56,12 @@ from experiments.common import (
 )
 from experiments.curriculum import find_source_run, push_weights, restore_modules
 from experiments.loading import (
+    FINAL,
     assemble_policies,
     check_spaces,
+    complete_checkpoints,
     find_checkpoint,
+    latest_name,
     read_run_config,
 )
 from hmarl_env import get_scenario
@@ -348,17 +351,27 @@ def start_ray(address: str | None) -> bool:
 
 # ----------------------------------------------------------------- checkpoints
 def save_checkpoint(algo: Any, run_dir: Path, name: str) -> Path:
-    """Save, then publish: ``checkpoints/latest`` names only complete checkpoints."""
+    """Save, then publish: ``checkpoints/latest`` names only complete checkpoints.
+
+    The checkpoint is written under a hidden name, renamed into place when
+    complete, and only then named in ``latest`` (replaced atomically). The
+    checkpoint ``latest`` names is never removed: saving under that name (a
+    finished run that trains on saves ``final`` again) publishes under
+    ``<name>-<iteration>`` instead. A kill at any instant leaves ``latest``
+    naming a complete checkpoint.
+    """
     root = run_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
+    if latest_name(run_dir) == name:
+        name = f"{name}-{algo.iteration:06d}"
     tmp = root / f".{name}.partial"
-    final = root / name
+    target = root / name
     shutil.rmtree(tmp, ignore_errors=True)
     algo.save_to_path(str(tmp.resolve()))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    shutil.rmtree(target, ignore_errors=True)  # a stale copy latest does not name
+    os.replace(tmp, target)
     write_atomic(root / "latest", lambda p: p.write_text(name + "\n"))
-    return final
+    return target
 
 
 # ------------------------------------------------------------------- the run
@@ -655,7 +668,7 @@ def run_phase(
     )
     if args.timesteps is not None and args.timesteps < 1:
         raise ValueError(f"--timesteps must be at least 1, got {args.timesteps}")
-    ckpt = run_dir = None
+    resuming = run_dir = None
     if args.resume:
         run_dir = Path(args.resume)
         config = read_run_config(run_dir)
@@ -663,8 +676,7 @@ def run_phase(
             raise ValueError(
                 f"{run_dir} is a {config['phase']['name']} run, not {phase.name}"
             )
-        if (run_dir / "checkpoints" / "latest").is_file():
-            ckpt, _ = find_checkpoint(run_dir)
+        resuming = run_dir if complete_checkpoints(run_dir) else None
         phase = _from_json(Phase, config["phase"])
         ppo = ppo_from_config(config["ppo"])
         recorded = _recorded(config)
@@ -705,8 +717,8 @@ def run_phase(
         if run_dir is None:  # a new run: everything it needs has loaded
             run_dir = _new_run(args, config)
         rows: list[dict[str, Any]] = []
-        if ckpt is not None:
-            algo.restore_from_path(str(ckpt.resolve()))
+        if resuming is not None:
+            ckpt = _restore_newest(algo, run_dir)
             push_weights(algo)  # remote runners must not sample with stale weights
             rows = _load_rows(run_dir, algo.iteration)
             print(
@@ -772,7 +784,7 @@ def run_phase(
                 and iteration % options["checkpoint_interval"] == 0
             ):
                 save_checkpoint(
-                    algo, run_dir, "final" if done else f"iter_{iteration:06d}"
+                    algo, run_dir, FINAL if done else f"iter_{iteration:06d}"
                 )
         if writer is None:  # nothing to do: the outputs stay as they are
             print(f"{run_dir.name} had already reached {target:,} env steps")
@@ -798,6 +810,28 @@ def run_phase(
 def _fmt(x: Any, spec: str) -> str:
     """``x`` formatted, or ``-`` where it is missing (no episode ended)."""
     return "-" if _isnan(x) else format(x, spec)
+
+
+def _restore_newest(algo: Any, run_dir: Path) -> Path:
+    """Restore the newest checkpoint of ``run_dir`` that loads: the one
+    ``latest`` names, else (with a warning naming what failed) the next
+    complete one back. Loading a checkpoint unpickles it: trust its source."""
+    candidates = complete_checkpoints(run_dir)
+    named = latest_name(run_dir)
+    candidates.sort(key=lambda p: p.name != named)  # latest first, then newest
+    for ckpt in candidates:
+        try:
+            algo.restore_from_path(str(ckpt.resolve()))
+            return ckpt
+        except Exception as exc:  # pickle, torch and RLlib errors alike
+            log.warning(
+                "checkpoint %s could not be restored (%s: %s); trying the one before",
+                ckpt,
+                type(exc).__name__,
+                str(exc)[:200],
+            )
+            print(f"warning: skipped damaged checkpoint {ckpt}", file=sys.stderr)
+    raise ValueError(f"no checkpoint of {run_dir} could be restored")
 
 
 def _print_row(row: dict[str, Any], phase: Phase) -> None:

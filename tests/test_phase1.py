@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -271,3 +272,93 @@ def test_clear_errors(tmp_path, run):
     assert bad.returncode == 2 and "unknown scenario 'nope'" in bad.stderr
     bad = phase1("--resume", str(tmp_path / "missing"), check=False)
     assert bad.returncode == 2 and "not an hmarl run folder" in bad.stderr
+
+
+class _FakeAlgo:
+    """Writes a checkpoint's shape (its module folder) and counts iterations."""
+
+    def __init__(self, iteration: int) -> None:
+        self.iteration = iteration
+
+    def save_to_path(self, path: str) -> None:
+        from experiments.loading import MODULES_SUBDIR
+
+        (Path(path) / MODULES_SUBDIR / "store").mkdir(parents=True)
+        (Path(path) / "iteration").write_text(str(self.iteration))
+
+
+@pytest.mark.parametrize("final_exists", [False, True])
+def test_a_kill_at_any_step_of_publishing_leaves_latest_complete(
+    tmp_path, monkeypatch, final_exists
+):
+    """Inject a failure at each filesystem step of save_checkpoint in turn (a
+    kill there); every time, latest names a complete checkpoint."""
+    import experiments.train as train
+    from experiments.loading import find_checkpoint, is_finished
+
+    def prepare(run):
+        train.save_checkpoint(_FakeAlgo(1), run, "iter_000001")
+        if final_exists:  # a finished run that trains on saves final again
+            train.save_checkpoint(_FakeAlgo(2), run, "final")
+
+    k = 0
+    while True:  # a kill at the k-th filesystem call, until none is left
+        run = tmp_path / f"{final_exists}-{k}"
+        run.mkdir()
+        (run / "config.json").write_text("{}")
+        prepare(run)
+        calls = {"n": 0}
+
+        def maybe_die(real, calls=calls, k=k):
+            def wrapped(*a, **kw):
+                if calls["n"] == k:
+                    raise KeyboardInterrupt(f"killed at call {k}: {real.__name__}")
+                calls["n"] += 1
+                return real(*a, **kw)
+
+            return wrapped
+
+        algo = _FakeAlgo(3)
+        monkeypatch.setattr(algo, "save_to_path", maybe_die(algo.save_to_path))
+        monkeypatch.setattr(train.shutil, "rmtree", maybe_die(train.shutil.rmtree))
+        monkeypatch.setattr(train.os, "replace", maybe_die(train.os.replace))
+        monkeypatch.setattr(train, "write_atomic", maybe_die(train.write_atomic))
+        killed = True
+        try:
+            train.save_checkpoint(algo, run, "final")
+            killed = False
+        except KeyboardInterrupt:
+            pass
+        finally:
+            monkeypatch.undo()
+        ckpt, _ = find_checkpoint(run)  # latest names a complete checkpoint
+        if not killed:
+            assert (ckpt / "iteration").read_text() == "3"
+            break
+        assert (ckpt / "iteration").read_text() in ("1", "2")
+        assert is_finished(run) == final_exists
+        # and publishing again works and moves latest on
+        done = train.save_checkpoint(_FakeAlgo(3), run, "final")
+        assert find_checkpoint(run)[0] == done and is_finished(run)
+        assert (done / "iteration").read_text() == "3"
+        k += 1
+    assert k >= 5  # rmtree, save, rmtree, rename, publish (and its rename)
+
+
+def test_resume_skips_a_damaged_latest_checkpoint(run, tmp_path):
+    copy = tmp_path / run.name
+    shutil.copytree(run, copy)
+    final = copy / "checkpoints" / "final"
+    for f in final.rglob("*.pkl"):
+        f.write_bytes(f.read_bytes()[:20])  # truncated: unpickling fails
+    done = phase1("--resume", str(copy), "--timesteps", "600", timeout=300)
+    assert "skipped damaged checkpoint" in done.stderr and str(final) in done.stderr
+    assert "from iter_000001 at iteration 1" in done.stdout
+    rows = (copy / "metrics.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == [1, 2, 3]
+    from experiments.loading import latest_name, load_policies
+
+    # latest named iter_000002 when final was saved again: the damaged copy
+    # was stale and is replaced by one that loads
+    assert latest_name(copy) == "final"
+    assert load_policies(copy)["store_1"] is not None
