@@ -349,6 +349,20 @@ def start_ray(address: str | None) -> bool:
     return True
 
 
+def _check_cpus(runners: RunnerSettings) -> None:
+    """Each remote env runner takes a CPU of the cluster: with fewer, Ray would
+    wait for them forever."""
+    import ray
+
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if runners.num_env_runners > cpus:
+        raise ValueError(
+            f"--num-env-runners {runners.num_env_runners} needs as many CPUs, the "
+            f"Ray cluster has {cpus:g}: use --num-env-runners {int(cpus)} or fewer "
+            "(0 samples in the driver)"
+        )
+
+
 # ----------------------------------------------------------------- checkpoints
 def save_checkpoint(algo: Any, run_dir: Path, name: str) -> Path:
     """Save, then publish: ``checkpoints/latest`` names only complete checkpoints.
@@ -709,6 +723,7 @@ def run_phase(
     started_ray = start_ray(args.address)
     writer = None
     try:
+        _check_cpus(runners)
         algo = algo_config.build_algo()
         if config.get("from"):  # on resume too: a run killed before its first
             # checkpoint has only the source to start from

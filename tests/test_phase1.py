@@ -272,6 +272,10 @@ def test_clear_errors(tmp_path, run):
     assert bad.returncode == 2 and "unknown scenario 'nope'" in bad.stderr
     bad = phase1("--resume", str(tmp_path / "missing"), check=False)
     assert bad.returncode == 2 and "not an hmarl run folder" in bad.stderr
+    out = tmp_path / "many"
+    bad = phase1("--num-env-runners", "64", "--output", str(out), check=False)
+    assert bad.returncode == 2 and "needs as many CPUs" in bad.stderr
+    assert not out.exists() or not any(out.iterdir())  # nothing written
 
 
 class _FakeAlgo:
