@@ -75,6 +75,18 @@ CANDIDATES: dict[str, tuple[str, dict]] = {
         "hmarl",
         {"reward_centering": 0.1, "num_env_runners": 2, "num_envs_per_env_runner": 8},
     ),
+    "center_lr1e3_runners2": (
+        "hmarl",
+        {"reward_centering": 0.1, "lr": 1e-3, "num_env_runners": 2},
+    ),
+    "center_lambda80_runners2": (
+        "hmarl",
+        {"reward_centering": 0.1, "lambda_": 0.8, "num_env_runners": 2},
+    ),
+    "center_gamma95_runners2": (
+        "hmarl",
+        {"reward_centering": 0.1, "gamma": 0.95, "num_env_runners": 2},
+    ),
     "center_gamma95_lambda90": (
         "hmarl",
         {"reward_centering": 0.1, "gamma": 0.95, "lambda_": 0.9},

@@ -201,8 +201,10 @@ def add_arguments(
     parser.add_argument(
         "--num-env-runners",
         type=int,
-        default=0,
-        help="remote env runners (0: sample in the driver)",
+        default=2,
+        help="remote env runners, a CPU each (0: sample in the driver; default "
+        "%(default)s: on 2 cores they sample while the driver waits, then the "
+        "driver learns)",
     )
     parser.add_argument("--num-envs-per-env-runner", type=int, default=8)
     parser.add_argument(

@@ -17,6 +17,8 @@ TINY = [
     "1",
     "--eval-episodes",
     "4",
+    "--num-env-runners",
+    "0",
     "--num-envs-per-env-runner",
     "2",
     "--gate-episodes",

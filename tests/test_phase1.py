@@ -175,17 +175,17 @@ def test_resume_continues_a_killed_run(tmp_path):
     assert (run / "checkpoints" / "latest").read_text().strip() == "final"
 
 
-def test_one_remote_env_runner(tmp_path):
+def test_remote_env_runners_as_by_default(tmp_path):
     phase1(
         "--timesteps",
         "200",
-        "--num-env-runners",
-        "1",
         "--eval-interval",
         "0",
         "--output",
         str(tmp_path),
         *TINY,
+        "--num-env-runners",  # after TINY, which samples in the driver
+        "2",
     )
     assert (only_run(tmp_path) / "checkpoints" / "final").is_dir()
 
