@@ -42,14 +42,16 @@ def measure(runners: int, envs: int, ppo: PPOSettings) -> tuple[float, float]:
     )
     algo = config.build_algo()
     try:
-        algo.train()  # warm-up
+        before = algo.train()["num_env_steps_sampled_lifetime"]  # warm-up
         sample = whole = 0.0
         for _ in range(TIMED):
             res = algo.train()
             timers = res["timers"]
             sample += timers["env_runner_sampling_timer"]
             whole += timers["training_iteration"]
-        return TIMED * steps / sample, TIMED * steps / whole
+        # runners finish their episodes' steps: count what was sampled
+        steps = res["num_env_steps_sampled_lifetime"] - before
+        return steps / sample, steps / whole
     finally:
         algo.stop()
 
