@@ -41,6 +41,7 @@ import pandas as pd
 from hmarl_env import Simulation, get_scenario
 from hmarl_env.roles import SUPPLIER, Roles
 from hmarl_env.scenario import Scenario
+from hmarl_env.seeding import check_seed
 
 __all__ = ["KPIS", "evaluate", "summarize"]
 
@@ -191,6 +192,7 @@ def evaluate(
         raise ValueError(
             f"episodes and batch_size must be >= 1, got {episodes}, {batch_size}"
         )
+    seed = check_seed(seed, "evaluate's first episode seed")
     frames = []
     start = time.perf_counter()
     for lo in range(0, episodes, batch_size):
@@ -276,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.episodes < 2:
         parser.error("--episodes must be at least 2 (for confidence intervals)")
     try:
+        check_seed(args.seed, "--seed")
         scenario = get_scenario(args.scenario)
         policies = make_policies(scenario, args.policy)
     except ValueError as exc:

@@ -340,6 +340,11 @@ class Simulation:
                 one reset with ``rng[b]``).
         """
         B, n, T = self.batch_size, self.n_nodes, self.scenario.horizon
+        if not isinstance(rng, np.random.Generator) and not hasattr(rng, "__iter__"):
+            raise ValueError(
+                "reset needs a numpy Generator (or one per replica), got "
+                f"{rng!r}; for a seed, pass np.random.default_rng(seed)"
+            )
         demand = np.zeros((T, B, n))
         if isinstance(rng, np.random.Generator):
             for i, p in zip(self._stores, self._processes, strict=True):

@@ -13,6 +13,7 @@ from hmarl_env.core import Simulation
 from hmarl_env.ledger import Ledger
 from hmarl_env.roles import SUPPLIER, Roles
 from hmarl_env.scenario import Scenario, get_scenario
+from hmarl_env.seeding import check_seed
 
 __all__ = ["SupplyChainEnv"]
 
@@ -144,6 +145,8 @@ class SupplyChainEnv(ParallelEnv):
 
     # ------------------------------------------------------------- reset
     def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            seed = check_seed(seed, "reset seed")
         if seed is not None or self._rng is None:
             self._rng = np.random.default_rng(seed)
         self._sim.reset(self._rng)

@@ -20,6 +20,7 @@ import numpy as np
 from hmarl_env.env import SupplyChainEnv
 from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS
 from hmarl_env.roles import NODE_INFO_KEYS, SUPPLIER, SUPPLIER_INFO_KEYS
+from hmarl_env.seeding import check_seed
 
 
 def _expected_reward(env: SupplyChainEnv, agent: str, info: dict[str, float]) -> float:
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1:
         parser.error("--steps must be at least 1")
     try:
+        check_seed(args.seed, "--seed")
         env = SupplyChainEnv(args.scenario, store_observation=args.store_observation)
     except ValueError as exc:
         parser.error(str(exc))

@@ -304,3 +304,28 @@ def test_bad_construction_arguments():
         hmarl_env.parallel_env(store_observation="full")
     with pytest.raises(ValueError, match="scenario.horizon"):
         hmarl_env.parallel_env(horizon=0)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "3", True])
+def test_bad_reset_seeds_name_the_seed(seed):
+    env = hmarl_env.parallel_env("default")
+    with pytest.raises(ValueError, match="reset seed"):
+        env.reset(seed=seed)
+
+
+def test_simulation_reset_wants_a_generator():
+    from hmarl_env import Simulation
+
+    sim = Simulation(hmarl_env.get_scenario("default"), batch_size=2)
+    with pytest.raises(ValueError, match="default_rng"):
+        sim.reset(3)
+
+
+@pytest.mark.parametrize("module", ["baselines.evaluate", "hmarl_env.validate"])
+def test_clis_refuse_a_negative_seed(module, capsys):
+    import importlib
+
+    main = importlib.import_module(module).main
+    with pytest.raises(SystemExit) as exc:
+        main(["--seed", "-1"])
+    assert exc.value.code == 2 and "--seed must be >= 0" in capsys.readouterr().err
