@@ -34,7 +34,7 @@ from analysis.stats import mean_ci
 from baselines.evaluate import evaluate
 from baselines.policies import make_policies
 from hmarl_env import get_scenario
-from hmarl_env.scenario import Scenario
+from hmarl_env.scenario import PRESETS, Scenario
 
 __all__ = ["HELD_OUT_SEED", "fingerprint", "load_tuned", "tune", "tuned_path"]
 
@@ -55,8 +55,28 @@ def fingerprint(scenario: Scenario) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def is_preset(scenario: Scenario) -> bool:
+    """Whether ``scenario`` is exactly the preset of its name."""
+    return scenario.name in PRESETS and fingerprint(
+        PRESETS[scenario.name]()
+    ) == fingerprint(scenario)
+
+
 def tuned_path(scenario: Scenario) -> Path:
-    return results_dir() / "baselines" / f"{scenario.name}.json"
+    """Where the tuned record of ``scenario`` lives: ``<name>.json`` for a
+    preset, ``<name>-<fingerprint>.json`` for anything else, so a scenario file
+    can never overwrite a preset's record (whatever its ``name``)."""
+    stem = (
+        scenario.name
+        if is_preset(scenario)
+        else (f"{scenario.name}-{fingerprint(scenario)}")
+    )
+    return results_dir() / "baselines" / f"{stem}.json"
+
+
+def _tune_hint(scenario: Scenario) -> str:
+    target = scenario.name if is_preset(scenario) else "<your scenario file>"
+    return f"python -m baselines.tune --scenario {target}"
 
 
 def load_tuned(scenario: Scenario) -> dict[str, Any]:
@@ -65,7 +85,7 @@ def load_tuned(scenario: Scenario) -> dict[str, Any]:
     if not path.is_file():
         raise ValueError(
             f"no tuned parameters for scenario {scenario.name!r} at {path}; run "
-            f"python -m baselines.tune --scenario {scenario.name}"
+            f"{_tune_hint(scenario)}"
         )
     try:
         record = json.loads(path.read_text())
@@ -76,7 +96,7 @@ def load_tuned(scenario: Scenario) -> dict[str, Any]:
         raise ValueError(
             f"{path} was tuned for a different {scenario.name!r} scenario (fingerprint "
             f"{record.get('fingerprint')} != {fingerprint(scenario)}); run "
-            f"python -m baselines.tune --scenario {scenario.name}"
+            f"{_tune_hint(scenario)}"
         )
     if not isinstance(params, dict):
         raise ValueError(f"{path}: 'params' must be a table")

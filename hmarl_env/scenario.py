@@ -44,6 +44,11 @@ from hmarl_env.demand import (
     demand_from_dict,
 )
 
+#: a scenario's name becomes part of run folders and file names: nothing that
+#: could climb out of a folder or need quoting
+_SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]|^[_.-]+")
+
 __all__ = [
     "Actions",
     "Node",
@@ -282,9 +287,11 @@ class Scenario:
     forecast_smoothing: float = 0.2
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
+        if not isinstance(self.name, str) or not _SCENARIO_NAME.fullmatch(self.name):
             raise ValueError(
-                f"scenario.name must be a non-empty string, got {self.name!r}"
+                "scenario.name must be 1-64 letters, digits, '_', '-' or '.', "
+                f"starting with a letter or digit (it names run folders and "
+                f"files), got {self.name!r}"
             )
         nodes = tuple(self.nodes)
         object.__setattr__(self, "nodes", nodes)
@@ -589,7 +596,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if data is not None and not isinstance(data, Mapping):
         raise ValueError(f"scenario file {str(path)!r} must hold a table of fields")
     data = dict(data or {})
-    data.setdefault("name", path.stem)
+    data.setdefault("name", _UNSAFE.sub("_", path.stem)[:64] or "scenario")
     return scenario_from_dict(data, base_dir=path.parent)
 
 

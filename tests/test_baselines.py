@@ -152,7 +152,9 @@ def test_tuning_beats_the_seed_baseline_on_held_out_seeds(tmp_path, monkeypatch)
     tuned_path(sc).parent.mkdir(parents=True)
     tuned_path(sc).write_text(json.dumps(record))
     assert isinstance(make_policies(sc, "tuned")["store_1"], BaseStockStore)
-    with pytest.raises(ValueError, match="tuned for a different 'default' scenario"):
+    # another scenario of the same name has its own record
+    assert tuned_path(sc.replace(horizon=51)) != tuned_path(sc)
+    with pytest.raises(ValueError, match="no tuned parameters.*your scenario file"):
         load_tuned(sc.replace(horizon=51))
     tuned_path(sc).write_text("{not json")
     with pytest.raises(ValueError, match="not a tuned-baseline record"):
@@ -177,3 +179,26 @@ def test_cli_prints_kpis_with_intervals(capsys):
     assert "policy 'base_stock'" in out and "store_1" in out and "±" in out
     with pytest.raises(SystemExit):
         main(["--scenario", "nope"])
+
+
+def test_a_scenario_named_like_a_preset_never_overwrites_its_record(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HMARL_RESULTS", str(tmp_path))
+    preset = get_scenario("default")
+    mine = get_scenario("default", horizon=60)  # name "default", not the preset
+    assert tuned_path(preset).name == "default.json"
+    assert tuned_path(mine).name.startswith("default-") and tuned_path(mine) != (
+        tuned_path(preset)
+    )
+    # a preset whose record is stale (the preset changed) says so
+    tuned_path(preset).parent.mkdir(parents=True)
+    tuned_path(preset).write_text(json.dumps({"fingerprint": "0" * 16, "params": {}}))
+    with pytest.raises(ValueError, match="tuned for a different 'default' scenario"):
+        load_tuned(preset)
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", ".hidden", "x" * 65, "a b"])
+def test_scenario_names_cannot_become_unsafe_paths(name):
+    with pytest.raises(ValueError, match="scenario.name"):
+        get_scenario("default").replace(name=name)

@@ -200,3 +200,11 @@ def test_bad_files_are_explained(tmp_path):
     other.write_text("")
     with pytest.raises(ValueError, match="use .toml"):
         load_scenario(other)
+
+
+def test_a_file_without_a_name_is_named_by_its_safe_stem(tmp_path):
+    from hmarl_env import get_scenario
+
+    path = tmp_path / "my chain (v2).toml"
+    path.write_text('extends = "default"\n')
+    assert get_scenario(path).name == "my_chain__v2_"
