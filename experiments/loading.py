@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 MODULES_SUBDIR = Path("learner_group") / "learner" / "rl_module"
+#: what every run's config.json has, whatever hmarl version wrote it
+RUN_KEYS = ("phase", "scenario", "seed", "timesteps", "ppo")
 
 
 ACTING = ("greedy", "sampled")
@@ -91,9 +93,16 @@ def read_run_config(run: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ValueError(f"{str(run)!r} is not an hmarl run folder: no config.json")
     try:
-        return json.loads(path.read_text())
+        config = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is corrupt: {exc}") from None
+    missing = [k for k in RUN_KEYS if not isinstance(config, dict) or k not in config]
+    if missing:
+        raise ValueError(
+            f"{path} lacks {missing}: not a config.json that hmarl wrote (or one "
+            "edited by hand)"
+        )
+    return config
 
 
 FINAL = "final"
@@ -192,7 +201,7 @@ def load_policies(
             (:class:`ModulePolicy`).
         seed: the sampling generator's seed (``"sampled"`` only).
     """
-    from hmarl_env.scenario import scenario_from_dict
+    from hmarl_env.scenario import get_scenario, scenario_from_dict
 
     ckpt, run = find_checkpoint(path)
     if run is None:
@@ -202,7 +211,7 @@ def load_policies(
         )
     config = read_run_config(run)
     run_scenario = scenario_from_dict(config["scenario"])
-    scenario = run_scenario if scenario is None else scenario
+    scenario = run_scenario if scenario is None else get_scenario(scenario)
     check_spaces(run_scenario, scenario, config.get("store_observation", "pipeline"))
     return assemble_policies(
         scenario,

@@ -103,7 +103,14 @@ def _load(folder: Path) -> dict[str, Any]:
     path = folder / STATE_FILE
     if not path.is_file():
         raise ValueError(f"{str(folder)!r} is not a pipeline folder: no {STATE_FILE}")
-    return json.loads(path.read_text())
+    try:
+        state = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is corrupt: {exc}") from None
+    missing = [k for k in ("scenario", "seed", "options", "steps") if k not in state]
+    if missing:
+        raise ValueError(f"{path} lacks {missing}: not a record hmarl wrote")
+    return state
 
 
 def _new(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:

@@ -53,7 +53,7 @@ from hmarl_env.ledger import (
     NodeField,
     SupplierField,
 )
-from hmarl_env.scenario import Scenario
+from hmarl_env.scenario import Scenario, get_scenario
 
 __all__ = ["STATE_FIELDS", "Simulation", "StateField"]
 
@@ -291,13 +291,14 @@ class Simulation:
     sold = _state_field(StateField.sold)
     lost = _state_field(StateField.lost)
 
-    def __init__(self, scenario: Scenario, batch_size: int = 1) -> None:
+    def __init__(self, scenario: Scenario | str, batch_size: int = 1) -> None:
         if (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, (int, np.integer))
             or batch_size < 1
         ):
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        scenario = get_scenario(scenario)  # a preset name or file, or a Scenario
         self.scenario = scenario
         self.batch_size = int(batch_size)
         n = self.n_nodes = len(scenario.nodes)

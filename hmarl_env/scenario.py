@@ -517,6 +517,10 @@ def scenario_from_dict(
     data = dict(data)
     extends = data.pop("extends", None)
     if extends is not None:
+        if not isinstance(extends, str):
+            raise ValueError(
+                f"scenario.extends must be the name of one preset, got {extends!r}"
+            )
         if extends not in PRESETS:
             raise ValueError(
                 f"scenario.extends {extends!r} is not a preset; presets: "
@@ -564,6 +568,39 @@ def scenario_from_dict(
     return _build(Scenario, data, "scenario")
 
 
+def _unique_pairs(pairs: list[tuple[Any, Any]]) -> dict:
+    """A mapping from key-value pairs that refuses a key given twice (YAML and
+    JSON parsers otherwise keep the last one silently)."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} is given twice")
+        out[key] = value
+    return out
+
+
+def _yaml_unique(text: str) -> Any:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: Any, node: Any, deep: bool = False) -> dict:
+        loader.flatten_mapping(node)
+        return _unique_pairs(
+            [
+                (
+                    loader.construct_object(k, deep=deep),
+                    loader.construct_object(v, deep=deep),
+                )
+                for k, v in node.value
+            ]
+        )
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario from a ``.toml``, ``.yaml``/``.yml`` or ``.json`` file."""
     path = Path(path)
@@ -576,13 +613,12 @@ def load_scenario(path: str | Path) -> Scenario:
 
         parse = parser.loads
     elif suffix in (".yaml", ".yml"):
-        import yaml
-
-        parse = yaml.safe_load
+        parse = _yaml_unique
     elif suffix == ".json":
         import json
 
-        parse = json.loads
+        def parse(text: str) -> Any:
+            return json.loads(text, object_pairs_hook=_unique_pairs)
     else:
         raise ValueError(
             f"scenario file {str(path)!r}: use .toml, .yaml, .yml or .json"

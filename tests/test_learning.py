@@ -263,3 +263,27 @@ def test_constant_store_orders_the_forecast_whatever_it_sees():
     assert (policies["store_1"](obs) == one).all()
     seed = make_policies(sc, "seed")
     assert policies["warehouse_1"] == seed["warehouse_1"]
+
+
+# ------------------------------------------------------ records on disk
+def test_a_run_config_without_its_keys_names_the_file_and_keys(tmp_path):
+    from experiments.loading import read_run_config
+
+    (tmp_path / "config.json").write_text(json.dumps({"phase": {}}))
+    with pytest.raises(ValueError, match=r"config.json lacks \['scenario'"):
+        read_run_config(tmp_path)
+
+
+def test_a_truncated_pipeline_record_names_the_file(tmp_path, capsys):
+    from experiments.pipeline import main
+
+    (tmp_path / "pipeline.json").write_text('{"scenario": "def')
+    assert main(["--resume", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'pipeline.json'} is corrupt" in capsys.readouterr().err
+
+
+def test_load_policies_takes_a_preset_name(run):
+    from experiments.loading import load_policies
+
+    policies = load_policies(run, scenario="default")
+    assert set(policies) == {"store_1", "store_2", "warehouse_1", "supplier_1"}

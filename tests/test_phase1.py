@@ -107,6 +107,9 @@ def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path):
                 },
                 "scenario": sc.to_dict(),
                 "store_observation": "pipeline",
+                "seed": 0,
+                "timesteps": 100,
+                "ppo": {},
             }
         )
     )

@@ -208,3 +208,34 @@ def test_a_file_without_a_name_is_named_by_its_safe_stem(tmp_path):
     path = tmp_path / "my chain (v2).toml"
     path.write_text('extends = "default"\n')
     assert get_scenario(path).name == "my_chain__v2_"
+
+
+@pytest.mark.parametrize(
+    "suffix, text",
+    [
+        (".yaml", "extends: default\nhorizon: 30\nhorizon: 40\n"),
+        (".json", '{"extends": "default", "horizon": 30, "horizon": 40}'),
+    ],
+)
+def test_a_key_given_twice_is_an_error(tmp_path, suffix, text):
+    from hmarl_env import get_scenario
+
+    path = tmp_path / f"twice{suffix}"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="'horizon' is given twice"):
+        get_scenario(path)
+
+
+def test_extends_must_name_one_preset(tmp_path):
+    from hmarl_env import get_scenario
+
+    path = tmp_path / "list.toml"
+    path.write_text('extends = ["default", "serial"]\n')
+    with pytest.raises(ValueError, match="extends must be the name of one preset"):
+        get_scenario(path)
+
+
+def test_a_simulation_takes_a_preset_name():
+    from hmarl_env import Simulation
+
+    assert Simulation("default", batch_size=2).scenario.name == "default"
