@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.io import write_csv_atomic, write_json_atomic
+from analysis.io import check_output_dir, write_csv_atomic, write_json_atomic
 from analysis.stats import mean_ci
 
 __all__ = [
@@ -423,15 +423,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--episodes must be at least 2")
     if args.output is None and len(args.run) > 1:
         parser.error("--output is required when comparing several runs")
+    output = Path(args.output) if args.output else Path(args.run[0]) / "comparison"
     try:
         from hmarl_env import get_scenario
 
+        for run in args.run:  # before the output folder is made inside one
+            if not (Path(run) / "config.json").is_file():
+                raise ValueError(f"{run!r} is not an hmarl run folder: no config.json")
+        check_output_dir(output, "--output")
         scenario = get_scenario(args.scenario) if args.scenario else None
         result = compare_runs(args.run, args.episodes, scenario, args.acting)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    output = Path(args.output) if args.output else Path(args.run[0]) / "comparison"
     files = write_comparison(result, output)
     print(format_summary(result["summary"]))
     for label, path in files.items():

@@ -9,7 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["results_dir", "write_atomic", "write_csv_atomic", "write_json_atomic"]
+__all__ = [
+    "check_output_dir",
+    "check_output_file",
+    "results_dir",
+    "write_atomic",
+    "write_csv_atomic",
+    "write_json_atomic",
+]
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -56,3 +63,41 @@ def results_dir() -> Path:
     if (checkout / "pyproject.toml").is_file():
         return checkout / "results"
     return Path.cwd() / "results"
+
+
+def check_output_dir(path: str | Path, what: str) -> Path:
+    """Make sure ``path`` is (or can become) a folder this process can write
+    in, before any work is done; a ``ValueError`` naming ``what`` if not."""
+    path = Path(path)
+    for part in (path, *path.parents):  # the nearest thing that exists
+        if part.exists():
+            if not part.is_dir():
+                where = "" if part == path else f": {str(part)!r}"
+                raise ValueError(
+                    f"{what} {str(path)!r} cannot be a folder{where} is a file, "
+                    "not a folder"
+                    if where
+                    else f"{what} {str(path)!r} is a file, not a folder"
+                )
+            break
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{what} {str(path)!r} cannot be made: {exc}") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=path)
+    except OSError as exc:
+        raise ValueError(f"{what} {str(path)!r} is not writable: {exc}") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+def check_output_file(path: str | Path, what: str) -> Path:
+    """Make sure a file can be written at ``path`` (its folder writable, no
+    folder in the way) before any work is done."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{what} {str(path)!r} is a folder, not a file")
+    check_output_dir(path.parent if str(path.parent) else Path("."), f"{what}'s folder")
+    return path

@@ -279,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--episodes must be at least 2 (for confidence intervals)")
     try:
         check_seed(args.seed, "--seed")
+        if args.csv:
+            from analysis.io import check_output_file
+
+            check_output_file(args.csv, "--csv")
         scenario = get_scenario(args.scenario)
         policies = make_policies(scenario, args.policy)
     except ValueError as exc:

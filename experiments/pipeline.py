@@ -39,7 +39,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.gate import GATE_FILE, format_gate, outcome  # noqa: E402
-from analysis.io import results_dir, write_json_atomic  # noqa: E402
+from analysis.io import check_output_dir, results_dir, write_json_atomic  # noqa: E402
 from experiments import phase1, phase2, phase3, phase4  # noqa: E402
 from experiments.loading import is_finished  # noqa: E402
 from experiments.train import (  # noqa: E402
@@ -315,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare_episodes < 2:
         parser.error("--compare-episodes must be at least 2")
     try:
+        if not args.resume:
+            check_output_dir(args.output or results_dir(), "--output")
         _, _, code = run_pipeline(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -45,7 +45,12 @@ import numpy as np
 
 from analysis.compare import swap_roles
 from analysis.gate import GATE_FILE, REPLACES, REPORTED, format_gate, gate_run
-from analysis.io import results_dir, write_atomic, write_json_atomic
+from analysis.io import (
+    check_output_dir,
+    results_dir,
+    write_atomic,
+    write_json_atomic,
+)
 from experiments.common import (
     ARCHITECTURE,
     PPO_PRESETS,
@@ -684,6 +689,10 @@ def run_phase(
     )
     if args.timesteps is not None and args.timesteps < 1:
         raise ValueError(f"--timesteps must be at least 1, got {args.timesteps}")
+    check_output_dir(
+        Path(args.resume) if args.resume else (args.output or results_dir()),
+        "the run folder" if args.resume else "--output",
+    )
     resuming = run_dir = None
     if args.resume:
         run_dir = Path(args.resume)

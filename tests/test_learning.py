@@ -287,3 +287,44 @@ def test_load_policies_takes_a_preset_name(run):
 
     policies = load_policies(run, scenario="default")
     assert set(policies) == {"store_1", "store_2", "warehouse_1", "supplier_1"}
+
+
+# ------------------------------------------- outputs checked before the work
+def test_a_file_in_the_way_of_output_stops_a_phase_before_ray(tmp_path):
+    from helpers import phase1
+
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder")
+    proc = phase1("--output", str(blocker), "--timesteps", "100", check=False)
+    assert proc.returncode == 2
+    assert f"--output {str(blocker)!r} is a file, not a folder" in proc.stderr
+    assert "Started a local Ray instance" not in proc.stderr + proc.stdout
+    assert blocker.read_text() == "not a folder"
+
+
+def test_evaluate_refuses_a_csv_it_cannot_write_before_evaluating(tmp_path, capsys):
+    from baselines.evaluate import main
+
+    folder = tmp_path / "a_folder.csv"
+    folder.mkdir()
+    with pytest.raises(SystemExit) as exc:
+        main(["--episodes", "2", "--csv", str(folder)])
+    assert exc.value.code == 2 and "is a folder, not a file" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit):
+        main(["--episodes", "2", "--csv", str(blocker / "out.csv")])
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_compare_and_pipeline_refuse_an_output_in_the_way(run, tmp_path, capsys):
+    from analysis.compare import main as compare
+    from experiments.pipeline import main as pipeline
+
+    blocker = tmp_path / "taken"
+    blocker.write_text("x")
+    assert compare(["--run", str(run), "--output", str(blocker / "cmp")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert pipeline(["--output", str(blocker)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert blocker.read_text() == "x"
