@@ -157,6 +157,9 @@ def _run_batch(
     return out
 
 
+_BATCH_BYTES = 256 * 2**20
+
+
 def evaluate(
     scenario: Scenario | str,
     policies: Mapping,
@@ -173,7 +176,8 @@ def evaluate(
         policies: agent name -> policy (observations ``(B, dim)`` -> actions
             ``(B,)``) for every agent of the scenario.
         episodes: number of episodes; episode ``e`` uses seed ``seed + e``.
-        batch_size: episodes simulated at once.
+        batch_size: episodes simulated at most at once (fewer for long
+            horizons: a batch's demand, drawn at reset, stays under 256 MB).
         store_observation: the stores' observation layout the policies expect.
         progress: print a progress bar to standard error.
 
@@ -193,6 +197,9 @@ def evaluate(
             f"episodes and batch_size must be >= 1, got {episodes}, {batch_size}"
         )
     seed = check_seed(seed, "evaluate's first episode seed")
+    # an episode's demand is drawn at reset: keep a batch's under _BATCH_BYTES
+    per_episode = scenario.horizon * len(scenario.nodes) * 8
+    batch_size = max(1, min(batch_size, _BATCH_BYTES // per_episode))
     frames = []
     start = time.perf_counter()
     for lo in range(0, episodes, batch_size):

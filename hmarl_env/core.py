@@ -46,6 +46,7 @@ from enum import IntEnum
 import numpy as np
 
 from hmarl_env._jit import kernel
+from hmarl_env.demand import MAX_MAGNITUDE
 from hmarl_env.ledger import (
     NODE_FIELDS,
     SUPPLIER_FIELDS,
@@ -82,6 +83,10 @@ _TINY = 1e-300  # x / max(y, _TINY) is finite where y is 0 (x >= 0)
 _HOLD, _STOCKOUT, _FIXED, _HOLD_TRANSIT = range(4)
 #: what a step kernel reports about its inputs (nothing is changed unless OK)
 _OK, _BAD_ORDERS, _BAD_FULFIL = range(3)
+#: the largest order a node may place in a period: a thousand times the largest
+#: demand a scenario may have (:data:`hmarl_env.demand.MAX_MAGNITUDE`), so that
+#: stock, costs and rewards stay finite
+MAX_ORDER = 1e3 * MAX_MAGNITUDE
 
 # Why kernels: at batch 1 every numpy call costs about a microsecond whatever
 # its size, and a period is dozens of them; a compiled loop does the period in
@@ -125,14 +130,14 @@ def _open_replica(state, pipeline, demand, b, t, slot, backorder):  # pragma: no
 
 
 @kernel
-def _check(orders, fulfil):  # pragma: no cover - jit
-    """``_OK``, or what is wrong: NaN, infinite or negative orders, a fulfil
-    fraction outside [0, 1]."""
+def _check(orders, fulfil, limit):  # pragma: no cover - jit
+    """``_OK``, or what is wrong: NaN, negative or too large orders (above
+    ``limit``), a fulfil fraction outside [0, 1]."""
     B, N = orders.shape
     for b in range(B):
         for i in range(N):
             x = orders[b, i]
-            if not (x >= 0.0 and x < np.inf):  # NaN fails both
+            if not (x >= 0.0 and x <= limit):  # NaN fails both
                 return _BAD_ORDERS
     for k in range(fulfil.shape[0]):
         if not (fulfil[k] >= 0.0 and fulfil[k] <= 1.0):
@@ -161,7 +166,7 @@ def _step(  # pragma: no cover - jit
     Returns ``(status, ledger node block, ledger supplier block)``; on a status
     other than ``_OK`` nothing has changed.
     """
-    status = _check(orders, fulfil)
+    status = _check(orders, fulfil, MAX_ORDER)
     B, _, N = state.shape
     led = np.empty((B, len(NODE_FIELDS), N))
     sup = np.empty((B, len(SUPPLIER_FIELDS)))
@@ -475,11 +480,11 @@ class Simulation:
         return self.period >= self._horizon
 
     def _bad_orders(self, orders: np.ndarray) -> None:
-        bad = ~(np.isfinite(orders) & (orders >= 0))
+        bad = ~((orders >= 0) & (orders <= MAX_ORDER))
         b, i = (int(x[0]) for x in np.nonzero(bad))
         raise ValueError(
-            f"orders must be finite and >= 0; replica {b}, node "
-            f"{self.scenario.node_names[i]!r} got {float(orders[b, i])!r}"
+            f"orders must be finite, >= 0 and at most {MAX_ORDER:g}; replica {b}, "
+            f"node {self.scenario.node_names[i]!r} got {float(orders[b, i])!r}"
         )
 
     # ------------------------------------------------------------ derived state

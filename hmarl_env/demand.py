@@ -48,6 +48,16 @@ __all__ = [
 ]
 
 
+#: the largest magnitude of any number in a scenario (demand, stock, cost,
+#: weight, multiplier). With horizons of at most ``MAX_HORIZON`` periods, every
+#: product of a period (cost x units, weight x cost) and every sum over an
+#: episode stays below about 1e32, far inside float64's range (1.8e308).
+MAX_MAGNITUDE = 1e9
+#: the longest episode, in periods: an episode's demand is drawn at reset,
+#: ``horizon x stores x 8`` bytes per replica (8 MB for 10 stores)
+MAX_HORIZON = 100_000
+
+
 def _check_finite(
     owner: str, name: str, value: float, *, minimum: float = 0.0, strict: bool = False
 ) -> None:
@@ -56,6 +66,11 @@ def _check_finite(
         raise ValueError(f"{owner}.{name} must be a number, got {value!r}")
     if not math.isfinite(value):
         raise ValueError(f"{owner}.{name} must be finite, got {value!r}")
+    if abs(value) > MAX_MAGNITUDE:
+        raise ValueError(
+            f"{owner}.{name} must be at most {MAX_MAGNITUDE:g} in size (larger "
+            f"numbers overflow the ledger's sums), got {value!r}"
+        )
     if value < minimum or (strict and value == minimum):
         relation = ">" if strict else ">="
         raise ValueError(f"{owner}.{name} must be {relation} {minimum}, got {value!r}")
@@ -275,6 +290,17 @@ class MertonJumpDiffusion(DemandProcess):
     def mean(self) -> float:
         return self.initial
 
+    def peak(self, periods: int) -> float:
+        """A level the process exceeds with probability below about 1e-9 over
+        ``periods`` periods: the expected log growth plus six standard
+        deviations of the log level, from the initial level."""
+        up = max(self.drift + self.jump_rate * max(self.jump_mean, 0.0), 0.0)
+        log_var = self.volatility**2 + self.jump_rate * (
+            self.jump_mean**2 + self.jump_std**2
+        )
+        t = max(periods - 1, 0)
+        return self.initial * math.exp(min(up * t + 6 * math.sqrt(log_var * t), 700))
+
     @property
     def std(self) -> float:
         # One-period spread of the log return, applied to the initial level.
@@ -321,12 +347,12 @@ class Trace(DemandProcess):
         if not values:
             raise ValueError(f"Trace.values must not be empty (source {self.source!r})")
         arr = np.asarray(values, dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0) | (arr > MAX_MAGNITUDE))
         if bad.size:
             i = int(bad[0])
             raise ValueError(
-                f"Trace.values[{i}] must be finite and >= 0, got {values[i]!r}"
-                f" (source {self.source!r})"
+                f"Trace.values[{i}] must be finite, >= 0 and at most "
+                f"{MAX_MAGNITUDE:g}, got {values[i]!r} (source {self.source!r})"
             )
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "_array", arr)

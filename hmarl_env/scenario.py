@@ -35,7 +35,10 @@ from typing import Any, Literal
 import numpy as np
 
 from hmarl_env.demand import (
+    MAX_HORIZON,
+    MAX_MAGNITUDE,
     DemandProcess,
+    MertonJumpDiffusion,
     NegativeBinomial,
     Normal,
     Poisson,
@@ -162,9 +165,11 @@ class Supplier:
                 isinstance(value, bool)
                 or not isinstance(value, (int, float))
                 or not (value > 0)
+                or (math.isfinite(value) and value > MAX_MAGNITUDE)
             ):
                 raise ValueError(
-                    f"supplier.{name} must be a number > 0 (inf allowed), got {value!r}"
+                    f"supplier.{name} must be a number > 0 and at most "
+                    f"{MAX_MAGNITUDE:g} (inf allowed), got {value!r}"
                 )
         _check_finite("supplier", "overtime_cost", self.overtime_cost)
         _check_finite("supplier", "backlog_cost", self.backlog_cost)
@@ -351,6 +356,11 @@ class Scenario:
             raise ValueError(
                 f"scenario.horizon must be an integer >= 1, got {self.horizon!r}"
             )
+        if self.horizon > MAX_HORIZON:
+            raise ValueError(
+                f"scenario.horizon must be at most {MAX_HORIZON:,} periods (an "
+                f"episode's demand is drawn at reset), got {self.horizon!r}"
+            )
         if self.shortage not in ("lost_sales", "backorder"):
             raise ValueError(
                 f"scenario.shortage must be 'lost_sales' or 'backorder', got "
@@ -368,6 +378,19 @@ class Scenario:
         _check_finite(
             "scenario", "forecast_smoothing", self.forecast_smoothing, strict=True
         )
+        for node in self.nodes:  # a growing demand must stay representable
+            if isinstance(node.demand, MertonJumpDiffusion):
+                peak = node.demand.peak(self.horizon)
+                if peak > MAX_MAGNITUDE:
+                    d = node.demand
+                    raise ValueError(
+                        f"nodes[{node.name}].demand: Merton demand from {d.initial:g} "
+                        f"with drift {d.drift:g} and volatility {d.volatility:g} per "
+                        f"period can reach {peak:.3g} units a period within the "
+                        f"{self.horizon}-period horizon (at most {MAX_MAGNITUDE:g}); "
+                        "drift and volatility are per period, as fractions (0.001, "
+                        "not 0.1 for 10% a year)"
+                    )
         if self.forecast_smoothing > 1:
             raise ValueError(
                 f"scenario.forecast_smoothing must be in (0, 1], got "

@@ -95,7 +95,7 @@ def test_echelon_position_counts_everything_below_and_on_order():
 @pytest.mark.parametrize(
     "orders, message",
     [
-        (np.full((1, 3), np.nan), "finite and >= 0"),
+        (np.full((1, 3), np.nan), "finite, >= 0 and at most"),
         (np.array([[1.0, -1.0, 0.0]]), "node 'store_2' got -1.0"),
         (np.array([[1.0, 0.0, np.inf]]), "node 'warehouse_1' got inf"),
         (np.zeros((1, 2)), "shape (batch, nodes) = (1, 3)"),

@@ -239,3 +239,54 @@ def test_a_simulation_takes_a_preset_name():
     from hmarl_env import Simulation
 
     assert Simulation("default", batch_size=2).scenario.name == "default"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"horizon": 10**12}, "horizon must be at most 100,000"),
+        ({"holding_cost": 1e308}, "holding_cost must be at most 1e\\+09"),
+        ({"demand": {"kind": "poisson", "mean": 1e20}}, "mean must be at most"),
+        (
+            {"demand": {"kind": "merton", "initial": 100.0, "drift": 10.0}},
+            "can reach .* units a period within the 100-period horizon",
+        ),
+        ({"capacity": 1e300}, "capacity must be a number > 0 and at most"),
+    ],
+)
+def test_numbers_that_would_overflow_name_the_field_and_bound(change, message):
+    from hmarl_env.scenario import scenario_from_dict
+
+    data = get_scenario("default").to_dict()
+    if "horizon" in change:
+        data["horizon"] = change["horizon"]
+    elif "capacity" in change:
+        data["supplier"]["capacity"] = change["capacity"]
+    else:
+        key, value = next(iter(change.items()))
+        data["nodes"][0][key] = value
+    with pytest.raises(ValueError, match=message):
+        scenario_from_dict(data)
+
+
+def test_a_merton_drift_that_stays_representable_is_accepted():
+    from hmarl_env.demand import MertonJumpDiffusion
+    from hmarl_env.scenario import scenario_from_dict
+
+    data = get_scenario("default").to_dict()
+    data["nodes"][0]["demand"] = {"kind": "merton", "initial": 100.0, "drift": 0.01}
+    sc = scenario_from_dict(data)
+    assert isinstance(sc.nodes[0].demand, MertonJumpDiffusion)
+
+
+def test_orders_too_large_for_the_ledger_are_refused_before_anything_moves():
+    import numpy as np
+
+    from hmarl_env import Simulation
+
+    sim = Simulation("default", batch_size=1)
+    sim.reset(np.random.default_rng(0))
+    before = sim.state_array.copy()
+    with pytest.raises(ValueError, match="at most 1e\\+12; replica 0, node 'store_1'"):
+        sim.step(np.array([[1e308, 0.0, 0.0]]))
+    np.testing.assert_array_equal(sim.state_array, before)
