@@ -51,6 +51,7 @@ from analysis.io import (
     write_atomic,
     write_json_atomic,
 )
+from baselines.tune import load_tuned
 from experiments.common import (
     ARCHITECTURE,
     PPO_PRESETS,
@@ -58,6 +59,7 @@ from experiments.common import (
     PPOSettings,
     RunnerSettings,
     build_config,
+    modules_of,
 )
 from experiments.curriculum import find_source_run, push_weights, restore_modules
 from experiments.loading import (
@@ -484,6 +486,8 @@ def _new_config(
             "modules": list(phase.load),
         }
         print(f"{phase.name}: loading {list(phase.load)} from {ckpt}")
+    if params is None:  # frozen in the run: re-tuning never changes it
+        params = _tuned_params(scenario, phase, args.scenario)
     ppo = _ppo_settings(args, replace(base, **(ppo_changes or {})))
     return {
         "phase": asdict(phase),
@@ -504,6 +508,27 @@ def _new_config(
         "versions": _versions(),
         **extra,
     }
+
+
+def _tuned_params(
+    scenario: Scenario, phase: Phase, given: str | None
+) -> dict[str, Any] | None:
+    """The tuned heuristic parameters a phase's heuristic modules act with, or
+    None if none of them is tuned; a clear error (with the command that tunes
+    them) if the scenario has none."""
+    modules = modules_of(scenario)
+    learned = set(phase.train) | set(phase.frozen)
+    if all(
+        phase.heuristic.get(m, "tuned") != "tuned" for m in modules if m not in learned
+    ):
+        return None
+    try:
+        return load_tuned(scenario)["params"]
+    except ValueError as exc:
+        target = given or scenario.name
+        raise ValueError(
+            f"{exc}\n(for this run: python -m baselines.tune --scenario {target})"
+        ) from None
 
 
 def _versions() -> dict[str, str]:
@@ -834,8 +859,10 @@ def run_phase(
 
 
 def _fmt(x: Any, spec: str) -> str:
-    """``x`` formatted, or ``-`` where it is missing (no episode ended)."""
-    return "-" if _isnan(x) else format(x, spec)
+    """``x`` formatted, or ``-`` of the same width where it is missing (no
+    episode ended in the iteration)."""
+    width = spec.split(".")[0].rstrip(",")
+    return format("-", ">" + width) if _isnan(x) else format(x, spec)
 
 
 def _restore_newest(algo: Any, run_dir: Path) -> Path:

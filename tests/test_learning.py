@@ -328,3 +328,47 @@ def test_compare_and_pipeline_refuse_an_output_in_the_way(run, tmp_path, capsys)
     assert pipeline(["--output", str(blocker)]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
     assert blocker.read_text() == "x"
+
+
+def test_a_scenario_file_without_tuned_heuristics_says_how_to_tune_it(tmp_path):
+    from helpers import phase1
+
+    path = tmp_path / "mine.toml"
+    path.write_text('extends = "default"\nhorizon = 30\n')
+    out = tmp_path / "runs"
+    proc = phase1("--scenario", str(path), "--output", str(out), check=False)
+    assert proc.returncode == 2
+    assert f"python -m baselines.tune --scenario {path}" in proc.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_run_freezes_the_tuned_parameters_it_acts_with():
+    from baselines.tune import load_tuned
+    from experiments.common import Phase
+    from experiments.train import _new_config
+
+    config = _new_config(_args(), Phase("phase1", ("store",)), None, {})
+    assert config["heuristic_params"] == load_tuned(get_scenario("default"))["params"]
+
+
+def test_eval_episodes_zero_is_refused_before_anything_runs(capsys):
+    from experiments.common import Phase
+    from experiments.train import parse_phase_args
+
+    with pytest.raises(SystemExit) as exc:
+        parse_phase_args(Phase("phase1", ("store",)), 100, ["--eval-episodes", "0"], "")
+    assert exc.value.code == 2
+    assert "--eval-episodes must be at least 1" in capsys.readouterr().err
+
+
+def test_an_iteration_without_finished_episodes_prints_dashes_not_nan(capsys):
+    from experiments.common import Phase
+    from experiments.train import _print_row
+
+    row = dict.fromkeys(
+        ("store_reward", "service_level", "lost_sales", "holding_cost"), math.nan
+    )
+    row.update(iteration=3, timesteps=600.0, env_steps_per_s=1000.0)
+    _print_row(row, Phase("phase1", ("store",)))
+    line = capsys.readouterr().out
+    assert "nan" not in line and "store reward         -" in line
