@@ -389,12 +389,25 @@ def save_checkpoint(algo: Any, run_dir: Path, name: str) -> Path:
         name = f"{name}-{algo.iteration:06d}"
     tmp = root / f".{name}.partial"
     target = root / name
-    shutil.rmtree(tmp, ignore_errors=True)
+    _remove(tmp)
     algo.save_to_path(str(tmp.resolve()))
-    shutil.rmtree(target, ignore_errors=True)  # a stale copy latest does not name
-    os.replace(tmp, target)
-    write_atomic(root / "latest", lambda p: p.write_text(name + "\n"))
+    _remove(target)  # a stale copy that latest does not name
+    _rename(tmp, target)
+    _point_latest(root, name)
     return target
+
+
+# the filesystem steps of publishing a checkpoint (a fault test fails each)
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _rename(src: Path, dst: Path) -> None:
+    os.replace(src, dst)
+
+
+def _point_latest(root: Path, name: str) -> None:
+    write_atomic(root / "latest", lambda p: p.write_text(name + "\n"))
 
 
 # ------------------------------------------------------------------- the run

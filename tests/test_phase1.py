@@ -327,9 +327,8 @@ def test_a_kill_at_any_step_of_publishing_leaves_latest_complete(
 
         algo = _FakeAlgo(3)
         monkeypatch.setattr(algo, "save_to_path", maybe_die(algo.save_to_path))
-        monkeypatch.setattr(train.shutil, "rmtree", maybe_die(train.shutil.rmtree))
-        monkeypatch.setattr(train.os, "replace", maybe_die(train.os.replace))
-        monkeypatch.setattr(train, "write_atomic", maybe_die(train.write_atomic))
+        for step in ("_remove", "_rename", "_point_latest"):
+            monkeypatch.setattr(train, step, maybe_die(getattr(train, step)))
         killed = True
         try:
             train.save_checkpoint(algo, run, "final")
@@ -349,7 +348,7 @@ def test_a_kill_at_any_step_of_publishing_leaves_latest_complete(
         assert find_checkpoint(run)[0] == done and is_finished(run)
         assert (done / "iteration").read_text() == "3"
         k += 1
-    assert k >= 5  # rmtree, save, rmtree, rename, publish (and its rename)
+    assert k == 5  # remove, save, remove, rename, point latest
 
 
 def test_resume_skips_a_damaged_latest_checkpoint(run, tmp_path):
@@ -369,3 +368,48 @@ def test_resume_skips_a_damaged_latest_checkpoint(run, tmp_path):
     # was stale and is replaced by one that loads
     assert latest_name(copy) == "final"
     assert load_policies(copy)["store_1"] is not None
+
+
+def test_killed_at_each_step_of_publishing_then_resumed(tmp_path, monkeypatch):
+    """The real trainer, killed at each filesystem step of publishing its
+    second checkpoint in turn, then resumed: every time latest loads and the
+    iterations run on without a gap or a repeat."""
+    import experiments.train as train
+    from experiments import phase1 as script
+    from experiments.loading import find_checkpoint, load_policies
+
+    argv = ["--timesteps", "600", "--checkpoint-interval", "1", "--eval-interval"]
+    argv += ["0", *TINY, "--gate-episodes", "0"]
+    real = {s: getattr(train, s) for s in ("_remove", "_rename", "_point_latest")}
+    real_save = train.save_checkpoint
+    for k in range(5):  # remove, save, remove, rename, point latest
+        out = tmp_path / f"kill{k}"
+        state = {"saves": 0, "n": 0}
+
+        def dying(fn, state=state, k=k):
+            def wrapped(*a, **kw):
+                if state["saves"] == 2:  # publishing the second checkpoint
+                    if state["n"] == k:
+                        raise KeyboardInterrupt(f"killed at step {k}")
+                    state["n"] += 1
+                return fn(*a, **kw)
+
+            return wrapped
+
+        def save(algo, run_dir, name, state=state):
+            state["saves"] += 1
+            algo.save_to_path = dying(type(algo).save_to_path.__get__(algo))
+            return real_save(algo, run_dir, name)
+
+        monkeypatch.setattr(train, "save_checkpoint", save)
+        for step, fn in real.items():
+            monkeypatch.setattr(train, step, dying(fn))
+        with pytest.raises(KeyboardInterrupt):
+            script.main([*argv, "--output", str(out)])
+        monkeypatch.undo()
+        run = only_run(out)
+        find_checkpoint(run)  # latest names a complete checkpoint
+        assert script.main(["--resume", str(run)]) == 0
+        rows = (run / "metrics.csv").read_text().splitlines()[1:]
+        assert [int(r.split(",")[0]) for r in rows] == [1, 2, 3], k
+        assert load_policies(run)["store_1"] is not None
