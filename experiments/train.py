@@ -287,7 +287,7 @@ _PPO_OPTIONS = (
     ("train_batch_size", int, "env steps per iteration"),
     ("minibatch_size", int, "SGD minibatch"),
     ("num_epochs", int, "passes over each train batch"),
-    ("lr", float, "Adam learning rate (phase 4 defaults to a third of it)"),
+    ("lr", float, "Adam learning rate (phase 4 defaults to 1e-4)"),
     ("gamma", float, "discount factor"),
     ("lambda_", float, "GAE lambda"),
     ("entropy_coeff", float, "entropy bonus"),
