@@ -46,51 +46,53 @@ from experiments.loading import is_finished, load_policies  # noqa: E402
 from experiments.train import MONITOR_SEED  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 
+#: the search's first step: the seeds' settings with rewards scaled to returns
+#: of order one, no value clip and minibatches of 512 (the candidates change it)
+SCALED = {"vf_clip_param": None, "reward_scaling": "return", "minibatch_size": 512}
+#: how the search sampled unless a candidate says otherwise (one process)
+RUNNERS = {"num_env_runners": 0, "num_envs_per_env_runner": 8}
+RUNNER_KEYS = tuple(RUNNERS)
+C = {"reward_centering": 0.1}
 #: candidate name -> (preset, changes to it); ``num_env_runners`` and
 #: ``num_envs_per_env_runner`` change how rollouts are collected instead
-RUNNER_KEYS = ("num_env_runners", "num_envs_per_env_runner")
 CANDIDATES: dict[str, tuple[str, dict]] = {
     "seeds": ("seeds", {}),
-    "hmarl": ("hmarl", {}),
-    "center": ("hmarl", {"reward_centering": 0.1}),
-    "gamma95": ("hmarl", {"gamma": 0.95}),
-    "gamma90": ("hmarl", {"gamma": 0.9}),
-    "center_gamma95": ("hmarl", {"reward_centering": 0.1, "gamma": 0.95}),
-    "center_lambda80": ("hmarl", {"reward_centering": 0.1, "lambda_": 0.8}),
-    "gamma95_lambda80": ("hmarl", {"gamma": 0.95, "lambda_": 0.8}),
-    "center_lr1e3": ("hmarl", {"reward_centering": 0.1, "lr": 1e-3}),
-    "center_ent001": ("hmarl", {"reward_centering": 0.1, "entropy_coeff": 0.001}),
-    "center_noclip": ("hmarl", {"reward_centering": 0.1, "grad_clip": None}),
-    "center_batch4k": ("hmarl", {"reward_centering": 0.1, "train_batch_size": 4096}),
-    "center_mb256": ("hmarl", {"reward_centering": 0.1, "minibatch_size": 256}),
-    "center_128": ("hmarl", {"reward_centering": 0.1, "hiddens": (128, 128)}),
-    "center_epochs5": ("hmarl", {"reward_centering": 0.1, "num_epochs": 5}),
-    "center_rate03": ("hmarl", {"reward_centering": 0.3}),
-    "center_period": ("hmarl", {"reward_centering": 0.1, "reward_scaling": "period"}),
-    "center_envs16": (
-        "hmarl",
-        {"reward_centering": 0.1, "num_envs_per_env_runner": 16},
-    ),
-    "center_runners2": (
-        "hmarl",
-        {"reward_centering": 0.1, "num_env_runners": 2, "num_envs_per_env_runner": 8},
-    ),
+    "scaled": ("seeds", SCALED),
+    "center": ("seeds", {**SCALED, **C}),
+    "gamma95": ("seeds", {**SCALED, "gamma": 0.95}),
+    "gamma90": ("seeds", {**SCALED, "gamma": 0.9}),
+    "center_gamma95": ("seeds", {**SCALED, **C, "gamma": 0.95}),
+    "center_lambda80": ("seeds", {**SCALED, **C, "lambda_": 0.8}),
+    "gamma95_lambda80": ("seeds", {**SCALED, "gamma": 0.95, "lambda_": 0.8}),
+    "center_lr1e3": ("seeds", {**SCALED, **C, "lr": 1e-3}),
+    "center_ent001": ("seeds", {**SCALED, **C, "entropy_coeff": 0.001}),
+    "center_noclip": ("seeds", {**SCALED, **C, "grad_clip": None}),
+    "center_batch4k": ("seeds", {**SCALED, **C, "train_batch_size": 4096}),
+    "center_mb256": ("seeds", {**SCALED, **C, "minibatch_size": 256}),
+    "center_128": ("seeds", {**SCALED, **C, "hiddens": (128, 128)}),
+    "center_epochs5": ("seeds", {**SCALED, **C, "num_epochs": 5}),
+    "center_rate03": ("seeds", {**SCALED, "reward_centering": 0.3}),
+    "center_period": ("seeds", {**SCALED, **C, "reward_scaling": "period"}),
+    "center_envs16": ("seeds", {**SCALED, **C, "num_envs_per_env_runner": 16}),
+    "center_runners2": ("seeds", {**SCALED, **C, "num_env_runners": 2}),
     "center_lr1e3_runners2": (
-        "hmarl",
-        {"reward_centering": 0.1, "lr": 1e-3, "num_env_runners": 2},
+        "seeds",
+        {**SCALED, **C, "lr": 1e-3, "num_env_runners": 2},
     ),
     "center_lambda80_runners2": (
-        "hmarl",
-        {"reward_centering": 0.1, "lambda_": 0.8, "num_env_runners": 2},
+        "seeds",
+        {**SCALED, **C, "lambda_": 0.8, "num_env_runners": 2},
     ),
     "center_gamma95_runners2": (
-        "hmarl",
-        {"reward_centering": 0.1, "gamma": 0.95, "num_env_runners": 2},
+        "seeds",
+        {**SCALED, **C, "gamma": 0.95, "num_env_runners": 2},
     ),
     "center_gamma95_lambda90": (
-        "hmarl",
-        {"reward_centering": 0.1, "gamma": 0.95, "lambda_": 0.9},
+        "seeds",
+        {**SCALED, **C, "gamma": 0.95, "lambda_": 0.9},
     ),
+    # hmarl's preset, as chosen: centre_lr1e3_runners2
+    "hmarl": ("hmarl", {"num_env_runners": 2}),
 }
 EPISODES = 200
 
@@ -162,7 +164,7 @@ def _search(args: argparse.Namespace, record: dict, path: Path) -> None:
     tuned = store_reward(make_policies(sc, "tuned"), MONITOR_SEED, EPISODES)
     for name in args.candidates:
         preset, changes = CANDIDATES[name]
-        runners = {k: v for k, v in changes.items() if k in RUNNER_KEYS}
+        runners = {**RUNNERS, **{k: v for k, v in changes.items() if k in RUNNER_KEYS}}
         ppo_changes = {k: v for k, v in changes.items() if k not in RUNNER_KEYS}
         ppo = asdict(replace(PPO_PRESETS[preset], **ppo_changes))
         ppo_json = json.loads(json.dumps(ppo))
@@ -172,7 +174,8 @@ def _search(args: argparse.Namespace, record: dict, path: Path) -> None:
             if run is None:
                 argv = ["--seed", str(seed), "--timesteps", str(args.timesteps)]
                 argv += ["--output", str(out / name), "--eval-interval", "0"]
-                argv += ["--gate-episodes", "0", "--ppo-preset", preset, *_cli(changes)]
+                argv += ["--gate-episodes", "0", "--ppo-preset", preset]
+                argv += _cli({**RUNNERS, **changes})
                 if phase1.main(argv) != 0:
                     raise SystemExit(f"candidate {name}, seed {seed} failed")
                 run = finished(out / name, seed, args.timesteps, ppo_json, runners)
@@ -224,10 +227,13 @@ def _markdown(record: dict) -> str:
         "held-out ones), mean and the paired difference to the tuned base-stock "
         f"store (which scores {record.get('tuned_monitor', {}).get('mean', 0):.1f} "
         "on them) with its 95% CI. Learner diagnostics: mean of the last five "
-        "iterations. Each candidate is hmarl's preset (or the seeds') with the "
-        "changes shown; `train s` is the training time on the machine of the "
-        "README, where other jobs sometimes shared the two cores during the search "
-        "(a ceiling, not a throughput figure: see training_throughput.py).",
+        "iterations. Each candidate is a preset with the changes shown; `scaled` is "
+        "the seeds' preset with rewards scaled to returns of order one, no value "
+        "clip and minibatches of 512. Candidates sample with 0 env runners x 8 "
+        "envs unless they say otherwise. `train s` is the training time on the "
+        "machine of the README, where other jobs sometimes shared the two cores "
+        "during the search (a ceiling, not a throughput figure: see "
+        "training_throughput.py).",
         "",
         "| candidate | changes | seed | env steps | greedy | greedy - tuned | "
         "sampled | sampled - tuned | value EV | entropy | KL | train s |",
@@ -235,11 +241,13 @@ def _markdown(record: dict) -> str:
     ]
     for r in record["results"]:
         g, s, d = r["greedy"], r["sampled"], r["diagnostics"]
-        changes = ", ".join(f"{k}={v}" for k, v in r["changes"].items()) or "-"
-        if r["preset"] != "hmarl":
-            changes = f"preset {r['preset']}" + (
-                "" if changes == "-" else ", " + changes
-            )
+        changes = dict(r["changes"])
+        parts = [f"preset {r['preset']}"]
+        if all(changes.get(k, "missing") == v for k, v in SCALED.items()):
+            parts = ["scaled"]
+            changes = {k: v for k, v in changes.items() if k not in SCALED}
+        parts += [f"{k}={v}" for k, v in changes.items()]
+        changes = ", ".join(parts)
         lines.append(
             f"| {r['candidate']} | {changes} | {r['seed']} | {r['timesteps']:,} | "
             f"{g['mean']:.1f} | {g['minus_tuned']:+.1f} ± {g['diff_ci95']:.1f} | "
