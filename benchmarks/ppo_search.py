@@ -91,8 +91,8 @@ CANDIDATES: dict[str, tuple[str, dict]] = {
         "seeds",
         {**SCALED, **C, "gamma": 0.95, "lambda_": 0.9},
     ),
-    # hmarl's preset, as chosen: centre_lr1e3_runners2
-    "hmarl": ("hmarl", {"num_env_runners": 2}),
+    # hmarl's preset, as chosen (center_lr1e3_runners2), and its default rollouts
+    "hmarl": ("hmarl", {"num_env_runners": 2, "num_envs_per_env_runner": 16}),
 }
 EPISODES = 200
 

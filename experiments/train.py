@@ -213,7 +213,12 @@ def add_arguments(
         "%(default)s: on 2 cores they sample while the driver waits, then the "
         "driver learns)",
     )
-    parser.add_argument("--num-envs-per-env-runner", type=int, default=8)
+    parser.add_argument(
+        "--num-envs-per-env-runner",
+        type=int,
+        default=16,
+        help="envs each runner steps at once (default %(default)s)",
+    )
     parser.add_argument(
         "--output", default=None, help="folder for run folders (default: results/)"
     )
