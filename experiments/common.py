@@ -3,8 +3,10 @@
 Every phase script is a thin layer over :func:`build_config`: which roles
 train, which are loaded and frozen, which stay heuristic. This module also
 holds the pieces they share: env registration, the policy mapping, the
-heuristic RLModule that wraps :mod:`baselines`, the KPI callback, and the
-PPO hyperparameters of the seeds.
+heuristic RLModule that wraps :mod:`baselines`, the KPI callback, and the PPO
+settings with their named presets (hmarl's defaults and the seeds'). Every
+config trains with :class:`experiments.learner.HmarlPPOLearner`, which scales
+(and centres) each module's rewards for its critic as the settings say.
 
 Roles and module IDs: ``store_*`` -> ``store`` (one shared policy),
 ``warehouse_1`` -> ``warehouse``, other warehouses ``warehouse_<k>`` keep their
