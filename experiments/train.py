@@ -154,7 +154,8 @@ def _options(args: argparse.Namespace, base: dict[str, int]) -> dict[str, int]:
 
 
 #: learner diagnostics per trained module: column suffix -> RLlib's result key
-#: (``learners/<module>/<key>``); the losses are the last iteration's means
+#: (``learners/<module>/<key>``); RLlib logs each for the iteration's last
+#: minibatch (window 1), so they are noisy: read trends, not single rows
 LEARNER_KEYS = {
     "policy_loss": "policy_loss",
     "vf_loss": "vf_loss",
