@@ -789,6 +789,8 @@ def run_phase(
         rows: list[dict[str, Any]] = []
         if resuming is not None:
             ckpt = _restore_newest(algo, run_dir)
+            if latest_name(run_dir) != ckpt.name:  # a kill before it was named
+                _point_latest(run_dir / "checkpoints", ckpt.name)
             push_weights(algo)  # remote runners must not sample with stale weights
             rows = _load_rows(run_dir, algo.iteration)
             print(
