@@ -36,8 +36,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.io import check_output_dir, write_csv_atomic, write_json_atomic
-from analysis.stats import mean_ci
+from analysis.plots import _figure, _save
+from baselines.evaluate import evaluate
+from baselines.policies import make_policies
+from experiments.config import read_run_config
+from experiments.loading import load_policies
+from hmarl_env import get_scenario, parallel_env
+from hmarl_env.registry import role_of, role_of_module
+from hmarl_env.seeding import HELD_OUT_SEED
+from hmarl_env.utils.io import check_output_dir, write_csv_atomic, write_json_atomic
+from hmarl_env.utils.stats import mean_ci
 
 __all__ = [
     "METRICS",
@@ -48,7 +56,7 @@ __all__ = [
     "swap_roles",
 ]
 
-FIRST_SEED = 1_000_000
+
 # seeds' metric name -> (evaluator KPI, higher is better)
 METRICS = {
     "rewards": ("episode_reward", True),
@@ -119,11 +127,9 @@ def swap_roles(
 ) -> dict[str, Any]:
     """``policies`` with the agents of ``roles`` acting by the baselines set
     ``kind`` instead (``params``: the tuned parameters, for ``tuned``)."""
-    from baselines.policies import make_policies
-
     rule = make_policies(scenario, kind, params if kind == "tuned" else None)
     return {
-        a: (rule[a] if a.rsplit("_", 1)[0] in roles else p) for a, p in policies.items()
+        a: (rule[a] if role_of(a).name in roles else p) for a, p in policies.items()
     }
 
 
@@ -141,33 +147,21 @@ def compare_runs(
     ``other_acting`` gives the learned roles' reward acting the other way on
     the same episodes, paired with it, so a difference between them shows.
     """
-    from baselines.evaluate import evaluate
-    from experiments.loading import load_policies, read_run_config
-    from hmarl_env.scenario import scenario_from_dict
-
     if not runs:
         raise ValueError("give at least one run folder")
     configs = [read_run_config(r) for r in runs]
-    sc = (
-        scenario if scenario is not None else scenario_from_dict(configs[0]["scenario"])
-    )
-    roles = sorted(
-        {
-            m.split("_")[0]
-            for c in configs
-            for m in c["phase"]["train"] + c["phase"]["frozen"]
-        }
-    )
-    observation = configs[0].get("store_observation", "pipeline")
+    sc = scenario if scenario is not None else configs[0].scenario
+    roles = sorted({role_of_module(m).name for c in configs for m in c.learned})
+    observation = configs[0].store_observation
 
     def run_eval(policies: Mapping[str, Any]) -> pd.DataFrame:
         return evaluate(
-            sc, policies, episodes, seed=FIRST_SEED, store_observation=observation
+            sc, policies, episodes, seed=HELD_OUT_SEED, store_observation=observation
         )
 
     learned = [load_policies(r, sc, acting=acting) for r in runs]
     frames = {f"run{k}": run_eval(p) for k, p in enumerate(learned)}
-    params = configs[0].get("heuristic_params")
+    params = configs[0].heuristic_params
     kinds = ("seed", "tuned", "constant") if "store" in roles else ("seed", "tuned")
     baselines = {
         kind: swap_roles(learned[0], sc, kind, roles, params) for kind in kinds
@@ -181,7 +175,7 @@ def compare_runs(
         "roles": roles,
         "runs": [str(r) for r in runs],
         "episodes": episodes,
-        "first_seed": FIRST_SEED,
+        "first_seed": HELD_OUT_SEED,
         "baseline": "seed",
         "acting": acting,
     }
@@ -236,7 +230,6 @@ COLORS = {
 
 
 def _comparison_plot(result: dict[str, Any], path: Path) -> Path:
-    from analysis.plots import _figure, _save
 
     frames, roles = result["frames"], result["roles"]
     labels = {"seed": "seeds' rules", "tuned": "tuned heuristic"}
@@ -291,8 +284,6 @@ def _comparison_plot(result: dict[str, Any], path: Path) -> Path:
 
 
 def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
-    from analysis.plots import _figure, _save
-    from hmarl_env import parallel_env
 
     sc = result["scenario"]
     columns = {
@@ -304,7 +295,7 @@ def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
     fig, axes = _figure(n, len(columns), (17, 2.0 * n + 0.8))
     for c, (label, policies) in enumerate(columns.items()):
         env = parallel_env(sc)
-        obs, _ = env.reset(seed=FIRST_SEED)
+        obs, _ = env.reset(seed=HELD_OUT_SEED)
         while env.agents:
             obs, *_ = env.step(
                 {a: int(policies[a](obs[a][None, :])[0]) for a in env.agents}
@@ -338,7 +329,7 @@ def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
             ax.set_ylabel(name, fontsize=8)
             ax.tick_params(labelsize=7)
             if i == 0:
-                ax.set_title(f"{label}: episode seed {FIRST_SEED}", fontsize=9)
+                ax.set_title(f"{label}: episode seed {HELD_OUT_SEED}", fontsize=9)
                 ax.legend(fontsize=7, ncol=4, loc="upper right")
         axes[-1, c].set_xlabel("period")
     return _save(fig, path)
@@ -425,8 +416,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--output is required when comparing several runs")
     output = Path(args.output) if args.output else Path(args.run[0]) / "comparison"
     try:
-        from hmarl_env import get_scenario
-
         for run in args.run:  # before the output folder is made inside one
             if not (Path(run) / "config.json").is_file():
                 raise ValueError(f"{run!r} is not an hmarl run folder: no config.json")

@@ -5,17 +5,17 @@ How to run:
 
 For every role the run trained, the run's policies are evaluated twice on the
 same held-out episodes (seeds from 1,000,000, as :mod:`analysis.compare`): as
-learned, and with that role's agents acting by the heuristic it replaces
-(:data:`REPLACES`: the seeds' rule-based store, the tuned (s, S) warehouse, the
-supplier that always fulfils), every other agent unchanged. The role's reward
-(per agent and episode) is compared episode by episode; the role **passes**
-when the 95% bootstrap confidence interval of the difference lies above zero,
-and the run passes when every trained role does; a failed role is said to lose,
-to show no significant difference, or to act identically on every episode. The
-tuned heuristic is reported beside it for every role (for stores also the
-constant order of 1.0 x forecast, which a store that ignores its state gives),
-with the system's total reward and ledger cost, so a role that wins at its
-neighbours' expense shows.
+learned, and with that role's agents acting by the heuristic it replaces (the
+role's :attr:`~hmarl_env.registry.Role.baseline`: the seeds' rule-based store,
+the tuned (s, S) warehouse, the supplier that always fulfils), every other
+agent unchanged. The role's reward (per agent and episode) is compared episode
+by episode; the role **passes** when the 95% bootstrap confidence interval of
+the difference lies above zero, and the run passes when every trained role
+does; a failed role is said to lose, to show no significant difference, or to
+act identically on every episode. The tuned heuristic is reported beside it for
+every role (for stores also the constant order of 1.0 x forecast, which a store
+that ignores its state gives), with the system's total reward and ledger cost,
+so a role that wins at its neighbours' expense shows.
 
 The verdict is written to ``<run>/gate.json``; the command exits 0 when the run
 passes, 1 when it does not.
@@ -30,24 +30,23 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.compare import FIRST_SEED, paired_summary, role_kpis, swap_roles
-from analysis.io import write_json_atomic
+from analysis.compare import paired_summary, role_kpis, swap_roles
+from baselines.evaluate import evaluate
+from experiments.config import read_run_config
+from experiments.loading import load_policies
+from hmarl_env.registry import ROLES, role_of_module
+from hmarl_env.seeding import HELD_OUT_SEED
+from hmarl_env.utils.io import write_json_atomic
 
-__all__ = ["GATE_FILE", "REPLACES", "format_gate", "gate_run", "outcome"]
+__all__ = ["GATE_FILE", "REPORTED", "format_gate", "gate_run", "outcome"]
 
 GATE_FILE = "gate.json"
-#: role -> the baselines set its learned policy must beat
-REPLACES = {"store": "seed", "warehouse": "tuned", "supplier": "tuned"}
 #: role -> baselines sets reported beside it: the tuned heuristic, and for
 #: stores the constant order (a store that ignores its state)
 REPORTED = {"store": ("tuned", "constant"), "warehouse": (), "supplier": ()}
 
 
 LABELS = {"tuned": "tuned heuristic", "constant": "constant order (1.0 x forecast)"}
-
-
-def _role(module: str) -> str:
-    return module.split("_")[0]
 
 
 def _system(df: pd.DataFrame) -> pd.DataFrame:
@@ -59,41 +58,42 @@ def gate_run(
     run: str | Path, episodes: int = 200, write: bool = True
 ) -> dict[str, Any]:
     """The gate's verdict for ``run`` (written to ``<run>/gate.json``)."""
-    from baselines.evaluate import evaluate
-    from experiments.loading import load_policies, read_run_config
-    from hmarl_env.scenario import scenario_from_dict
-
     if episodes < 2:
         raise ValueError(f"the gate needs at least 2 episodes, got {episodes}")
     run = Path(run)
     config = read_run_config(run)
-    scenario = scenario_from_dict(config["scenario"])
-    observation = config.get("store_observation", "pipeline")
-    params = config.get("heuristic_params")
+    scenario = config.scenario
+    observation = config.store_observation
+    params = config.heuristic_params
     learned = load_policies(run)
-    trained = {_role(m) for m in config["phase"]["train"]}
-    roles = [r for r in REPLACES if r in trained]  # curriculum order
+    trained = {role_of_module(m).name for m in config.phase.train}
+    roles = [r for r in ROLES if r in trained]  # curriculum order
 
     def run_eval(policies: dict[str, Any]) -> pd.DataFrame:
         return evaluate(
-            scenario, policies, episodes, seed=FIRST_SEED, store_observation=observation
+            scenario,
+            policies,
+            episodes,
+            seed=HELD_OUT_SEED,
+            store_observation=observation,
         )
 
     base = run_eval(learned)
     system = _system(base)
     verdict: dict[str, Any] = {
         "run": str(run),
-        "phase": config["phase"]["name"],
+        "phase": config.phase.name,
         "scenario": scenario.name,
         "episodes": episodes,
-        "first_seed": FIRST_SEED,
+        "first_seed": HELD_OUT_SEED,
         "criterion": "the learned role's reward per agent and episode beats the "
         "heuristic it replaces: 95% bootstrap CI of the paired difference above 0",
         "roles": {},
     }
     for role in roles:
-        entry: dict[str, Any] = {"against": REPLACES[role]}
-        for kind in dict.fromkeys((REPLACES[role], "tuned", *REPORTED[role])):
+        against = ROLES[role].baseline
+        entry: dict[str, Any] = {"against": against}
+        for kind in dict.fromkeys((against, "tuned", *REPORTED[role])):
             other = run_eval(swap_roles(learned, scenario, kind, [role], params))
             mine = role_kpis(base, [role])["episode_reward"].to_numpy()
             theirs = role_kpis(other, [role])["episode_reward"].to_numpy()
@@ -108,7 +108,7 @@ def gate_run(
                 higher_is_better=False,
             )
             entry[kind] = stats
-        gate = entry[REPLACES[role]]
+        gate = entry[against]
         entry["passed"] = bool(gate["difference_ci95"][0] > 0)
         entry["outcome"] = outcome(gate)
         verdict["roles"][role] = entry

@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from analysis.io import write_atomic
+from hmarl_env.utils.io import write_atomic
 
 __all__ = ["training_plots"]
 

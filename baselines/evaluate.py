@@ -38,10 +38,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from hmarl_env import Simulation, get_scenario
-from hmarl_env.roles import SUPPLIER, Roles
-from hmarl_env.scenario import Scenario
-from hmarl_env.seeding import check_seed
+from baselines.policies import POLICY_SETS, make_policies
+from hmarl_env.registry import SUPPLIER, agent_names, role_of
+from hmarl_env.rollout import Rollout
+from hmarl_env.scenario import Scenario, get_scenario
+from hmarl_env.seeding import HELD_OUT_SEED, check_seed
+from hmarl_env.utils.io import check_output_file, write_csv_atomic
+from hmarl_env.utils.stats import mean_ci
 
 __all__ = ["KPIS", "evaluate", "summarize"]
 
@@ -86,17 +89,16 @@ def _run_batch(
     scenario: Scenario, policies: Mapping, seeds: Sequence[int], store_observation: str
 ) -> dict[str, dict[str, np.ndarray]]:
     B, T = len(seeds), scenario.horizon
-    sim = Simulation(scenario, batch_size=B)
-    roles = Roles(scenario, B, store_observation)
-    sim.reset([np.random.default_rng(int(s)) for s in seeds])
-    roles.reset(sim)
+    rollout = Rollout(scenario, B, store_observation)
+    rollout.reset([np.random.default_rng(int(s)) for s in seeds])
+    roles = rollout.roles
     n, r = roles.n_nodes, scenario.root
     node_actions = np.zeros((B, n), dtype=np.intp)
     n_actions = {a: roles.n_actions(a) for a in roles.agents}
     rewards = table = None
     flows = {k: np.zeros((B, n + 1)) for k in ("out", "out2", "in", "in2")}
-    while not sim.done:
-        obs = roles.observe_all(sim)
+    while not rollout.done:
+        obs = rollout.observe()
         for agent, i in roles.node_of.items():
             node_actions[:, i] = _actions(
                 policies[agent], obs[:, roles.slices[agent]], agent, n_actions[agent]
@@ -107,11 +109,7 @@ def _run_batch(
             SUPPLIER,
             n_actions[SUPPLIER],
         )
-        orders, fulfil = roles.decode(node_actions, sup)
-        led = sim.step(orders, fulfil)
-        roles.update(sim, led)
-        t = roles.period_table(led)
-        rw = roles.rewards(t)
+        led, t, rw = rollout.step(node_actions, sup)
         table = t if table is None else table + t
         rewards = rw if rewards is None else rewards + rw
         # what each agent sends up the chain, and the demand it faces
@@ -186,7 +184,7 @@ def evaluate(
         ``role`` and the :data:`KPIS`.
     """
     scenario = get_scenario(scenario)
-    agents = Roles(scenario, 1, store_observation).agents
+    agents = agent_names(scenario)
     missing = sorted(set(agents) - set(policies))
     if missing:
         raise ValueError(
@@ -207,7 +205,7 @@ def evaluate(
         kpis = _run_batch(scenario, policies, seeds, store_observation)
         for agent, cols in kpis.items():
             frame = pd.DataFrame(cols)
-            frame.insert(0, "role", agent.rsplit("_", 1)[0])
+            frame.insert(0, "role", role_of(agent).name)
             frame.insert(0, "agent", agent)
             frame.insert(0, "seed", seeds)
             frame.insert(0, "episode", seeds - seed)
@@ -242,8 +240,6 @@ def _progress(done: int, total: int, elapsed: float) -> None:
 def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Mean and confidence half-width of every KPI per agent (columns
     ``<kpi>`` and ``<kpi>_ci``), episodes as the unit of replication."""
-    from analysis.stats import mean_ci
-
     rows = []
     for agent, group in df.groupby("agent", sort=False):
         row = {"agent": agent}
@@ -268,8 +264,6 @@ def format_table(summary: pd.DataFrame, kpis: Sequence[str] = KPIS) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from baselines.policies import POLICY_SETS, make_policies
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="default", help="preset name or file")
     parser.add_argument("--episodes", type=int, default=1000)
@@ -277,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seed",
         type=int,
-        default=1_000_000,
+        default=HELD_OUT_SEED,
         help="first episode seed (default: the held-out seeds)",
     )
     parser.add_argument("--csv", help="also write the per-episode KPIs to this file")
@@ -287,8 +281,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_seed(args.seed, "--seed")
         if args.csv:
-            from analysis.io import check_output_file
-
             check_output_file(args.csv, "--csv")
         scenario = get_scenario(args.scenario)
         policies = make_policies(scenario, args.policy)
@@ -309,8 +301,6 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(format_table(summarize(df), KPIS[5:]))
     if args.csv:
-        from analysis.io import write_csv_atomic
-
         write_csv_atomic(df, args.csv)
         print(f"per-episode KPIs written to {args.csv}")
     return 0

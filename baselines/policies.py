@@ -3,7 +3,8 @@
 A policy is a callable from a batch of one agent's observations ``(B, dim)``
 (float32, as the env gives them) to a batch of integer actions ``(B,)``. Each
 is built for one agent of one scenario, since it reads the scales and lead time
-that the observations were divided by (:class:`hmarl_env.roles.Roles`).
+that the observations were divided by (:mod:`hmarl_env.observations`), and
+reads columns by the registry's names (``obs[:, StoreFeature.inventory]``).
 
 * :class:`SeedStore` - the seeds' rule-based store.
 * :class:`BaseStockStore` - the best discrete approximation of a base-stock
@@ -28,7 +29,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from hmarl_env.roles import SUPPLIER, inventory_scales
+from baselines.tuned import load_tuned
+from hmarl_env.observations import inventory_scales
+from hmarl_env.registry import SUPPLIER, StoreFeature, WarehouseFeature
 from hmarl_env.scenario import Scenario
 
 __all__ = [
@@ -45,10 +48,7 @@ __all__ = [
 
 POLICY_SETS = ("seed", "base_stock", "tuned", "constant")
 
-# store observation columns (hmarl_env.roles)
-_INVENTORY, _FORECAST, _UNCERTAINTY, _COVER, _PIPELINE = 0, 1, 2, 3, 7
-# warehouse observation columns
-_WH_INVENTORY, _WH_PIPELINE = 1, 2
+_F, _W = StoreFeature, WarehouseFeature  # observation columns (the registry's)
 
 
 class Policy(Protocol):
@@ -87,7 +87,7 @@ class SeedStore:
     role: str = "store"
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        cover = _check_obs(obs, _COVER + 1, "SeedStore")[:, _COVER]
+        cover = _check_obs(obs, _F.days_of_cover + 1, "SeedStore")[:, _F.days_of_cover]
         levels = np.searchsorted(np.asarray(self.thresholds), cover, side="right")
         # 0 thresholds passed -> biggest action; all passed -> action 0
         return np.clip(self.n_actions - 1 - levels, 0, self.n_actions - 1).astype(
@@ -146,15 +146,17 @@ class BaseStockStore:
                 )
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        obs = _check_obs(obs, _PIPELINE + 1, "BaseStockStore (pipeline observation)")
+        obs = _check_obs(
+            obs, _F.inbound_pipeline + 1, "BaseStockStore (pipeline observation)"
+        )
         obs = obs.astype(np.float64)
         periods = self.lead_time + 1.0
         # in units of the store's mean demand: inventory scale = mean * (L + 1)
-        position = (obs[:, _INVENTORY] + obs[:, _PIPELINE]) * periods
-        forecast = obs[:, _FORECAST]
-        target = forecast * self.cover + self.safety_factor * obs[:, _UNCERTAINTY] * (
-            math.sqrt(periods)
-        )
+        position = (obs[:, _F.inventory] + obs[:, _F.inbound_pipeline]) * periods
+        forecast = obs[:, _F.forecast]
+        target = forecast * self.cover + self.safety_factor * obs[
+            :, _F.demand_uncertainty
+        ] * (math.sqrt(periods))
         after = (
             position[:, None]
             + np.asarray(self.multipliers)[None, :] * forecast[:, None]
@@ -188,8 +190,11 @@ class SSWarehouse:
             )
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        obs = _check_obs(obs, _WH_PIPELINE + 1, "SSWarehouse").astype(np.float64)
-        position = (obs[:, _WH_INVENTORY] + obs[:, _WH_PIPELINE]) * self.inventory_scale
+        obs = _check_obs(obs, _W.inbound_pipeline + 1, "SSWarehouse")
+        obs = obs.astype(np.float64)
+        position = (obs[:, _W.inventory] + obs[:, _W.inbound_pipeline]) * (
+            self.inventory_scale
+        )
         lots = np.asarray(self.lots)
         best = np.argmin(np.abs(position[:, None] + lots[None, :] - self.S), axis=1)
         return np.where(position < self.s, best, int(np.argmin(lots))).astype(np.int64)
@@ -243,8 +248,6 @@ def make_policies(
             f"unknown policy set {kind!r}; choose from {list(POLICY_SETS)}"
         )
     if kind == "tuned" and params is None:
-        from baselines.tune import load_tuned
-
         params = load_tuned(scenario)["params"]
     acts = scenario.actions
     scales = inventory_scales(scenario)

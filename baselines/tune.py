@@ -19,26 +19,22 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import itertools
-import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from analysis.io import results_dir, write_json_atomic
-from analysis.stats import mean_ci
 from baselines.evaluate import evaluate
-from baselines.policies import make_policies
-from hmarl_env import get_scenario
-from hmarl_env.scenario import PRESETS, Scenario
+from baselines.policies import default_ss_levels, make_policies
+from baselines.tuned import fingerprint, tuned_path
+from hmarl_env.scenario import Scenario, get_scenario
+from hmarl_env.seeding import HELD_OUT_SEED
+from hmarl_env.utils.io import write_json_atomic
+from hmarl_env.utils.stats import mean_ci
 
-__all__ = ["HELD_OUT_SEED", "fingerprint", "load_tuned", "tune", "tuned_path"]
-
-HELD_OUT_SEED = 1_000_000
+__all__ = ["tune"]
 STORE_GRID = {
     "cover_offset": [-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0],
     "safety_factor": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0],
@@ -47,60 +43,6 @@ WAREHOUSE_GRID = {
     "s_days": [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
     "gap_days": [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0],  # S_days - s_days
 }
-
-
-def fingerprint(scenario: Scenario) -> str:
-    """A short hash of everything in the scenario."""
-    text = json.dumps(scenario.to_dict(), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def is_preset(scenario: Scenario) -> bool:
-    """Whether ``scenario`` is exactly the preset of its name."""
-    return scenario.name in PRESETS and fingerprint(
-        PRESETS[scenario.name]()
-    ) == fingerprint(scenario)
-
-
-def tuned_path(scenario: Scenario) -> Path:
-    """Where the tuned record of ``scenario`` lives: ``<name>.json`` for a
-    preset, ``<name>-<fingerprint>.json`` for anything else, so a scenario file
-    can never overwrite a preset's record (whatever its ``name``)."""
-    stem = (
-        scenario.name
-        if is_preset(scenario)
-        else (f"{scenario.name}-{fingerprint(scenario)}")
-    )
-    return results_dir() / "baselines" / f"{stem}.json"
-
-
-def _tune_hint(scenario: Scenario) -> str:
-    target = scenario.name if is_preset(scenario) else "<your scenario file>"
-    return f"python -m baselines.tune --scenario {target}"
-
-
-def load_tuned(scenario: Scenario) -> dict[str, Any]:
-    """The tuned record of ``scenario``; a clear error if missing or stale."""
-    path = tuned_path(scenario)
-    if not path.is_file():
-        raise ValueError(
-            f"no tuned parameters for scenario {scenario.name!r} at {path}; run "
-            f"{_tune_hint(scenario)}"
-        )
-    try:
-        record = json.loads(path.read_text())
-        params = record["params"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} is not a tuned-baseline record: {exc}") from None
-    if record.get("fingerprint") != fingerprint(scenario):
-        raise ValueError(
-            f"{path} was tuned for a different {scenario.name!r} scenario (fingerprint "
-            f"{record.get('fingerprint')} != {fingerprint(scenario)}); run "
-            f"{_tune_hint(scenario)}"
-        )
-    if not isinstance(params, dict):
-        raise ValueError(f"{path}: 'params' must be a table")
-    return record
 
 
 def _role_reward(df, role: str) -> float:
@@ -150,8 +92,6 @@ def _policy_params(p: dict) -> dict:
 
 
 def _default_warehouse(scenario: Scenario) -> dict:
-    from baselines.policies import default_ss_levels
-
     j = int(scenario.warehouse_index[0])
     mean = float(scenario.mean_demand[j])
     s, S = default_ss_levels(scenario, scenario.node_names[j])

@@ -33,15 +33,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analysis.io import results_dir, write_json_atomic  # noqa: E402
-from analysis.stats import mean_ci  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
-from baselines.tune import HELD_OUT_SEED  # noqa: E402
 from experiments import phase1  # noqa: E402
-from experiments.common import PPO_PRESETS  # noqa: E402
+from experiments.config import PPO_PRESETS  # noqa: E402
 from experiments.loading import is_finished, load_policies  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
+from hmarl_env.registry import role_of  # noqa: E402
+from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
+from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
+from hmarl_env.utils.stats import mean_ci  # noqa: E402
 
 
 def store_reward(policies, episodes: int) -> np.ndarray:
@@ -72,7 +73,7 @@ def explained_variance(run: Path, last: int = 5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--timesteps", type=int, default=phase1.DEFAULT_TIMESTEPS)
+    parser.add_argument("--timesteps", type=int, default=phase1.PHASE.timesteps)
     parser.add_argument("--episodes", type=int, default=500)
     parser.add_argument("--output", default=None, help="folder for the runs")
     parser.add_argument("--ppo-preset", choices=sorted(PPO_PRESETS), default="hmarl")
@@ -88,7 +89,9 @@ def main() -> None:
 
     def stores(kind: str) -> dict:
         return {
-            a: p for a, p in make_policies(sc, kind).items() if a.startswith("store")
+            a: p
+            for a, p in make_policies(sc, kind).items()
+            if role_of(a).name == "store"
         }
 
     baselines = {  # only the stores differ: warehouse and supplier as in training

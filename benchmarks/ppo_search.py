@@ -36,15 +36,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analysis.io import results_dir, write_atomic, write_json_atomic  # noqa: E402
-from analysis.stats import mean_ci  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from experiments import phase1  # noqa: E402
-from experiments.common import PPO_PRESETS  # noqa: E402
+from experiments.config import (
+    MONITOR_SEED,  # noqa: E402
+    PPO_PRESETS,  # noqa: E402
+)
 from experiments.loading import is_finished, load_policies  # noqa: E402
-from experiments.train import MONITOR_SEED  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
+from hmarl_env.utils.io import results_dir, write_atomic, write_json_atomic  # noqa: E402
+from hmarl_env.utils.stats import mean_ci  # noqa: E402
 
 #: the search's first step: the seeds' settings with rewards scaled to returns
 #: of order one, no value clip and minibatches of 512 (the candidates change it)
@@ -140,7 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--timesteps", type=int, default=phase1.DEFAULT_TIMESTEPS)
+    parser.add_argument("--timesteps", type=int, default=phase1.PHASE.timesteps)
     parser.add_argument("--output", default=None, help="folder for the runs")
     parser.add_argument("--table", action="store_true", help="only print the table")
     args = parser.parse_args()

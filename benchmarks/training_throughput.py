@@ -21,13 +21,8 @@ import platform
 
 import ray
 
-from experiments.common import (
-    PPO_PRESETS,
-    Phase,
-    PPOSettings,
-    RunnerSettings,
-    build_config,
-)
+from experiments.common import build_config
+from experiments.config import PPO_PRESETS, Phase, PPOSettings, RunnerSettings
 from hmarl_env import get_scenario
 
 TIMED = 5

@@ -8,16 +8,16 @@ settings with their named presets (hmarl's defaults and the seeds'). Every
 config trains with :class:`experiments.learner.HmarlPPOLearner`, which scales
 (and centres) each module's rewards for its critic as the settings say.
 
-Roles and module IDs: ``store_*`` -> ``store`` (one shared policy),
-``warehouse_1`` -> ``warehouse``, other warehouses ``warehouse_<k>`` keep their
-own ID (their observations differ), ``supplier_1`` -> ``supplier``.
+Module IDs are the registry's (:func:`hmarl_env.registry.module_id`): the
+stores share ``store``, ``warehouse_1`` -> ``warehouse``, other warehouses
+keep their own ID (their observations differ), ``supplier_1`` -> ``supplier``.
+PPO settings, phases and run configs are plain data in :mod:`experiments.config`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,19 +32,17 @@ from ray.tune.registry import register_env
 
 import hmarl_env
 from baselines.policies import make_policies
+from experiments.config import Phase, PPOSettings, RunnerSettings
 from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
-from hmarl_env.roles import reward_scales
+from hmarl_env.registry import module_id, role_of
 from hmarl_env.scenario import Scenario, scenario_from_dict
 
 __all__ = [
     "ENV_NAME",
     "HeuristicRLModule",
     "KPICallback",
-    "PPOSettings",
-    "PPO_PRESETS",
     "build_config",
     "env_creator",
-    "module_id",
     "policy_mapping_fn",
 ]
 
@@ -63,17 +61,6 @@ def env_creator(env_config: Mapping[str, Any]) -> ParallelPettingZooEnv:
         scenario, store_observation=env_config.get("store_observation", "pipeline")
     )
     return ParallelPettingZooEnv(env)
-
-
-def module_id(agent_id: str) -> str:
-    """The RLModule an agent acts with."""
-    if agent_id.startswith("store_"):
-        return "store"
-    if agent_id == "warehouse_1":
-        return "warehouse"
-    if agent_id.startswith("supplier_"):
-        return "supplier"
-    return agent_id
 
 
 def policy_mapping_fn(agent_id: str, episode: Any = None, **kwargs: Any) -> str:
@@ -150,7 +137,7 @@ def episode_kpis(chunks: Iterable[Any]) -> dict[str, float]:
     rows: dict[tuple[str, float], dict] = {}
     for chunk in chunks:
         for agent, infos in chunk.get_infos().items():
-            if not agent.startswith("store_"):
+            if role_of(agent).name != "store":
                 continue
             for info in infos:
                 if info:
@@ -168,211 +155,11 @@ def episode_kpis(chunks: Iterable[Any]) -> dict[str, float]:
     }
 
 
-# ------------------------------------------------------------------ settings
-REWARD_SCALING = ("none", "period", "return")
-
-
-@dataclass(frozen=True)
-class PPOSettings:
-    """PPO hyperparameters and how rewards reach the learner.
-
-    The defaults are hmarl's (``PPO_PRESETS["hmarl"]``, chosen by
-    ``benchmarks/ppo_search.py``); ``PPO_PRESETS["seeds"]`` holds the seeds'.
-
-    Attributes:
-        lr: Adam learning rate.
-        gamma: discount factor.
-        lambda_: GAE lambda.
-        clip_param: PPO clip epsilon.
-        entropy_coeff: entropy bonus.
-        vf_loss_coeff: value loss weight.
-        grad_clip: gradient global-norm clip, shared by the policy and value
-            losses of a module (``None``: no clip).
-        vf_clip_param: RLlib clips the *squared* value error at this (``None``:
-            no clip). It only makes sense together with ``reward_scaling``: with
-            unscaled returns in the hundreds the seeds' 10 leaves the critic
-            almost no gradient.
-        reward_scaling: what the learner divides each module's rewards by (the
-            env, metrics and evaluations keep the scenario's units):
-            ``"none"`` (the seeds'), ``"period"`` (the role's reward scale,
-            :func:`hmarl_env.roles.reward_scales`: a period's reward of order
-            one) or ``"return"`` (that times the effective horizon
-            ``min(horizon, 1 / (1 - gamma))``: a discounted return of order one).
-        reward_centering: step size of the running mean reward the learner
-            subtracts (after scaling) before computing advantages; 0: none
-            (:class:`experiments.learner.ScaleRewards`).
-        minibatch_size: SGD minibatch.
-        num_epochs: passes over each train batch.
-        train_batch_size: env steps per training iteration.
-        hiddens: hidden layer sizes of the policy and value networks.
-        activation: their activation.
-        vf_share_layers: whether policy and value share layers (set explicitly:
-            a restored module with another setting would load non-strictly).
-    """
-
-    lr: float = 1e-3
-    gamma: float = 0.99
-    lambda_: float = 0.95
-    clip_param: float = 0.2
-    entropy_coeff: float = 0.01
-    vf_loss_coeff: float = 0.5
-    grad_clip: float | None = 0.5
-    vf_clip_param: float | None = None
-    reward_scaling: str = "return"
-    reward_centering: float = 0.1
-    minibatch_size: int = 512
-    num_epochs: int = 10
-    train_batch_size: int = 2048
-    hiddens: tuple[int, ...] = (64, 64)
-    activation: str = "tanh"
-    vf_share_layers: bool = False
-
-    def __post_init__(self) -> None:
-        for name in (
-            "lr",
-            "gamma",
-            "lambda_",
-            "clip_param",
-            "entropy_coeff",
-            "vf_loss_coeff",
-            "grad_clip",
-            "vf_clip_param",
-            "reward_centering",
-        ):
-            v = getattr(self, name)
-            if v is None and name in ("grad_clip", "vf_clip_param"):
-                continue
-            if not (
-                isinstance(v, (int, float))
-                and not isinstance(v, bool)
-                and math.isfinite(v)
-                and v >= 0
-            ):
-                raise ValueError(
-                    f"PPOSettings.{name} must be a finite number >= 0, got {v!r}"
-                )
-        if not 0 <= self.gamma < 1:
-            raise ValueError(f"PPOSettings.gamma must be in [0, 1), got {self.gamma!r}")
-        if self.reward_centering > 1:
-            raise ValueError(
-                "PPOSettings.reward_centering must be in [0, 1], got "
-                f"{self.reward_centering!r}"
-            )
-        if self.reward_scaling not in REWARD_SCALING:
-            raise ValueError(
-                f"PPOSettings.reward_scaling must be one of {list(REWARD_SCALING)}, "
-                f"got {self.reward_scaling!r}"
-            )
-        for name in ("minibatch_size", "num_epochs", "train_batch_size"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(
-                    f"PPOSettings.{name} must be an integer >= 1, got {v!r}"
-                )
-        if self.minibatch_size > self.train_batch_size:
-            raise ValueError(
-                f"PPOSettings.minibatch_size ({self.minibatch_size}) must not exceed "
-                f"train_batch_size ({self.train_batch_size})"
-            )
-
-    def learner_reward_scales(self, scenario: Scenario) -> dict[str, float]:
-        """Module ID -> what the learner divides that module's rewards by (the
-        mean of its agents' reward scales)."""
-        if self.reward_scaling == "none":
-            return {}
-        per_agent = reward_scales(scenario)
-        horizon = 1.0
-        if self.reward_scaling == "return":
-            horizon = min(float(scenario.horizon), 1.0 / (1.0 - self.gamma))
-        groups: dict[str, list[float]] = {}
-        for agent, scale in per_agent.items():
-            groups.setdefault(module_id(agent), []).append(scale)
-        return {m: float(np.mean(v)) * horizon for m, v in groups.items()}
-
-
-#: Named PPO settings. ``hmarl``: the defaults, chosen by
-#: ``benchmarks/ppo_search.py`` (table in ``benchmarks/ppo_search.md``).
-#: ``seeds``: the seeds' PPO guide (lr 3e-4, minibatch 64, unscaled rewards and
-#: RLlib's value clip of 10).
-PPO_PRESETS: dict[str, PPOSettings] = {
-    "hmarl": PPOSettings(),
-    "seeds": PPOSettings(
-        lr=3e-4,
-        grad_clip=0.5,
-        vf_clip_param=10.0,
-        reward_scaling="none",
-        reward_centering=0.0,
-        minibatch_size=64,
-    ),
-}
-
-
-@dataclass(frozen=True)
-class RunnerSettings:
-    """How rollouts are collected."""
-
-    num_env_runners: int = 0
-    num_envs_per_env_runner: int = 1
-
-
-@dataclass
-class Phase:
-    """What a phase trains, freezes, loads and leaves heuristic.
-
-    Attributes:
-        name: ``phase1`` .. ``phase4``.
-        train: module IDs PPO updates.
-        frozen: module IDs loaded from the previous phase's run and not updated.
-        heuristic: module ID -> baselines policy set (``seed``, ``base_stock``,
-            ``tuned``) for modules that follow a rule.
-        source: the phase whose run this one starts from (``None``: from scratch).
-        load: module IDs restored from that run: every frozen one, and trained
-            ones that continue from it (phase 4's fine-tuning).
-    """
-
-    name: str
-    train: tuple[str, ...]
-    frozen: tuple[str, ...] = ()
-    heuristic: dict[str, str] = field(default_factory=dict)
-    source: str | None = None
-    load: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        self.train, self.frozen, self.load = (
-            tuple(self.train),
-            tuple(self.frozen),
-            tuple(self.load),
-        )
-        both = set(self.train) & set(self.frozen)
-        if both:
-            raise ValueError(f"phase {self.name}: {sorted(both)} both train and frozen")
-        unloaded = [m for m in self.frozen if m not in self.load]
-        if unloaded:
-            raise ValueError(
-                f"phase {self.name}: frozen modules {unloaded} are not loaded from "
-                "a previous run (they would stay at their random weights)"
-            )
-        stray = [m for m in self.load if m not in self.train + self.frozen]
-        if stray:
-            raise ValueError(
-                f"phase {self.name}: loads {stray}, which it neither trains nor freezes"
-            )
-        if self.load and not self.source:
-            raise ValueError(
-                f"phase {self.name} loads {list(self.load)} but has no source"
-            )
-
-
-#: PPOSettings fields that shape a module's weights: a phase that loads modules
-#: takes them from the run it loads from.
-ARCHITECTURE = ("hiddens", "activation", "vf_share_layers")
-
-
 def build_config(
     scenario: Scenario,
     phase: Phase,
-    ppo: PPOSettings = PPOSettings(),
-    runners: RunnerSettings = RunnerSettings(),
+    ppo: PPOSettings | None = None,
+    runners: RunnerSettings | None = None,
     seed: int = 0,
     store_observation: str = "pipeline",
     heuristic_params: Mapping[str, Any] | None = None,
@@ -383,6 +170,8 @@ def build_config(
     (``phase.heuristic``, tuned by default). Learned modules are PPO's default
     MLP with the seeds' sizes.
     """
+    ppo = ppo or PPOSettings()
+    runners = runners or RunnerSettings()
     modules = modules_of(scenario)
     unknown = sorted(set(phase.train) | set(phase.frozen) | set(phase.heuristic))
     unknown = [m for m in unknown if m not in modules]

@@ -20,12 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.loading import (
-    MODULES_SUBDIR,
-    find_checkpoint,
-    is_finished,
-    read_run_config,
-)
+from experiments.config import read_run_config
+from experiments.loading import MODULES_SUBDIR, find_checkpoint, is_finished
 
 __all__ = [
     "find_source_run",
@@ -50,13 +46,13 @@ def find_source_run(root: str | Path, phase: str, scenario: str | None = None) -
                 config = read_run_config(run)
             except ValueError:
                 continue
-            if config.get("phase", {}).get("name") != phase:
+            if config.phase.name != phase:
                 continue
-            if scenario is not None and config["scenario"]["name"] != scenario:
+            if scenario is not None and config.scenario.name != scenario:
                 continue
             if not is_finished(run):
                 continue
-            candidates.append((config.get("created", ""), run.name, run))
+            candidates.append((config.record.get("created", ""), run.name, run))
     if not candidates:
         of = f" of scenario {scenario!r}" if scenario else ""
         raise ValueError(

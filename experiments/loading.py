@@ -16,12 +16,17 @@ Layout of a run folder (written by :mod:`experiments.train`)::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from baselines.policies import make_policies
+from experiments.config import read_run_config
+from hmarl_env import parallel_env
+from hmarl_env.registry import module_id
+from hmarl_env.scenario import get_scenario
 
 __all__ = [
     "ACTING",
@@ -33,12 +38,9 @@ __all__ = [
     "latest_name",
     "load_module",
     "load_policies",
-    "read_run_config",
 ]
 
 MODULES_SUBDIR = Path("learner_group") / "learner" / "rl_module"
-#: what every run's config.json has, whatever hmarl version wrote it
-RUN_KEYS = ("phase", "scenario", "seed", "timesteps", "ppo")
 
 
 ACTING = ("greedy", "sampled")
@@ -85,24 +87,6 @@ class ModulePolicy:
 
     def __repr__(self) -> str:
         return f"ModulePolicy(role={self.role!r}, acting={self.acting!r})"
-
-
-def read_run_config(run: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a run folder, with a clear error if absent."""
-    path = Path(run) / "config.json"
-    if not path.is_file():
-        raise ValueError(f"{str(run)!r} is not an hmarl run folder: no config.json")
-    try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is corrupt: {exc}") from None
-    missing = [k for k in RUN_KEYS if not isinstance(config, dict) or k not in config]
-    if missing:
-        raise ValueError(
-            f"{path} lacks {missing}: not a config.json that hmarl wrote (or one "
-            "edited by hand)"
-        )
-    return config
 
 
 FINAL = "final"
@@ -201,8 +185,6 @@ def load_policies(
             (:class:`ModulePolicy`).
         seed: the sampling generator's seed (``"sampled"`` only).
     """
-    from hmarl_env.scenario import get_scenario, scenario_from_dict
-
     ckpt, run = find_checkpoint(path)
     if run is None:
         raise ValueError(
@@ -210,16 +192,15 @@ def load_policies(
             "scenario and heuristics are unknown"
         )
     config = read_run_config(run)
-    run_scenario = scenario_from_dict(config["scenario"])
-    scenario = run_scenario if scenario is None else get_scenario(scenario)
-    check_spaces(run_scenario, scenario, config.get("store_observation", "pipeline"))
+    scenario = config.scenario if scenario is None else get_scenario(scenario)
+    check_spaces(config.scenario, scenario, config.store_observation)
     return assemble_policies(
         scenario,
-        learned=set(config["phase"]["train"]) | set(config["phase"]["frozen"]),
-        heuristic=config["phase"].get("heuristic", {}),
+        learned=set(config.learned),
+        heuristic=config.phase.heuristic,
         module=lambda mid: load_module(ckpt, mid),
-        heuristic_params=config.get("heuristic_params"),
-        store_observation=config.get("store_observation", "pipeline"),
+        heuristic_params=config.heuristic_params,
+        store_observation=config.store_observation,
         acting=acting,
         seed=seed,
     )
@@ -238,10 +219,6 @@ def assemble_policies(
     """Agent -> policy: a :class:`ModulePolicy` over ``module(mid)`` for learned
     module IDs (one per module, shared by its agents, acting as ``acting``
     says), else the baselines set ``heuristic[mid]`` (tuned by default)."""
-    from baselines.policies import make_policies
-    from experiments.common import module_id
-    from hmarl_env import parallel_env
-
     env = parallel_env(scenario, store_observation=store_observation)
     modules: dict[str, ModulePolicy] = {}
     rules: dict[str, dict[str, Any]] = {}
@@ -262,8 +239,6 @@ def assemble_policies(
 
 def check_spaces(run_scenario: Any, scenario: Any, store_observation: str) -> None:
     """Refuse a scenario whose agents or observation shapes differ from the run's."""
-    from hmarl_env import parallel_env
-
     a = parallel_env(run_scenario, store_observation=store_observation)
     b = parallel_env(scenario, store_observation=store_observation)
     if a.possible_agents != b.possible_agents:

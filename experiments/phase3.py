@@ -25,22 +25,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from experiments.common import Phase  # noqa: E402
+from experiments.config import PHASES  # noqa: E402
 from experiments.train import main_for  # noqa: E402
 
-PHASE = Phase(
-    name="phase3",
-    train=("supplier",),
-    frozen=("store", "warehouse"),
-    source="phase2",
-    load=("store", "warehouse"),
-)
-DEFAULT_TIMESTEPS = 50_000
-PPO_CHANGES: dict = {}
+PHASE = PHASES["phase3"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    return main_for(PHASE, DEFAULT_TIMESTEPS, __doc__, argv, PPO_CHANGES)
+    return main_for(PHASE, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -25,21 +25,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from experiments.common import Phase  # noqa: E402
+from experiments.config import PHASES  # noqa: E402
 from experiments.train import main_for  # noqa: E402
 
-PHASE = Phase(
-    name="phase4",
-    train=("store", "warehouse", "supplier"),
-    source="phase3",
-    load=("store", "warehouse", "supplier"),
-)
-DEFAULT_TIMESTEPS = 100_000
-PPO_CHANGES: dict = {"lr": 1e-4}
+PHASE = PHASES["phase4"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    return main_for(PHASE, DEFAULT_TIMESTEPS, __doc__, argv, PPO_CHANGES)
+    return main_for(PHASE, __doc__, argv)
 
 
 if __name__ == "__main__":

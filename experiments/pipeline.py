@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 import time
 from pathlib import Path
@@ -38,9 +39,10 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from analysis.compare import compare_runs, write_comparison  # noqa: E402
+from analysis.compare import format_summary as format_comparison  # noqa: E402
 from analysis.gate import GATE_FILE, format_gate, outcome  # noqa: E402
-from analysis.io import check_output_dir, results_dir, write_json_atomic  # noqa: E402
-from experiments import phase1, phase2, phase3, phase4  # noqa: E402
+from experiments.config import PHASES, read_run_config  # noqa: E402
 from experiments.loading import is_finished  # noqa: E402
 from experiments.train import (  # noqa: E402
     PPO_OPTION_NAMES,
@@ -48,8 +50,14 @@ from experiments.train import (  # noqa: E402
     run_phase,
     start_ray,
 )
+from hmarl_env import SupplyChainEnv, get_scenario  # noqa: E402
+from hmarl_env.utils.io import (  # noqa: E402
+    check_output_dir,
+    results_dir,
+    write_json_atomic,
+)
+from hmarl_env.validate import run_checks  # noqa: E402
 
-PHASES = {m.PHASE.name: m for m in (phase1, phase2, phase3, phase4)}
 STEPS = ("validate", "phase1", "compare", "phase2", "phase3", "phase4")
 STATE_FILE = "pipeline.json"
 EXIT_STOPPED = 3
@@ -81,8 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="--resume takes a pipeline folder and keeps its options (scenario, "
         "budgets, PPO settings); --output is where new pipeline folders go.",
     )
-    add_arguments(parser, default_timesteps=0)
-    parser.set_defaults(default_timesteps=None)
+    add_arguments(parser)
     parser.add_argument(
         "--force",
         action="store_true",
@@ -98,8 +105,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(folder: Path) -> dict[str, Any]:
-    import json
-
     path = folder / STATE_FILE
     if not path.is_file():
         raise ValueError(f"{str(folder)!r} is not a pipeline folder: no {STATE_FILE}")
@@ -114,8 +119,6 @@ def _load(folder: Path) -> dict[str, Any]:
 
 
 def _new(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
-    from hmarl_env import get_scenario
-
     scenario = get_scenario(args.scenario)
     root = Path(args.output) if args.output else results_dir()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -148,9 +151,6 @@ def _finished(run: Path) -> bool:
 
 
 def _validate(state: dict[str, Any]) -> dict[str, Any]:
-    from hmarl_env import SupplyChainEnv
-    from hmarl_env.validate import run_checks
-
     results = run_checks(SupplyChainEnv(state["scenario"]))
     for ok, message in results:
         print(f"  {'PASS' if ok else 'FAIL'}: {message}")
@@ -163,31 +163,33 @@ def _validate(state: dict[str, Any]) -> dict[str, Any]:
 def _phase(
     name: str, folder: Path, args: argparse.Namespace, previous: Path | None
 ) -> dict[str, Any]:
-    import json
-
-    module = PHASES[name]
+    phase = PHASES[name]
     run = _run_of(folder, name)
     if run is None or not _finished(run):
-        phase_args = argparse.Namespace(**vars(args))
-        phase_args.output = str(folder)
-        phase_args.resume = str(run) if run is not None else None
-        phase_args.default_timesteps = module.DEFAULT_TIMESTEPS
-        phase_args.source = str(previous) if previous is not None else None
-        if module.PHASE.source:  # the scenario comes with the source run
-            phase_args.scenario = None
-        run = run_phase(module.PHASE, phase_args, module.PPO_CHANGES)
+        # the pipeline's options, as the phase's command line would give them
+        phase_args = argparse.Namespace(
+            **{
+                **vars(args),
+                "output": str(folder),
+                "resume": str(run) if run is not None else None,
+                "source": str(previous) if previous is not None else None,
+                # the scenario comes with the source run
+                "scenario": None if phase.source else args.scenario,
+            }
+        )
+        run = run_phase(phase, phase_args)
         skipped = False
     else:
         print(f"  {run.name} is finished")
         skipped = True
     verdict = json.loads((run / GATE_FILE).read_text())
-    config = json.loads((run / "config.json").read_text())
+    config = read_run_config(run)
     return {
         "skipped": skipped,
         "status": "passed" if verdict["passed"] else "gate failed",
         "run": str(run),
-        "trained": config["phase"]["train"],
-        "timesteps": config["timesteps"],
+        "trained": list(config.phase.train),
+        "timesteps": config.timesteps,
         "gate": {role: _gate_row(e) for role, e in verdict["roles"].items()},
         "verdict": format_gate(verdict),
     }
@@ -208,15 +210,13 @@ def _gate_row(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def _compare(run: Path, episodes: int) -> dict[str, Any]:
-    from analysis.compare import compare_runs, format_summary, write_comparison
-
     output = run / "comparison"
     summary = output / "comparison_summary.json"
     skipped = summary.is_file()
     if not skipped:
         result = compare_runs([run], episodes)
         write_comparison(result, output)
-        print(format_summary(result["summary"]))
+        print(format_comparison(result["summary"]))
     return {"skipped": skipped, "status": "done", "output": str(output)}
 
 

@@ -37,29 +37,28 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from analysis.compare import swap_roles
-from analysis.gate import GATE_FILE, REPLACES, REPORTED, format_gate, gate_run
-from analysis.io import (
-    check_output_dir,
-    results_dir,
-    write_atomic,
-    write_json_atomic,
-)
-from baselines.tune import load_tuned
-from experiments.common import (
+from analysis.gate import GATE_FILE, REPORTED, format_gate, gate_run
+from analysis.plots import training_plots
+from baselines.evaluate import evaluate
+from baselines.tuned import load_tuned
+from experiments.common import build_config, modules_of
+from experiments.config import (
     ARCHITECTURE,
+    MONITOR_SEED,
     PPO_PRESETS,
+    RUN_DEFAULTS,
     Phase,
     PPOSettings,
+    RunConfig,
     RunnerSettings,
-    build_config,
-    modules_of,
+    read_run_config,
 )
 from experiments.curriculum import find_source_run, push_weights, restore_modules
 from experiments.loading import (
@@ -69,10 +68,16 @@ from experiments.loading import (
     complete_checkpoints,
     find_checkpoint,
     latest_name,
-    read_run_config,
 )
 from hmarl_env import get_scenario
-from hmarl_env.scenario import Scenario, scenario_from_dict
+from hmarl_env.registry import ROLES, role_of, role_of_module
+from hmarl_env.scenario import Scenario
+from hmarl_env.utils.io import (
+    check_output_dir,
+    results_dir,
+    write_atomic,
+    write_json_atomic,
+)
 
 __all__ = [
     "add_arguments",
@@ -84,7 +89,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("hmarl.train")
-MONITOR_SEED = 2_000_000  # in-training evaluation episodes (never trained on)
 COLUMNS = (
     "iteration",
     "timesteps",
@@ -102,47 +106,6 @@ COLUMNS = (
     "eval_supplier_reward",
     "eval_service_level",
 )
-#: a run's options beside its PPO settings, with their defaults; recorded in
-#: config.json (``eval``, ``checkpoint_interval``, ``gate_episodes``) so that a
-#: resumed run keeps them unless the command line names them again
-RUN_DEFAULTS = {
-    "eval_interval": 5,
-    "eval_episodes": 100,
-    "checkpoint_interval": 5,
-    "gate_episodes": 200,
-}
-
-
-def _recorded(config: dict[str, Any]) -> dict[str, int]:
-    """A run's options as its config records them (older runs: the defaults)."""
-    ev = config.get("eval", {})
-    return {
-        "eval_interval": int(ev.get("interval", RUN_DEFAULTS["eval_interval"])),
-        "eval_episodes": int(ev.get("episodes", RUN_DEFAULTS["eval_episodes"])),
-        "checkpoint_interval": int(
-            config.get("checkpoint_interval", RUN_DEFAULTS["checkpoint_interval"])
-        ),
-        "gate_episodes": int(
-            config.get("gate_episodes", RUN_DEFAULTS["gate_episodes"])
-        ),
-    }
-
-
-def _record(config: dict[str, Any], options: dict[str, int]) -> None:
-    config["eval"] = {
-        **config.get("eval", {}),
-        "interval": options["eval_interval"],
-        "episodes": options["eval_episodes"],
-        "first_seed": MONITOR_SEED,
-    }
-    config["checkpoint_interval"] = options["checkpoint_interval"]
-    config["gate_episodes"] = options["gate_episodes"]
-
-
-def _options_record(options: dict[str, int]) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    _record(config, options)
-    return config
 
 
 def _options(args: argparse.Namespace, base: dict[str, int]) -> dict[str, int]:
@@ -173,19 +136,18 @@ def columns(trained: tuple[str, ...]) -> tuple[str, ...]:
     return COLUMNS + tuple(f"{m}_{k}" for m in trained for k in LEARNER_KEYS)
 
 
-def add_arguments(
-    parser: argparse.ArgumentParser, default_timesteps: int, phase: Phase | None = None
-) -> None:
+def add_arguments(parser: argparse.ArgumentParser, phase: Phase | None = None) -> None:
     """The options every phase script takes (and ``--from`` where the phase
-    starts from a previous one)."""
+    starts from a previous one); ``phase`` None: the pipeline's, where each
+    phase has its own budget."""
+    budget = f"{phase.timesteps:,}" if phase is not None else "each phase's own"
     parser.add_argument(
         "--timesteps",
         type=int,
         default=None,
-        help=f"env steps to train for (default {default_timesteps:,}; with --resume: "
+        help=f"env steps to train for (default {budget}; with --resume: "
         "the run's own budget unless given)",
     )
-    parser.set_defaults(default_timesteps=default_timesteps)
     source = phase.source if phase is not None else None
     parser.add_argument(
         "--scenario",
@@ -311,10 +273,10 @@ PPO_OPTION_NAMES = ("ppo_preset", *(name for name, _, _ in _PPO_OPTIONS))
 
 
 def parse_phase_args(
-    phase: Phase, default_timesteps: int, argv: list[str] | None, description: str
+    phase: Phase, argv: list[str] | None, description: str
 ) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
-    add_arguments(parser, default_timesteps, phase)
+    add_arguments(parser, phase)
     args = parser.parse_args(argv)
     if args.gate_episodes is not None and (
         args.gate_episodes == 1 or args.gate_episodes < 0
@@ -328,17 +290,11 @@ def parse_phase_args(
     return args
 
 
-def main_for(
-    phase: Phase,
-    default_timesteps: int,
-    doc: str,
-    argv: list[str] | None = None,
-    ppo_changes: dict[str, Any] | None = None,
-) -> int:
+def main_for(phase: Phase, doc: str, argv: list[str] | None = None) -> int:
     """A phase script's ``main``: parse, train, report errors without a traceback."""
-    args = parse_phase_args(phase, default_timesteps, argv, doc.splitlines()[0])
+    args = parse_phase_args(phase, argv, doc.splitlines()[0])
     try:
-        run_phase(phase, args, ppo_changes)
+        run_phase(phase, args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -420,27 +376,15 @@ def _point_latest(root: Path, name: str) -> None:
 def _ppo_settings(args: argparse.Namespace, base: PPOSettings) -> PPOSettings:
     """``base`` with the settings the command line names."""
     changes = {
-        name: _from_json_value(getattr(args, name))  # a resumed pipeline's lists
+        name: _tuple(getattr(args, name))  # a resumed pipeline's lists
         for name, _, _ in _PPO_OPTIONS
         if getattr(args, name, None) is not None
     }
     return replace(base, **changes)
 
 
-def ppo_from_config(data: dict[str, Any]) -> PPOSettings:
-    """A run's PPO settings from its ``config.json``; settings a run made before
-    they existed read as the seeds' (every such run used them)."""
-    known = {f.name for f in fields(PPOSettings)}
-    stray = sorted(set(data) - known)
-    if stray:
-        raise ValueError(f"config.json: unknown PPO settings {stray}")
-    return replace(
-        PPO_PRESETS["seeds"], **{k: _from_json_value(v) for k, v in data.items()}
-    )
-
-
-def _new_run(args: argparse.Namespace, config: dict[str, Any]) -> Path:
-    stem = f"{config['scenario']['name']}__{config['phase']['name']}__{config['seed']}"
+def _new_run(args: argparse.Namespace, config: RunConfig) -> Path:
+    stem = f"{config.scenario.name}__{config.phase.name}__{config.seed}"
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     root = Path(args.output) if args.output else results_dir()
     run_dir = root / f"{stem}__{stamp}"
@@ -449,16 +393,13 @@ def _new_run(args: argparse.Namespace, config: dict[str, Any]) -> Path:
         k += 1
         run_dir = root / f"{stem}__{stamp}-{k}"
     run_dir.mkdir(parents=True)
-    write_json_atomic(run_dir / "config.json", config)
+    write_json_atomic(run_dir / "config.json", config.to_dict())
     return run_dir
 
 
 def _new_config(
-    args: argparse.Namespace,
-    phase: Phase,
-    ppo_changes: dict[str, Any] | None,
-    extra: dict[str, Any],
-) -> dict[str, Any]:
+    args: argparse.Namespace, phase: Phase, extra: dict[str, Any]
+) -> RunConfig:
     """A new run's resolved config; for a phase with a source, what it loads."""
     scenario = get_scenario(args.scenario) if args.scenario else None
     preset = getattr(args, "ppo_preset", None)
@@ -474,29 +415,27 @@ def _new_config(
             )
         )
         src = read_run_config(run)
-        if src["phase"]["name"] != phase.source:
+        if src.phase.name != phase.source:
             raise ValueError(
-                f"{str(run)!r} is a {src['phase']['name']} run; {phase.name} starts "
+                f"{str(run)!r} is a {src.phase.name} run; {phase.name} starts "
                 f"from a {phase.source} run"
             )
-        learned = src["phase"]["train"] + src["phase"]["frozen"]
-        missing = [m for m in phase.load if m not in learned]
+        missing = [m for m in phase.load if m not in src.learned]
         if missing:
             raise ValueError(
                 f"{phase.name} loads {missing} from {str(run)!r}, which learned "
-                f"only {learned}"
+                f"only {list(src.learned)}"
             )
         ckpt, _ = find_checkpoint(run)
-        observation = src.get("store_observation", "pipeline")
-        src_scenario = scenario_from_dict(src["scenario"])
+        observation = src.store_observation
         if scenario is None:
-            scenario = src_scenario
+            scenario = src.scenario
         else:
-            check_spaces(src_scenario, scenario, observation)
-        params = src.get("heuristic_params")
-        src_ppo = ppo_from_config(src["ppo"])
+            check_spaces(src.scenario, scenario, observation)
+        params = src.heuristic_params
+        src_ppo = src.ppo
         if preset is None:  # the settings of the run it starts from
-            base, preset = src_ppo, src.get("ppo_preset")
+            base, preset = src_ppo, src.ppo_preset
         # the modules it loads keep their architecture
         base = replace(base, **{k: getattr(src_ppo, k) for k in ARCHITECTURE})
         source = {
@@ -507,26 +446,26 @@ def _new_config(
         print(f"{phase.name}: loading {list(phase.load)} from {ckpt}")
     if params is None:  # frozen in the run: re-tuning never changes it
         params = _tuned_params(scenario, phase, args.scenario)
-    ppo = _ppo_settings(args, replace(base, **(ppo_changes or {})))
-    return {
-        "phase": asdict(phase),
-        "scenario": scenario.to_dict(),
-        "seed": args.seed,
-        "timesteps": args.timesteps or args.default_timesteps,
-        "store_observation": observation,
-        "ppo_preset": preset or "hmarl",
-        "ppo": asdict(ppo),
-        "runners": asdict(
-            RunnerSettings(args.num_env_runners, args.num_envs_per_env_runner)
-        ),
-        "heuristic_params": params,
-        "from": source,
-        **_options_record(_options(args, RUN_DEFAULTS)),
-        "command": " ".join(sys.argv),
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "versions": _versions(),
-        **extra,
-    }
+    ppo = _ppo_settings(args, replace(base, **phase.ppo_changes))
+    return RunConfig(
+        phase=phase,
+        scenario=scenario,
+        seed=args.seed,
+        timesteps=args.timesteps or phase.timesteps,
+        ppo=ppo,
+        store_observation=observation,
+        ppo_preset=preset or "hmarl",
+        runners=RunnerSettings(args.num_env_runners, args.num_envs_per_env_runner),
+        heuristic_params=params,
+        source=source,
+        **_options(args, RUN_DEFAULTS),
+        record={
+            "command": " ".join(sys.argv),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "versions": _versions(),
+            **extra,
+        },
+    )
 
 
 def _tuned_params(
@@ -627,8 +566,8 @@ def _row_from_result(
     agent_returns = er.get("agent_episode_returns_mean", {}) or {}
     kpi = er.get("kpi", {}) or {}
 
-    def mean_of(prefix: str) -> float:
-        vals = [float(v) for a, v in agent_returns.items() if a.startswith(prefix)]
+    def mean_of(role: str) -> float:
+        vals = [float(v) for a, v in agent_returns.items() if role_of(a).name == role]
         return float(np.mean(vals)) if vals else math.nan
 
     n_stores = len(scenario.store_index)
@@ -637,9 +576,7 @@ def _row_from_result(
         "timesteps": float(res.get("num_env_steps_sampled_lifetime", math.nan)),
         "seconds": seconds,
         "env_steps_per_s": steps_this / seconds if seconds > 0 else math.nan,
-        "store_reward": mean_of("store_"),
-        "warehouse_reward": mean_of("warehouse_"),
-        "supplier_reward": mean_of("supplier_"),
+        **{f"{role}_reward": mean_of(role) for role in ROLES},
         "service_level": float(kpi.get("service_level", math.nan)),
         "lost_sales": float(kpi.get("lost_sales", math.nan)) / n_stores,
         "stockout_periods": float(kpi.get("stockout_periods", math.nan)) / n_stores,
@@ -652,8 +589,6 @@ def _monitor(
     algo: Any, scenario: Scenario, phase: Phase, episodes: int, heuristic_params: Any
 ) -> dict[str, float]:
     """Greedy learned modules + the phase's heuristics on monitoring seeds."""
-    from baselines.evaluate import evaluate
-
     policies = assemble_policies(
         scenario,
         learned=set(phase.train) | set(phase.frozen),
@@ -666,7 +601,7 @@ def _monitor(
     return {
         **{
             f"eval_{role}_reward": float(means.loc[role, "episode_reward"])
-            for role in ("store", "warehouse", "supplier")
+            for role in ROLES
             if role in means.index
         },
         "eval_service_level": float(means.loc["store", "service_level"]),
@@ -683,8 +618,6 @@ def _monitor_references(
     episode when the heuristics it is judged against act in its place (the
     gate's, the tuned one, and for stores the constant order): the reference
     lines of ``training_plots.png``."""
-    from baselines.evaluate import evaluate
-
     policies = assemble_policies(
         scenario,
         learned=set(phase.frozen),
@@ -694,34 +627,26 @@ def _monitor_references(
     )
     out: dict[str, dict[str, float]] = {}
     for module in phase.train:
-        role = module.split("_")[0]
+        role = role_of_module(module).name
         out[role] = {}
-        for kind in dict.fromkeys((REPLACES[role], "tuned", *REPORTED[role])):
+        for kind in dict.fromkeys((ROLES[role].baseline, "tuned", *REPORTED[role])):
             swapped = swap_roles(policies, scenario, kind, [role], heuristic_params)
             df = evaluate(scenario, swapped, episodes, seed=MONITOR_SEED)
             out[role][kind] = float(df[df["role"] == role]["episode_reward"].mean())
     return out
 
 
-def _from_json_value(v: Any) -> Any:
+def _tuple(v: Any) -> Any:
     return tuple(v) if isinstance(v, list) else v
 
 
-def _from_json(cls: Any, data: dict[str, Any]) -> Any:
-    """A settings dataclass from its config.json form (JSON lists back to tuples)."""
-    return cls(**{k: _from_json_value(v) for k, v in data.items()})
-
-
 def run_phase(
-    phase: Phase,
-    args: argparse.Namespace,
-    ppo_changes: dict[str, Any] | None = None,
-    extra_config: dict | None = None,
+    phase: Phase, args: argparse.Namespace, extra_config: dict | None = None
 ) -> Path:
     """Train ``phase`` as the options say, then gate it; returns the run folder.
 
-    ``ppo_changes``: the phase's own PPO settings over the defaults (phase 4's
-    learning rate); options given on the command line override both.
+    The phase's own PPO changes (phase 4's learning rate) apply over the
+    preset; options given on the command line override both.
     """
     import warnings
 
@@ -741,38 +666,38 @@ def run_phase(
     if args.resume:
         run_dir = Path(args.resume)
         config = read_run_config(run_dir)
-        if config["phase"]["name"] != phase.name:
+        if config.phase.name != phase.name:
             raise ValueError(
-                f"{run_dir} is a {config['phase']['name']} run, not {phase.name}"
+                f"{run_dir} is a {config.phase.name} run, not {phase.name}"
             )
         resuming = run_dir if complete_checkpoints(run_dir) else None
-        phase = _from_json(Phase, config["phase"])
-        ppo = ppo_from_config(config["ppo"])
-        recorded = _recorded(config)
-        options = _options(args, recorded)
-        changed = options != recorded
-        if changed:  # named again on the command line: the run records it
-            _record(config, options)
-        if args.timesteps is not None and args.timesteps != config["timesteps"]:
-            config["timesteps"] = args.timesteps  # a bigger (or smaller) budget
-            changed = True
-        if changed:
-            write_json_atomic(run_dir / "config.json", config)
+        # options named again on the command line, and a bigger (or smaller)
+        # budget: the run records them
+        updated = replace(
+            config,
+            **_options(args, config.options),
+            timesteps=args.timesteps or config.timesteps,
+        )
+        if updated != config:
+            config = updated
+            write_json_atomic(run_dir / "config.json", config.to_dict())
     else:
-        config = _new_config(args, phase, ppo_changes, extra_config or {})
-        ppo = ppo_from_config(config["ppo"])
-        options = _recorded(config)
-    runners = RunnerSettings(**config["runners"])
-    scenario = scenario_from_dict(config["scenario"])
-    target = int(config["timesteps"])
+        config = _new_config(args, phase, extra_config or {})
+    phase, ppo, runners, scenario = (
+        config.phase,
+        config.ppo,
+        config.runners,
+        config.scenario,
+    )
+    options, params, target = config.options, config.heuristic_params, config.timesteps
     algo_config = build_config(
         scenario,
         phase,
         ppo,
         runners,
-        seed=int(config["seed"]),
-        store_observation=config["store_observation"],
-        heuristic_params=config.get("heuristic_params"),
+        seed=config.seed,
+        store_observation=config.store_observation,
+        heuristic_params=params,
     )
 
     started_ray = start_ray(args.address)
@@ -780,9 +705,9 @@ def run_phase(
     try:
         _check_cpus(runners)
         algo = algo_config.build_algo()
-        if config.get("from"):  # on resume too: a run killed before its first
+        if config.source:  # on resume too: a run killed before its first
             # checkpoint has only the source to start from
-            source = config["from"]
+            source = config.source
             restore_modules(algo, source["checkpoint"], source["modules"])
         if run_dir is None:  # a new run: everything it needs has loaded
             run_dir = _new_run(args, config)
@@ -812,7 +737,7 @@ def run_phase(
                         scenario,
                         phase,
                         options["eval_episodes"],
-                        config.get("heuristic_params"),
+                        params,
                     ),
                 },
             )
@@ -839,7 +764,7 @@ def run_phase(
                         scenario,
                         phase,
                         options["eval_episodes"],
-                        config.get("heuristic_params"),
+                        params,
                     )
                 )
             rows.append(row)
@@ -861,8 +786,6 @@ def run_phase(
         if writer is None:  # nothing to do: the outputs stay as they are
             print(f"{run_dir.name} had already reached {target:,} env steps")
         else:
-            from analysis.plots import training_plots
-
             training_plots(run_dir)
         algo.stop()
     finally:
@@ -909,7 +832,7 @@ def _restore_newest(algo: Any, run_dir: Path) -> Path:
 
 
 def _print_row(row: dict[str, Any], phase: Phase) -> None:
-    roles = [r for r in ("store", "warehouse", "supplier") if r in phase.train]
+    roles = [r for r in ROLES if r in phase.train]
     parts = [
         f"iter {int(row['iteration']):>4}",
         f"{int(row['timesteps']):>9,} steps",

@@ -56,7 +56,7 @@ from hmarl_env.ledger import (
 )
 from hmarl_env.scenario import Scenario, get_scenario
 
-__all__ = ["STATE_FIELDS", "Simulation", "StateField"]
+__all__ = ["STATE_FIELDS", "TINY", "Simulation", "StateField", "served"]
 
 
 class StateField(IntEnum):
@@ -78,7 +78,9 @@ class StateField(IntEnum):
 STATE_FIELDS = tuple(f.name for f in StateField)
 # short names for the kernels: state[b, _S.on_hand, i], led[b, _L.shipped, i]
 _S, _L, _SF = StateField, NodeField, SupplierField
-_TINY = 1e-300  # x / max(y, _TINY) is finite where y is 0 (x >= 0)
+#: the floor of a divisor that may be 0: ``x / max(y, TINY)`` is finite where
+#: ``y`` is 0 (and ``x >= 0``); every kernel of hmarl's uses this one
+TINY = 1e-300
 #: rows of the per-node constants given to the kernels
 _HOLD, _STOCKOUT, _FIXED, _HOLD_TRANSIT = range(4)
 #: what a step kernel reports about its inputs (nothing is changed unless OK)
@@ -92,6 +94,13 @@ MAX_ORDER = 1e3 * MAX_MAGNITUDE
 # its size, and a period is dozens of them; a compiled loop does the period in
 # about two microseconds, and at large batches it streams each replica's state
 # once instead of once per operation.
+
+
+@kernel(inline=True)
+def served(done, undone):  # pragma: no cover - jit
+    """The fraction of what was asked that was served, ``done / (done +
+    undone)``, and 1 where nothing was asked."""
+    return 1.0 - undone / max(done + undone, TINY)
 
 
 @kernel
@@ -202,7 +211,7 @@ def _step(  # pragma: no cover - jit
             owed = state[b, _S.inbound_backlog, i] + order
             p = parent[i]
             if p >= 0:  # each child gets its parent's fraction
-                frac = min(state[b, _S.on_hand, p] / max(requested[p], _TINY), 1.0)
+                frac = min(state[b, _S.on_hand, p] / max(requested[p], TINY), 1.0)
                 ship = owed * frac
                 shipped[p] += ship
                 child_orders[p] += order

@@ -9,9 +9,10 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from hmarl_env.core import Simulation
+from hmarl_env import render
 from hmarl_env.ledger import Ledger
-from hmarl_env.roles import SUPPLIER, Roles
+from hmarl_env.registry import SUPPLIER
+from hmarl_env.rollout import Rollout
 from hmarl_env.scenario import Scenario, get_scenario
 from hmarl_env.seeding import check_seed
 
@@ -53,7 +54,8 @@ class SupplyChainEnv(ParallelEnv):
     * supplier (3): the warehouse's last order, units owed to it, days until a
       new order would be delivered.
 
-    :mod:`hmarl_env.roles` gives every feature's exact definition and bounds.
+    :mod:`hmarl_env.observations` gives every feature's exact definition and
+    bounds; :mod:`hmarl_env.registry` their indices (``StoreFeature.inventory``).
 
     ## Timeline and rewards
 
@@ -120,8 +122,8 @@ class SupplyChainEnv(ParallelEnv):
             )
         self.scenario = get_scenario(scenario, **overrides)
         self.render_mode = render_mode
-        self._sim = Simulation(self.scenario, batch_size=1)
-        self._roles = Roles(self.scenario, 1, store_observation)
+        self._rollout = Rollout(self.scenario, 1, store_observation)
+        self._sim, self._roles = self._rollout.sim, self._rollout.roles
         self.possible_agents = list(self._roles.agents)
         self.agents: list[str] = []
         self.observation_spaces = self._roles.observation_spaces
@@ -149,15 +151,14 @@ class SupplyChainEnv(ParallelEnv):
             seed = check_seed(seed, "reset seed")
         if seed is not None or self._rng is None:
             self._rng = np.random.default_rng(seed)
-        self._sim.reset(self._rng)
-        self._roles.reset(self._sim)
+        self._rollout.reset(self._rng)
         self.agents = list(self.possible_agents)
         self._history = []
         self._last_rewards = dict.fromkeys(self.agents, 0.0)
         return self._observations(), self._roles.reset_infos(self._sim)
 
     def _observations(self) -> dict[str, np.ndarray]:
-        obs = self._roles.observe_all(self._sim)[0]
+        obs = self._rollout.observe()[0]
         return {a: obs[sl] for a, sl in self._slices}
 
     # -------------------------------------------------------------- step
@@ -170,12 +171,9 @@ class SupplyChainEnv(ParallelEnv):
                 "periods): call reset() before step()"
             )
         node_actions, supplier_action = self._validate(actions)
-        orders, fulfil = self._roles.decode(node_actions, supplier_action)
-        ledger = self._sim.step(orders, float(fulfil[0]))
-        self._roles.update(self._sim, ledger)
+        ledger, table, r = self._rollout.step(node_actions, supplier_action)
         self._history.append(ledger)
-        table = self._roles.period_table(ledger)
-        r = self._roles.rewards(table)[0].tolist()
+        r = r[0].tolist()
         rewards = {a: r[i] for a, i in self._node_of}
         rewards[SUPPLIER] = r[-1]
         self._last_rewards = rewards
@@ -247,8 +245,6 @@ class SupplyChainEnv(ParallelEnv):
     def render(self):
         if self.render_mode is None:
             return None
-        from hmarl_env import render
-
         if self.render_mode == "rgb_array":
             return render.trajectory_rgb(self.scenario, self._history)
         table = render.ansi_table(self.scenario, self._history, self._last_rewards)

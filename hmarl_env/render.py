@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from hmarl_env.ledger import Ledger
+from hmarl_env.registry import SUPPLIER
 from hmarl_env.scenario import Scenario
 
 __all__ = ["ansi_table", "trajectory_rgb"]
@@ -33,7 +34,7 @@ def ansi_table(
     if not history:
         return f"{scenario.name}: period 0 opened, no decisions yet\n"
     led = history[-1]
-    width = max(len(n) for n in (*scenario.node_names, "supplier_1")) + 2
+    width = max(len(n) for n in (*scenario.node_names, SUPPLIER)) + 2
     head = (
         f"{'agent':<{width}}"
         + "".join(f"{c:>11}" for c in _COLUMNS)

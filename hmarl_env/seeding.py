@@ -6,7 +6,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_seed"]
+__all__ = ["HELD_OUT_SEED", "check_seed"]
+
+#: the first held-out episode seed: evaluations, gates, comparisons and tuning
+#: verdicts use seeds from here on, which no training or tuning ever draws
+HELD_OUT_SEED = 1_000_000
 
 
 def check_seed(seed: Any, what: str = "seed") -> int:

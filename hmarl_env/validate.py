@@ -19,25 +19,16 @@ import numpy as np
 
 from hmarl_env.env import SupplyChainEnv
 from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS
-from hmarl_env.roles import NODE_INFO_KEYS, SUPPLIER, SUPPLIER_INFO_KEYS
+from hmarl_env.registry import SUPPLIER, role_of
+from hmarl_env.rewards import NODE_INFO_KEYS, SUPPLIER_INFO_KEYS, role_reward
 from hmarl_env.seeding import check_seed
 
 
 def _expected_reward(env: SupplyChainEnv, agent: str, info: dict[str, float]) -> float:
-    w = env.scenario.rewards
-    if agent == SUPPLIER:
-        return (
-            w.supplier.service_level * info["service_level"]
-            - w.supplier.backlog * info["stockout_penalty"]
-            - w.supplier.overtime * info["overtime_cost"]
-        )
-    ww = w.store if agent.startswith("store") else w.warehouse
-    return (
-        ww.service_level * info["service_level"]
-        - ww.holding_cost * info["holding_cost"]
-        - ww.stockout_penalty * info["stockout_penalty"]
-        - ww.excess_inventory * info["excess_inventory"]
-    )
+    """The reward formula applied to the agent's infos (the kernel's result is
+    checked against it)."""
+    role = role_of(agent)
+    return role_reward(role, role.weights(env.scenario.rewards), info)
 
 
 def run_checks(

@@ -26,6 +26,7 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from hmarl_env.env import SupplyChainEnv
+from hmarl_env.registry import ROLES, role_of
 
 __all__ = ["StoresOnlyEnv"]
 
@@ -63,10 +64,10 @@ class StoresOnlyEnv(ParallelEnv):
         self.scenario = env.scenario
         self.render_mode = env.render_mode
         self.possible_agents = [
-            a for a in env.possible_agents if a.startswith("store_")
+            a for a in env.possible_agents if role_of(a) is ROLES["store"]
         ]
         self.inner_agents = [
-            a for a in env.possible_agents if not a.startswith("store_")
+            a for a in env.possible_agents if role_of(a) is not ROLES["store"]
         ]
         missing = [a for a in self.inner_agents if a not in policies]
         if missing:

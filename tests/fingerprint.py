@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hmarl_env.seeding import HELD_OUT_SEED
+
 ROOT = Path(__file__).resolve().parent.parent
 STORED = ROOT / "tests" / "data" / "fingerprint.json"
-FIRST_SEED = 1_000_000
 
 
 def _digest(parts) -> str:
@@ -53,13 +54,11 @@ def env_fingerprint(preset: str, store_observation: str) -> str:
     rng = np.random.default_rng(7)
     parts = []
     for episode in range(2):
-        obs, infos = env.reset(seed=FIRST_SEED + episode)
+        obs, infos = env.reset(seed=HELD_OUT_SEED + episode)
         parts += [obs[a] for a in env.possible_agents]
         parts += [infos, env.state()]
         while env.agents:
-            actions = {
-                a: int(rng.integers(env.action_space(a).n)) for a in env.agents
-            }
+            actions = {a: int(rng.integers(env.action_space(a).n)) for a in env.agents}
             obs, rewards, term, trunc, infos = env.step(actions)
             parts += [obs[a] for a in env.possible_agents]
             parts += [rewards, infos, env.state(), term, trunc]
@@ -74,18 +73,18 @@ def evaluate_fingerprint(preset: str, kind: str) -> str:
     from hmarl_env import get_scenario
 
     scenario = get_scenario(preset)
-    df = evaluate(scenario, make_policies(scenario, kind), 24, seed=FIRST_SEED)
+    df = evaluate(scenario, make_policies(scenario, kind), 24, seed=HELD_OUT_SEED)
     return _digest([list(df.columns), df.to_numpy(dtype=object).tolist()])
 
 
 def reference_fingerprint() -> str:
     from baselines.evaluate import evaluate
-    from experiments.loading import load_policies, read_run_config
-    from hmarl_env.scenario import scenario_from_dict
+    from experiments.config import read_run_config
+    from experiments.loading import load_policies
 
     run = ROOT / "results" / "reference" / "default__phase1__0"
-    scenario = scenario_from_dict(read_run_config(run)["scenario"])
-    df = evaluate(scenario, load_policies(run), 16, seed=FIRST_SEED)
+    scenario = read_run_config(run).scenario
+    df = evaluate(scenario, load_policies(run), 16, seed=HELD_OUT_SEED)
     return _digest([list(df.columns), df.to_numpy(dtype=object).tolist()])
 
 

@@ -16,7 +16,8 @@ from baselines.policies import (
     SSWarehouse,
     make_policies,
 )
-from baselines.tune import fingerprint, load_tuned, tune, tuned_path
+from baselines.tune import tune
+from baselines.tuned import fingerprint, load_tuned, tuned_path
 from hmarl_env import get_scenario
 
 

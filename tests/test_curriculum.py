@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from helpers import TINY, script
 
-from experiments.common import Phase
+from experiments.config import Phase
 
 PHASES = ("phase1", "phase2", "phase3", "phase4")
 
@@ -201,7 +201,8 @@ def ray_local():
 
 def _algo(**ppo):
     from experiments import phase2
-    from experiments.common import PPOSettings, build_config
+    from experiments.common import build_config
+    from experiments.config import PPOSettings
     from hmarl_env import get_scenario
 
     settings = PPOSettings(

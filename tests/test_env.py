@@ -7,7 +7,7 @@ import pytest
 from pettingzoo.test import api_test, parallel_api_test, render_test, seed_test
 
 import hmarl_env
-from hmarl_env.roles import NODE_INFO_KEYS, SUPPLIER_INFO_KEYS
+from hmarl_env.rewards import NODE_INFO_KEYS, SUPPLIER_INFO_KEYS
 
 CASES = [
     ("default", {}),

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test
 
-from analysis.compare import FIRST_SEED
 from baselines.evaluate import evaluate
 from baselines.policies import make_policies
 from hmarl_env import get_scenario, parallel_env
+from hmarl_env.seeding import HELD_OUT_SEED
 from hmarl_env.wrappers import StoresOnlyEnv
 
 
@@ -75,7 +75,7 @@ def _evaluable(policy, scenario="default"):
     from experiments.recipes._report import with_heuristics
 
     sc = get_scenario(scenario)
-    df = evaluate(sc, with_heuristics(sc, policy), episodes=8, seed=FIRST_SEED)
+    df = evaluate(sc, with_heuristics(sc, policy), episodes=8, seed=HELD_OUT_SEED)
     stores = df[df["role"] == "store"]
     assert len(stores) == 16 and np.isfinite(stores["episode_reward"]).all()
     obs = np.random.default_rng(0).uniform(0, 2, size=(32, 8)).astype(np.float32)

@@ -16,7 +16,7 @@ import pytest
 
 from baselines.policies import ConstantStore, make_policies
 from hmarl_env import get_scenario
-from hmarl_env.roles import reward_scales
+from hmarl_env.rewards import reward_scales
 
 torch = pytest.importorskip("torch")
 
@@ -38,7 +38,7 @@ def test_reward_scales_come_from_the_scenario():
 
 
 def test_learner_scales_per_module_and_mode():
-    from experiments.common import PPOSettings
+    from experiments.config import PPOSettings
 
     sc = get_scenario("default")
     period = reward_scales(sc)
@@ -66,7 +66,7 @@ def test_learner_scales_per_module_and_mode():
     ],
 )
 def test_bad_ppo_settings_name_the_field(bad, match):
-    from experiments.common import PPOSettings
+    from experiments.config import PPOSettings
 
     with pytest.raises(ValueError, match=match):
         PPOSettings(**bad)
@@ -104,7 +104,8 @@ def test_scale_rewards_divides_and_centres_only_the_learner_batch():
 
 
 def test_the_learner_gets_the_scales_and_the_config_the_clips():
-    from experiments.common import PPO_PRESETS, Phase, build_config
+    from experiments.common import build_config
+    from experiments.config import PPO_PRESETS, Phase
     from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
 
     sc = get_scenario("default")
@@ -147,28 +148,29 @@ def _args(**kw):
 
 
 def test_the_preset_switch_changes_the_resolved_config():
-    from experiments.common import PPO_PRESETS, Phase
+    from experiments.config import PPO_PRESETS, Phase
     from experiments.train import _new_config
 
     phase = Phase("phase1", ("store",))
-    mine = _new_config(_args(), phase, None, {})
-    seeds = _new_config(_args(ppo_preset="seeds"), phase, None, {})
-    assert mine["ppo_preset"] == "hmarl" and seeds["ppo_preset"] == "seeds"
-    assert json.loads(json.dumps(seeds["ppo"])) == json.loads(
+    mine = _new_config(_args(), phase, {})
+    seeds = _new_config(_args(ppo_preset="seeds"), phase, {})
+    assert mine.ppo_preset == "hmarl" and seeds.ppo_preset == "seeds"
+    assert seeds.ppo == PPO_PRESETS["seeds"]
+    assert json.loads(json.dumps(seeds.to_dict()["ppo"])) == json.loads(
         json.dumps(asdict(PPO_PRESETS["seeds"]))
     )
-    assert mine["ppo"] != seeds["ppo"]
+    assert mine.ppo != seeds.ppo
     # single options override the preset, and say so in the config
     tweaked = _new_config(
-        _args(ppo_preset="seeds", minibatch_size=128, grad_clip=None), phase, None, {}
+        _args(ppo_preset="seeds", minibatch_size=128, grad_clip=None), phase, {}
     )
-    assert tweaked["ppo"]["minibatch_size"] == 128
-    assert tweaked["ppo"]["reward_scaling"] == "none"
+    assert tweaked.ppo.minibatch_size == 128
+    assert tweaked.ppo.reward_scaling == "none"
 
 
 def test_runs_made_before_a_setting_existed_read_it_as_the_seeds():
-    from experiments.common import PPO_PRESETS
-    from experiments.train import ppo_from_config
+    from experiments.config import PPO_PRESETS
+    from experiments.config import ppo_from_dict as ppo_from_config
 
     old = {
         k: v
@@ -267,7 +269,7 @@ def test_constant_store_orders_the_forecast_whatever_it_sees():
 
 # ------------------------------------------------------ records on disk
 def test_a_run_config_without_its_keys_names_the_file_and_keys(tmp_path):
-    from experiments.loading import read_run_config
+    from experiments.config import read_run_config
 
     (tmp_path / "config.json").write_text(json.dumps({"phase": {}}))
     with pytest.raises(ValueError, match=r"config.json lacks \['scenario'"):
@@ -343,26 +345,26 @@ def test_a_scenario_file_without_tuned_heuristics_says_how_to_tune_it(tmp_path):
 
 
 def test_a_run_freezes_the_tuned_parameters_it_acts_with():
-    from baselines.tune import load_tuned
-    from experiments.common import Phase
+    from baselines.tuned import load_tuned
+    from experiments.config import Phase
     from experiments.train import _new_config
 
-    config = _new_config(_args(), Phase("phase1", ("store",)), None, {})
-    assert config["heuristic_params"] == load_tuned(get_scenario("default"))["params"]
+    config = _new_config(_args(), Phase("phase1", ("store",)), {})
+    assert config.heuristic_params == load_tuned(get_scenario("default"))["params"]
 
 
 def test_eval_episodes_zero_is_refused_before_anything_runs(capsys):
-    from experiments.common import Phase
+    from experiments.config import Phase
     from experiments.train import parse_phase_args
 
     with pytest.raises(SystemExit) as exc:
-        parse_phase_args(Phase("phase1", ("store",)), 100, ["--eval-episodes", "0"], "")
+        parse_phase_args(Phase("phase1", ("store",)), ["--eval-episodes", "0"], "")
     assert exc.value.code == 2
     assert "--eval-episodes must be at least 1" in capsys.readouterr().err
 
 
 def test_an_iteration_without_finished_episodes_prints_dashes_not_nan(capsys):
-    from experiments.common import Phase
+    from experiments.config import Phase
     from experiments.train import _print_row
 
     row = dict.fromkeys(

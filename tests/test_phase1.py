@@ -62,7 +62,8 @@ def test_heuristic_modules_act_exactly_as_the_baselines():
     from ray.rllib.core.columns import Columns
 
     from baselines.policies import make_policies
-    from experiments.common import Phase, build_config
+    from experiments.common import build_config
+    from experiments.config import Phase
     from hmarl_env import get_scenario, parallel_env
 
     sc = get_scenario("default")
@@ -85,7 +86,8 @@ def test_heuristic_modules_act_exactly_as_the_baselines():
 def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path):
     import ray
 
-    from experiments.common import Phase, PPOSettings, build_config
+    from experiments.common import build_config
+    from experiments.config import Phase, PPOSettings
     from experiments.loading import ModulePolicy, load_policies
     from experiments.train import save_checkpoint
     from hmarl_env import get_scenario, parallel_env

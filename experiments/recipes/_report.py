@@ -8,11 +8,13 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.compare import FIRST_SEED, swap_roles
-from analysis.stats import mean_ci
+from analysis.compare import swap_roles
 from baselines.evaluate import evaluate
 from baselines.policies import make_policies
+from hmarl_env.registry import role_of
 from hmarl_env.scenario import Scenario
+from hmarl_env.seeding import HELD_OUT_SEED
+from hmarl_env.utils.stats import mean_ci
 
 __all__ = [
     "compare_with_heuristics",
@@ -28,7 +30,7 @@ def with_heuristics(
 ) -> dict[str, Any]:
     """Every agent's policy: ``stores`` for the stores, heuristics elsewhere."""
     rules = make_policies(scenario, kind)
-    return {a: (stores if a.startswith("store_") else p) for a, p in rules.items()}
+    return {a: (stores if role_of(a).name == "store" else p) for a, p in rules.items()}
 
 
 def compare_with_heuristics(
@@ -43,7 +45,7 @@ def compare_with_heuristics(
         ("seeds' rule", swap_roles(tuned, scenario, "seed", ["store"], None)),
         ("tuned heuristic", tuned),
     ):
-        df = evaluate(scenario, p, episodes, seed=FIRST_SEED)
+        df = evaluate(scenario, p, episodes, seed=HELD_OUT_SEED)
         per_episode = (
             df[df["role"] == "store"].groupby("episode")["episode_reward"].mean()
         )

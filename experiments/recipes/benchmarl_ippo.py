@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.policies import make_policies
 from experiments.recipes._report import recipe_parser, report
 from hmarl_env import get_scenario, parallel_env
 from hmarl_env.scenario import Scenario
@@ -66,8 +67,6 @@ class StoresTask(TaskClass):
 
     def get_env_fun(self, num_envs, continuous_actions, seed, device):
         from torchrl.envs import PettingZooWrapper
-
-        from baselines.policies import make_policies
 
         scenario = get_scenario(self.config["scenario"])
         heuristics = self.config["heuristics"]

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.policies import make_policies
 from experiments.recipes._report import recipe_parser, report
 from hmarl_env import get_scenario, parallel_env
 from hmarl_env.scenario import Scenario
@@ -58,8 +59,6 @@ class SB3Policy:
 def make_vec_env(scenario: Scenario, copies: int = 4, heuristics: str = "tuned"):
     """SB3's vector env: ``copies`` envs, each store a slot."""
     import supersuit as ss
-
-    from baselines.policies import make_policies
 
     env = StoresOnlyEnv(parallel_env(scenario), make_policies(scenario, heuristics))
     if not env.shares_spaces:

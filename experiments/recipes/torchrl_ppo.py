@@ -33,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from baselines.policies import make_policies
 from experiments.recipes._report import recipe_parser, report
 from hmarl_env import get_scenario, parallel_env
+from hmarl_env.registry import role_of
 from hmarl_env.scenario import Scenario
 
 __all__ = ["groups_by_role", "make_env", "store_policy", "train"]
@@ -45,7 +47,7 @@ def groups_by_role(agents: list[str]) -> dict[str, list[str]]:
     ``warehouse``, ``supplier``."""
     groups: dict[str, list[str]] = {}
     for agent in agents:
-        groups.setdefault(agent.rsplit("_", 1)[0], []).append(agent)
+        groups.setdefault(role_of(agent).name, []).append(agent)
     return groups
 
 
@@ -91,8 +93,6 @@ def _modules(env: Any, scenario: Scenario, heuristics: str):
     from torch import nn
     from torch.distributions import Categorical
     from torchrl.modules import MultiAgentMLP, ProbabilisticActor
-
-    from baselines.policies import make_policies
 
     stores = env.group_map["store"]
     obs_dim = env.observation_spec["store", "observation"].shape[-1]

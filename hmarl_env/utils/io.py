@@ -59,7 +59,7 @@ def results_dir() -> Path:
     env = os.environ.get("HMARL_RESULTS")
     if env:
         return Path(env)
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parents[2]
     if (checkout / "pyproject.toml").is_file():
         return checkout / "results"
     return Path.cwd() / "results"

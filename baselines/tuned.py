@@ -1,0 +1,72 @@
+"""Tuned heuristic parameters on disk: where they live and reading them back.
+
+:mod:`baselines.tune` writes ``results/baselines/<scenario>.json`` (a preset) or
+``<name>-<fingerprint>.json`` (any other scenario); :func:`load_tuned` reads it,
+refusing a record tuned for another scenario.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from hmarl_env.scenario import PRESETS, Scenario
+from hmarl_env.utils.io import results_dir
+
+__all__ = ["fingerprint", "is_preset", "load_tuned", "tuned_path"]
+
+
+def fingerprint(scenario: Scenario) -> str:
+    """A short hash of everything in the scenario."""
+    text = json.dumps(scenario.to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def is_preset(scenario: Scenario) -> bool:
+    """Whether ``scenario`` is exactly the preset of its name."""
+    return scenario.name in PRESETS and fingerprint(
+        PRESETS[scenario.name]()
+    ) == fingerprint(scenario)
+
+
+def tuned_path(scenario: Scenario) -> Path:
+    """Where the tuned record of ``scenario`` lives: ``<name>.json`` for a
+    preset, ``<name>-<fingerprint>.json`` for anything else, so a scenario file
+    can never overwrite a preset's record (whatever its ``name``)."""
+    stem = (
+        scenario.name
+        if is_preset(scenario)
+        else (f"{scenario.name}-{fingerprint(scenario)}")
+    )
+    return results_dir() / "baselines" / f"{stem}.json"
+
+
+def _tune_hint(scenario: Scenario) -> str:
+    target = scenario.name if is_preset(scenario) else "<your scenario file>"
+    return f"python -m baselines.tune --scenario {target}"
+
+
+def load_tuned(scenario: Scenario) -> dict[str, Any]:
+    """The tuned record of ``scenario``; a clear error if missing or stale."""
+    path = tuned_path(scenario)
+    if not path.is_file():
+        raise ValueError(
+            f"no tuned parameters for scenario {scenario.name!r} at {path}; run "
+            f"{_tune_hint(scenario)}"
+        )
+    try:
+        record = json.loads(path.read_text())
+        params = record["params"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a tuned-baseline record: {exc}") from None
+    if record.get("fingerprint") != fingerprint(scenario):
+        raise ValueError(
+            f"{path} was tuned for a different {scenario.name!r} scenario (fingerprint "
+            f"{record.get('fingerprint')} != {fingerprint(scenario)}); run "
+            f"{_tune_hint(scenario)}"
+        )
+    if not isinstance(params, dict):
+        raise ValueError(f"{path}: 'params' must be a table")
+    return record

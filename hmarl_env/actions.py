@@ -1,0 +1,130 @@
+"""What each agent's discrete action means, batched.
+
+A store orders ``store_order_multipliers[a] * forecast``; a warehouse orders
+``warehouse_order_lots[a]`` units; the supplier releases
+``supplier_fulfil_fractions[a]`` of what it owes (up to capacity). Which field
+of ``scenario.actions`` a role's actions index is the registry's
+(:attr:`hmarl_env.registry.Role.action_values`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from hmarl_env._jit import kernel
+from hmarl_env.observations import Tracker
+from hmarl_env.registry import SUPPLIER, role_of
+from hmarl_env.scenario import Scenario
+
+__all__ = ["ActionDecoder"]
+
+_BAD_ACTION = -1  # decode: every action was in range when it returns this
+_FORECAST = Tracker.forecast
+
+
+@kernel
+def _decode(
+    trackers, values, n_values, is_store, node_actions, supplier_action, fractions
+):  # pragma: no cover - jit
+    """Orders ``(B, N)`` and fulfil fractions ``(B,)``; the first bad action's
+    node (N for the supplier) and replica, or ``_BAD_ACTION`` twice."""
+    B, N = node_actions.shape
+    orders = np.empty((B, N))
+    fulfil = np.empty(B)
+    for b in range(B):
+        for i in range(N):
+            a = node_actions[b, i]
+            if a < 0 or a >= n_values[i]:
+                return orders, fulfil, i, b
+            v = values[i, a]
+            orders[b, i] = v * trackers[b, _FORECAST, i] if is_store[i] else v
+        a = supplier_action[b]
+        if a < 0 or a >= fractions.shape[0]:
+            return orders, fulfil, N, b
+        fulfil[b] = fractions[a]
+    return orders, fulfil, _BAD_ACTION, _BAD_ACTION
+
+
+class ActionDecoder:
+    """Integer actions -> order quantities and the supplier's fulfil fraction.
+
+    Args:
+        scenario: the supply chain.
+        agents: agent -> node index (``-1``: the supplier), in agent order.
+    """
+
+    def __init__(self, scenario: Scenario, agents: dict[str, int]) -> None:
+        self.scenario = scenario
+        acts = scenario.actions
+        self.values = {
+            a: tuple(getattr(acts, role_of(a).action_values)) for a in agents
+        }
+        n = len(scenario.nodes)
+        nodes = [(a, i) for a, i in agents.items() if a != SUPPLIER]
+        width = max(len(self.values[a]) for a, _ in nodes)
+        # action value per node and action index: multiplier (stores) or lot
+        self._table = np.zeros((n, width))
+        self._n_values = np.zeros(n, dtype=np.int64)
+        self._is_store = np.zeros(n, dtype=bool)
+        for a, i in nodes:
+            self._table[i, : len(self.values[a])] = self.values[a]
+            self._n_values[i] = len(self.values[a])
+            self._is_store[i] = scenario.nodes[i].is_store
+        self._fulfil = np.asarray(self.values[SUPPLIER], dtype=np.float64)
+        self._node_names = scenario.node_names
+        self.spaces = {a: spaces.Discrete(len(v)) for a, v in self.values.items()}
+
+    def n_actions(self, agent: str) -> int:
+        return len(self.values[agent])
+
+    def __call__(
+        self,
+        trackers: np.ndarray,
+        node_actions: np.ndarray,
+        supplier_action: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Order quantities ``(B, N)`` and fulfil fractions ``(B,)``.
+
+        Args:
+            trackers: the forecasts the stores' multipliers scale.
+            node_actions: ``(B, N)`` integer actions in node order.
+            supplier_action: ``(B,)`` integer actions of the supplier.
+
+        Raises:
+            ValueError: an action outside its agent's range (named, with the
+                replica), or actions of the wrong shape or kind.
+        """
+        nodes, supplier = node_actions, supplier_action
+        if type(nodes) is not np.ndarray:
+            nodes = np.asarray(nodes)
+        if type(supplier) is not np.ndarray:
+            supplier = np.asarray(supplier)
+        B, n = trackers.shape[0], self._table.shape[0]
+        if (
+            nodes.shape != (B, n)
+            or supplier.shape != (B,)
+            or nodes.dtype.kind not in "iu"
+            or supplier.dtype.kind not in "iu"
+        ):
+            raise ValueError(
+                f"decode takes integer actions of shape ({B}, {n}) for the nodes "
+                f"and ({B},) for the supplier, got {nodes.dtype} {nodes.shape} and "
+                f"{supplier.dtype} {supplier.shape}"
+            )
+        orders, fulfil, bad, b = _decode(
+            trackers,
+            self._table,
+            self._n_values,
+            self._is_store,
+            nodes,
+            supplier,
+            self._fulfil,
+        )
+        if bad != _BAD_ACTION:
+            agent = self._node_names[bad] if bad < n else SUPPLIER
+            k = self.n_actions(agent)
+            raise ValueError(
+                f"action for {agent!r} (replica {b}) must be in [0, {k - 1}]"
+            )
+        return orders, fulfil

@@ -1,0 +1,344 @@
+"""What each agent observes, batched: features, bounds and the kernels.
+
+Every quantity is divided by a scale derived from the scenario: a node's
+*inventory scale* is the expected demand flowing through it over its lead time
+plus one review period, ``mean_demand * (lead_time + 1)``; its *demand scale* is
+its expected demand per period. Unbounded quantities are clipped at :data:`CLIP`
+scales. Column indices are the registry's (:mod:`hmarl_env.registry`).
+
+Store (``store_observation="pipeline"``, the default; the seeds' 7-D layout
+with ``"seed"`` drops the last entry):
+
+===  ====================  ===========================================  ===========
+idx  feature               meaning                                      bounds
+===  ====================  ===========================================  ===========
+0    inventory             on hand / inventory scale                    [0, 10]
+1    forecast              smoothed demand forecast / demand scale      [0, 10]
+2    demand_uncertainty    smoothed demand std / demand scale           [0, 10]
+3    days_of_cover         on hand / forecast, in periods               [0, 10(L+1)]
+4    last_day_stockout     1 if demand went unserved this period        {0, 1}
+5    warehouse_ratio       parent's on hand / parent's inventory scale  [0, 10]
+6    recent_service_level  smoothed fraction of demand served           [0, 1]
+7    inbound_pipeline      (in transit + on order) / inventory scale    [0, 10]
+===  ====================  ===========================================  ===========
+
+A store ordering from the supplier directly has ``warehouse_ratio`` 1.
+
+Warehouse (``4 + k`` entries for ``k`` children; 6 in the default):
+``aggregate_store_demand`` (this period's customer demand below it / its demand
+scale), ``inventory``, ``inbound_pipeline``, each child's ``inventory`` (child's
+on hand / child's inventory scale), ``avg_store_service_level`` (mean smoothed
+service level of the stores below it). Bounds [0, 10], the last [0, 1].
+
+Supplier (3): ``warehouse_order`` (the root's previous order / its inventory
+scale, [0, 10]), ``backlog`` (units owed to the root / its inventory scale,
+[0, 10]), ``days_until_delivery`` (lead time + backlog / capacity, [0, 10 L]).
+
+Forecasts are exponentially smoothed (``scenario.forecast_smoothing``) from each
+period's demand, starting at the demand process's nominal mean and std; they
+and the other *trackers* (:class:`Tracker`) are what the agents remember.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+from gymnasium import spaces
+
+from hmarl_env._jit import kernel
+from hmarl_env.core import TINY, Simulation, StateField, served
+from hmarl_env.registry import (
+    SUPPLIER,
+    StoreFeature,
+    SupplierFeature,
+    WarehouseFeature,
+)
+from hmarl_env.scenario import Scenario
+
+__all__ = [
+    "CLIP",
+    "TRACKER_FIELDS",
+    "Observations",
+    "Tracker",
+    "demand_scales",
+    "inventory_scales",
+    "observe_demand",
+]
+
+CLIP = 10.0
+
+
+class Tracker(IntEnum):
+    """Rows of the trackers block (its axis 1), each ``(B, N)``."""
+
+    forecast = 0
+    variance = 1
+    service = 2
+    last_order = 3
+
+
+TRACKER_FIELDS = tuple(f.name for f in Tracker)
+# observation inputs, N columns each, then the root's last order and a one
+_INPUTS = (
+    "on_hand",
+    "in_transit",
+    "inbound_backlog",
+    "demand",
+    "forecast",
+    "demand_std",
+    "cover",
+    "stockout",
+    "service",
+)
+_N_INPUTS = len(_INPUTS)
+# short names for the kernels: state[b, _S.on_hand, i], trackers[b, _T.forecast, i]
+_S, _T = StateField, Tracker
+
+
+def inventory_scales(scenario: Scenario) -> np.ndarray:
+    """Each node's inventory scale: expected demand through it over its lead time
+    plus one review period, ``mean_demand * (lead_time + 1)``."""
+    return np.maximum(scenario.mean_demand * (scenario.lead_times + 1.0), TINY)
+
+
+def demand_scales(scenario: Scenario) -> np.ndarray:
+    """Each node's demand scale: its expected demand per period."""
+    return np.maximum(scenario.mean_demand, TINY)
+
+
+# Kernels (numba, like the core's): loops over replicas and nodes.
+
+
+@kernel
+def observe_demand(trackers, state, alpha, keep, spread):  # pragma: no cover
+    """Fold the demand just served (steps 1-2 of the current period) in."""
+    B, _, N = trackers.shape
+    for b in range(B):
+        for i in range(N):
+            err = state[b, _S.demand, i] - trackers[b, _T.forecast, i]
+            trackers[b, _T.forecast, i] += alpha * err
+            # (1 - a) * (var + a * err**2): the exponentially weighted variance
+            trackers[b, _T.variance, i] = keep * trackers[
+                b, _T.variance, i
+            ] + spread * (err * err)
+            fraction = served(
+                state[b, _S.sold, i], state[b, _S.lost, i] + state[b, _S.backlog, i]
+            )
+            service = trackers[b, _T.service, i]
+            trackers[b, _T.service, i] = service + alpha * (fraction - service)
+
+
+@kernel
+def _observe(trackers, state, root, indptr, inputs, weights, high):  # pragma: no cover
+    """Every agent's observation ``(B, D)`` float32: ``min(x @ W, high)`` with
+    ``x`` the stacked ``_INPUTS`` and ``W`` given column by column (CSR)."""
+    B, _, N = trackers.shape
+    D = high.shape[0]
+    out = np.empty((B, D), dtype=np.float32)
+    x = np.empty(_N_INPUTS * N + 2)
+    for b in range(B):
+        for i in range(N):
+            on_hand = state[b, _S.on_hand, i]
+            forecast = trackers[b, _T.forecast, i]
+            x[i] = on_hand
+            x[N + i] = state[b, _S.in_transit, i]
+            x[2 * N + i] = state[b, _S.inbound_backlog, i]
+            x[3 * N + i] = state[b, _S.demand, i]
+            x[4 * N + i] = forecast
+            x[5 * N + i] = np.sqrt(trackers[b, _T.variance, i])
+            x[6 * N + i] = on_hand / max(forecast, TINY)
+            x[7 * N + i] = (
+                1.0 if state[b, _S.lost, i] + state[b, _S.backlog, i] > 0.0 else 0.0
+            )
+            x[8 * N + i] = trackers[b, _T.service, i]
+        x[_N_INPUTS * N] = trackers[b, _T.last_order, root]
+        x[_N_INPUTS * N + 1] = 1.0
+        for k in range(D):
+            acc = 0.0
+            for j in range(indptr[k], indptr[k + 1]):
+                acc += x[inputs[j]] * weights[j]
+            out[b, k] = min(acc, high[k])
+    return out
+
+
+@kernel
+def _global_state(trackers, state, inv, dem, elapsed):  # pragma: no cover - jit
+    """The global state ``(B, 6N + 1)`` float32 (see :meth:`Observations.state`)."""
+    B, _, N = state.shape
+    out = np.empty((B, 6 * N + 1), dtype=np.float32)
+    for b in range(B):
+        for i in range(N):
+            out[b, i] = min(state[b, _S.on_hand, i] / inv[i], CLIP)
+            out[b, N + i] = min(state[b, _S.in_transit, i] / inv[i], CLIP)
+            out[b, 2 * N + i] = min(state[b, _S.inbound_backlog, i] / inv[i], CLIP)
+            out[b, 3 * N + i] = min(state[b, _S.backlog, i] / inv[i], CLIP)
+            out[b, 4 * N + i] = min(trackers[b, _T.forecast, i] / dem[i], CLIP)
+            out[b, 5 * N + i] = trackers[b, _T.service, i]
+        out[b, 6 * N] = elapsed
+    return out
+
+
+def csr(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A dense ``(rows, columns)`` matrix's non-zeros, column by column."""
+    indptr, inputs, weights = [0], [], []
+    for k in range(W.shape[1]):
+        rows = np.flatnonzero(W[:, k])
+        inputs.extend(rows.tolist())
+        weights.extend(W[rows, k].tolist())
+        indptr.append(len(inputs))
+    return (
+        np.array(indptr, dtype=np.int64),
+        np.array(inputs, dtype=np.int64),
+        np.array(weights, dtype=np.float64),
+    )
+
+
+# A feature is {input row: weight} and a bound: feature = min(sum(w * x), bound).
+_Feature = tuple[dict[int, float], float]
+STORE_OBSERVATIONS = ("pipeline", "seed")
+
+
+class _Inputs:
+    """Where each of the stacked ``_INPUTS`` sits, for the features' terms."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        n = len(scenario.nodes)
+        self.at = {name: k * n for k, name in enumerate(_INPUTS)}
+        self.last_order, self.one = _N_INPUTS * n, _N_INPUTS * n + 1
+        self.inv = inventory_scales(scenario)
+        self.dem = demand_scales(scenario)
+
+    def __call__(self, name: str, i: int, weight: float = 1.0) -> dict[int, float]:
+        return {self.at[name] + i: weight}
+
+    def inventory(self, i: int) -> dict[int, float]:
+        return self("on_hand", i, 1.0 / self.inv[i])
+
+    def pipeline(self, i: int) -> dict[int, float]:
+        return {
+            **self("in_transit", i, 1.0 / self.inv[i]),
+            **self("inbound_backlog", i, 1.0 / self.inv[i]),
+        }
+
+
+def _store(sc: Scenario, x: _Inputs, i: int, layout: str) -> list[_Feature]:
+    p, L = sc.parent_index[i], float(sc.lead_times[i])
+    F = StoreFeature
+    features = {
+        F.inventory: (x.inventory(i), CLIP),
+        F.forecast: (x("forecast", i, 1.0 / x.dem[i]), CLIP),
+        F.demand_uncertainty: (x("demand_std", i, 1.0 / x.dem[i]), CLIP),
+        F.days_of_cover: (x("cover", i), CLIP * (L + 1)),
+        F.last_day_stockout: (x("stockout", i), 1.0),
+        F.warehouse_ratio: (x.inventory(p) if p >= 0 else {x.one: 1.0}, CLIP),
+        F.recent_service_level: (x("service", i), 1.0),
+        F.inbound_pipeline: (x.pipeline(i), CLIP),
+    }
+    if layout == "seed":
+        del features[F.inbound_pipeline]
+    return [features[f] for f in sorted(features)]
+
+
+def _warehouse(sc: Scenario, x: _Inputs, j: int) -> list[_Feature]:
+    below = np.flatnonzero(sc.subtree[:, j])
+    stores = [k for k in below if sc.nodes[k].is_store]
+    F = WarehouseFeature
+    features = {
+        F.aggregate_store_demand: (
+            {x.at["demand"] + k: 1.0 / x.dem[j] for k in below},
+            CLIP,
+        ),
+        F.inventory: (x.inventory(j), CLIP),
+        F.inbound_pipeline: (x.pipeline(j), CLIP),
+    }
+    children = [(x.inventory(c), CLIP) for c in np.flatnonzero(sc.parent_index == j)]
+    service = ({x.at["service"] + k: 1.0 / len(stores) for k in stores}, 1.0)
+    return [features[f] for f in sorted(features)] + children + [service]
+
+
+def _supplier(sc: Scenario, x: _Inputs) -> list[_Feature]:
+    r = sc.root
+    L = float(sc.lead_times[r])
+    owed = x.at["inbound_backlog"] + r
+    F = SupplierFeature
+    features = {
+        F.warehouse_order: ({x.last_order: 1.0 / x.inv[r]}, CLIP),
+        F.backlog: ({owed: 1.0 / x.inv[r]}, CLIP),
+        F.days_until_delivery: (
+            {x.one: L, owed: 1.0 / sc.supplier.capacity},
+            CLIP * L,
+        ),
+    }
+    return [features[f] for f in sorted(features)]
+
+
+class Observations:
+    """Every agent's observation as one sparse map of the stacked state.
+
+    Each feature is a scaled sum of a few state quantities, so one matrix maps
+    the stacked inputs to all agents' observations (given to the kernel column
+    by column), clipped at each feature's bound.
+
+    Args:
+        scenario: the supply chain.
+        agents: agent -> node index (``-1``: the supplier), in agent order.
+        store_observation: ``"pipeline"`` (8 features) or ``"seed"`` (the seeds'
+            7, without the inbound pipeline).
+    """
+
+    def __init__(
+        self, scenario: Scenario, agents: dict[str, int], store_observation: str
+    ) -> None:
+        if store_observation not in STORE_OBSERVATIONS:
+            raise ValueError(
+                "store_observation must be 'pipeline' or 'seed', got "
+                f"{store_observation!r}"
+            )
+        sc = self.scenario = scenario
+        x = _Inputs(sc)
+        self.inventory_scale, self.demand_scale = x.inv, x.dem
+        self.root = sc.root
+        columns: list[_Feature] = []
+        self.slices: dict[str, slice] = {}
+        for agent, i in agents.items():
+            if agent == SUPPLIER:
+                features = _supplier(sc, x)
+            elif sc.nodes[i].is_store:
+                features = _store(sc, x, i, store_observation)
+            else:
+                features = _warehouse(sc, x, i)
+            self.slices[agent] = slice(len(columns), len(columns) + len(features))
+            columns += features
+        W = np.zeros((x.one + 1, len(columns)))
+        for k, (terms, _) in enumerate(columns):
+            for row, weight in terms.items():
+                W[row, k] = weight
+        self._map = csr(W)
+        self._high = np.array([bound for _, bound in columns], dtype=np.float64)
+        high32 = self._high.astype(np.float32)
+        self.spaces = {
+            a: spaces.Box(0.0, high32[sl], dtype=np.float32)
+            for a, sl in self.slices.items()
+        }
+
+    def __call__(self, trackers: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """All agents' observations side by side, ``(B, D)`` float32."""
+        return _observe(trackers, state, self.root, *self._map, self._high)
+
+    @property
+    def state_space(self) -> spaces.Box:
+        n = len(self.scenario.nodes)
+        high = np.full(6 * n + 1, CLIP, dtype=np.float32)
+        high[5 * n :] = 1.0
+        return spaces.Box(0.0, high, dtype=np.float32)
+
+    def state(self, trackers: np.ndarray, state: np.ndarray, sim: Simulation):
+        """Global state ``(B, 6N + 1)`` for centralised critics: every node's on
+        hand, in transit, on order, backlog (over its inventory scale) and demand
+        forecast (over its demand scale), clipped at 10; its smoothed service
+        level; the fraction of the horizon elapsed."""
+        elapsed = min(sim.period / self.scenario.horizon, 1.0)
+        return _global_state(
+            trackers, state, self.inventory_scale, self.demand_scale, elapsed
+        )

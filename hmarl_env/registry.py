@@ -1,0 +1,238 @@
+"""The roles of the supply chain, in one registry.
+
+A *role* is a kind of agent: ``store``, ``warehouse`` or ``supplier``. For each,
+:data:`ROLES` says how its agents are named, what they observe (named features
+with exported indices), what their actions mean, which ledger terms make their
+reward and with which weights, which RLlib module they act with and which
+heuristic a learned agent of the role is judged against. Every part of hmarl
+that needs to know an agent's role asks here (:func:`role_of`), never parses a
+name itself.
+
+Adding a role: a :class:`Role` entry here; its observation features in
+:mod:`hmarl_env.observations`, its action decoding in :mod:`hmarl_env.actions`,
+its reward terms' kernel in :mod:`hmarl_env.rewards`; a heuristic in
+:mod:`baselines.policies`. Adding a reward term: the role's ``reward_terms``
+here, its weight in :mod:`hmarl_env.scenario`, its column in the period table
+(:mod:`hmarl_env.rewards`).
+
+Feature indices: heuristics read ``obs[:, StoreFeature.inventory]``, never a
+bare column number. Only this module imports nothing else of hmarl's, so the
+scenario's node-name rules come from here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from hmarl_env.scenario import Scenario
+
+__all__ = [
+    "ROLES",
+    "SUPPLIER",
+    "Role",
+    "StoreFeature",
+    "SupplierFeature",
+    "WarehouseFeature",
+    "agent_names",
+    "agents_of",
+    "node_agents",
+    "module_id",
+    "role_of",
+    "role_of_module",
+]
+
+
+class StoreFeature(IntEnum):
+    """A store's observation columns (``inbound_pipeline`` only in the
+    ``pipeline`` layout, the default; the seeds' 7-D layout stops before it)."""
+
+    inventory = 0
+    forecast = 1
+    demand_uncertainty = 2
+    days_of_cover = 3
+    last_day_stockout = 4
+    warehouse_ratio = 5
+    recent_service_level = 6
+    inbound_pipeline = 7
+
+
+class WarehouseFeature(IntEnum):
+    """A warehouse's observation columns: these three, then each child's
+    inventory from ``child_inventory`` on (one column per child), then the mean
+    service level of the stores below it (the last column)."""
+
+    aggregate_store_demand = 0
+    inventory = 1
+    inbound_pipeline = 2
+    child_inventory = 3
+
+
+class SupplierFeature(IntEnum):
+    """The supplier's observation columns."""
+
+    warehouse_order = 0
+    backlog = 1
+    days_until_delivery = 2
+
+
+@dataclass(frozen=True)
+class Role:
+    """What hmarl knows of a kind of agent.
+
+    Attributes:
+        name: the role's name (``infos``, the evaluator's ``role`` column).
+        prefix: its agents are named ``<prefix>_<n>``.
+        is_node: whether its agents are nodes of the scenario (the supplier is
+            not: it stands above the root).
+        features: its observation columns.
+        action_values: the field of ``scenario.actions`` its actions index.
+        action_meaning: what the chosen value does.
+        reward_weights: the field of ``scenario.rewards`` holding its weights.
+        reward_terms: ``(period table column, weight field, sign)`` for each
+            term of its reward: ``reward = sum(sign * weight * column)``
+            (:func:`hmarl_env.rewards.role_reward`).
+        module: the RLlib module ID its agents share (``None``: each agent has
+            its own module, named after it, except the role's first agent,
+            which uses the role's name).
+        baseline: the :mod:`baselines` policy set a learned agent of this role
+            must beat (the curriculum gate).
+        heuristic: the rule-based policy that acts for it when it is not
+            learned (a class of :mod:`baselines.policies`).
+    """
+
+    name: str
+    prefix: str
+    is_node: bool
+    features: type[IntEnum]
+    action_values: str
+    action_meaning: str
+    reward_weights: str
+    reward_terms: tuple[tuple[str, str, float], ...]
+    module: str | None
+    baseline: str
+    heuristic: str
+
+    def module_of(self, agent: str) -> str:
+        """The RLlib module ID ``agent`` acts with."""
+        if self.module is not None:
+            return self.module
+        return self.name if agent == f"{self.prefix}_1" else agent
+
+    def weights(self, rewards: Any) -> Any:
+        """This role's reward weights out of ``scenario.rewards``."""
+        return getattr(rewards, self.reward_weights)
+
+
+_NODE_TERMS = (
+    ("service_level", "service_level", 1.0),
+    ("holding_cost", "holding_cost", -1.0),
+    ("stockout_penalty", "stockout_penalty", -1.0),
+    ("excess_inventory", "excess_inventory", -1.0),
+)
+
+STORE = Role(
+    name="store",
+    prefix="store",
+    is_node=True,
+    features=StoreFeature,
+    action_values="store_order_multipliers",
+    action_meaning="order value x its demand forecast",
+    reward_weights="store",
+    reward_terms=_NODE_TERMS,
+    module="store",
+    baseline="seed",
+    heuristic="BaseStockStore",
+)
+WAREHOUSE = Role(
+    name="warehouse",
+    prefix="warehouse",
+    is_node=True,
+    features=WarehouseFeature,
+    action_values="warehouse_order_lots",
+    action_meaning="order value units",
+    reward_weights="warehouse",
+    reward_terms=_NODE_TERMS,
+    module=None,
+    baseline="tuned",
+    heuristic="SSWarehouse",
+)
+SUPPLIER_ROLE = Role(
+    name="supplier",
+    prefix="supplier",
+    is_node=False,
+    features=SupplierFeature,
+    action_values="supplier_fulfil_fractions",
+    action_meaning="release value of what it owes the root (up to capacity)",
+    reward_weights="supplier",
+    reward_terms=(
+        ("service_level", "service_level", 1.0),
+        ("stockout_penalty", "backlog", -1.0),
+        ("overtime_cost", "overtime", -1.0),
+    ),
+    module="supplier",
+    baseline="tuned",
+    heuristic="AlwaysFulfil",
+)
+
+#: every role, in agent order (a scenario's agents: stores, warehouses, supplier)
+ROLES: Mapping[str, Role] = {r.name: r for r in (STORE, WAREHOUSE, SUPPLIER_ROLE)}
+#: the one supplier agent
+SUPPLIER = f"{SUPPLIER_ROLE.prefix}_1"
+
+
+def role_of(agent: str) -> Role:
+    """The role of an agent (or of a node) named ``<prefix>_<n>``."""
+    prefix, _, number = str(agent).rpartition("_")
+    for role in ROLES.values():
+        if prefix == role.prefix and number.isdigit():
+            return role
+    raise ValueError(
+        f"{agent!r} is no agent of hmarl's: agents are named "
+        f"{[r.prefix + '_<n>' for r in ROLES.values()]}"
+    )
+
+
+def module_id(agent: str) -> str:
+    """The RLlib module ID an agent acts with (stores share ``store``)."""
+    return role_of(agent).module_of(agent)
+
+
+def role_of_module(module: str) -> Role:
+    """The role whose agents act with ``module``."""
+    for role in ROLES.values():
+        if module in (role.name, role.module):
+            return role
+    return role_of(module)
+
+
+def agents_of(scenario: Scenario) -> dict[str, tuple[str, ...]]:
+    """Role name -> its agents in ``scenario``, in agent order."""
+    out: dict[str, tuple[str, ...]] = {}
+    for role in ROLES.values():
+        if role.is_node:
+            out[role.name] = tuple(
+                n.name for n in scenario.nodes if role_of(n.name) is role
+            )
+        else:
+            out[role.name] = (f"{role.prefix}_1",)
+    return out
+
+
+def node_agents(scenario: Scenario) -> dict[str, int]:
+    """Agent -> its node index, for the agents that are nodes, in agent order."""
+    index = {name: i for i, name in enumerate(scenario.node_names)}
+    return {
+        a: index[a]
+        for role, agents in agents_of(scenario).items()
+        if ROLES[role].is_node
+        for a in agents
+    }
+
+
+def agent_names(scenario: Scenario) -> tuple[str, ...]:
+    """Every agent of ``scenario``, in agent order (the env's)."""
+    return tuple(a for agents in agents_of(scenario).values() for a in agents)

@@ -1,0 +1,312 @@
+"""Every agent's reward, from the period's ledger only.
+
+The formula is :func:`role_reward`: for each term the registry lists for the
+agent's role (:attr:`hmarl_env.registry.Role.reward_terms`), its sign times its
+weight (``scenario.rewards``) times the period table's column. With the default
+weights (the seeds' formula):
+
+* store and warehouse: ``10 * service_level - 0.1 * holding_cost
+  - 5 * stockout_penalty - 0.05 * excess_inventory``, with service level the
+  fraction of what was asked of the node this period (customer demand plus
+  backlog, or children's orders plus what it owed them) that it served,
+  holding cost its holding plus transit cost, stockout penalty its stockout
+  cost and excess inventory its closing stock above ``excess_cover_days``
+  periods of expected demand;
+* supplier: ``10 * service_level - 0.1 * backlog_cost - 0.1 * overtime_cost``,
+  with service level the fraction of what it owed that it released.
+
+The *period table* (:meth:`Rewards.period_table`, a numba kernel) turns a
+ledger into those terms and the quantities reported in ``infos``; the kernel
+that scores it multiplies by a sparse matrix that :func:`reward_weights` builds
+by evaluating :func:`role_reward` on the table's unit columns, so the formula
+exists once and the kernel is tested against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from hmarl_env._jit import kernel
+from hmarl_env.core import Simulation, StateField, served
+from hmarl_env.ledger import Ledger, NodeField, SupplierField
+from hmarl_env.observations import csr, inventory_scales
+from hmarl_env.registry import SUPPLIER, Role, node_agents, role_of
+from hmarl_env.scenario import Scenario
+
+__all__ = [
+    "NODE_INFO_KEYS",
+    "SUPPLIER_INFO_KEYS",
+    "NODE_TABLE",
+    "SUPPLIER_TABLE",
+    "Rewards",
+    "reward_scales",
+    "reward_weights",
+    "role_reward",
+    "table_rewards",
+]
+
+# Per-node columns of the period table, N each, in this order: the reward
+# terms, then ledger rows copied as they are
+NODE_TABLE = (
+    "service_level",
+    "holding_cost",
+    "stockout_penalty",
+    "excess_inventory",
+    "closing",
+    "lost",
+    "demand",
+    "sold",
+    "shipped",
+    "ordered",
+    "received",
+    "backlog",
+    "in_transit",
+    "total_cost",
+)
+# then the supplier's columns
+SUPPLIER_TABLE = (
+    "service_level",
+    "stockout_penalty",
+    "overtime_cost",
+    "shipped",
+    "backlog",
+)
+_INFO_NAMES = {"closing": "inventory", "lost": "lost_sales"}  # the seeds' names
+#: keys of a store's or warehouse's infos: the period, then the table's columns
+NODE_INFO_KEYS = ("period", *(_INFO_NAMES.get(f, f) for f in NODE_TABLE))
+#: keys of the supplier's infos (the same as a node's, where they apply)
+SUPPLIER_INFO_KEYS = (
+    "period",
+    "service_level",
+    "holding_cost",
+    "stockout_penalty",
+    "excess_inventory",
+    "overtime_cost",
+    "inventory",
+    "lost_sales",
+    "demand",
+    "shipped",
+    "backlog",
+)
+# short names for the kernels: led[b, _L.sold, i]
+_S, _L, _SF = StateField, NodeField, SupplierField
+# the ledger rows that the period table copies, in NODE_TABLE order from "closing"
+_COPIED = np.array([NodeField[f] for f in NODE_TABLE[4:]], dtype=np.int64)
+
+
+def role_reward(role: Role, weights: Any, terms: Mapping[str, Any]) -> Any:
+    """The reward formula: ``sum(sign * weight * terms[column])`` over the
+    role's reward terms; ``weights`` are ``scenario.rewards.<role>``, ``terms``
+    the period table's columns by name (floats or arrays)."""
+    return sum(
+        sign * getattr(weights, weight) * terms[column]
+        for column, weight, sign in role.reward_terms
+    )
+
+
+def table_rewards(scenario: Scenario, table: np.ndarray) -> np.ndarray:
+    """Rewards ``(B, N + 1)`` of a period table by :func:`role_reward`, in plain
+    numpy: every node's (node order), then the supplier's."""
+    n = len(scenario.nodes)
+    node, supplier = table_columns(table, n)
+    out = np.empty((table.shape[0], n + 1))
+    for i, name in enumerate(scenario.node_names):
+        role = role_of(name)
+        terms = {f: node[f][:, i] for f in NODE_TABLE}
+        out[:, i] = role_reward(role, role.weights(scenario.rewards), terms)
+    role = role_of(SUPPLIER)
+    out[:, n] = role_reward(role, role.weights(scenario.rewards), supplier)
+    return out
+
+
+def reward_weights(scenario: Scenario) -> np.ndarray:
+    """The matrix ``(table width, N + 1)`` with ``rewards = table @ W``, from
+    :func:`role_reward` applied to each of the table's unit columns (every
+    reward is linear in the table)."""
+    width = table_width(len(scenario.nodes))
+    return table_rewards(scenario, np.eye(width))
+
+
+def table_width(n_nodes: int) -> int:
+    return len(NODE_TABLE) * n_nodes + len(SUPPLIER_TABLE)
+
+
+def table_columns(
+    table: np.ndarray, n_nodes: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Named views of a period table: per node ``(B, N)``, supplier ``(B,)``."""
+    n = n_nodes
+    node = {f: table[:, k * n : (k + 1) * n] for k, f in enumerate(NODE_TABLE)}
+    sup0 = len(NODE_TABLE) * n
+    supplier = {f: table[:, sup0 + k] for k, f in enumerate(SUPPLIER_TABLE)}
+    return node, supplier
+
+
+def reward_scales(scenario: Scenario) -> dict[str, float]:
+    """Each agent's *reward scale*: the size of one period's reward, from the
+    scenario's weights and costs, for learners that want rewards of order one.
+
+    A store or warehouse: ``SL + HC * holding_cost * inventory_scale`` (full
+    service while holding one inventory scale of stock); the supplier:
+    ``FR + BC * backlog_cost * s + OC * overtime_cost * d`` with ``s`` and ``d``
+    the root's inventory scale and expected demand per period. An agent whose
+    weights make this 0 gets 1 (its rewards are left as they are).
+    """
+    w = scenario.rewards
+    inv = inventory_scales(scenario)
+    out: dict[str, float] = {}
+    for i, node in enumerate(scenario.nodes):
+        rw = role_of(node.name).weights(w)
+        out[node.name] = abs(rw.service_level) + abs(
+            rw.holding_cost * node.holding_cost * float(inv[i])
+        )
+    root = scenario.root
+    sw = role_of(SUPPLIER).weights(w)
+    out[SUPPLIER] = (
+        abs(sw.service_level)
+        + abs(sw.backlog * scenario.supplier.backlog_cost * float(inv[root]))
+        + abs(
+            sw.overtime
+            * scenario.supplier.overtime_cost
+            * float(scenario.mean_demand[root])
+        )
+    )
+    return {a: (s if s > 0 else 1.0) for a, s in out.items()}
+
+
+@kernel
+def _table(led, sup, excess, root):  # pragma: no cover - jit
+    """The period table ``(B, 14N + 5)`` (see :meth:`Rewards.period_table`)."""
+    B, _, N = led.shape
+    n_copied = _COPIED.shape[0]
+    out = np.empty((B, (4 + n_copied) * N + 5))
+    for b in range(B):
+        for i in range(N):
+            out[b, i] = served(
+                led[b, _L.sold, i] + led[b, _L.shipped, i],
+                led[b, _L.lost, i] + led[b, _L.backlog, i],
+            )
+            out[b, N + i] = led[b, _L.holding_cost, i] + led[b, _L.transit_cost, i]
+            out[b, 2 * N + i] = led[b, _L.stockout_cost, i]
+            out[b, 3 * N + i] = max(led[b, _L.closing, i] - excess[i], 0.0)
+            for c in range(n_copied):
+                out[b, (4 + c) * N + i] = led[b, _COPIED[c], i]
+        released = led[b, _L.inbound, root]
+        owed = led[b, _L.inbound_backlog, root]
+        end = (4 + n_copied) * N
+        out[b, end] = served(released, owed)
+        out[b, end + 1] = sup[b, _SF.supplier_backlog_cost]
+        out[b, end + 2] = sup[b, _SF.supplier_overtime_cost]
+        out[b, end + 3] = released
+        out[b, end + 4] = owed
+    return out
+
+
+@kernel
+def _rewards(table, indptr, inputs, weights):  # pragma: no cover - jit
+    """``table @ W`` with ``W`` given column by column (CSR)."""
+    B = table.shape[0]
+    R = indptr.shape[0] - 1
+    out = np.empty((B, R))
+    for b in range(B):
+        for k in range(R):
+            acc = 0.0
+            for j in range(indptr[k], indptr[k + 1]):
+                acc += table[b, inputs[j]] * weights[j]
+            out[b, k] = acc
+    return out
+
+
+class Rewards:
+    """The period table, rewards and ``infos`` of a scenario's agents."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = sc = scenario
+        self.n_nodes = n = len(sc.nodes)
+        self.root = sc.root
+        self._excess = np.array(
+            [
+                role_of(name).weights(sc.rewards).excess_cover_days * m
+                for name, m in zip(sc.node_names, sc.mean_demand, strict=True)
+            ]
+        )
+        self._map = csr(reward_weights(sc))
+        self.width = table_width(n)
+        self._nodes = tuple(node_agents(sc).items())
+
+    def period_table(self, led: Ledger) -> np.ndarray:
+        """The period's report ``(B, 14N + 5)``: for every node the reward terms
+        and ledger quantities of :data:`NODE_TABLE` (N columns each), then the
+        supplier's :data:`SUPPLIER_TABLE`."""
+        if led.nodes.shape[2] != self.n_nodes:
+            raise ValueError(
+                f"a ledger of {led.nodes.shape[2]} nodes given to roles of "
+                f"{self.n_nodes}"
+            )
+        return _table(led.nodes, led.supplier, self._excess, self.root)
+
+    def __call__(self, table: np.ndarray) -> np.ndarray:
+        """Rewards ``(B, N + 1)``: every node's (node order), then the supplier's."""
+        if type(table) is not np.ndarray:
+            table = np.asarray(table, dtype=np.float64)
+        if table.ndim != 2 or table.shape[1] != self.width:
+            raise ValueError(
+                f"rewards take a period table of shape (B, {self.width}), "
+                f"got {table.shape}"
+            )
+        return _rewards(table, *self._map)
+
+    def infos(self, table: np.ndarray, period: int, replica: int = 0):
+        """Each agent's reconciliation report for one replica (plain floats)."""
+        row = table[replica].tolist()
+        n = self.n_nodes
+        end = len(NODE_TABLE) * n
+        period = float(period)
+        keys = NODE_INFO_KEYS[1:]
+        out = {}
+        for name, i in self._nodes:
+            info = dict(zip(keys, row[i:end:n], strict=True))
+            info["period"] = period
+            out[name] = info
+        sl, backlog_cost, overtime, released, owed = row[end:]
+        out[SUPPLIER] = {
+            "period": period,
+            "service_level": sl,
+            "holding_cost": 0.0,
+            "stockout_penalty": backlog_cost,
+            "excess_inventory": 0.0,
+            "overtime_cost": overtime,
+            "inventory": 0.0,
+            "lost_sales": 0.0,
+            "demand": row[NODE_TABLE.index("ordered") * n + self.root],
+            "shipped": released,
+            "backlog": owed,
+        }
+        return out
+
+    def reset_infos(self, sim: Simulation, replica: int = 0):
+        """Reports at reset: the same keys, with period 0's demand so far, no costs."""
+        st = sim.state_array[replica].tolist()  # one list per state field
+        sold = st[_S.sold]
+        out = {}
+        for name, i in self._nodes:
+            row = dict.fromkeys(NODE_INFO_KEYS, 0.0)
+            row.update(
+                service_level=served(
+                    st[_S.sold][i], st[_S.lost][i] + st[_S.backlog][i]
+                ),
+                inventory=st[_S.on_hand][i],
+                lost_sales=st[_S.lost][i],
+                demand=st[_S.demand][i],
+                sold=sold[i],
+                received=st[_S.received][i],
+                backlog=st[_S.backlog][i],
+                in_transit=st[_S.in_transit][i],
+            )
+            out[name] = row
+        out[SUPPLIER] = dict.fromkeys(SUPPLIER_INFO_KEYS, 0.0)
+        out[SUPPLIER]["service_level"] = 1.0
+        return out
