@@ -93,23 +93,17 @@ def _run_batch(
     rollout.reset([np.random.default_rng(int(s)) for s in seeds])
     roles = rollout.roles
     n, r = roles.n_nodes, scenario.root
-    node_actions = np.zeros((B, n), dtype=np.intp)
+    actions = np.zeros((B, len(roles.agents)), dtype=np.intp)
     n_actions = {a: roles.n_actions(a) for a in roles.agents}
     rewards = table = None
     flows = {k: np.zeros((B, n + 1)) for k in ("out", "out2", "in", "in2")}
     while not rollout.done:
         obs = rollout.observe()
-        for agent, i in roles.node_of.items():
-            node_actions[:, i] = _actions(
+        for k, agent in enumerate(roles.agents):
+            actions[:, k] = _actions(
                 policies[agent], obs[:, roles.slices[agent]], agent, n_actions[agent]
             )
-        sup = _actions(
-            policies[SUPPLIER],
-            obs[:, roles.slices[SUPPLIER]],
-            SUPPLIER,
-            n_actions[SUPPLIER],
-        )
-        led, t, rw = rollout.step(node_actions, sup)
+        led, t, rw = rollout.step(actions)
         table = t if table is None else table + t
         rewards = rw if rewards is None else rewards + rw
         # what each agent sends up the chain, and the demand it faces
@@ -128,9 +122,10 @@ def _run_batch(
         fill_nodes = (node["sold"] + node["shipped"]) / node["demand"]
         fill_sup = sup["shipped"] / flows["in"][:, n]
     out: dict[str, dict[str, np.ndarray]] = {}
+    column = {a: k for k, a in enumerate(roles.agents)}  # rewards: agent order
     for agent, i in roles.node_of.items():
         out[agent] = {
-            "episode_reward": rewards[:, i],
+            "episode_reward": rewards[:, column[agent]],
             "service_level": node["service_level"][:, i] / T,
             "fill_rate": fill_nodes[:, i],
             "lost_sales": node["lost"][:, i],
@@ -142,7 +137,7 @@ def _run_batch(
         }
     zeros = np.zeros(B)
     out[SUPPLIER] = {
-        "episode_reward": rewards[:, n],
+        "episode_reward": rewards[:, column[SUPPLIER]],
         "service_level": sup["service_level"] / T,
         "fill_rate": fill_sup,
         "lost_sales": zeros,

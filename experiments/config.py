@@ -33,7 +33,7 @@ from baselines.tuned import load_tuned
 from hmarl_env.registry import agent_names, module_id
 from hmarl_env.rewards import reward_scales
 from hmarl_env.scenario import Scenario, scenario_from_dict
-from hmarl_env.utils.io import write_json_atomic
+from hmarl_env.utils.io import read_json, write_json_atomic
 
 __all__ = [
     "ARCHITECTURE",
@@ -311,7 +311,7 @@ def ppo_from_dict(data: dict[str, Any]) -> PPOSettings:
     known = {f.name for f in fields(PPOSettings)}
     stray = sorted(set(data) - known)
     if stray:
-        raise ValueError(f"config.json: unknown PPO settings {stray}")
+        raise ValueError(f"unknown PPO settings {stray}")
     return replace(PPO_PRESETS["seeds"], **{k: _tuple(v) for k, v in data.items()})
 
 
@@ -446,7 +446,7 @@ class RunConfig:
                 ),
                 record={k: v for k, v in data.items() if k not in known},
             )
-        except (TypeError, KeyError) as exc:
+        except (TypeError, KeyError, ValueError) as exc:
             raise ValueError(
                 f"{where} is not a run config hmarl can read: {exc}"
             ) from None
@@ -462,12 +462,7 @@ class RunConfig:
 def read_run_config(run: str | Path) -> RunConfig:
     """The configuration of a run folder, with a clear error if it has none."""
     path = Path(run) / "config.json"
-    if not path.is_file():
-        raise ValueError(f"{str(run)!r} is not an hmarl run folder: no config.json")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is corrupt: {exc}") from None
+    data = read_json(path, f"{str(run)!r} is not an hmarl run folder: no config.json")
     return RunConfig.from_dict(data, str(path))
 
 

@@ -53,6 +53,7 @@ from experiments.train import (  # noqa: E402
 from hmarl_env import SupplyChainEnv, get_scenario  # noqa: E402
 from hmarl_env.utils.io import (  # noqa: E402
     check_output_dir,
+    read_json,
     results_dir,
     write_json_atomic,
 )
@@ -106,12 +107,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(folder: Path) -> dict[str, Any]:
     path = folder / STATE_FILE
-    if not path.is_file():
-        raise ValueError(f"{str(folder)!r} is not a pipeline folder: no {STATE_FILE}")
-    try:
-        state = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is corrupt: {exc}") from None
+    state = read_json(
+        path, f"{str(folder)!r} is not a pipeline folder: no {STATE_FILE}"
+    )
     missing = [k for k in ("scenario", "seed", "options", "steps") if k not in state]
     if missing:
         raise ValueError(f"{path} lacks {missing}: not a record hmarl wrote")

@@ -11,7 +11,6 @@ from pettingzoo import ParallelEnv
 
 from hmarl_env import render
 from hmarl_env.ledger import Ledger
-from hmarl_env.registry import SUPPLIER
 from hmarl_env.rollout import Rollout
 from hmarl_env.scenario import Scenario, get_scenario
 from hmarl_env.seeding import check_seed
@@ -129,10 +128,9 @@ class SupplyChainEnv(ParallelEnv):
         self.observation_spaces = self._roles.observation_spaces
         self.action_spaces = self._roles.action_spaces
         self.state_space = self._roles.state_space
-        self._node_of = tuple(self._roles.node_of.items())
         self._slices = tuple(self._roles.slices.items())
         self._agent_set = frozenset(self.possible_agents)
-        self._node_actions = np.zeros((1, len(self.scenario.nodes)), dtype=np.intp)
+        self._actions = np.zeros((1, len(self.possible_agents)), dtype=np.intp)
         self._n_actions = {a: int(sp.n) for a, sp in self.action_spaces.items()}
         self._rng: np.random.Generator | None = None
         self._history: list[Ledger] = []
@@ -170,12 +168,9 @@ class SupplyChainEnv(ParallelEnv):
                 f"the episode ended (truncated at the horizon, {self.scenario.horizon} "
                 "periods): call reset() before step()"
             )
-        node_actions, supplier_action = self._validate(actions)
-        ledger, table, r = self._rollout.step(node_actions, supplier_action)
+        ledger, table, r = self._rollout.step(self._validate(actions))
         self._history.append(ledger)
-        r = r[0].tolist()
-        rewards = {a: r[i] for a, i in self._node_of}
-        rewards[SUPPLIER] = r[-1]
+        rewards = dict(zip(self.possible_agents, r[0].tolist(), strict=True))
         self._last_rewards = rewards
         infos = self._roles.infos(table, ledger.period)
         done = self._sim.done
@@ -186,24 +181,19 @@ class SupplyChainEnv(ParallelEnv):
             self.agents = []
         return observations, rewards, terminations, truncations, infos
 
-    def _validate(self, actions: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """Integer actions as ``(1, N)`` node actions and the supplier's ``(1,)``."""
+    def _validate(self, actions: dict[str, Any]) -> np.ndarray:
+        """Integer actions as ``(1, A)``, in agent order."""
         if not isinstance(actions, dict) or actions.keys() != self._agent_set:
             self._bad_actions(actions)
-        node_actions = self._node_actions
-        for agent, i in self._node_of:
+        out = self._actions
+        for k, agent in enumerate(self.possible_agents):
             a = actions[agent]
             if type(a) is not int and not isinstance(a, np.integer):
                 a = self._as_int(agent, a)
             if not 0 <= a < self._n_actions[agent]:
                 self._bad_action(agent, a)
-            node_actions[0, i] = a
-        a = actions[SUPPLIER]
-        if type(a) is not int and not isinstance(a, np.integer):
-            a = self._as_int(SUPPLIER, a)
-        if not 0 <= a < self._n_actions[SUPPLIER]:
-            self._bad_action(SUPPLIER, a)
-        return node_actions, np.array([a])
+            out[0, k] = a
+        return out
 
     def _as_int(self, agent: str, a: Any) -> int:
         if isinstance(a, np.ndarray) and a.shape in ((), (1,)) and a.dtype.kind in "iu":

@@ -15,6 +15,7 @@ import numpy as np
 
 from hmarl_env.core import Simulation
 from hmarl_env.ledger import Ledger
+from hmarl_env.registry import SUPPLIER
 from hmarl_env.roles import Roles
 from hmarl_env.scenario import Scenario
 
@@ -27,7 +28,7 @@ class Period(NamedTuple):
     ledger: Ledger
     #: the period table (:meth:`hmarl_env.rewards.Rewards.period_table`)
     table: np.ndarray
-    #: ``(B, N + 1)``: every node's reward (node order), then the supplier's
+    #: ``(B, A)``: every agent's reward, in agent order
     rewards: np.ndarray
 
 
@@ -46,8 +47,18 @@ class Rollout:
         batch_size: int = 1,
         store_observation: str = "pipeline",
     ) -> None:
-        self.roles = Roles(scenario, batch_size, store_observation)
+        self.roles = roles = Roles(scenario, batch_size, store_observation)
         self.sim = Simulation(scenario, batch_size=batch_size)
+        self.agents = roles.agents
+        # agent column of each node's action; a reward column of each agent's
+        column = {a: k for k, a in enumerate(roles.agents)}
+        nodes = sorted(roles.node_of.items(), key=lambda item: item[1])
+        self._node_columns = np.array([column[a] for a, _ in nodes], dtype=np.intp)
+        self._supplier_column = column[SUPPLIER]
+        n = roles.n_nodes
+        self._reward_columns = np.array(
+            [roles.node_of.get(a, n) for a in roles.agents], dtype=np.intp
+        )
 
     def reset(self, rngs: np.random.Generator | Sequence[np.random.Generator]) -> None:
         """Start every replica's episode (one generator each, or one for all)."""
@@ -59,13 +70,24 @@ class Rollout:
         (agent ``a``'s columns: ``roles.slices[a]``)."""
         return self.roles.observe_all(self.sim)
 
-    def step(self, node_actions: np.ndarray, supplier_action: np.ndarray) -> Period:
-        """Play one period: ``(B, N)`` node actions, ``(B,)`` supplier actions."""
-        orders, fulfil = self.roles.decode(node_actions, supplier_action)
+    def step(self, actions: np.ndarray) -> Period:
+        """Play one period: ``(B, A)`` integer actions, every agent's in agent
+        order (:attr:`agents`)."""
+        if type(actions) is not np.ndarray:
+            actions = np.asarray(actions)
+        if actions.ndim != 2 or actions.shape[1] != len(self.agents):
+            raise ValueError(
+                f"step takes actions of shape (B, {len(self.agents)}), one column "
+                f"per agent {list(self.agents)}, got {actions.shape}"
+            )
+        orders, fulfil = self.roles.decode(
+            actions[:, self._node_columns], actions[:, self._supplier_column]
+        )
         ledger = self.sim.step(orders, fulfil)
         self.roles.update(self.sim, ledger)
         table = self.roles.period_table(ledger)
-        return Period(ledger, table, self.roles.rewards(table))
+        rewards = self.roles.rewards(table)[:, self._reward_columns]
+        return Period(ledger, table, rewards)
 
     @property
     def done(self) -> bool:

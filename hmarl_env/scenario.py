@@ -175,15 +175,22 @@ class Supplier:
         _check_finite("supplier", "backlog_cost", self.backlog_cost)
 
 
-@dataclass(frozen=True)
-class RewardWeights:
-    """Weights of a store's or warehouse's reward (the seeds' formula).
+class _Weights:
+    """Reward weights: finite numbers (the formula is
+    :func:`hmarl_env.rewards.role_reward`, the terms the registry's)."""
 
-    ``reward = service_level * SL - holding_cost * HC - stockout_penalty * SP
-    - excess_inventory * EI``, where SL is the period's fill rate, HC the holding
-    (and transit) cost, SP the stockout cost and EI the units on hand above
-    ``excess_cover_days`` days of expected demand.
-    """
+    _where = "rewards"
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_finite(self._where, f.name, getattr(self, f.name))
+
+
+@dataclass(frozen=True)
+class RewardWeights(_Weights):
+    """Weights of a store's or warehouse's reward terms: service level, holding
+    cost, stockout penalty and excess inventory (its stock above
+    ``excess_cover_days`` periods of expected demand); the seeds' by default."""
 
     service_level: float = 10.0
     holding_cost: float = 0.1
@@ -191,27 +198,17 @@ class RewardWeights:
     excess_inventory: float = 0.05
     excess_cover_days: float = 5.0
 
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            _check_finite("rewards", f.name, getattr(self, f.name))
-
 
 @dataclass(frozen=True)
-class SupplierRewardWeights:
-    """Weights of the supplier's reward.
+class SupplierRewardWeights(_Weights):
+    """Weights of the supplier's reward terms: service level (the fraction of
+    what it owed the root that it released), backlog cost, overtime cost."""
 
-    ``reward = service_level * FR - backlog * BC - overtime * OC``: FR is the
-    fraction of what the root had outstanding that was released this period,
-    BC the backlog cost and OC the overtime cost of the period.
-    """
+    _where = "rewards.supplier"
 
     service_level: float = 10.0
     backlog: float = 0.1
     overtime: float = 0.1
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            _check_finite("rewards.supplier", f.name, getattr(self, f.name))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "check_output_dir",
     "check_output_file",
+    "read_json",
     "results_dir",
     "write_atomic",
     "write_csv_atomic",
@@ -40,6 +41,18 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def read_json(path: str | Path, missing: str) -> Any:
+    """The JSON document at ``path``; a ``ValueError`` saying ``missing`` if
+    there is no such file, or naming the file if it is corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(missing)
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is corrupt: {exc}") from None
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
