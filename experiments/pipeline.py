@@ -33,6 +33,7 @@ import datetime as dt
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from experiments.config import PHASES, read_run_config  # noqa: E402
 from experiments.loading import is_finished  # noqa: E402
 from experiments.train import (  # noqa: E402
     PPO_OPTION_NAMES,
+    PhaseOptions,
     add_arguments,
     run_phase,
     start_ray,
@@ -164,18 +166,15 @@ def _phase(
     phase = PHASES[name]
     run = _run_of(folder, name)
     if run is None or not _finished(run):
-        # the pipeline's options, as the phase's command line would give them
-        phase_args = argparse.Namespace(
-            **{
-                **vars(args),
-                "output": str(folder),
-                "resume": str(run) if run is not None else None,
-                "source": str(previous) if previous is not None else None,
-                # the scenario comes with the source run
-                "scenario": None if phase.source else args.scenario,
-            }
+        options = replace(
+            PhaseOptions.from_args(args),
+            output=str(folder),
+            resume=str(run) if run is not None else None,
+            source=str(previous) if previous is not None else None,
+            # the scenario comes with the source run
+            scenario=None if phase.source else args.scenario,
         )
-        run = run_phase(phase, phase_args)
+        run = run_phase(phase, options)
         skipped = False
     else:
         print(f"  {run.name} is finished")

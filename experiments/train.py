@@ -37,7 +37,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,6 @@ from experiments.config import (
     PPO_PRESETS,
     RUN_DEFAULTS,
     Phase,
-    PPOSettings,
     RunConfig,
     RunnerSettings,
     read_run_config,
@@ -108,7 +107,7 @@ COLUMNS = (
 )
 
 
-def _options(args: argparse.Namespace, base: dict[str, int]) -> dict[str, int]:
+def _options(args: PhaseOptions, base: dict[str, int]) -> dict[str, int]:
     """``base`` with the options the command line names."""
     return {
         k: (v if getattr(args, k, None) is None else int(getattr(args, k)))
@@ -272,6 +271,42 @@ _PPO_OPTIONS = (
 PPO_OPTION_NAMES = ("ppo_preset", *(name for name, _, _ in _PPO_OPTIONS))
 
 
+@dataclass(frozen=True)
+class PhaseOptions:
+    """What a phase's command line says (``None``: not given, so the run's
+    recorded value or the default applies); the pipeline passes its own."""
+
+    timesteps: int | None = None
+    scenario: str | None = None
+    source: str | None = None
+    seed: int = 0
+    num_env_runners: int = 2
+    num_envs_per_env_runner: int = 16
+    output: str | None = None
+    address: str | None = None
+    resume: str | None = None
+    eval_interval: int | None = None
+    eval_episodes: int | None = None
+    checkpoint_interval: int | None = None
+    gate_episodes: int | None = None
+    ppo_preset: str | None = None
+    ppo: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> PhaseOptions:
+        """The options of a parsed command line (the pipeline's has more)."""
+        names = {f.name for f in fields(cls)} - {"ppo"}
+        given = vars(args)
+        return cls(
+            **{k: given[k] for k in names if k in given},
+            ppo={
+                name: _tuple(given[name])  # a resumed pipeline's lists
+                for name, _, _ in _PPO_OPTIONS
+                if given.get(name) is not None
+            },
+        )
+
+
 def parse_phase_args(
     phase: Phase, argv: list[str] | None, description: str
 ) -> argparse.Namespace:
@@ -294,7 +329,7 @@ def main_for(phase: Phase, doc: str, argv: list[str] | None = None) -> int:
     """A phase script's ``main``: parse, train, report errors without a traceback."""
     args = parse_phase_args(phase, argv, doc.splitlines()[0])
     try:
-        run_phase(phase, args)
+        run_phase(phase, PhaseOptions.from_args(args))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -373,17 +408,7 @@ def _point_latest(root: Path, name: str) -> None:
 
 
 # ------------------------------------------------------------------- the run
-def _ppo_settings(args: argparse.Namespace, base: PPOSettings) -> PPOSettings:
-    """``base`` with the settings the command line names."""
-    changes = {
-        name: _tuple(getattr(args, name))  # a resumed pipeline's lists
-        for name, _, _ in _PPO_OPTIONS
-        if getattr(args, name, None) is not None
-    }
-    return replace(base, **changes)
-
-
-def _new_run(args: argparse.Namespace, config: RunConfig) -> Path:
+def _new_run(args: PhaseOptions, config: RunConfig) -> Path:
     stem = f"{config.scenario.name}__{config.phase.name}__{config.seed}"
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     root = Path(args.output) if args.output else results_dir()
@@ -397,12 +422,10 @@ def _new_run(args: argparse.Namespace, config: RunConfig) -> Path:
     return run_dir
 
 
-def _new_config(
-    args: argparse.Namespace, phase: Phase, extra: dict[str, Any]
-) -> RunConfig:
+def _new_config(args: PhaseOptions, phase: Phase, extra: dict[str, Any]) -> RunConfig:
     """A new run's resolved config; for a phase with a source, what it loads."""
     scenario = get_scenario(args.scenario) if args.scenario else None
-    preset = getattr(args, "ppo_preset", None)
+    preset = args.ppo_preset
     base = PPO_PRESETS[preset or "hmarl"]
     observation, params, source = "pipeline", None, None
     if phase.source:
@@ -446,7 +469,7 @@ def _new_config(
         print(f"{phase.name}: loading {list(phase.load)} from {ckpt}")
     if params is None:  # frozen in the run: re-tuning never changes it
         params = _tuned_params(scenario, phase, args.scenario)
-    ppo = _ppo_settings(args, replace(base, **phase.ppo_changes))
+    ppo = replace(base, **phase.ppo_changes, **args.ppo)
     return RunConfig(
         phase=phase,
         scenario=scenario,
@@ -641,7 +664,7 @@ def _tuple(v: Any) -> Any:
 
 
 def run_phase(
-    phase: Phase, args: argparse.Namespace, extra_config: dict | None = None
+    phase: Phase, args: PhaseOptions, extra_config: dict | None = None
 ) -> Path:
     """Train ``phase`` as the options say, then gate it; returns the run folder.
 

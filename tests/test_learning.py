@@ -127,14 +127,14 @@ def test_the_learner_gets_the_scales_and_the_config_the_clips():
 
 # ------------------------------------------------------------------ presets
 def _args(**kw):
-    from experiments.train import _PPO_OPTIONS
+    """A phase's options as its command line would give them."""
+    from experiments.train import _PPO_OPTIONS, PhaseOptions
 
     base = dict(
         scenario="default",
         ppo_preset=None,
         seed=0,
         timesteps=None,
-        default_timesteps=1000,
         num_env_runners=0,
         num_envs_per_env_runner=1,
         eval_interval=0,
@@ -144,7 +144,7 @@ def _args(**kw):
     )
     base.update({name: None for name, _, _ in _PPO_OPTIONS})
     base.update(kw)
-    return Namespace(**base)
+    return PhaseOptions.from_args(Namespace(**base))
 
 
 def test_the_preset_switch_changes_the_resolved_config():
