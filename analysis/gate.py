@@ -10,12 +10,14 @@ role's :attr:`~hmarl_env.registry.Role.baseline`: the seeds' rule-based store,
 the tuned (s, S) warehouse, the supplier that always fulfils), every other
 agent unchanged. The role's reward (per agent and episode) is compared episode
 by episode; the role **passes** when the 95% bootstrap confidence interval of
-the difference lies above zero, and the run passes when every trained role
-does; a failed role is said to lose, to show no significant difference, or to
-act identically on every episode. The tuned heuristic is reported beside it for
-every role (for stores also the constant order of 1.0 x forecast, which a store
-that ignores its state gives), with the system's total reward and ledger cost,
-so a role that wins at its neighbours' expense shows.
+the difference lies above zero *and* the system's ledger cost (every agent's,
+per episode) is not significantly higher than with the heuristic (the 95% CI of
+the paired difference does not lie above zero); the run passes when every
+trained role does; a failed role is said to lose, to show no significant
+difference, or to act identically on every episode. The tuned heuristic is
+reported beside it for every role (for stores also the constant order of 1.0 x
+forecast, which a store that ignores its state gives), with the system's total
+reward and ledger cost, so a role that wins at its neighbours' expense shows.
 
 The verdict is written to ``<run>/gate.json``; the command exits 0 when the run
 passes, 1 when it does not.
@@ -109,8 +111,13 @@ def gate_run(
             )
             entry[kind] = stats
         gate = entry[against]
-        entry["passed"] = bool(gate["difference_ci95"][0] > 0)
+        entry["role_passed"] = bool(gate["difference_ci95"][0] > 0)
+        # not worse for the system: the learned role's extra ledger cost is not
+        # significantly above zero
+        entry["system_passed"] = bool(gate["system_cost"]["difference_ci95"][0] <= 0)
+        entry["passed"] = entry["role_passed"] and entry["system_passed"]
         entry["outcome"] = outcome(gate)
+        entry["system_outcome"] = outcome(gate["system_cost"], higher_is_better=False)
         verdict["roles"][role] = entry
     verdict["passed"] = all(e["passed"] for e in verdict["roles"].values())
     if write:
@@ -118,11 +125,11 @@ def gate_run(
     return verdict
 
 
-def outcome(stats: dict[str, Any]) -> str:
+def outcome(stats: dict[str, Any], higher_is_better: bool = True) -> str:
     lo, hi = stats["difference_ci95"]
-    if lo > 0:
+    if (lo > 0) if higher_is_better else (hi < 0):
         return "beats it"
-    if hi < 0:
+    if (hi < 0) if higher_is_better else (lo > 0):
         return "loses to it"
     if stats["p_value_paired_t"] is None and stats["difference"] == 0:
         return "identical on every episode"
@@ -143,8 +150,17 @@ def format_gate(verdict: dict[str, Any]) -> str:
             f"{g['difference']:+.1f} (95% CI [{lo:.1f}, {hi:.1f}], "
             f"{verdict['episodes']} held-out episodes)"
         )
+        if "system_passed" in entry:  # gates before system verdicts lack it
+            c = g["system_cost"]
+            lo, hi = c["difference_ci95"]
+            word = "not worse" if entry["system_passed"] else "WORSE"
+            lines.append(
+                f"  system ledger cost: {word} - {c['ppo']:.1f} vs {c['baseline']:.1f}"
+                f" per episode, difference {c['difference']:+.1f} (95% CI "
+                f"[{lo:.1f}, {hi:.1f}])"
+            )
         for kind in entry:
-            if kind in (entry["against"], "against", "passed", "outcome"):
+            if kind not in (*REPORTED[role], "tuned") or kind == entry["against"]:
                 continue
             t = entry[kind]
             lo, hi = t["difference_ci95"]

@@ -103,7 +103,7 @@ def _run_batch(
             actions[:, k] = _actions(
                 policies[agent], obs[:, roles.slices[agent]], agent, n_actions[agent]
             )
-        led, t, rw = rollout.step(actions)
+        led, t, rw, _ = rollout.step(actions)
         table = t if table is None else table + t
         rewards = rw if rewards is None else rewards + rw
         # what each agent sends up the chain, and the demand it faces

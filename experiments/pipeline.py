@@ -195,6 +195,7 @@ def _phase(
 def _gate_row(entry: dict[str, Any]) -> dict[str, Any]:
     """One role's gate, as the pipeline's record keeps it."""
     g = entry[entry["against"]]
+    cost = g["system_cost"]
     return {
         "passed": entry["passed"],
         "outcome": outcome(g),
@@ -203,6 +204,13 @@ def _gate_row(entry: dict[str, Any]) -> dict[str, Any]:
         "heuristic": g["baseline"],
         "difference": g["difference"],
         "difference_ci95": g["difference_ci95"],
+        "system_passed": entry.get("system_passed"),
+        "system_cost": {
+            "learned": cost["ppo"],
+            "heuristic": cost["baseline"],
+            "difference": cost["difference"],
+            "difference_ci95": cost["difference_ci95"],
+        },
     }
 
 

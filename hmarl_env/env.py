@@ -61,23 +61,33 @@ class SupplyChainEnv(ParallelEnv):
     ``reset`` opens period 0 (arrivals, then customer demand) and returns the
     first observations. ``step(actions)`` places the orders, ships, charges the
     period's costs, reconciles the period in the ledger, then opens the next
-    period. Each agent's reward is computed from its own row of that period's
-    ledger (weights in ``scenario.rewards``):
+    period. Rewards come from that period's ledger only, in the scenario's
+    reward mode (``scenario.rewards.mode``; :mod:`hmarl_env.rewards` has the
+    formulas):
 
-    * store, warehouse: ``10 * service_level - 0.1 * holding_cost
-      - 5 * stockout_penalty - 0.05 * excess_inventory`` (the seeds' formula),
-      where service level is the fraction of what was asked of the node that it
-      served, holding cost includes transit holding, stockout penalty is the
-      node's stockout cost, excess inventory is its closing stock above 5 days
-      (stores) or 10 days (warehouses) of expected demand;
-    * supplier: ``10 * service_level - 0.1 * backlog_cost - 0.1 * overtime_cost``.
+    * ``local`` (default): each agent's reward is its *local reward*, from its
+      own ledger row. Store, warehouse: ``10 * service_level - 0.1 *
+      holding_cost - 5 * stockout_penalty - 0.05 * excess_inventory`` (the
+      seeds' formula), where service level is the fraction of what was asked
+      of the node that it served, holding cost includes transit holding,
+      stockout penalty is the node's stockout cost, excess inventory is its
+      closing stock above 5 days (stores) or 10 days (warehouses) of expected
+      demand. Supplier: ``10 * service_level - 0.1 * backlog_cost - 0.1 *
+      overtime_cost``.
+    * ``system``: every agent receives the *system reward*, minus the whole
+      chain's ledger cost of the period (every node's total cost, the
+      supplier's backlog and overtime costs).
+    * ``mixed``: ``(1 - w) * local + w * system`` with ``w =
+      scenario.rewards.system_weight``.
 
     ``infos[agent]`` is that agent's reconciliation report for the period: the
     reward terms plus ``inventory``, ``lost_sales``, ``demand``, ``sold``,
     ``shipped``, ``ordered``, ``received``, ``backlog``, ``in_transit``,
     ``total_cost`` and ``period`` (the supplier's: its terms, ``overtime_cost``,
-    ``demand`` = the warehouse's order, ``shipped`` = released, ``backlog``).
-    The same keys come at reset, with period 0's demand and no costs.
+    ``demand`` = the warehouse's order, ``shipped`` = released, ``backlog``),
+    and in every mode both parts of the reward, ``local_reward`` and
+    ``system_reward``. The same keys come at reset, with period 0's demand and
+    no costs.
 
     ## Episode end
 
@@ -93,15 +103,20 @@ class SupplyChainEnv(ParallelEnv):
       ``"human"`` (the same table, printed) or ``"rgb_array"`` (inventory,
       orders and demand per node so far).
     * ``store_observation``: ``"pipeline"`` (default) or ``"seed"``.
-    * ``**overrides``: top-level scenario fields, e.g. ``horizon=30``.
+    * ``**overrides``: top-level scenario fields, e.g. ``horizon=30``; a reward
+      mode: ``parallel_env("default", rewards=dataclasses.replace(
+      scenario.rewards, mode="system"))``, or ``[rewards] mode = "system"`` in
+      a scenario file.
 
     ## Version history
 
+    * v1: reward modes (``local``, the v0 rewards unchanged; ``system``;
+      ``mixed``); ``infos`` gain ``local_reward`` and ``system_reward``.
     * v0: initial release.
     """
 
     metadata = {
-        "name": "retail_supply_chain_v0",
+        "name": "retail_supply_chain_v1",
         "render_modes": ["human", "ansi", "rgb_array"],
         "is_parallelizable": True,
         "render_fps": 4,
@@ -168,11 +183,11 @@ class SupplyChainEnv(ParallelEnv):
                 f"the episode ended (truncated at the horizon, {self.scenario.horizon} "
                 "periods): call reset() before step()"
             )
-        ledger, table, r = self._rollout.step(self._validate(actions))
+        ledger, table, r, scores = self._rollout.step(self._validate(actions))
         self._history.append(ledger)
         rewards = dict(zip(self.possible_agents, r[0].tolist(), strict=True))
         self._last_rewards = rewards
-        infos = self._roles.infos(table, ledger.period)
+        infos = self._roles.infos(table, scores, ledger.period)
         done = self._sim.done
         observations = self._observations()
         terminations = dict.fromkeys(self.agents, False)

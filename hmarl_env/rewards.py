@@ -1,9 +1,19 @@
 """Every agent's reward, from the period's ledger only.
 
-The formula is :func:`role_reward`: for each term the registry lists for the
-agent's role (:attr:`hmarl_env.registry.Role.reward_terms`), its sign times its
-weight (``scenario.rewards``) times the period table's column. With the default
-weights (the seeds' formula):
+Reward modes (``scenario.rewards.mode``):
+
+* ``local`` (the default, the seeds'): an agent's reward is its *local reward*,
+  :func:`role_reward`: for each term the registry lists for its role
+  (:attr:`hmarl_env.registry.Role.reward_terms`), its sign times its weight
+  (``scenario.rewards``) times the period table's column;
+* ``system``: every agent receives the period's *system reward*,
+  :func:`system_reward`: minus the whole chain's ledger cost of the period
+  (every node's total cost, the supplier's backlog and overtime costs), the
+  quantity the multi-echelon literature minimises;
+* ``mixed``: ``(1 - system_weight) * local + system_weight * system``.
+
+``infos`` report both parts (``local_reward``, ``system_reward``) in every
+mode. With the default weights, the local rewards are (the seeds' formula):
 
 * store and warehouse: ``10 * service_level - 0.1 * holding_cost
   - 5 * stockout_penalty - 0.05 * excess_inventory``, with service level the
@@ -18,8 +28,9 @@ weights (the seeds' formula):
 The *period table* (:meth:`Rewards.period_table`, a numba kernel) turns a
 ledger into those terms and the quantities reported in ``infos``; the kernel
 that scores it multiplies by a sparse matrix that :func:`reward_weights` builds
-by evaluating :func:`role_reward` on the table's unit columns, so the formula
-exists once and the kernel is tested against it.
+by evaluating :func:`table_rewards` (the formulas above, in plain numpy) on the
+table's unit columns, so each formula exists once and the kernel is tested
+against it.
 """
 
 from __future__ import annotations
@@ -43,8 +54,10 @@ __all__ = [
     "SUPPLIER_TABLE",
     "Rewards",
     "reward_scales",
+    "mix",
     "reward_weights",
     "role_reward",
+    "system_reward",
     "table_rewards",
 ]
 
@@ -75,8 +88,15 @@ SUPPLIER_TABLE = (
     "backlog",
 )
 _INFO_NAMES = {"closing": "inventory", "lost": "lost_sales"}  # the seeds' names
-#: keys of a store's or warehouse's infos: the period, then the table's columns
-NODE_INFO_KEYS = ("period", *(_INFO_NAMES.get(f, f) for f in NODE_TABLE))
+# the two parts of every agent's reward, in every mode
+_REWARD_INFO = ("local_reward", "system_reward")
+#: keys of a store's or warehouse's infos: the period, the table's columns,
+#: the agent's local reward and the system reward
+NODE_INFO_KEYS = (
+    "period",
+    *(_INFO_NAMES.get(f, f) for f in NODE_TABLE),
+    *_REWARD_INFO,
+)
 #: keys of the supplier's infos (the same as a node's, where they apply)
 SUPPLIER_INFO_KEYS = (
     "period",
@@ -90,6 +110,7 @@ SUPPLIER_INFO_KEYS = (
     "demand",
     "shipped",
     "backlog",
+    *_REWARD_INFO,
 )
 # short names for the kernels: led[b, _L.sold, i]
 _S, _L, _SF = StateField, NodeField, SupplierField
@@ -107,25 +128,46 @@ def role_reward(role: Role, weights: Any, terms: Mapping[str, Any]) -> Any:
     )
 
 
+def system_reward(node: Mapping[str, Any], supplier: Mapping[str, Any]) -> Any:
+    """Minus the period's system ledger cost: every node's total cost (``node``:
+    the table's node columns, ``(B, N)``), the supplier's backlog and overtime
+    costs (``supplier``: its columns, ``(B,)``)."""
+    return -(
+        node["total_cost"].sum(axis=1)
+        + supplier["stockout_penalty"]
+        + supplier["overtime_cost"]
+    )
+
+
+def mix(share: float, local: Any, system: Any) -> Any:
+    """An agent's reward: ``(1 - share) * local + share * system`` (exactly
+    ``local`` at share 0 and ``system`` at 1)."""
+    return (1.0 - share) * local + share * system
+
+
 def table_rewards(scenario: Scenario, table: np.ndarray) -> np.ndarray:
-    """Rewards ``(B, N + 1)`` of a period table by :func:`role_reward`, in plain
-    numpy: every node's (node order), then the supplier's."""
+    """Every reward of a period table by the formulas, in plain numpy:
+    ``(B, 2(N + 1) + 1)``, the rewards agents receive (every node's in node
+    order, then the supplier's), their local rewards in the same order, and
+    the system reward."""
     n = len(scenario.nodes)
     node, supplier = table_columns(table, n)
-    out = np.empty((table.shape[0], n + 1))
+    local = np.empty((table.shape[0], n + 1))
     for i, name in enumerate(scenario.node_names):
         role = role_of(name)
         terms = {f: node[f][:, i] for f in NODE_TABLE}
-        out[:, i] = role_reward(role, role.weights(scenario.rewards), terms)
+        local[:, i] = role_reward(role, role.weights(scenario.rewards), terms)
     role = role_of(SUPPLIER)
-    out[:, n] = role_reward(role, role.weights(scenario.rewards), supplier)
-    return out
+    local[:, n] = role_reward(role, role.weights(scenario.rewards), supplier)
+    system = system_reward(node, supplier)[:, None]
+    received = mix(scenario.rewards.system_share, local, system)
+    return np.concatenate([received, local, system], axis=1)
 
 
 def reward_weights(scenario: Scenario) -> np.ndarray:
-    """The matrix ``(table width, N + 1)`` with ``rewards = table @ W``, from
-    :func:`role_reward` applied to each of the table's unit columns (every
-    reward is linear in the table)."""
+    """The matrix ``(table width, 2(N + 1) + 1)`` with ``table @ W`` =
+    :func:`table_rewards`, from the formulas applied to each of the table's unit
+    columns (every reward is linear in the table)."""
     width = table_width(len(scenario.nodes))
     return table_rewards(scenario, np.eye(width))
 
@@ -149,31 +191,34 @@ def reward_scales(scenario: Scenario) -> dict[str, float]:
     """Each agent's *reward scale*: the size of one period's reward, from the
     scenario's weights and costs, for learners that want rewards of order one.
 
-    A store or warehouse: ``SL + HC * holding_cost * inventory_scale`` (full
-    service while holding one inventory scale of stock); the supplier:
+    Local part: a store or warehouse ``SL + HC * holding_cost * inventory_scale``
+    (full service while holding one inventory scale of stock); the supplier
     ``FR + BC * backlog_cost * s + OC * overtime_cost * d`` with ``s`` and ``d``
-    the root's inventory scale and expected demand per period. An agent whose
-    weights make this 0 gets 1 (its rewards are left as they are).
+    the root's inventory scale and expected demand per period. System part:
+    the chain's cost holding one inventory scale at every node, with one
+    inventory scale owed to the root and one period's overtime. An agent
+    receives the two in its reward mode's proportions (:func:`mix`); one whose
+    scale comes to 0 gets 1 (its rewards are left as they are).
     """
     w = scenario.rewards
     inv = inventory_scales(scenario)
-    out: dict[str, float] = {}
+    root, sup = scenario.root, scenario.supplier
+    owed = sup.backlog_cost * float(inv[root])
+    overtime = sup.overtime_cost * float(scenario.mean_demand[root])
+    local: dict[str, float] = {}
     for i, node in enumerate(scenario.nodes):
         rw = role_of(node.name).weights(w)
-        out[node.name] = abs(rw.service_level) + abs(
+        local[node.name] = abs(rw.service_level) + abs(
             rw.holding_cost * node.holding_cost * float(inv[i])
         )
-    root = scenario.root
     sw = role_of(SUPPLIER).weights(w)
-    out[SUPPLIER] = (
-        abs(sw.service_level)
-        + abs(sw.backlog * scenario.supplier.backlog_cost * float(inv[root]))
-        + abs(
-            sw.overtime
-            * scenario.supplier.overtime_cost
-            * float(scenario.mean_demand[root])
-        )
+    local[SUPPLIER] = (
+        abs(sw.service_level) + abs(sw.backlog * owed) + abs(sw.overtime * overtime)
     )
+    system = sum(
+        n.holding_cost * float(inv[i]) for i, n in enumerate(scenario.nodes)
+    ) + (owed + overtime)
+    out = {a: mix(w.system_share, s, system) for a, s in local.items()}
     return {a: (s if s > 0 else 1.0) for a, s in out.items()}
 
 
@@ -248,8 +293,9 @@ class Rewards:
             )
         return _table(led.nodes, led.supplier, self._excess, self.root)
 
-    def __call__(self, table: np.ndarray) -> np.ndarray:
-        """Rewards ``(B, N + 1)``: every node's (node order), then the supplier's."""
+    def score(self, table: np.ndarray) -> np.ndarray:
+        """Every reward of the period ``(B, 2(N + 1) + 1)`` (the layout of
+        :func:`table_rewards`): received, local, system."""
         if type(table) is not np.ndarray:
             table = np.asarray(table, dtype=np.float64)
         if table.ndim != 2 or table.shape[1] != self.width:
@@ -259,17 +305,29 @@ class Rewards:
             )
         return _rewards(table, *self._map)
 
-    def infos(self, table: np.ndarray, period: int, replica: int = 0):
-        """Each agent's reconciliation report for one replica (plain floats)."""
+    def __call__(self, table: np.ndarray) -> np.ndarray:
+        """The rewards agents receive ``(B, N + 1)``: every node's (node order),
+        then the supplier's."""
+        return self.score(table)[:, : self.n_nodes + 1]
+
+    def infos(
+        self, table: np.ndarray, scores: np.ndarray, period: int, replica: int = 0
+    ):
+        """Each agent's reconciliation report for one replica (plain floats),
+        from the period table and :meth:`score`'s output."""
         row = table[replica].tolist()
         n = self.n_nodes
         end = len(NODE_TABLE) * n
         period = float(period)
-        keys = NODE_INFO_KEYS[1:]
+        keys = NODE_INFO_KEYS[1 : -len(_REWARD_INFO)]
+        scored = scores[replica].tolist()
+        local, system = scored[n + 1 : 2 * n + 2], scored[-1]
         out = {}
         for name, i in self._nodes:
             info = dict(zip(keys, row[i:end:n], strict=True))
             info["period"] = period
+            info["local_reward"] = local[i]
+            info["system_reward"] = system
             out[name] = info
         sl, backlog_cost, overtime, released, owed = row[end:]
         out[SUPPLIER] = {
@@ -284,6 +342,8 @@ class Rewards:
             "demand": row[NODE_TABLE.index("ordered") * n + self.root],
             "shipped": released,
             "backlog": owed,
+            "local_reward": local[n],
+            "system_reward": system,
         }
         return out
 

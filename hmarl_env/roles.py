@@ -157,12 +157,20 @@ class Roles:
         return table_columns(table, self.n_nodes)
 
     def rewards(self, table: np.ndarray) -> np.ndarray:
-        """Rewards ``(B, N + 1)``: every node's (node order), then the supplier's."""
+        """The rewards agents receive ``(B, N + 1)``: every node's (node order),
+        then the supplier's."""
         return self._rewards(table)
 
-    def infos(self, table: np.ndarray, period: int, replica: int = 0):
+    def score(self, table: np.ndarray) -> np.ndarray:
+        """Every reward of the period: received, local, system
+        (:meth:`hmarl_env.rewards.Rewards.score`)."""
+        return self._rewards.score(table)
+
+    def infos(
+        self, table: np.ndarray, scores: np.ndarray, period: int, replica: int = 0
+    ):
         """Each agent's reconciliation report for one replica (plain floats)."""
-        return self._rewards.infos(table, period, replica)
+        return self._rewards.infos(table, scores, period, replica)
 
     def reset_infos(self, sim: Simulation, replica: int = 0):
         """Reports at reset: the same keys, with period 0's demand so far, no costs."""

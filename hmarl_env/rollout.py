@@ -28,8 +28,10 @@ class Period(NamedTuple):
     ledger: Ledger
     #: the period table (:meth:`hmarl_env.rewards.Rewards.period_table`)
     table: np.ndarray
-    #: ``(B, A)``: every agent's reward, in agent order
+    #: ``(B, A)``: the reward every agent receives, in agent order
     rewards: np.ndarray
+    #: every reward of the period, node order (:meth:`Roles.score`)
+    scores: np.ndarray
 
 
 class Rollout:
@@ -86,8 +88,8 @@ class Rollout:
         ledger = self.sim.step(orders, fulfil)
         self.roles.update(self.sim, ledger)
         table = self.roles.period_table(ledger)
-        rewards = self.roles.rewards(table)[:, self._reward_columns]
-        return Period(ledger, table, rewards)
+        scores = self.roles.score(table)
+        return Period(ledger, table, scores[:, self._reward_columns], scores)
 
     @property
     def done(self) -> bool:

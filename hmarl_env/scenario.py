@@ -57,6 +57,7 @@ __all__ = [
     "Node",
     "PRESETS",
     "RewardWeights",
+    "REWARD_MODES",
     "Rewards",
     "Scenario",
     "Supplier",
@@ -211,15 +212,48 @@ class SupplierRewardWeights(_Weights):
     overtime: float = 0.1
 
 
+#: how an agent's reward relates to its own ledger row and to the system's
+REWARD_MODES = ("local", "system", "mixed")
+
+
 @dataclass(frozen=True)
 class Rewards:
-    """Reward weights per role."""
+    """Reward weights per role, and the reward mode.
+
+    Attributes:
+        mode: ``"local"`` (each agent's reward is its role's formula over its own
+            ledger row, the seeds'), ``"system"`` (every agent receives the
+            period's system reward: minus the whole chain's ledger cost) or
+            ``"mixed"`` (``(1 - system_weight) * local + system_weight *
+            system``). :mod:`hmarl_env.rewards` has the formulas.
+        system_weight: the system reward's share in ``"mixed"`` mode, in
+            ``[0, 1]`` (``local`` is 0, ``system`` 1).
+    """
 
     store: RewardWeights = field(default_factory=RewardWeights)
     warehouse: RewardWeights = field(
         default_factory=lambda: RewardWeights(excess_cover_days=10.0)
     )
     supplier: SupplierRewardWeights = field(default_factory=SupplierRewardWeights)
+    mode: str = "local"
+    system_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.mode not in REWARD_MODES:
+            raise ValueError(
+                f"rewards.mode must be one of {list(REWARD_MODES)}, got {self.mode!r}"
+            )
+        w = self.system_weight
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w <= 1:
+            raise ValueError(
+                f"rewards.system_weight must be a number in [0, 1], got {w!r}"
+            )
+
+    @property
+    def system_share(self) -> float:
+        """The system reward's share of every agent's reward: 0, 1, or the
+        weight of the mixed mode."""
+        return {"local": 0.0, "system": 1.0}.get(self.mode, float(self.system_weight))
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,41 @@ import numpy as np
 from hmarl_env.env import SupplyChainEnv
 from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS
 from hmarl_env.registry import SUPPLIER, role_of
-from hmarl_env.rewards import NODE_INFO_KEYS, SUPPLIER_INFO_KEYS, role_reward
+from hmarl_env.rewards import (
+    NODE_INFO_KEYS,
+    SUPPLIER_INFO_KEYS,
+    mix,
+    role_reward,
+    system_reward,
+)
 from hmarl_env.seeding import check_seed
 
 
-def _expected_reward(env: SupplyChainEnv, agent: str, info: dict[str, float]) -> float:
-    """The reward formula applied to the agent's infos (the kernel's result is
-    checked against it)."""
-    role = role_of(agent)
-    return role_reward(role, role.weights(env.scenario.rewards), info)
+def _expected_rewards(
+    env: SupplyChainEnv, infos: dict[str, dict[str, float]]
+) -> dict[str, tuple[float, float, float]]:
+    """Each agent's (received, local, system) reward by the formulas, from the
+    period's infos (the kernel's results are checked against them)."""
+    nodes = [a for a in infos if a != SUPPLIER]
+    system = float(
+        system_reward(
+            {"total_cost": np.array([[infos[a]["total_cost"] for a in nodes]])},
+            {
+                k: np.array([infos[SUPPLIER][k]])
+                for k in ("stockout_penalty", "overtime_cost")
+            },
+        )[0]
+    )
+    out = {}
+    for agent, info in infos.items():
+        role = role_of(agent)
+        local = role_reward(role, role.weights(env.scenario.rewards), info)
+        out[agent] = (
+            mix(env.scenario.rewards.system_share, local, system),
+            local,
+            system,
+        )
+    return out
 
 
 def run_checks(
@@ -77,11 +103,18 @@ def run_checks(
     def rewards() -> str:
         worst = 0.0
         for rewards, infos, _ in record["steps"]:
+            expected = _expected_rewards(env, infos)
             for a, r in rewards.items():
                 assert math.isfinite(r), f"{a}'s reward is {r}"
-                gap = abs(r - _expected_reward(env, a, infos[a]))
-                assert gap <= 1e-9 * (1 + abs(r)), f"{a}'s reward {r} differs by {gap}"
-                worst = max(worst, gap)
+                got = (r, infos[a]["local_reward"], infos[a]["system_reward"])
+                for what, x, y in zip(
+                    ("reward", "local", "system"), got, expected[a], strict=True
+                ):
+                    gap = abs(x - y)
+                    assert gap <= 1e-9 * (1 + abs(x)), (
+                        f"{a}'s {what} reward {x} differs by {gap}"
+                    )
+                    worst = max(worst, gap)
         return f"finite, and recomputed from infos to within {worst:.1e}"
 
     def reconciliation() -> str:

@@ -109,7 +109,10 @@ def test_every_phase_writes_its_gate_verdict(pipeline):
             gate = entry[entry["against"]]
             lo, hi = gate["difference_ci95"]
             assert lo <= gate["difference"] <= hi
-            assert entry["passed"] == (lo > 0)
+            assert entry["role_passed"] == (lo > 0)
+            c = gate["system_cost"]["difference_ci95"]
+            assert entry["system_passed"] == (c[0] <= 0)
+            assert entry["passed"] == (entry["role_passed"] and entry["system_passed"])
             assert gate["episodes"] == 20
         assert verdict["passed"] == all(e["passed"] for e in verdict["roles"].values())
 

@@ -50,7 +50,7 @@ def test_render_modes():
 def test_agents_spaces_and_metadata():
     env = hmarl_env.parallel_env()
     assert env.possible_agents == ["store_1", "store_2", "warehouse_1", "supplier_1"]
-    assert env.metadata["name"] == "retail_supply_chain_v0"
+    assert env.metadata["name"] == "retail_supply_chain_v1"
     assert env.metadata["is_parallelizable"]
     shapes = {a: env.observation_space(a).shape for a in env.possible_agents}
     assert shapes == {

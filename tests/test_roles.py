@@ -126,7 +126,7 @@ def test_the_kernel_scores_as_the_formula_says(preset):
     rng = np.random.default_rng(1)
     table = rng.uniform(0, 50, size=(64, rollout.roles._rewards.width))
     assert np.allclose(
-        rollout.roles.rewards(table), table_rewards(sc, table), rtol=1e-12, atol=1e-9
+        rollout.roles.score(table), table_rewards(sc, table), rtol=1e-12, atol=1e-9
     )
 
 
@@ -182,4 +182,8 @@ def test_rewards_come_in_agent_order_whatever_the_node_order():
         actions = {a: int(rng.integers(env.action_space(a).n)) for a in env.agents}
         _, r1, _, _, i1 = env.step(actions)
         _, r2, _, _, i2 = ref.step(actions)
-        assert r1 == pytest.approx(r2) and i1 == i2
+        assert r1 == pytest.approx(r2)
+        for agent in i1:  # the system's cost sums the nodes in another order
+            a, b = dict(i1[agent]), dict(i2[agent])
+            assert a.pop("system_reward") == pytest.approx(b.pop("system_reward"))
+            assert a == b

@@ -14,12 +14,12 @@ def test_presets_pass(scenario, capsys):
 
 
 def test_a_reward_that_disagrees_with_infos_fails(monkeypatch, capsys):
-    honest = Roles.rewards
+    honest = Roles.score
 
     def skewed(self, table):
         return honest(self, table) + 1.0
 
-    monkeypatch.setattr(Roles, "rewards", skewed)
+    monkeypatch.setattr(Roles, "score", skewed)
     assert validate.main([]) == 1
     out = capsys.readouterr().out
     assert "FAIL: rewards" in out and "VALIDATION FAILED" in out
