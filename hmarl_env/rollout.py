@@ -55,12 +55,18 @@ class Rollout:
         # agent column of each node's action; a reward column of each agent's
         column = {a: k for k, a in enumerate(roles.agents)}
         nodes = sorted(roles.node_of.items(), key=lambda item: item[1])
-        self._node_columns = np.array([column[a] for a, _ in nodes], dtype=np.intp)
-        self._supplier_column = column[SUPPLIER]
         n = roles.n_nodes
-        self._reward_columns = np.array(
-            [roles.node_of.get(a, n) for a in roles.agents], dtype=np.intp
-        )
+        node_columns = [column[a] for a, _ in nodes]
+        reward_columns = [roles.node_of.get(a, n) for a in roles.agents]
+        # where agent order is node order then the supplier (every preset),
+        # plain slices (views) instead of gathers: a step at batch 1 is ~25 us
+        if node_columns == list(range(n)) and column[SUPPLIER] == n:
+            self._node_columns: slice | np.ndarray = slice(0, n)
+            self._reward_columns: slice | np.ndarray = slice(0, n + 1)
+        else:
+            self._node_columns = np.array(node_columns, dtype=np.intp)
+            self._reward_columns = np.array(reward_columns, dtype=np.intp)
+        self._supplier_column = column[SUPPLIER]
 
     def reset(self, rngs: np.random.Generator | Sequence[np.random.Generator]) -> None:
         """Start every replica's episode (one generator each, or one for all)."""
