@@ -38,7 +38,7 @@ from scipy import stats
 
 from analysis.plots import _figure, _save
 from baselines.evaluate import evaluate
-from baselines.policies import make_policies
+from baselines.policies import TUNED_SETS, make_policies
 from experiments.config import read_run_config
 from experiments.loading import load_policies
 from hmarl_env import get_scenario, parallel_env
@@ -127,7 +127,7 @@ def swap_roles(
 ) -> dict[str, Any]:
     """``policies`` with the agents of ``roles`` acting by the baselines set
     ``kind`` instead (``params``: the tuned parameters, for ``tuned``)."""
-    rule = make_policies(scenario, kind, params if kind == "tuned" else None)
+    rule = make_policies(scenario, kind, params if kind in TUNED_SETS else None)
     return {
         a: (rule[a] if role_of(a).name in roles else p) for a, p in policies.items()
     }

@@ -12,12 +12,15 @@ reads columns by the registry's names (``obs[:, StoreFeature.inventory]``).
   a target computed from forecast, uncertainty and lead time.
 * :class:`SSWarehouse` - the warehouse's (s, S) rule with the scenario's lots.
 * :class:`AlwaysFulfil` - the supplier releases everything it can.
+* :class:`SmoothingSupplier` - the supplier spreads releases to stay near its
+  regular capacity (production smoothing), releasing everything only when it
+  owes much.
 * :class:`ConstantStore` - a store that ignores its state and always orders
   (about) 1.0 x forecast: the bar a learned store must clear to show that it
   uses what it observes.
 
 :func:`make_policies` builds a whole mapping from agent to policy for the named
-sets ``seed``, ``base_stock``, ``tuned`` and ``constant``.
+sets ``seed``, ``base_stock``, ``tuned``, ``constant`` and ``smoothing``.
 """
 
 from __future__ import annotations
@@ -31,11 +34,18 @@ import numpy as np
 
 from baselines.tuned import load_tuned
 from hmarl_env.observations import inventory_scales
-from hmarl_env.registry import SUPPLIER, StoreFeature, WarehouseFeature
+from hmarl_env.registry import (
+    SUPPLIER,
+    StoreFeature,
+    SupplierFeature,
+    WarehouseFeature,
+)
 from hmarl_env.scenario import Scenario
 
 __all__ = [
     "POLICY_SETS",
+    "TUNED_SETS",
+    "SmoothingSupplier",
     "AlwaysFulfil",
     "BaseStockStore",
     "ConstantStore",
@@ -46,9 +56,12 @@ __all__ = [
     "make_policies",
 ]
 
-POLICY_SETS = ("seed", "base_stock", "tuned", "constant")
+POLICY_SETS = ("seed", "base_stock", "tuned", "constant", "smoothing")
+#: the sets that act with tuned parameters
+TUNED_SETS = ("tuned", "smoothing")
 
-_F, _W = StoreFeature, WarehouseFeature  # observation columns (the registry's)
+# observation columns (the registry's)
+_F, _W, _S = StoreFeature, WarehouseFeature, SupplierFeature
 
 
 class Policy(Protocol):
@@ -215,6 +228,50 @@ class AlwaysFulfil:
         return np.full(np.asarray(obs).shape[0], self._action, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class SmoothingSupplier:
+    """Production smoothing: release about the regular capacity a period.
+
+    The supplier acts before it sees this period's order, so it plans for
+    ``expected_order`` units on top of what it already owes and takes the
+    fraction whose release comes closest to ``regular_capacity``; when it owes
+    more than ``urgent`` times the root's inventory scale already, it releases
+    everything it can (the warehouse is waiting).
+
+    Attributes:
+        fractions: the scenario's fulfil fractions.
+        regular_capacity: units a period released without overtime.
+        inventory_scale: the root's observation scale (units per 1.0).
+        expected_order: units assumed ordered this period.
+        urgent: what it owes, in root inventory scales, above which it releases
+            everything.
+    """
+
+    fractions: tuple[float, ...]
+    regular_capacity: float
+    inventory_scale: float
+    expected_order: float
+    urgent: float = 0.25
+    role: str = "supplier"
+
+    def __post_init__(self) -> None:
+        for name in ("regular_capacity", "inventory_scale", "expected_order"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise ValueError(
+                    f"SmoothingSupplier.{name} must be finite and >= 0, got {v!r}"
+                )
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        obs = _check_obs(obs, _S.backlog + 1, "SmoothingSupplier").astype(np.float64)
+        owed = obs[:, _S.backlog] * self.inventory_scale
+        f = np.asarray(self.fractions)
+        release = (owed + self.expected_order)[:, None] * f[None, :]
+        smooth = np.argmin(np.abs(release - self.regular_capacity), axis=1)
+        urgent = owed > self.urgent * self.inventory_scale
+        return np.where(urgent, int(np.argmax(f)), smooth).astype(np.int64)
+
+
 def default_ss_levels(scenario: Scenario, warehouse: str) -> tuple[float, float]:
     """Untuned (s, S) of a warehouse: reorder at the expected demand over its
     lead time plus one period, order up to that plus two days' demand more
@@ -226,6 +283,13 @@ def default_ss_levels(scenario: Scenario, warehouse: str) -> tuple[float, float]
     return s, s + lots[len(lots) // 2] + 2 * mean
 
 
+#: the smoothing supplier of ``make_policies(..., "smoothing")``: chosen on the
+#: ``hierarchy`` scenario by a grid on training seeds 0-299 (expected order 0 to
+#: 7.5 periods of demand, urgent 0.25 to 1.5 inventory scales or never)
+SMOOTHING_EXPECTED_DAYS = 2.5
+SMOOTHING_URGENT = 0.25
+
+
 def make_policies(
     scenario: Scenario, kind: str = "seed", params: Mapping[str, Any] | None = None
 ) -> dict[str, Policy]:
@@ -235,9 +299,11 @@ def make_policies(
         kind: ``seed`` (the seeds' store, default (s, S) warehouses, always
             fulfil), ``base_stock`` (the base-stock store instead, with cover
             ``L + 1`` and safety factor 1.65), ``tuned`` (parameters from
-            ``results/baselines/<scenario>.json``, see ``baselines.tune``) or
+            ``results/baselines/<scenario>.json``, see ``baselines.tune``),
             ``constant`` (stores that always order 1.0 x forecast; warehouses
-            and supplier as in ``seed``).
+            and supplier as in ``seed``) or ``smoothing`` (``tuned``, with a
+            :class:`SmoothingSupplier` expecting 2.5 periods of the root's
+            demand and releasing all above a quarter of its inventory scale).
         params: explicit parameters, as :mod:`baselines.tune` writes them:
             ``{"store": {"cover_offset": .., "safety_factor": ..},
             "warehouse": {"s_days": .., "S_days": ..}}`` (levels in periods of
@@ -247,7 +313,7 @@ def make_policies(
         raise ValueError(
             f"unknown policy set {kind!r}; choose from {list(POLICY_SETS)}"
         )
-    if kind == "tuned" and params is None:
+    if kind in TUNED_SETS and params is None:
         params = load_tuned(scenario)["params"]
     acts = scenario.actions
     scales = inventory_scales(scenario)
@@ -269,7 +335,7 @@ def make_policies(
                 )
         else:
             mean = float(scenario.mean_demand[i])
-            if kind == "tuned":
+            if kind in TUNED_SETS:
                 p = params["warehouse"]
                 s, S = p["s_days"] * mean, p["S_days"] * mean
             else:
@@ -280,5 +346,15 @@ def make_policies(
                 inventory_scale=float(scales[i]),
                 lots=acts.warehouse_order_lots,
             )
-    out[SUPPLIER] = AlwaysFulfil(acts.supplier_fulfil_fractions)
+    if kind == "smoothing":
+        r = scenario.root
+        out[SUPPLIER] = SmoothingSupplier(
+            fractions=acts.supplier_fulfil_fractions,
+            regular_capacity=float(scenario.supplier.regular_capacity),
+            inventory_scale=float(scales[r]),
+            expected_order=SMOOTHING_EXPECTED_DAYS * float(scenario.mean_demand[r]),
+            urgent=SMOOTHING_URGENT,
+        )
+    else:
+        out[SUPPLIER] = AlwaysFulfil(acts.supplier_fulfil_fractions)
     return out

@@ -16,6 +16,8 @@ Presets (:data:`PRESETS`, :func:`get_scenario`):
 * ``four_stores`` - the default with four stores of different demand.
 * ``backorder`` - the default with backlogged instead of lost sales.
 * ``seasonal`` - the default with a weekly demand pattern.
+* ``hierarchy`` - the default rewarded by the system's cost, with costly
+  overtime and a supplier that may smooth its releases.
 
 Scenarios load from TOML or YAML files (:func:`load_scenario`); a file may
 start from a preset with ``extends = "default"`` and change some fields.
@@ -824,12 +826,37 @@ def seasonal() -> Scenario:
     return base.replace(name="seasonal", nodes=nodes)
 
 
+def hierarchy() -> Scenario:
+    """The default network trained on the system's cost, with a supplier whose
+    choice matters: the curriculum's scenario for system-aware learning.
+
+    Every agent receives the system reward (minus the chain's ledger cost of
+    the period, ``rewards.mode = "system"``). Overtime costs 0.2 per unit
+    released above the regular 300 a day (four times the default's), and the
+    supplier may release all, three quarters, half, a quarter or none of what
+    it owes: releasing a lot at once costs overtime, spreading it out delays
+    the warehouse and risks the stores' sales (production smoothing). On
+    held-out seeds a smoothing supplier lowers the all-heuristic chain's cost
+    (``baselines.policies.SmoothingSupplier``; README, "Curriculum").
+    """
+    base = default()
+    return base.replace(
+        name="hierarchy",
+        supplier=dataclasses.replace(base.supplier, overtime_cost=0.2),
+        actions=dataclasses.replace(
+            base.actions, supplier_fulfil_fractions=(1.0, 0.75, 0.5, 0.25, 0.0)
+        ),
+        rewards=dataclasses.replace(base.rewards, mode="system"),
+    )
+
+
 PRESETS = {
     "default": default,
     "serial": serial,
     "four_stores": four_stores,
     "backorder": backorder,
     "seasonal": seasonal,
+    "hierarchy": hierarchy,
 }
 
 

@@ -111,3 +111,23 @@ def test_the_supplier_gets_the_system_reward_too():
     steps, _ = _episode(_scenario(mode="system"))
     rewards, _ = steps[-1]
     assert len(set(rewards.values())) == 1 and SUPPLIER in rewards
+
+
+def test_on_the_hierarchy_preset_a_smoothing_supplier_lowers_the_chains_cost():
+    """The supplier's choice matters there (before any training): spreading
+    releases beats always fulfilling on the system's ledger cost, paired on
+    held-out episodes, with the stores and warehouse as tuned."""
+    from baselines.evaluate import evaluate
+    from baselines.policies import make_policies
+    from hmarl_env.seeding import HELD_OUT_SEED
+    from hmarl_env.utils.stats import mean_ci
+
+    sc = get_scenario("hierarchy")
+    assert sc.rewards.mode == "system"
+
+    def cost(kind):
+        df = evaluate(sc, make_policies(sc, kind), 200, seed=HELD_OUT_SEED)
+        return df.groupby("episode")["total_cost"].sum().to_numpy()
+
+    diff, half = mean_ci(cost("smoothing") - cost("tuned"))
+    assert diff + half < 0, (diff, half)
