@@ -41,7 +41,7 @@ import pandas as pd
 from baselines.policies import POLICY_SETS, make_policies
 from hmarl_env.registry import SUPPLIER, agent_names, role_of
 from hmarl_env.rollout import Rollout
-from hmarl_env.scenario import Scenario, get_scenario
+from hmarl_env.scenario import REWARD_MODES, Scenario, get_scenario
 from hmarl_env.seeding import HELD_OUT_SEED, check_seed
 from hmarl_env.utils.io import check_output_file, write_csv_atomic
 from hmarl_env.utils.stats import mean_ci
@@ -258,9 +258,28 @@ def format_table(summary: pd.DataFrame, kpis: Sequence[str] = KPIS) -> str:
     return "\n".join(lines)
 
 
+def add_reward_mode_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--reward-mode`` and ``--system-weight``: the scenario's reward mode
+    changed on the command line (``hmarl_env.rewards``)."""
+    parser.add_argument(
+        "--reward-mode",
+        choices=REWARD_MODES,
+        default=None,
+        help="local (each agent's own ledger row), system (minus the chain's "
+        "ledger cost) or mixed (default: the scenario's)",
+    )
+    parser.add_argument(
+        "--system-weight",
+        type=float,
+        default=None,
+        help="the system reward's share in mixed mode, in [0, 1]",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="default", help="preset name or file")
+    add_reward_mode_arguments(parser)
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--policy", choices=POLICY_SETS, default="seed")
     parser.add_argument(
@@ -277,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         check_seed(args.seed, "--seed")
         if args.csv:
             check_output_file(args.csv, "--csv")
-        scenario = get_scenario(args.scenario)
+        scenario = get_scenario(args.scenario).with_reward_mode(
+            args.reward_mode, args.system_weight
+        )
         policies = make_policies(scenario, args.policy)
     except ValueError as exc:
         parser.error(str(exc))

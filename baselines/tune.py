@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.evaluate import evaluate
+from baselines.evaluate import add_reward_mode_arguments, evaluate
 from baselines.policies import default_ss_levels, make_policies
 from baselines.tuned import fingerprint, tuned_path
 from hmarl_env.scenario import Scenario, get_scenario
@@ -162,13 +162,16 @@ def tune(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="default", help="preset name or file")
+    add_reward_mode_arguments(parser)
     parser.add_argument("--episodes", type=int, default=500, help="training episodes")
     parser.add_argument("--held-out", type=int, default=1000, help="held-out episodes")
     args = parser.parse_args(argv)
     if args.episodes < 2 or args.held_out < 2:
         parser.error("--episodes and --held-out must be at least 2")
     try:
-        scenario = get_scenario(args.scenario)
+        scenario = get_scenario(args.scenario).with_reward_mode(
+            args.reward_mode, args.system_weight
+        )
     except ValueError as exc:
         parser.error(str(exc))
     record = tune(scenario, args.episodes, args.held_out, progress=sys.stderr.isatty())

@@ -73,6 +73,8 @@ class Stop(Exception):
 #: options that belong to the pipeline folder: a resumed pipeline keeps them
 KEPT = (
     "scenario",
+    "reward_mode",
+    "system_weight",
     "seed",
     "timesteps",
     "num_env_runners",

@@ -46,7 +46,7 @@ import numpy as np
 from analysis.compare import swap_roles
 from analysis.gate import GATE_FILE, REPORTED, format_gate, gate_run
 from analysis.plots import training_plots
-from baselines.evaluate import evaluate
+from baselines.evaluate import add_reward_mode_arguments, evaluate
 from baselines.tuned import load_tuned
 from experiments.common import build_config, modules_of
 from experiments.config import (
@@ -166,6 +166,7 @@ def add_arguments(parser: argparse.ArgumentParser, phase: Phase | None = None) -
             help=f"the {source} run to start from (default: the newest finished "
             f"{source} run in the output folder)",
         )
+    add_reward_mode_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--num-env-runners",
@@ -278,6 +279,8 @@ class PhaseOptions:
 
     timesteps: int | None = None
     scenario: str | None = None
+    reward_mode: str | None = None
+    system_weight: float | None = None
     source: str | None = None
     seed: int = 0
     num_env_runners: int = 2
@@ -467,8 +470,20 @@ def _new_config(args: PhaseOptions, phase: Phase, extra: dict[str, Any]) -> RunC
             "modules": list(phase.load),
         }
         print(f"{phase.name}: loading {list(phase.load)} from {ckpt}")
+    # the reward mode named on the command line (phases 2-4: else the source's)
+    scenario = scenario.with_reward_mode(args.reward_mode, args.system_weight)
     if params is None:  # frozen in the run: re-tuning never changes it
-        params = _tuned_params(scenario, phase, args.scenario)
+        mode = "".join(
+            f" --{k.replace('_', '-')} {v}"
+            for k, v in (
+                ("reward_mode", args.reward_mode),
+                ("system_weight", args.system_weight),
+            )
+            if v is not None
+        )
+        params = _tuned_params(
+            scenario, phase, f"{args.scenario or scenario.name}{mode}"
+        )
     ppo = replace(base, **phase.ppo_changes, **args.ppo)
     return RunConfig(
         phase=phase,

@@ -503,6 +503,20 @@ class Scenario:
         )
 
     # ------------------------------------------------------------ serialisation
+    def with_reward_mode(
+        self, mode: str | None = None, system_weight: float | None = None
+    ) -> Scenario:
+        """A copy in another reward mode (``None``: as it is); the weight is
+        the system reward's share in ``"mixed"`` mode."""
+        changes: dict[str, Any] = {}
+        if mode is not None:
+            changes["mode"] = mode
+        if system_weight is not None:
+            changes["system_weight"] = system_weight
+        if not changes:
+            return self
+        return self.replace(rewards=dataclasses.replace(self.rewards, **changes))
+
     def replace(self, **changes: Any) -> Scenario:
         """A copy with top-level fields changed (validated again)."""
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})

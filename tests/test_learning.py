@@ -374,3 +374,37 @@ def test_an_iteration_without_finished_episodes_prints_dashes_not_nan(capsys):
     _print_row(row, Phase("phase1", ("store",)))
     line = capsys.readouterr().out
     assert "nan" not in line and "store reward         -" in line
+
+
+def test_a_phase_trains_in_the_reward_mode_its_command_line_names():
+    from baselines.tuned import load_tuned
+    from experiments.config import Phase
+    from experiments.train import _new_config
+
+    phase = Phase("phase1", ("store",))
+    config = _new_config(_args(scenario="hierarchy"), phase, {})
+    assert config.scenario.rewards.mode == "system"  # the preset's own
+    untuned = Phase("phase1", ("store",), {}, {"warehouse": "seed", "supplier": "seed"})
+    local = _new_config(_args(scenario="hierarchy", reward_mode="local"), untuned, {})
+    assert local.scenario.rewards.mode == "local"
+    assert local.to_dict()["scenario"]["rewards"]["mode"] == "local"  # recorded
+    # the default scenario in system mode has no tuned record: the error says
+    # how to make one, in that mode
+    with pytest.raises(ValueError) as exc:
+        _new_config(_args(reward_mode="mixed", system_weight=0.5), phase, {})
+    assert (
+        "python -m baselines.tune --scenario default --reward-mode mixed "
+        "--system-weight 0.5" in str(exc.value)
+    )
+    assert config.heuristic_params == load_tuned(get_scenario("hierarchy"))["params"]
+
+
+def test_a_bad_system_weight_is_refused_before_anything_runs(tmp_path, capsys):
+    from experiments import phase1
+
+    code = phase1.main(
+        ["--reward-mode", "mixed", "--system-weight", "2", "--output", str(tmp_path)]
+    )
+    assert code == 2
+    assert "rewards.system_weight must be a number in [0, 1]" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
