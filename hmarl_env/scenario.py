@@ -113,14 +113,7 @@ class Node:
             raise ValueError(
                 f"{where}.parent must be a node name or None, got {self.parent!r}"
             )
-        if (
-            isinstance(self.lead_time, bool)
-            or not isinstance(self.lead_time, int)
-            or self.lead_time < 1
-        ):
-            raise ValueError(
-                f"{where}.lead_time must be an integer >= 1, got {self.lead_time!r}"
-            )
+        _check_count(where, "lead_time", self.lead_time)
         for name in (
             "holding_cost",
             "stockout_cost",
@@ -176,6 +169,12 @@ class Supplier:
                 )
         _check_finite("supplier", "overtime_cost", self.overtime_cost)
         _check_finite("supplier", "backlog_cost", self.backlog_cost)
+
+
+def _check_count(where: str, name: str, value: Any) -> None:
+    """A whole number >= 1 (not a bool), or a ``ValueError`` naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where}.{name} must be an integer >= 1, got {value!r}")
 
 
 class _Weights:
@@ -381,14 +380,7 @@ class Scenario:
             raise ValueError(
                 f"scenario.supplier must be a Supplier, got {self.supplier!r}"
             )
-        if (
-            isinstance(self.horizon, bool)
-            or not isinstance(self.horizon, int)
-            or self.horizon < 1
-        ):
-            raise ValueError(
-                f"scenario.horizon must be an integer >= 1, got {self.horizon!r}"
-            )
+        _check_count("scenario", "horizon", self.horizon)
         if self.horizon > MAX_HORIZON:
             raise ValueError(
                 f"scenario.horizon must be at most {MAX_HORIZON:,} periods (an "
