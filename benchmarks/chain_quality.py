@@ -44,12 +44,18 @@ def system_cost(scenario, policies, episodes: int) -> np.ndarray:
     return df.groupby("episode")["total_cost"].sum().to_numpy()
 
 
+def _phase4(folder: Path) -> Path:
+    """The pipeline's phase-4 run (its runs live inside its folder, wherever
+    the folder has moved since)."""
+    runs = sorted(p for p in folder.glob("*__phase4__*") if p.is_dir())
+    if not runs:
+        raise ValueError(f"{folder}: phase 4 has not run")
+    return runs[-1]
+
+
 def one(folder: Path, episodes: int) -> dict:
     state = read_json(folder / "pipeline.json", f"{folder} is not a pipeline folder")
-    phase4 = state["steps"].get("phase4", {})
-    if "run" not in phase4:
-        raise ValueError(f"{folder}: phase 4 has not run")
-    run = Path(phase4["run"])
+    run = _phase4(folder)
     config = read_run_config(run)
     sc, params = config.scenario, config.heuristic_params
     learned = system_cost(sc, load_policies(run), episodes)
@@ -92,13 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    scenario = read_run_config(
-        Path(
-            read_json(Path(args.folders[0]) / "pipeline.json", "")["steps"]["phase4"][
-                "run"
-            ]
-        )
-    ).scenario.name
+    scenario = read_run_config(_phase4(Path(args.folders[0]))).scenario.name
     print(
         f"system ledger cost per episode, {args.episodes} held-out episodes "
         f"(seeds {HELD_OUT_SEED:,}..), scenario {scenario!r}; learned minus heuristic "
