@@ -11,25 +11,28 @@ import pytest
 from baselines.tuned import load_tuned
 from experiments import config as cfg
 from experiments.config import PHASES, RunConfig, read_run_config
+from hmarl_env.scenario import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCES = sorted((ROOT / "results" / "reference").glob("*/*__phase*"))
 REFERENCES += sorted((ROOT / "results" / "reference").glob("*__phase1__*"))
 
 
-@pytest.mark.parametrize("run", REFERENCES, ids=lambda p: p.name)
-def test_a_committed_run_reads_and_writes_back_unchanged(run):
-    data = json.loads((run / "config.json").read_text())
-    config = read_run_config(run)
+@pytest.mark.parametrize("folder", REFERENCES, ids=lambda p: p.name)
+def test_a_committed_run_reads_and_writes_back_unchanged(folder):
+    data = json.loads((folder / "config.json").read_text())
+    config = read_run_config(folder)
     assert isinstance(config, RunConfig)
     assert config.phase == PHASES[config.phase.name]
     out = json.loads(json.dumps(config.to_dict()))
-    # what the folder records comes back as it was (new runs record more of
-    # their phase's row: its default budget and PPO changes)
+    # what the folder records comes back as it was; fields added since (the
+    # phase's default budget and PPO changes, the scenario's reward mode) come
+    # back with the values those runs had
     assert {k: out["phase"][k] for k in data["phase"]} == data["phase"]
-    assert {k: out[k] for k in data if k != "phase"} == {
-        k: v for k, v in data.items() if k != "phase"
-    }
+    assert scenario_from_dict(out["scenario"]) == scenario_from_dict(data["scenario"])
+    assert out["scenario"]["rewards"]["mode"] == "local" or "hierarchy" in folder.name
+    rest = set(data) - {"phase", "scenario"}
+    assert {k: out[k] for k in rest} == {k: data[k] for k in rest}
 
 
 def _old_run(tmp_path: Path, **changes) -> Path:

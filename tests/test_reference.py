@@ -103,3 +103,38 @@ def test_the_readme_quotes_every_gate():
             head, tail = row.split("({})")
             lines = [line for line in readme.splitlines() if line.startswith(head)]
             assert len(lines) == 1 and tail in lines[0], row
+
+
+# --------------------------------------- the hierarchy scenario's reference
+HIERARCHY = ROOT / "results" / "reference" / "hierarchy__pipeline__0"
+
+
+def test_the_hierarchy_chain_costs_what_the_readme_says():
+    """The committed phase-4 checkpoint of the hierarchy pipeline (seed 0),
+    against the all-heuristic chain on the README's 200 held-out episodes."""
+    from baselines.evaluate import evaluate
+    from baselines.policies import make_policies
+    from experiments.config import read_run_config
+    from experiments.loading import load_policies
+    from hmarl_env.seeding import HELD_OUT_SEED
+
+    run = HIERARCHY / "hierarchy__phase4__0"
+    config = read_run_config(run)
+    sc = config.scenario
+
+    def cost(policies):
+        df = evaluate(sc, policies, 200, seed=HELD_OUT_SEED)
+        return df.groupby("episode")["total_cost"].sum().mean()
+
+    learned = cost(load_policies(run))
+    heuristic = cost(make_policies(sc, "tuned", config.heuristic_params))
+    readme = (ROOT / "README.md").read_text()
+    assert f"| 0 | {learned:,.1f} | {heuristic:,.1f} |" in readme
+    assert learned < heuristic
+    for phase in ("phase1", "phase2", "phase3", "phase4"):
+        gate = json.loads(
+            (HIERARCHY / f"hierarchy__{phase}__0" / "gate.json").read_text()
+        )
+        assert all(
+            e["role_passed"] and e["system_passed"] for e in gate["roles"].values()
+        )
