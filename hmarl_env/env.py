@@ -103,10 +103,10 @@ class SupplyChainEnv(ParallelEnv):
       ``"human"`` (the same table, printed) or ``"rgb_array"`` (inventory,
       orders and demand per node so far).
     * ``store_observation``: ``"pipeline"`` (default) or ``"seed"``.
-    * ``**overrides``: top-level scenario fields, e.g. ``horizon=30``; a reward
-      mode: ``parallel_env("default", rewards=dataclasses.replace(
-      scenario.rewards, mode="system"))``, or ``[rewards] mode = "system"`` in
-      a scenario file.
+    * ``**overrides``: top-level scenario fields, e.g. ``horizon=30``. A
+      reward mode: ``parallel_env(get_scenario("default").with_reward_mode(
+      "system"))``, the ``hierarchy`` preset, or ``[rewards] mode = "system"``
+      in a scenario file.
 
     ## Version history
 
