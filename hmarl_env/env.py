@@ -97,7 +97,8 @@ class SupplyChainEnv(ParallelEnv):
     ## Arguments
 
     * ``scenario``: a preset name (``default``, ``serial``, ``four_stores``,
-      ``backorder``, ``seasonal``), a path to a TOML/YAML/JSON file, or a
+      ``backorder``, ``seasonal``, ``hierarchy``), a path to a TOML/YAML/JSON
+      file, or a
       :class:`~hmarl_env.scenario.Scenario`.
     * ``render_mode``: ``None``, ``"ansi"`` (a table of the period, returned),
       ``"human"`` (the same table, printed) or ``"rgb_array"`` (inventory,
