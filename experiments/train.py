@@ -709,6 +709,14 @@ def run_phase(
                 f"{run_dir} is a {config.phase.name} run, not {phase.name}"
             )
         resuming = run_dir if complete_checkpoints(run_dir) else None
+        rewards = config.scenario.rewards
+        if (args.reward_mode not in (None, rewards.mode)) or (
+            args.system_weight not in (None, rewards.system_weight)
+        ):
+            raise ValueError(
+                f"{run_dir} trains in reward mode {rewards.mode!r} (system weight "
+                f"{rewards.system_weight}); a resumed run keeps its reward mode"
+            )
         # options named again on the command line, and a bigger (or smaller)
         # budget: the run records them
         updated = replace(

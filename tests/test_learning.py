@@ -10,6 +10,7 @@ import math
 import struct
 from argparse import Namespace
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -408,3 +409,17 @@ def test_a_bad_system_weight_is_refused_before_anything_runs(tmp_path, capsys):
     assert code == 2
     assert "rewards.system_weight must be a number in [0, 1]" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_a_resumed_run_keeps_its_reward_mode(tmp_path):
+    """--resume with another --reward-mode is refused before Ray starts."""
+    import shutil
+
+    from experiments.config import PHASES
+    from experiments.train import run_phase
+
+    root = Path(__file__).resolve().parent.parent
+    run = tmp_path / "run"
+    shutil.copytree(root / "results" / "reference" / "default__phase1__0", run)
+    with pytest.raises(ValueError, match="a resumed run keeps its reward mode"):
+        run_phase(PHASES["phase1"], _args(resume=str(run), reward_mode="system"))
