@@ -22,7 +22,7 @@ from hmarl_env.observations import (
     Tracker,
     observe_demand,
 )
-from hmarl_env.registry import SUPPLIER, node_agents, role_of
+from hmarl_env.registry import SUPPLIER, node_agents
 from hmarl_env.rewards import Rewards, table_columns
 from hmarl_env.scenario import Scenario
 
@@ -75,12 +75,6 @@ class Roles:
         self.action_spaces = self._actions.spaces
 
     # --------------------------------------------------------------- spaces
-    def role(self, agent: str) -> str:
-        """``store``, ``warehouse`` or ``supplier``."""
-        if agent not in self.observation_spaces:
-            raise ValueError(f"unknown agent {agent!r}; agents: {list(self.agents)}")
-        return role_of(agent).name
-
     def n_actions(self, agent: str) -> int:
         return self._actions.n_actions(agent)
 

@@ -100,7 +100,3 @@ class Rollout:
     @property
     def done(self) -> bool:
         return self.sim.done
-
-    @property
-    def period(self) -> int:
-        return self.sim.period
