@@ -33,6 +33,7 @@ from ray.tune.registry import register_env
 import hmarl_env
 from baselines.policies import make_policies
 from experiments.config import Phase, PPOSettings, RunnerSettings
+from experiments.critic import OWN, CentralCriticModule, CentralStateEnv
 from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
 from hmarl_env.registry import module_id, role_of
 from hmarl_env.scenario import Scenario, scenario_from_dict
@@ -54,12 +55,15 @@ def env_creator(env_config: Mapping[str, Any]) -> ParallelPettingZooEnv:
     """RLlib's view of :class:`hmarl_env.SupplyChainEnv`.
 
     ``env_config``: ``scenario`` (a scenario dict, as ``Scenario.to_dict`` gives),
-    ``store_observation``.
+    ``store_observation``, ``critic`` (``"central"``: every observation is
+    paired with the global state, :class:`experiments.critic.CentralStateEnv`).
     """
     scenario = scenario_from_dict(env_config["scenario"])
     env = hmarl_env.parallel_env(
         scenario, store_observation=env_config.get("store_observation", "pipeline")
     )
+    if env_config.get("critic", "local") == "central":
+        return CentralStateEnv(env)
     return ParallelPettingZooEnv(env)
 
 
@@ -93,6 +97,8 @@ class HeuristicRLModule(RLModule):
 
     def _forward_inference(self, batch: dict, **kwargs: Any) -> dict:
         obs = batch[Columns.OBS]
+        if isinstance(obs, dict):  # paired with the global state for critics
+            obs = obs[OWN]
         if hasattr(obs, "detach"):  # a torch tensor
             obs = obs.detach().cpu().numpy()
         return {Columns.ACTIONS: self.policy(np.asarray(obs))}
@@ -168,7 +174,8 @@ def build_config(
 
     Every module that is neither trained nor frozen acts with its heuristic
     (``phase.heuristic``, tuned by default). Learned modules are PPO's default
-    MLP with the seeds' sizes.
+    MLP with the seeds' sizes, or with ``ppo.critic == "central"`` a
+    :class:`experiments.critic.CentralCriticModule` of the same sizes.
     """
     ppo = ppo or PPOSettings()
     runners = runners or RunnerSettings()
@@ -187,21 +194,37 @@ def build_config(
         )
     # registered on every build: Ray forgets registrations when it shuts down
     register_env(ENV_NAME, env_creator)
-    env = hmarl_env.parallel_env(scenario, store_observation=store_observation)
     scenario_dict = scenario.to_dict()
+    env_config = {
+        "scenario": scenario_dict,
+        "store_observation": store_observation,
+        "critic": ppo.critic,
+    }
+    env = env_creator(env_config)  # the spaces RLlib sees
     specs: dict[str, RLModuleSpec] = {}
-    learned_config = DefaultModelConfig(
-        fcnet_hiddens=list(ppo.hiddens),
-        fcnet_activation=ppo.activation,
-        vf_share_layers=ppo.vf_share_layers,
-    )
+    if ppo.critic == "central":
+        learned = {
+            "module_class": CentralCriticModule,
+            "model_config": {
+                "hiddens": list(ppo.hiddens),
+                "activation": ppo.activation,
+            },
+        }
+    else:
+        learned = {
+            "model_config": DefaultModelConfig(
+                fcnet_hiddens=list(ppo.hiddens),
+                fcnet_activation=ppo.activation,
+                vf_share_layers=ppo.vf_share_layers,
+            )
+        }
     for mid, agent in modules.items():
         spaces = {
-            "observation_space": env.observation_space(agent),
-            "action_space": env.action_space(agent),
+            "observation_space": env.observation_space[agent],
+            "action_space": env.action_space[agent],
         }
         if mid in phase.train or mid in phase.frozen:
-            specs[mid] = RLModuleSpec(model_config=learned_config, **spaces)
+            specs[mid] = RLModuleSpec(**learned, **spaces)
         else:
             kind = phase.heuristic.get(mid, "tuned")
             specs[mid] = RLModuleSpec(
@@ -216,13 +239,7 @@ def build_config(
             )
     config = (
         PPOConfig()
-        .environment(
-            ENV_NAME,
-            env_config={
-                "scenario": scenario_dict,
-                "store_observation": store_observation,
-            },
-        )
+        .environment(ENV_NAME, env_config=env_config)
         .framework("torch")
         .env_runners(
             num_env_runners=runners.num_env_runners,

@@ -37,6 +37,7 @@ from hmarl_env.utils.io import read_json, write_json_atomic
 
 __all__ = [
     "ARCHITECTURE",
+    "CRITICS",
     "MONITOR_SEED",
     "PHASES",
     "PPO_PRESETS",
@@ -51,6 +52,8 @@ __all__ = [
 #: the first seed of in-training evaluation episodes (never trained on)
 MONITOR_SEED = 2_000_000
 REWARD_SCALING = ("none", "period", "return")
+#: what a learned module's value function sees (:mod:`experiments.critic`)
+CRITICS = ("local", "central")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,11 @@ class PPOSettings:
         activation: their activation.
         vf_share_layers: whether policy and value share layers (set explicitly:
             a restored module with another setting would load non-strictly).
+        critic: what each learned module's value function sees: ``"local"``
+            (the agent's own observation, RLlib's default PPO module) or
+            ``"central"`` (the env's global state beside the own observation;
+            the actor still acts on the own observation alone:
+            :mod:`experiments.critic`).
     """
 
     lr: float = 1e-3
@@ -107,6 +115,7 @@ class PPOSettings:
     hiddens: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     vf_share_layers: bool = False
+    critic: str = "local"
 
     def __post_init__(self) -> None:
         for name in (
@@ -143,6 +152,16 @@ class PPOSettings:
             raise ValueError(
                 f"PPOSettings.reward_scaling must be one of {list(REWARD_SCALING)}, "
                 f"got {self.reward_scaling!r}"
+            )
+        if self.critic not in CRITICS:
+            raise ValueError(
+                f"PPOSettings.critic must be one of {list(CRITICS)}, "
+                f"got {self.critic!r}"
+            )
+        if self.critic == "central" and self.vf_share_layers:
+            raise ValueError(
+                "PPOSettings: a central critic reads the global state, so it cannot "
+                "share layers with the actor (vf_share_layers=True)"
             )
         for name in ("minibatch_size", "num_epochs", "train_batch_size"):
             v = getattr(self, name)
@@ -251,7 +270,7 @@ class Phase:
 
 #: PPOSettings fields that shape a module's weights: a phase that loads modules
 #: takes them from the run it loads from.
-ARCHITECTURE = ("hiddens", "activation", "vf_share_layers")
+ARCHITECTURE = ("hiddens", "activation", "vf_share_layers", "critic")
 
 
 #: The curriculum: each phase's row (``experiments/phaseN.py`` runs one).

@@ -51,6 +51,7 @@ from baselines.tuned import load_tuned
 from experiments.common import build_config, modules_of
 from experiments.config import (
     ARCHITECTURE,
+    CRITICS,
     MONITOR_SEED,
     PPO_PRESETS,
     RUN_DEFAULTS,
@@ -250,6 +251,14 @@ def _sizes(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in text.split(",") if x.strip())
 
 
+def _critic(text: str) -> str:
+    if text not in CRITICS:
+        raise argparse.ArgumentTypeError(
+            f"must be one of {', '.join(CRITICS)}, got {text!r}"
+        )
+    return text
+
+
 # single PPO settings a command line may override: (field, type, help)
 _PPO_OPTIONS = (
     ("train_batch_size", int, "env steps per iteration"),
@@ -265,6 +274,13 @@ _PPO_OPTIONS = (
     ("reward_scaling", str, "none, period or return (see PPOSettings)"),
     ("reward_centering", float, "step size of the mean reward subtracted (0: none)"),
     ("hiddens", _sizes, "hidden layer sizes, e.g. 64,64"),
+    (
+        "critic",
+        _critic,
+        "what the value functions see: local (the agent's own observation) or "
+        "central (the global state beside it; actors stay local); phases 2-4: "
+        "the run they start from's",
+    ),
 )
 
 
@@ -485,6 +501,21 @@ def _new_config(args: PhaseOptions, phase: Phase, extra: dict[str, Any]) -> RunC
             scenario, phase, f"{args.scenario or scenario.name}{mode}"
         )
     ppo = replace(base, **phase.ppo_changes, **args.ppo)
+    if source is not None:
+        other = {
+            k: (getattr(src_ppo, k), getattr(ppo, k))
+            for k in ARCHITECTURE
+            if getattr(ppo, k) != getattr(src_ppo, k)
+        }
+        if other:
+            raise ValueError(
+                f"{phase.name} loads {list(phase.load)} from {source['run']!r}, "
+                "whose modules were built with "
+                + ", ".join(f"{k}={a!r}" for k, (a, _) in other.items())
+                + "; the command line asks for "
+                + ", ".join(f"{k}={b!r}" for k, (_, b) in other.items())
+                + " (a phase keeps the architecture of the run it starts from)"
+            )
     return RunConfig(
         phase=phase,
         scenario=scenario,

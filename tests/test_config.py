@@ -27,11 +27,13 @@ def test_a_committed_run_reads_and_writes_back_unchanged(folder):
     out = json.loads(json.dumps(config.to_dict()))
     # what the folder records comes back as it was; fields added since (the
     # phase's default budget and PPO changes, the scenario's reward mode) come
-    # back with the values those runs had
+    # back with the values those runs had (every committed run: a local critic)
     assert {k: out["phase"][k] for k in data["phase"]} == data["phase"]
+    assert {k: out["ppo"][k] for k in data["ppo"]} == data["ppo"]
+    assert out["ppo"]["critic"] == "local"
     assert scenario_from_dict(out["scenario"]) == scenario_from_dict(data["scenario"])
     assert out["scenario"]["rewards"]["mode"] == "local" or "hierarchy" in folder.name
-    rest = set(data) - {"phase", "scenario"}
+    rest = set(data) - {"phase", "scenario", "ppo"}
     assert {k: out[k] for k in rest} == {k: data[k] for k in rest}
 
 

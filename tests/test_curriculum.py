@@ -236,6 +236,7 @@ def test_restored_weights_equal_the_saved_ones_in_learner_and_runners(run, ray_l
     [
         ({"hiddens": (32, 32)}, "other shapes"),
         ({"vf_share_layers": True}, "missing from the checkpoint"),
+        ({"critic": "central"}, "missing from the checkpoint"),
     ],
 )
 def test_a_module_of_another_architecture_is_refused(run, ray_local, ppo, message):

@@ -83,7 +83,8 @@ def test_heuristic_modules_act_exactly_as_the_baselines():
             module.forward_train({Columns.OBS: obs})
 
 
-def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path):
+@pytest.mark.parametrize("critic", ["local", "central"])
+def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path, critic):
     import ray
 
     from experiments.common import build_config
@@ -95,7 +96,9 @@ def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path):
     sc = get_scenario("default", horizon=20)
     rules = {"warehouse": "base_stock", "supplier": "base_stock"}  # no tuned file
     phase = Phase("phase1", ("store",), heuristic=rules)
-    ppo = PPOSettings(train_batch_size=100, minibatch_size=50, num_epochs=1)
+    ppo = PPOSettings(
+        train_batch_size=100, minibatch_size=50, num_epochs=1, critic=critic
+    )
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(
@@ -111,7 +114,7 @@ def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path):
                 "store_observation": "pipeline",
                 "seed": 0,
                 "timesteps": 100,
-                "ppo": {},
+                "ppo": {"critic": critic},
             }
         )
     )
