@@ -28,7 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from baselines.evaluate import evaluate  # noqa: E402
+from _runs import pipeline_run, system_cost  # noqa: E402
+
 from baselines.policies import make_policies  # noqa: E402
 from experiments.config import read_run_config  # noqa: E402
 from experiments.loading import load_policies  # noqa: E402
@@ -39,23 +40,9 @@ from hmarl_env.utils.stats import mean_ci  # noqa: E402
 HEURISTICS = ("tuned", "smoothing", "seed")
 
 
-def system_cost(scenario, policies, episodes: int) -> np.ndarray:
-    df = evaluate(scenario, policies, episodes, seed=HELD_OUT_SEED)
-    return df.groupby("episode")["total_cost"].sum().to_numpy()
-
-
-def _phase4(folder: Path) -> Path:
-    """The pipeline's phase-4 run (its runs live inside its folder, wherever
-    the folder has moved since)."""
-    runs = sorted(p for p in folder.glob("*__phase4__*") if p.is_dir())
-    if not runs:
-        raise ValueError(f"{folder}: phase 4 has not run")
-    return runs[-1]
-
-
 def one(folder: Path, episodes: int) -> dict:
     state = read_json(folder / "pipeline.json", f"{folder} is not a pipeline folder")
-    run = _phase4(folder)
+    run = pipeline_run(folder, "phase4")
     config = read_run_config(run)
     sc, params = config.scenario, config.heuristic_params
     learned = system_cost(sc, load_policies(run), episodes)
@@ -98,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    scenario = read_run_config(_phase4(Path(args.folders[0]))).scenario.name
+    scenario = read_run_config(
+        pipeline_run(Path(args.folders[0]), "phase4")
+    ).scenario.name
     print(
         f"system ledger cost per episode, {args.episodes} held-out episodes "
         f"(seeds {HELD_OUT_SEED:,}..), scenario {scenario!r}; learned minus heuristic "

@@ -33,6 +33,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _runs import last_diagnostic  # noqa: E402
+
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from experiments import phase1  # noqa: E402
@@ -61,13 +63,6 @@ def finished_run(out: Path, seed: int, timesteps: int, ppo: dict) -> Path | None
         if config["timesteps"] == timesteps and config["ppo"] == ppo:
             return run
     return None
-
-
-def explained_variance(run: Path, last: int = 5) -> float:
-    """The store critic's value explained variance, mean of the last iterations."""
-    with (run / "metrics.csv").open() as fh:
-        rows = list(csv.DictReader(fh))[-last:]
-    return float(np.mean([float(r["store_vf_explained_var"]) for r in rows]))
 
 
 def main() -> None:
@@ -140,7 +135,7 @@ def main() -> None:
             "seed": seed,
             "run": str(run),
             "train_seconds": train_s,
-            "vf_explained_var": explained_variance(run),
+            "vf_explained_var": last_diagnostic(run, "store_vf_explained_var"),
         }
         for acting in ("greedy", "sampled"):
             x = store_reward(

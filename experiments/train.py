@@ -278,8 +278,8 @@ _PPO_OPTIONS = (
         "critic",
         _critic,
         "what the value functions see: local (the agent's own observation) or "
-        "central (the global state beside it; actors stay local); phases 2-4: "
-        "the run they start from's",
+        "central (the global state beside it; actors stay local); phases 2-4 "
+        "keep the critic of the run they start from",
     ),
 )
 

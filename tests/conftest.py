@@ -14,7 +14,7 @@ from helpers import tiny_run  # noqa: E402
 #: modules whose every test trains with RLlib (or runs a library that does)
 SLOW_MODULES = {"test_phase1", "test_curriculum", "test_integrations"}
 #: fixtures that train with RLlib or start Ray
-SLOW_FIXTURES = {"run", "pipeline", "ray_local", "central_runs"}
+SLOW_FIXTURES = {"run", "pipeline", "ray_local", "central_runs", "central_pipeline"}
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -71,9 +71,7 @@ def _batch(steps, agents):
     """Observations of ``agents`` at every step as a torch batch."""
     own = np.stack([p[a][OWN] for p, _, _ in steps for a in agents])
     state = np.stack([p[a][STATE] for p, _, _ in steps for a in agents])
-    return {
-        Columns.OBS: {OWN: torch.as_tensor(own), STATE: torch.as_tensor(state)}
-    }
+    return {Columns.OBS: {OWN: torch.as_tensor(own), STATE: torch.as_tensor(state)}}
 
 
 def test_the_critic_reads_the_global_state_and_the_own_observation():
@@ -218,3 +216,23 @@ def test_a_central_run_resumes(central_runs):
     rows = (run / "metrics.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == [1, 2, 3]
     assert json.loads((run / "config.json").read_text())["ppo"]["critic"] == "central"
+
+
+@pytest.fixture(scope="module")
+def central_pipeline(tmp_path_factory):
+    out = tmp_path_factory.mktemp("central_pipeline")
+    script(
+        "pipeline", *TINY, "--timesteps", "200", "--compare-episodes", "4",
+        "--critic", "central", "--force", "--output", str(out), timeout=900,
+    )  # fmt: skip
+    return only_run(out)
+
+
+def test_the_pipeline_trains_every_phase_with_the_critic_it_names(central_pipeline):
+    state = json.loads((central_pipeline / "pipeline.json").read_text())
+    assert state["finished"] and state["options"]["critic"] == "central"
+    for phase in ("phase1", "phase2", "phase3", "phase4"):
+        run = next(central_pipeline.glob(f"*__{phase}__*"))
+        assert json.loads((run / "config.json").read_text())["ppo"]["critic"] == (
+            "central"
+        )
