@@ -46,6 +46,7 @@ __all__ = [
     "RUN_DEFAULTS",
     "RunConfig",
     "RunnerSettings",
+    "RunningMean",
     "read_run_config",
 ]
 
@@ -188,6 +189,25 @@ class PPOSettings:
         for agent, scale in per_agent.items():
             groups.setdefault(module_id(agent), []).append(scale)
         return {m: float(np.mean(v)) * horizon for m, v in groups.items()}
+
+
+class RunningMean:
+    """The mean reward that centring subtracts (``PPOSettings.reward_centering``):
+    an exponential average over training batches with step ``rate``, started
+    at the first batch's mean (Naik et al., "Reward Centering", 2024). RLlib's
+    learner and the other libraries' recipes keep one per trained policy."""
+
+    def __init__(self, rate: float) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"centring rate must be in [0, 1], got {rate!r}")
+        self.rate = float(rate)
+        self.value: float | None = None
+
+    def update(self, batch_mean: float) -> float:
+        """Take in a batch's mean reward; the mean to subtract from that batch."""
+        old = self.value
+        self.value = batch_mean if old is None else old + self.rate * (batch_mean - old)
+        return self.value
 
 
 #: Named PPO settings. ``hmarl``: the defaults, chosen by

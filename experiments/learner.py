@@ -30,6 +30,8 @@ from ray.rllib.connectors.learner.general_advantage_estimation import (
 )
 from ray.rllib.core.columns import Columns
 
+from experiments.config import RunningMean
+
 __all__ = ["CENTER_RATE_KEY", "REWARD_SCALES_KEY", "HmarlPPOLearner", "ScaleRewards"]
 
 #: keys of ``learner_config_dict``: module ID -> reward scale, and the step
@@ -69,7 +71,12 @@ class ScaleRewards(ConnectorV2):
             raise ValueError(f"center_rate must be in [0, 1], got {center_rate!r}")
         self.scales = dict(scales)
         self.center_rate = float(center_rate)
-        self.means: dict[str, float] = {}
+        self._centres: dict[str, RunningMean] = {}
+
+    @property
+    def means(self) -> dict[str, float]:
+        """Module ID -> the running mean reward it subtracts now."""
+        return {m: c.value for m, c in self._centres.items()}
 
     def __call__(self, *, rl_module: Any, batch: dict, episodes: Any, **kwargs: Any):
         for mid, module_batch in batch.items():
@@ -81,12 +88,8 @@ class ScaleRewards(ConnectorV2):
                 # the loss mask hides the bootstrap step RLlib appends (reward 0)
                 mask = module_batch.get(Columns.LOSS_MASK)
                 kept = rewards[mask] if mask is not None else rewards
-                mean = float(kept.mean())
-                old = self.means.get(mid)
-                self.means[mid] = (
-                    mean if old is None else old + self.center_rate * (mean - old)
-                )
-                rewards = rewards - self.means[mid]
+                centre = self._centres.setdefault(mid, RunningMean(self.center_rate))
+                rewards = rewards - centre.update(float(kept.mean()))
                 if mask is not None:
                     rewards = rewards * mask
             module_batch[Columns.REWARDS] = rewards

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/helpers.py
 from helpers import tiny_run  # noqa: E402
 
 #: modules whose every test trains with RLlib (or runs a library that does)
-SLOW_MODULES = {"test_phase1", "test_curriculum", "test_integrations"}
+SLOW_MODULES = {"test_phase1", "test_curriculum", "test_integrations", "test_snippets"}
 #: fixtures that train with RLlib or start Ray
 SLOW_FIXTURES = {"run", "pipeline", "ray_local", "central_runs", "central_pipeline"}
 

@@ -129,14 +129,10 @@ def test_benchmarl_recipe_trains_and_evaluates(tmp_path):
     from experiments.recipes.benchmarl_ippo import run, store_policy
 
     experiment = run(
-        "default",
-        frames=600,
-        frames_per_batch=300,
-        minibatch_iters=1,
-        envs=2,
-        folder=str(tmp_path),
+        "default", frames=600, frames_per_batch=300, envs=2, folder=tmp_path / "bm"
     )
     assert experiment.total_frames >= 600
+    assert list((tmp_path / "bm").rglob("*.csv"))  # its logs, where it was told
     assert experiment.group_map == {"store": ["store_1", "store_2"]}
     _evaluable(store_policy(experiment))
 

@@ -76,6 +76,13 @@ def recipe_parser(doc: str) -> argparse.ArgumentParser:
     parser.add_argument("--scenario", default="default", help="preset name or file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default %(default)s: the networks are small and the "
+        "env steps one at a time, so more threads only contend for the cores)",
+    )
+    parser.add_argument(
         "--episodes", type=int, default=200, help="held-out evaluation episodes"
     )
     return parser

@@ -1,7 +1,7 @@
 """TorchRL PPO on the full env, agents grouped by role: the stores learn.
 
-How to run (``pip install -e ".[torchrl]"`` first):
-    python -m experiments.recipes.torchrl_ppo --frames 100000
+How to run (``pip install -c constraints.txt -e ".[torchrl]"`` first):
+    python -m experiments.recipes.torchrl_ppo --frames 200000
 
 The recipe, in a few lines::
 
@@ -19,25 +19,38 @@ The recipe, in a few lines::
 The ``store`` group acts with one network shared by its agents (TorchRL's
 ``MultiAgentMLP`` with ``share_params=True``), trained with ``ClipPPOLoss`` and
 GAE on the group's rewards; ``warehouse`` and ``supplier`` act with the tuned
-heuristics of :mod:`baselines`, wrapped as TensorDict modules. PPO settings are
-the seeds' (learning rate 3e-4, gamma 0.99, lambda 0.95, clip 0.2, entropy
-0.01, two tanh layers of 64). :func:`store_policy` turns the trained network
-into a policy of the :mod:`baselines` interface for the evaluator.
+heuristics of :mod:`baselines`, wrapped as TensorDict modules. PPO's settings
+are RLlib phase 1's (:mod:`experiments.recipes._learning`): 2,048 env steps per
+update, minibatches of 512 store decisions, learning rate 1e-3, squared value
+error, standardised advantages, and the store rewards divided by the store's
+scale and centred by a running mean before GAE. :func:`store_policy` turns the
+trained network into a policy of the :mod:`baselines` interface for the
+evaluator.
 """
 
 from __future__ import annotations
 
 import sys
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from baselines.policies import make_policies
+from experiments.config import RunningMean
+from experiments.recipes._learning import (
+    HMARL,
+    POOLED_ADVANTAGES,
+    set_threads,
+    store_reward_scale,
+)
 from experiments.recipes._report import recipe_parser, report
 from hmarl_env import get_scenario, parallel_env
 from hmarl_env.registry import role_of
 from hmarl_env.scenario import Scenario
+from hmarl_env.wrappers import WithoutInfos
 
 __all__ = ["groups_by_role", "make_env", "store_policy", "train"]
 
@@ -57,7 +70,7 @@ def make_env(scenario: Scenario, seed: int = 0):
 
     base = parallel_env(scenario)
     env = PettingZooWrapper(
-        env=base,
+        env=WithoutInfos(base),  # the ledger reports: 68 tensors a step, unread
         group_map=groups_by_role(base.possible_agents),
         categorical_actions=True,
         use_mask=False,
@@ -97,7 +110,11 @@ def _modules(env: Any, scenario: Scenario, heuristics: str):
     stores = env.group_map["store"]
     obs_dim = env.observation_spec["store", "observation"].shape[-1]
     n_actions = int(env.full_action_spec["store", "action"].space.n)
-    mlp = {"depth": 2, "num_cells": 64, "activation_class": nn.Tanh}
+    mlp = {
+        "depth": len(HMARL.hiddens),
+        "num_cells": list(HMARL.hiddens),
+        "activation_class": nn.Tanh,
+    }
     actor_net = MultiAgentMLP(
         n_agent_inputs=obs_dim,
         n_agent_outputs=n_actions,
@@ -145,13 +162,14 @@ def _modules(env: Any, scenario: Scenario, heuristics: str):
 
 def train(
     scenario: Scenario | str = "default",
-    frames: int = 100_000,
+    frames: int = 200_000,
     seed: int = 0,
-    frames_per_batch: int = 2048,
+    frames_per_batch: int = HMARL.train_batch_size,
     heuristics: str = "tuned",
-    epochs: int = 10,
+    epochs: int = HMARL.num_epochs,
 ):
-    """Train the store group with PPO; returns the actor network."""
+    """Train the store group with PPO for ``frames`` env steps; returns the
+    actor network."""
     import torch
     from tensordict.nn import TensorDictSequential
 
@@ -176,10 +194,11 @@ def train(
     loss = ClipPPOLoss(
         actor_network=actor,
         critic_network=critic,
-        clip_epsilon=0.2,
-        entropy_coeff=0.01,
-        critic_coeff=0.5,
-        normalize_advantage=False,
+        clip_epsilon=HMARL.clip_param,
+        entropy_coeff=HMARL.entropy_coeff,
+        critic_coeff=HMARL.vf_loss_coeff,
+        loss_critic_type="l2",
+        normalize_advantage=True,
     )
     loss.set_keys(
         reward=("store", "reward"),
@@ -189,14 +208,24 @@ def train(
         done=("store", "done"),
         terminated=("store", "terminated"),
     )
-    loss.make_value_estimator(ValueEstimators.GAE, gamma=0.99, lmbda=0.95)
-    optimiser = torch.optim.Adam(loss.parameters(), lr=3e-4)
+    loss.make_value_estimator(
+        ValueEstimators.GAE, gamma=HMARL.gamma, lmbda=HMARL.lambda_
+    )
+    optimiser = torch.optim.Adam(loss.parameters(), lr=HMARL.lr)
+    # a buffer item is one env step of every store: minibatches of 512 decisions
+    minibatch = max(HMARL.minibatch_size // len(env.group_map["store"]), 1)
     buffer = ReplayBuffer(
         storage=LazyTensorStorage(frames_per_batch),
         sampler=SamplerWithoutReplacement(),
-        batch_size=64,
+        batch_size=minibatch,
     )
+    scale = store_reward_scale(scenario)
+    centre = RunningMean(HMARL.reward_centering)
+    reward_key = ("next", "store", "reward")
+    warnings.filterwarnings("ignore", message=POOLED_ADVANTAGES)
     for batch in collector:
+        reward = batch.get(reward_key) / scale
+        batch.set(reward_key, reward - centre.update(float(reward.mean())))
         with torch.no_grad():
             loss.value_estimator(
                 batch,
@@ -205,7 +234,7 @@ def train(
             )
         buffer.extend(batch.reshape(-1))
         for _ in range(epochs):
-            for _ in range(frames_per_batch // 64):
+            for _ in range(max(frames_per_batch // minibatch, 1)):
                 terms = loss(buffer.sample())
                 total = (
                     terms["loss_objective"]
@@ -214,7 +243,7 @@ def train(
                 )
                 optimiser.zero_grad()
                 total.backward()
-                torch.nn.utils.clip_grad_norm_(loss.parameters(), 0.5)
+                torch.nn.utils.clip_grad_norm_(loss.parameters(), HMARL.grad_clip)
                 optimiser.step()
         collector.update_policy_weights_()
     collector.shutdown()
@@ -243,17 +272,29 @@ def store_policy(actor_net: Any):
 
 def main(argv: list[str] | None = None) -> int:
     parser = recipe_parser(__doc__)
-    parser.add_argument("--frames", type=int, default=100_000, help="env steps")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=200_000,
+        help="env steps (default %(default)s: phase 1's budget)",
+    )
     parser.add_argument(
         "--output", default=None, help="folder for the store network (store_actor.pt)"
     )
     args = parser.parse_args(argv)
     try:
         scenario = get_scenario(args.scenario)
+        threads = set_threads(args.threads)
+        start = time.perf_counter()
         net = train(scenario, args.frames, args.seed)
+        seconds = time.perf_counter() - start
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(
+        f"trained {args.frames:,} env steps in {seconds:.0f} s ({threads} torch "
+        f"thread{'s' if threads > 1 else ''})"
+    )
     if args.output:
         import torch
 
