@@ -32,6 +32,7 @@ from analysis.compare import swap_roles  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from experiments.loading import load_policies  # noqa: E402
+from experiments.recipes import benchmarl_ippo, sb3_ppo, torchrl_ppo  # noqa: E402
 from experiments.recipes._learning import set_threads  # noqa: E402
 from experiments.recipes._report import with_heuristics  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
@@ -46,24 +47,19 @@ STEPS = 200_000  # env steps: phase 1's budget
 
 
 def _sb3(seed: int):
-    from experiments.recipes.sb3_ppo import SB3Policy, train
-
-    model = train("default", timesteps=2 * STEPS, seed=seed)  # two stores a step
-    return SB3Policy(model), "400,000 store decisions (200,000 env steps)"
+    model = sb3_ppo.train("default", timesteps=2 * STEPS, seed=seed)  # two stores
+    return sb3_ppo.SB3Policy(model), "400,000 store decisions (200,000 env steps)"
 
 
 def _torchrl(seed: int):
-    from experiments.recipes.torchrl_ppo import store_policy, train
-
-    return store_policy(train("default", frames=STEPS, seed=seed)), "200,000 frames"
+    actor = torchrl_ppo.train("default", frames=STEPS, seed=seed)
+    return torchrl_ppo.store_policy(actor), "200,000 frames"
 
 
 def _benchmarl(seed: int):
-    from experiments.recipes.benchmarl_ippo import run, store_policy
-
     folder = results_dir() / "benchmarks" / "benchmarl"
-    experiment = run("default", frames=STEPS, seed=seed, folder=folder)
-    return store_policy(experiment), "200,000 frames"
+    experiment = benchmarl_ippo.run("default", frames=STEPS, seed=seed, folder=folder)
+    return benchmarl_ippo.store_policy(experiment), "200,000 frames"
 
 
 RECIPES = {
@@ -109,11 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in args.recipes:
         label, fit = RECIPES[key]
         start = time.perf_counter()
-        try:
-            policy, budget = fit(args.seed)
-        except ImportError as exc:
-            print(f"{label}: skipped ({exc})", flush=True)
-            continue
+        policy, budget = fit(args.seed)
         seconds = time.perf_counter() - start
         print(f"{label}: trained in {seconds:.0f} s", flush=True)
         add(label, with_heuristics(sc, policy), budget, seconds)
