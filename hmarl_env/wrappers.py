@@ -16,6 +16,21 @@ given policies (for example the tuned heuristics of :mod:`baselines`)::
 
 Rewards, observations and infos of the stores are the full env's, unchanged.
 
+:class:`PaddedEnv` is the full four-agent env for libraries that need one
+space for every agent (Tianshou's ``PettingZooEnv``, SuperSuit's vector envs),
+padded safely: observations zero-padded to the widest agent's and followed by
+a one-hot of the agent's identity, one ``Discrete`` action space as wide as
+the widest agent's, and an ``action_mask`` that marks each agent's own actions
+(for libraries that mask; one that cannot would explore into padding).
+An action outside an agent's own range is refused with an error that names
+the agent, never remapped (SuperSuit's ``pad_action_space_v0`` turns the
+supplier's padded action 3 into 0, "release 100%", without a word)::
+
+    from pettingzoo.utils.conversions import parallel_to_aec
+    from tianshou.env import PettingZooEnv
+
+    env = PettingZooEnv(parallel_to_aec(PaddedEnv(parallel_env("default"))))
+
 :class:`WithoutInfos` drops the per-agent ledger reports from ``infos``, for
 libraries that turn every info entry into a tensor at every step (TorchRL's
 ``PettingZooWrapper``, hence BenchMARL): 17 entries per agent halve their
@@ -28,13 +43,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 from hmarl_env.env import SupplyChainEnv
 from hmarl_env.registry import ROLES, role_of
 
-__all__ = ["StoresOnlyEnv", "WithoutInfos"]
+__all__ = ["PaddedEnv", "StoresOnlyEnv", "WithoutInfos"]
 
 
 class StoresOnlyEnv(ParallelEnv):
@@ -174,3 +190,113 @@ class WithoutInfos(BaseParallelWrapper):
 
     def state(self) -> np.ndarray:
         return self.env.state()
+
+
+class PaddedEnv(ParallelEnv):
+    """Every agent of the full env in one observation and one action space.
+
+    Observation of agent ``i`` (of ``A`` agents; ``D`` the widest agent's
+    observation, ``K`` the most actions any agent has), PettingZoo's masked
+    form, which Tianshou reads: ``{"observation": x, "action_mask": m}``, where
+    ``x`` (float32, ``D + A``) is the agent's own observation, zeros up to
+    ``D``, then a one-hot of ``i`` (``possible_agents`` order: a shared network
+    needs it to tell agents apart), and ``m`` (int8, ``K``) is 1 for the
+    agent's own actions and 0 for padding. Actions: ``Discrete(K)`` for every
+    agent; an action outside the agent's own range is a ``ValueError`` naming
+    the agent and its range, and the step moves nothing. A library that cannot
+    mask would explore into padding: give it :class:`StoresOnlyEnv`, or
+    groups by role (TorchRL's ``group_map``). Rewards, terminations,
+    truncations, infos and ``state()`` are the env's.
+    """
+
+    metadata = {
+        "name": "retail_supply_chain_padded_v0",
+        "render_modes": SupplyChainEnv.metadata["render_modes"],
+        "is_parallelizable": True,
+        "render_fps": 4,
+    }
+
+    def __init__(self, env: SupplyChainEnv) -> None:
+        if not isinstance(env, SupplyChainEnv):
+            raise TypeError(
+                f"PaddedEnv wraps a SupplyChainEnv, got {type(env).__name__}"
+            )
+        self.env = env
+        self.scenario = env.scenario
+        self.render_mode = env.render_mode
+        self.possible_agents = list(env.possible_agents)
+        self.agents: list[str] = []
+        agents = self.possible_agents
+        width = max(env.observation_space(a).shape[0] for a in agents)
+        self.n_actions = {a: int(env.action_space(a).n) for a in agents}
+        k = max(self.n_actions.values())
+        high = np.zeros(width + len(agents), dtype=np.float32)
+        for a in agents:
+            own = env.observation_space(a).high
+            high[: own.shape[0]] = np.maximum(high[: own.shape[0]], own)
+        high[width:] = 1.0
+        self._space = spaces.Dict(
+            {
+                "observation": spaces.Box(0.0, high, dtype=np.float32),
+                "action_mask": spaces.Box(0, 1, (k,), dtype=np.int8),
+            }
+        )
+        self._action_space = spaces.Discrete(k)
+        self._rows = {}
+        self._masks = {}
+        for i, a in enumerate(agents):
+            row = np.zeros(width + len(agents), dtype=np.float32)
+            row[width + i] = 1.0
+            self._rows[a] = row
+            mask = np.zeros(k, dtype=np.int8)
+            mask[: self.n_actions[a]] = 1
+            self._masks[a] = mask
+
+    def observation_space(self, agent: str):
+        return self._space
+
+    def action_space(self, agent: str) -> spaces.Discrete:
+        return self._action_space
+
+    def _pad(self, obs: dict[str, np.ndarray]) -> dict[str, Any]:
+        out = {}
+        for a, o in obs.items():
+            x = self._rows[a].copy()
+            x[: o.shape[0]] = o
+            out[a] = {"observation": x, "action_mask": self._masks[a].copy()}
+        return out
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        obs, infos = self.env.reset(seed=seed, options=options)
+        self.agents = list(self.env.agents)
+        return self._pad(obs), infos
+
+    def step(self, actions: Mapping[str, Any]):
+        for agent, action in actions.items():
+            n, k = self.n_actions.get(agent), self._action_space.n
+            if (
+                n is not None
+                and isinstance(action, (int, np.integer))
+                and n <= action < k
+            ):
+                raise ValueError(
+                    f"{agent} has {n} actions (0..{n - 1}); action {int(action)} is "
+                    "padding, which means nothing for it (mask it: observations "
+                    "carry action_mask)"
+                )
+        obs, rewards, terms, truncs, infos = self.env.step(dict(actions))
+        self.agents = list(self.env.agents)
+        return self._pad(obs), rewards, terms, truncs, infos
+
+    def state(self) -> np.ndarray:
+        return self.env.state()
+
+    @property
+    def state_space(self):
+        return self.env.state_space
+
+    def render(self):
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()

@@ -28,6 +28,7 @@ EXTRAS = {
     "stable_baselines3": "sb3",
     "torchrl": "torchrl",
     "benchmarl": "benchmarl",
+    "tianshou": "tianshou",
     "torch": "rllib",
     "ray": "rllib",
 }
@@ -48,8 +49,13 @@ def _blocks() -> list[tuple[int, str]]:
 BLOCKS = _blocks()
 
 
+#: calls that import optional libraries themselves: loading a checkpoint is RLlib's
+CALLS = {"load_policies(": {"ray", "torch"}}
+
+
 def _imports(code: str) -> set[str]:
-    names = set()
+    """Top-level modules the block imports, or needs through hmarl's calls."""
+    names = {m for call, needs in CALLS.items() if call in code for m in needs}
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Import):
             names |= {a.name.split(".")[0] for a in node.names}
