@@ -53,7 +53,27 @@ from hmarl_env.registry import ROLES, role_of
 __all__ = ["PaddedEnv", "StoresOnlyEnv", "WithoutInfos"]
 
 
-class StoresOnlyEnv(ParallelEnv):
+class _View(ParallelEnv):
+    """A view of a :class:`SupplyChainEnv` held as ``self.env``: its global
+    state, rendering and closing pass through."""
+
+    env: SupplyChainEnv
+
+    def state(self) -> np.ndarray:
+        return self.env.state()
+
+    @property
+    def state_space(self):
+        return self.env.state_space
+
+    def render(self):
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class StoresOnlyEnv(_View):
     """The stores as the only agents; every other agent acts by a policy inside.
 
     Args:
@@ -162,19 +182,6 @@ class StoresOnlyEnv(ParallelEnv):
     def _stores(self, d: dict) -> dict:
         return {a: d[a] for a in self.possible_agents}
 
-    def state(self) -> np.ndarray:
-        return self.env.state()
-
-    @property
-    def state_space(self):
-        return self.env.state_space
-
-    def render(self):
-        return self.env.render()
-
-    def close(self) -> None:
-        self.env.close()
-
 
 class WithoutInfos(BaseParallelWrapper):
     """Any of hmarl's parallel envs with empty ``infos`` (``{agent: {}}``);
@@ -188,11 +195,8 @@ class WithoutInfos(BaseParallelWrapper):
         obs, rewards, terminations, truncations, _ = self.env.step(actions)
         return obs, rewards, terminations, truncations, {a: {} for a in obs}
 
-    def state(self) -> np.ndarray:
-        return self.env.state()
 
-
-class PaddedEnv(ParallelEnv):
+class PaddedEnv(_View):
     """Every agent of the full env in one observation and one action space.
 
     Observation of agent ``i`` (of ``A`` agents; ``D`` the widest agent's
@@ -287,16 +291,3 @@ class PaddedEnv(ParallelEnv):
         obs, rewards, terms, truncs, infos = self.env.step(dict(actions))
         self.agents = list(self.env.agents)
         return self._pad(obs), rewards, terms, truncs, infos
-
-    def state(self) -> np.ndarray:
-        return self.env.state()
-
-    @property
-    def state_space(self):
-        return self.env.state_space
-
-    def render(self):
-        return self.env.render()
-
-    def close(self) -> None:
-        self.env.close()
