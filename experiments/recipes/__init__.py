@@ -1,8 +1,10 @@
 """Training hmarl agents with other MARL libraries (optional extras).
 
-Each recipe trains the stores' shared policy with another library and returns
+Each recipe trains the stores' shared policy with another library, with RLlib
+phase 1's learning settings (:mod:`experiments.recipes._learning`), and returns
 policies with the :mod:`baselines` interface, so the same evaluator scores them
-against the same heuristics as RLlib's runs:
+against the same heuristics as RLlib's runs
+(``benchmarks/recipes_quality.py``):
 
 * :mod:`experiments.recipes.sb3_ppo` - Stable-Baselines3 PPO through SuperSuit
   (``pip install -e ".[sb3]"``);
