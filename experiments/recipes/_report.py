@@ -70,9 +70,17 @@ def report(scenario: Scenario, store_policy: Any, episodes: int = 200) -> str:
     )
 
 
-def recipe_parser(doc: str) -> argparse.ArgumentParser:
-    """The options every recipe takes; each adds its budget and ``--output``."""
+def recipe_parser(doc: str, frames: bool = False) -> argparse.ArgumentParser:
+    """The options every recipe takes; each adds ``--output`` and, unless
+    ``frames`` gives the TorchRL recipes' ``--frames``, its budget."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if frames:
+        parser.add_argument(
+            "--frames",
+            type=int,
+            default=200_000,
+            help="env steps (default %(default)s: phase 1's budget)",
+        )
     parser.add_argument("--scenario", default="default", help="preset name or file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

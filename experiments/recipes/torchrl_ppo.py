@@ -271,13 +271,7 @@ def store_policy(actor_net: Any):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = recipe_parser(__doc__)
-    parser.add_argument(
-        "--frames",
-        type=int,
-        default=200_000,
-        help="env steps (default %(default)s: phase 1's budget)",
-    )
+    parser = recipe_parser(__doc__, frames=True)
     parser.add_argument(
         "--output", default=None, help="folder for the store network (store_actor.pt)"
     )
