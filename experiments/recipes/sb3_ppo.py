@@ -132,7 +132,7 @@ class CentredRolloutBuffer(RolloutBuffer):
         ends = np.empty(self.rewards.shape, dtype=bool)
         ends[:-1] = self.episode_starts[1:] > 0
         ends[-1] = np.asarray(dones) > 0
-        if self.centre.rate > 0:
+        if self.centre.rate > 0 and not ends.all():
             self.rewards -= self.centre.update(float(self.rewards[~ends].mean()))
         super().compute_returns_and_advantage(last_values, dones)
 
