@@ -1,6 +1,8 @@
 """What each agent's discrete action means, batched.
 
-A store orders ``store_order_multipliers[a] * forecast``; a warehouse orders
+A store orders ``store_order_multipliers[a] * forecast``, or ``a`` units when
+the scenario's stores order quantities (``actions.store_max_order``); a
+warehouse orders
 ``warehouse_order_lots[a]`` units; the supplier releases
 ``supplier_fulfil_fractions[a]`` of what it owes (up to capacity). Which field
 of ``scenario.actions`` a role's actions index is the registry's
@@ -57,9 +59,7 @@ class ActionDecoder:
     def __init__(self, scenario: Scenario, agents: dict[str, int]) -> None:
         self.scenario = scenario
         acts = scenario.actions
-        self.values = {
-            a: tuple(getattr(acts, role_of(a).action_values)) for a in agents
-        }
+        self.values = {a: acts.choices(role_of(a).action_values) for a in agents}
         n = len(scenario.nodes)
         nodes = [(a, i) for a, i in agents.items() if a != SUPPLIER]
         width = max(len(self.values[a]) for a, _ in nodes)
@@ -70,7 +70,10 @@ class ActionDecoder:
         for a, i in nodes:
             self._table[i, : len(self.values[a])] = self.values[a]
             self._n_values[i] = len(self.values[a])
-            self._is_store[i] = scenario.nodes[i].is_store
+            # a multiplier scales the forecast; a quantity is the order itself
+            self._is_store[i] = (
+                scenario.nodes[i].is_store and not acts.store_orders_quantities
+            )
         self._fulfil = np.asarray(self.values[SUPPLIER], dtype=np.float64)
         self._node_names = scenario.node_names
         self.spaces = {a: spaces.Discrete(len(v)) for a, v in self.values.items()}

@@ -338,6 +338,10 @@ class Simulation:
         self._init = np.array(
             [nd.initial_inventory for nd in scenario.nodes], dtype=np.float64
         )
+        # what arrives in periods 1 .. L - 1: pipeline slots 1 .. L - 1
+        self._init_pipeline = np.zeros((self._M, n))
+        for i, nd in enumerate(scenario.nodes):
+            self._init_pipeline[1 : nd.lead_time, i] = nd.initial_pipeline
         self._backorder = scenario.shortage == "backorder"
         self._horizon = int(scenario.horizon)
         self._stores = scenario.store_index
@@ -379,7 +383,8 @@ class Simulation:
         self._demand = demand
         state = np.zeros((B, len(StateField), n))
         state[:, _S.on_hand] = self._init
-        self._pipeline = np.zeros((B, self._M, n))
+        state[:, _S.in_transit] = self._init_pipeline.sum(axis=0)
+        self._pipeline = np.repeat(self._init_pipeline[None], B, axis=0)
         _open(state, self._pipeline, demand, 0, self._backorder)
         self._state = state
         self.period = 0
@@ -482,6 +487,15 @@ class Simulation:
             f"fulfil must be a fraction in [0, 1], a scalar or shape "
             f"({self.batch_size},), got {fulfil!r}"
         )
+
+    @property
+    def pipeline_array(self) -> np.ndarray:
+        """What is in transit, by arrival: ``(B, M, N)`` with ``M`` the longest
+        lead time; slot ``(period + k) % M`` holds what arrives ``k`` periods
+        from now (``0 < k < M``). The live array (do not write to it)."""
+        if self._state is None:
+            raise RuntimeError("Simulation.pipeline_array read before reset()")
+        return self._pipeline
 
     @property
     def done(self) -> bool:

@@ -24,6 +24,26 @@ idx  feature               meaning                                      bounds
 
 A store ordering from the supplier directly has ``warehouse_ratio`` 1.
 
+Store, ``store_observation="orders"``: the state a policy ordering whole
+quantities needs (for stores with ``actions.store_max_order``; every store
+must then have the same lead time ``L``, since they share one module), ``3 +
+L - 1`` entries:
+
+===  ====================  ===========================================  ===========
+idx  feature               meaning                                      bounds
+===  ====================  ===========================================  ===========
+0    inventory             on hand / inventory scale                    [0, 10]
+1    backlog               customer backlog / inventory scale           [0, 10]
+2    on_order              ordered, not yet shipped by the parent       [0, 10]
+                           / demand scale
+3+k  arriving              units arriving in ``k + 1`` periods /        [0, 10]
+                           demand scale, ``k = 0 .. L - 2``
+===  ====================  ===========================================  ===========
+
+With an uncapacitated supplier ``on_order`` is 0 and the ``arriving`` columns
+are the orders of the last ``L - 1`` periods, oldest first: on hand and the
+pipeline are the whole state of the single-stage system.
+
 Warehouse (``4 + k`` entries for ``k`` children; 6 in the default):
 ``aggregate_store_demand`` (this period's customer demand below it / its demand
 scale), ``inventory``, ``inbound_pipeline``, each child's ``inventory`` (child's
@@ -51,6 +71,7 @@ from hmarl_env.core import TINY, Simulation, StateField, served
 from hmarl_env.registry import (
     SUPPLIER,
     StoreFeature,
+    StoreOrderFeature,
     SupplierFeature,
     WarehouseFeature,
 )
@@ -90,6 +111,7 @@ _INPUTS = (
     "cover",
     "stockout",
     "service",
+    "customer_backlog",
 )
 _N_INPUTS = len(_INPUTS)
 # short names for the kernels: state[b, _S.on_hand, i], trackers[b, _T.forecast, i]
@@ -130,14 +152,24 @@ def observe_demand(trackers, state, alpha, keep, spread):  # pragma: no cover
 
 
 @kernel
-def _observe(trackers, state, root, indptr, inputs, weights, high):  # pragma: no cover
+def _observe(
+    trackers, state, pipeline, t, root, indptr, inputs, weights, high
+):  # pragma: no cover - jit
     """Every agent's observation ``(B, D)`` float32: ``min(x @ W, high)`` with
-    ``x`` the stacked ``_INPUTS`` and ``W`` given column by column (CSR)."""
+    ``x`` the stacked ``_INPUTS``, then what arrives in ``1 .. M - 1`` periods,
+    and ``W`` given column by column (CSR)."""
     B, _, N = trackers.shape
+    M = pipeline.shape[1]
     D = high.shape[0]
     out = np.empty((B, D), dtype=np.float32)
-    x = np.empty(_N_INPUTS * N + 2)
+    arriving = _N_INPUTS * N
+    tail = arriving + (M - 1) * N
+    x = np.empty(tail + 2)
     for b in range(B):
+        for k in range(1, M):
+            slot = (t + k) % M
+            for i in range(N):
+                x[arriving + (k - 1) * N + i] = pipeline[b, slot, i]
         for i in range(N):
             on_hand = state[b, _S.on_hand, i]
             forecast = trackers[b, _T.forecast, i]
@@ -152,8 +184,9 @@ def _observe(trackers, state, root, indptr, inputs, weights, high):  # pragma: n
                 1.0 if state[b, _S.lost, i] + state[b, _S.backlog, i] > 0.0 else 0.0
             )
             x[8 * N + i] = trackers[b, _T.service, i]
-        x[_N_INPUTS * N] = trackers[b, _T.last_order, root]
-        x[_N_INPUTS * N + 1] = 1.0
+            x[9 * N + i] = state[b, _S.customer_backlog, i]
+        x[tail] = trackers[b, _T.last_order, root]
+        x[tail + 1] = 1.0
         for k in range(D):
             acc = 0.0
             for j in range(indptr[k], indptr[k + 1]):
@@ -196,7 +229,7 @@ def csr(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 # A feature is {input row: weight} and a bound: feature = min(sum(w * x), bound).
 _Feature = tuple[dict[int, float], float]
-STORE_OBSERVATIONS = ("pipeline", "seed")
+STORE_OBSERVATIONS = ("pipeline", "seed", "orders")
 
 
 class _Inputs:
@@ -205,7 +238,10 @@ class _Inputs:
     def __init__(self, scenario: Scenario) -> None:
         n = len(scenario.nodes)
         self.at = {name: k * n for k, name in enumerate(_INPUTS)}
-        self.last_order, self.one = _N_INPUTS * n, _N_INPUTS * n + 1
+        self.arriving = _N_INPUTS * n  # then one block of n per period ahead
+        tail = self.arriving + (int(scenario.lead_times.max()) - 1) * n
+        self.last_order, self.one = tail, tail + 1
+        self.n = n
         self.inv = inventory_scales(scenario)
         self.dem = demand_scales(scenario)
 
@@ -222,7 +258,45 @@ class _Inputs:
         }
 
 
+def _store_orders(sc: Scenario, x: _Inputs, i: int) -> list[_Feature]:
+    """The ``orders`` layout (see the module docstring)."""
+    F = StoreOrderFeature
+    features = {
+        F.inventory: (x.inventory(i), CLIP),
+        F.backlog: (x("customer_backlog", i, 1.0 / x.inv[i]), CLIP),
+        F.on_order: (x("inbound_backlog", i, 1.0 / x.dem[i]), CLIP),
+    }
+    features = [features[f] for f in sorted(features)]
+    for k in range(1, int(sc.lead_times[i])):
+        features.append(({x.arriving + (k - 1) * x.n + i: 1.0 / x.dem[i]}, CLIP))
+    return features
+
+
+def check_orders_layout(scenario: Scenario) -> None:
+    """A clear error where the ``orders`` store observation does not fit the
+    network: its stores must order quantities (it has no forecast for a
+    multiplier to scale) and share one lead time (one module, one size)."""
+    if not scenario.actions.store_orders_quantities:
+        raise ValueError(
+            f"store_observation='orders' needs stores that order quantities "
+            f"(actions.store_max_order); scenario {scenario.name!r} orders "
+            "multiples of a forecast the layout does not show: use 'pipeline'"
+        )
+    leads = {
+        scenario.nodes[i].name: int(scenario.lead_times[i])
+        for i in scenario.store_index
+    }
+    if len(set(leads.values())) > 1:
+        raise ValueError(
+            f"store_observation='orders' shows one column per period of a store's "
+            f"lead time, and the stores share one module, so they need one lead "
+            f"time; scenario {scenario.name!r} has {leads}"
+        )
+
+
 def _store(sc: Scenario, x: _Inputs, i: int, layout: str) -> list[_Feature]:
+    if layout == "orders":
+        return _store_orders(sc, x, i)
     p, L = sc.parent_index[i], float(sc.lead_times[i])
     F = StoreFeature
     features = {
@@ -283,8 +357,9 @@ class Observations:
     Args:
         scenario: the supply chain.
         agents: agent -> node index (``-1``: the supplier), in agent order.
-        store_observation: ``"pipeline"`` (8 features) or ``"seed"`` (the seeds'
-            7, without the inbound pipeline).
+        store_observation: ``"pipeline"`` (8 features), ``"seed"`` (the seeds'
+            7, without the inbound pipeline) or ``"orders"`` (on hand, backlog
+            and each order in the pipeline, for stores ordering quantities).
     """
 
     def __init__(
@@ -292,9 +367,11 @@ class Observations:
     ) -> None:
         if store_observation not in STORE_OBSERVATIONS:
             raise ValueError(
-                "store_observation must be 'pipeline' or 'seed', got "
-                f"{store_observation!r}"
+                f"store_observation must be one of {list(STORE_OBSERVATIONS)}, "
+                f"got {store_observation!r}"
             )
+        if store_observation == "orders":
+            check_orders_layout(scenario)
         sc = self.scenario = scenario
         x = _Inputs(sc)
         self.inventory_scale, self.demand_scale = x.inv, x.dem
@@ -322,9 +399,12 @@ class Observations:
             for a, sl in self.slices.items()
         }
 
-    def __call__(self, trackers: np.ndarray, state: np.ndarray) -> np.ndarray:
-        """All agents' observations side by side, ``(B, D)`` float32."""
-        return _observe(trackers, state, self.root, *self._map, self._high)
+    def __call__(
+        self, trackers: np.ndarray, state: np.ndarray, pipeline: np.ndarray, t: int
+    ) -> np.ndarray:
+        """All agents' observations side by side, ``(B, D)`` float32, in
+        period ``t`` (``pipeline``: :attr:`Simulation.pipeline_array`)."""
+        return _observe(trackers, state, pipeline, t, self.root, *self._map, self._high)
 
     @property
     def state_space(self) -> spaces.Box:

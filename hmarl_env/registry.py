@@ -35,6 +35,7 @@ __all__ = [
     "SUPPLIER",
     "Role",
     "StoreFeature",
+    "StoreOrderFeature",
     "SupplierFeature",
     "WarehouseFeature",
     "agent_names",
@@ -58,6 +59,17 @@ class StoreFeature(IntEnum):
     warehouse_ratio = 5
     recent_service_level = 6
     inbound_pipeline = 7
+
+
+class StoreOrderFeature(IntEnum):
+    """A store's observation columns in the ``orders`` layout (stores ordering
+    quantities): these three, then from ``arriving`` on one column per period
+    of its lead time but the last (what arrives in 1, 2, .., L - 1 periods)."""
+
+    inventory = 0
+    backlog = 1
+    on_order = 2
+    arriving = 3
 
 
 class WarehouseFeature(IntEnum):

@@ -121,7 +121,9 @@ class Roles:
     def observe_all(self, sim: Simulation) -> np.ndarray:
         """All agents' observations side by side, ``(B, D)`` float32; agent
         ``a`` owns the columns ``slices[a]``."""
-        return self._observations(self.trackers, self._state(sim))
+        return self._observations(
+            self.trackers, self._state(sim), sim.pipeline_array, sim.period
+        )
 
     def state(self, sim: Simulation) -> np.ndarray:
         """Global state ``(B, 6N + 1)`` for centralised critics

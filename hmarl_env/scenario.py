@@ -18,6 +18,9 @@ Presets (:data:`PRESETS`, :func:`get_scenario`):
 * ``seasonal`` - the default with a weekly demand pattern.
 * ``hierarchy`` - the default rewarded by the system's cost, with costly
   overtime and a supplier that may smooth its releases.
+* ``lost_sales_L<L>_p<p>`` (and ``backorder_L<L>_p<p>``, optionally
+  ``_mean<m>``) - one store ordering whole units from an uncapacitated
+  supplier, Zipkin's (2008) single-stage instances (:func:`single_stage`).
 
 Scenarios load from TOML or YAML files (:func:`load_scenario`); a file may
 start from a preset with ``extends = "default"`` and change some fields.
@@ -67,9 +70,12 @@ __all__ = [
     "get_scenario",
     "load_scenario",
     "scenario_from_dict",
+    "single_stage",
 ]
 
 ShortageMode = Literal["lost_sales", "backorder"]
+#: the most order quantities a store may choose from (``store_max_order``)
+MAX_ACTIONS = 10_000
 _NAME = re.compile(r"^(store|warehouse)_[0-9]+$")
 
 
@@ -90,6 +96,10 @@ class Node:
             children per period (0 in the textbook model).
         fixed_order_cost: cost per period in which the node orders (> 0 units).
         initial_inventory: units on hand at the start of an episode.
+        initial_pipeline: units arriving in each of the periods ``1 .. lead_time
+            - 1`` of an episode (as if the node had ordered that much every
+            period before it started), so that an episode can start near the
+            steady state; 0 by default (nothing in transit).
         demand: the customer demand process; stores only.
     """
 
@@ -100,6 +110,7 @@ class Node:
     stockout_cost: float = 0.0
     fixed_order_cost: float = 0.0
     initial_inventory: float = 0.0
+    initial_pipeline: float = 0.0
     demand: DemandProcess | None = None
 
     def __post_init__(self) -> None:
@@ -119,6 +130,7 @@ class Node:
             "stockout_cost",
             "fixed_order_cost",
             "initial_inventory",
+            "initial_pipeline",
         ):
             _check_finite(where, name, getattr(self, name))
         if self.demand is not None and not isinstance(self.demand, DemandProcess):
@@ -266,14 +278,28 @@ class Actions:
         warehouse_order_lots: a warehouse orders this many units.
         supplier_fulfil_fractions: the supplier releases this fraction of what is
             outstanding (up to capacity).
+        store_max_order: ``K``: stores order whole quantities instead, action
+            ``a`` orders ``a`` units, ``0..K`` (``Discrete(K + 1)``; the
+            multipliers are then unused). ``None`` (the default): multipliers.
     """
 
     store_order_multipliers: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5)
     warehouse_order_lots: tuple[float, ...] = (0.0, 500.0, 1000.0, 1500.0)
     supplier_fulfil_fractions: tuple[float, ...] = (1.0, 0.8, 0.0)
+    store_max_order: int | None = None
 
     def __post_init__(self) -> None:
+        K = self.store_max_order
+        if K is not None and (
+            isinstance(K, bool) or not isinstance(K, int) or not 1 <= K <= MAX_ACTIONS
+        ):
+            raise ValueError(
+                f"actions.store_max_order must be an integer in [1, {MAX_ACTIONS}] "
+                f"(stores order 0..K units, Discrete(K + 1)), got {K!r}"
+            )
         for f in dataclasses.fields(self):
+            if f.name == "store_max_order":
+                continue
             raw = getattr(self, f.name)
             if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
                 raise ValueError(
@@ -292,6 +318,19 @@ class Actions:
                 raise ValueError(
                     f"actions.supplier_fulfil_fractions[{i}] must be <= 1, got {v!r}"
                 )
+
+    @property
+    def store_orders_quantities(self) -> bool:
+        """Whether a store's action is an order quantity (``store_max_order``)."""
+        return self.store_max_order is not None
+
+    def choices(self, values: str) -> tuple[float, ...]:
+        """What each action of the field ``values`` means (a registry role's
+        :attr:`~hmarl_env.registry.Role.action_values`): its values, or for
+        stores ordering quantities ``0, 1, .., K`` units."""
+        if values == "store_order_multipliers" and self.store_orders_quantities:
+            return tuple(float(q) for q in range(self.store_max_order + 1))
+        return getattr(self, values)
 
 
 @dataclass(frozen=True)
@@ -856,6 +895,94 @@ def hierarchy() -> Scenario:
     )
 
 
+#: ``lost_sales_L<L>_p<p>`` (``backorder_..``), optionally ``_mean<m>``: a
+#: single-stage instance by name (:func:`single_stage`)
+_SINGLE_STAGE = re.compile(
+    r"(lost_sales|backorder)_L([0-9]+)_p([0-9]+(?:\.[0-9]+)?)"
+    r"(?:_mean([0-9]+(?:\.[0-9]+)?))?"
+)
+#: the chance that one period's demand exceeds the default largest order
+_MAX_ORDER_TAIL = 1e-6
+
+
+def single_stage(
+    lead_time: int,
+    penalty: float,
+    mean: float = 5.0,
+    shortage: ShortageMode = "lost_sales",
+    horizon: int = 1000,
+) -> Scenario:
+    """One store ordering whole units from an uncapacitated supplier: the
+    single-stage system of inventory theory, in Zipkin's (2008) conventions.
+
+    Zipkin, "Old and new methods for lost-sales inventory systems", Operations
+    Research 56(5): Poisson demand (``mean`` per period), holding cost 1 per
+    unit on hand at the end of a period, ``penalty`` per unit of demand lost
+    (``shortage="lost_sales"``) or per unit backlogged at the end of a period
+    (``"backorder"``), no ordering cost. In each of his periods the order
+    placed ``L`` periods ago arrives, a new order is placed, demand occurs and
+    costs are charged on what is left.
+
+    Mapping to hmarl's timeline (arrivals, demand, then orders and costs, see
+    :mod:`hmarl_env.core`): hmarl's store decides at the end of period ``t``,
+    after its demand, which is Zipkin's decision at the start of ``t + 1``
+    (nothing happens in between). His order arrives ``L`` periods after it is
+    placed, before that period's demand; hmarl's arrives ``lead_time`` periods
+    after ``t``, i.e. ``lead_time - 1`` periods after his start of ``t + 1``:
+    so the store's ``lead_time`` is ``L + 1``, and ``L`` demands fall between
+    an order and its arrival in both. hmarl's ledger cost of period ``t + 1``
+    (holding on its closing stock, penalty on its lost or backlogged units) is
+    his cost of that period; the supplier costs nothing. Long-run average
+    ledger cost per period is therefore his average cost.
+
+    Actions are order quantities ``0 .. K`` (``actions.store_max_order``),
+    ``K`` the smallest with a chance below 1e-6 that a period's demand exceeds
+    it. An episode starts near the steady state: ``mean`` units arrive in each
+    of the first ``L`` periods and the store holds what brings its inventory
+    position to the backorder base-stock level (the ``p / (p + 1)`` quantile of
+    ``L + 1`` periods' demand). Every agent is rewarded by the system's cost
+    (``rewards.mode = "system"``), here the store's own ledger cost.
+
+    Loadable by name: ``lost_sales_L4_p39`` (``L = 4``, ``p = 39``, mean 5),
+    ``backorder_L2_p9_mean10``.
+    """
+    from scipy import stats
+
+    _check_count("single_stage", "lead_time", lead_time)
+    _check_finite("single_stage", "penalty", penalty, strict=True)
+    _check_finite("single_stage", "mean", mean, strict=True)
+    if shortage not in ("lost_sales", "backorder"):
+        raise ValueError(
+            f"single_stage.shortage must be 'lost_sales' or 'backorder', got "
+            f"{shortage!r}"
+        )
+    K = int(stats.poisson.isf(_MAX_ORDER_TAIL, mean)) + 1
+    level = float(stats.poisson.ppf(penalty / (penalty + 1.0), mean * (lead_time + 1)))
+    pipeline = mean * lead_time
+    name = f"{shortage}_L{lead_time}_p{penalty:g}" + (
+        "" if mean == 5.0 else f"_mean{mean:g}"
+    )
+    return Scenario(
+        name=name,
+        nodes=(
+            Node(
+                "store_1",
+                parent=None,
+                lead_time=lead_time + 1,
+                holding_cost=1.0,
+                stockout_cost=float(penalty),
+                initial_inventory=max(level - pipeline, mean),
+                initial_pipeline=float(mean),
+                demand=Poisson(float(mean)),
+            ),
+        ),
+        horizon=horizon,
+        shortage=shortage,
+        actions=Actions(store_max_order=K),
+        rewards=Rewards(mode="system"),
+    )
+
+
 PRESETS = {
     "default": default,
     "serial": serial,
@@ -876,6 +1003,9 @@ def get_scenario(
         result = scenario
     elif isinstance(scenario, str) and scenario in PRESETS:
         result = PRESETS[scenario]()
+    elif isinstance(scenario, str) and (m := _SINGLE_STAGE.fullmatch(scenario)):
+        shortage, L, p, mean = m.groups()
+        result = single_stage(int(L), float(p), float(mean or 5.0), shortage)
     elif isinstance(scenario, (str, Path)) and Path(scenario).suffix.lower() in (
         ".toml",
         ".yaml",
@@ -886,6 +1016,8 @@ def get_scenario(
     else:
         raise ValueError(
             f"unknown scenario {str(scenario)!r}: use one of the presets "
-            f"{sorted(PRESETS)} or a path to a .toml/.yaml/.json file"
+            f"{sorted(PRESETS)}, a single-stage instance such as "
+            "'lost_sales_L4_p39' or 'backorder_L2_p9_mean10', or a path to a "
+            ".toml/.yaml/.json file"
         )
     return result.replace(**overrides) if overrides else result

@@ -1,0 +1,579 @@
+"""Exact optimal policies of single-stage instances, and the classic heuristics.
+
+How to run:
+    python -m baselines.optimal lost_sales_L2_p4        # optimum and heuristics
+
+For one store ordering whole units from an uncapacitated supplier
+(:func:`hmarl_env.scenario.single_stage`, e.g. ``lost_sales_L4_p39``) with
+Poisson demand, :class:`SingleStage` solves the average-cost dynamic program
+exactly and evaluates any stationary policy exactly, for lost sales and for
+backorders.
+
+**The state** is Zipkin's (2008): at a decision, ``x`` (on hand, less any
+backlog, including what arrives before the next demand) and the orders still
+in the pipeline ``a_2 .. a_L`` (``L = lead_time - 1``, hmarl's store lead
+time being ``L + 1``: see :func:`~hmarl_env.scenario.single_stage`). An order
+``q`` placed now joins the pipeline's end; after the period's demand ``D``
+the next state is ``(max(x - D, 0) + a_2, a_3, .., a_L, q)`` (lost sales;
+backorders: ``x - D + a_2``), and the period costs ``h * (x - D)^+ + p * (D -
+x)^+`` plus the fixed cost of an order. In hmarl's terms ``x`` is the store's
+on hand minus its backlog plus what arrives next period.
+
+**Truncation**, documented and checked:
+
+* orders are ``0 .. K`` (the scenario's ``actions.store_max_order``: the
+  learner's own action set, so the optimum is the optimum over what the
+  learner may do);
+* the inventory position after ordering is at most ``cap``, by default two
+  units above Morton's (1969) bound ``S_bar``, the ``p / (p + h)`` quantile of
+  ``L + 1`` periods' demand, above which an optimal lost-sales (and
+  backorder) policy never orders; states above ``cap`` order nothing;
+* backorders: net stock is floored at ``x_min``, far enough below ``S_bar -
+  D`` that the floor is hit with negligible probability;
+* demand above its ``1 - 1e-12`` quantile is folded into that quantile for the
+  next state (costs use the exact expectation).
+
+:meth:`SingleStage.solve` checks on the optimal policy's stationary
+distribution that none of these binds: the chance of a state where the
+optimal order is ``K``, or brings the position to ``cap``, or where the floor
+cuts the demand, must be below ``1e-6`` (else a ``ValueError`` says which
+bound to widen).
+
+**Method**: relative value iteration (stopping when the Odoni bounds on the
+average cost are within a relative ``1e-7``), vectorised over the whole state
+space: each iteration is one gather and one matrix product over on hand.
+Policies are evaluated on their stationary distribution (power iteration
+from the scenario's starting state). The state space has ``(x range) * (K +
+1)^(L - 1)`` states; an instance that would not fit in memory is refused
+before anything is allocated, with the estimated count.
+
+:func:`solve_instance` returns the optimum and the heuristics of the
+literature: the best base-stock level (searched over every level), the
+myopic policy (the order minimising the expected cost of the period in which
+it arrives) and the best constant order; each is a :class:`TablePolicy` with
+the baselines' interface (observations in the ``orders`` store layout ->
+order quantities), so :func:`baselines.evaluate.evaluate` simulates it like
+any other policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from hmarl_env.demand import Poisson
+from hmarl_env.observations import demand_scales, inventory_scales
+from hmarl_env.registry import StoreOrderFeature
+from hmarl_env.scenario import Scenario, get_scenario
+
+__all__ = [
+    "BINDING_TOLERANCE",
+    "MAX_ENTRIES",
+    "Instance",
+    "SingleStage",
+    "Solution",
+    "TablePolicy",
+    "solve_instance",
+]
+
+#: the most state x order entries the solver allocates (about 0.4 GB of float64
+#: per array; it holds a few)
+MAX_ENTRIES = 50_000_000
+#: the largest stationary probability a truncation may carry
+BINDING_TOLERANCE = 1e-6
+#: demand beyond this upper-tail probability is folded into the quantile
+_DEMAND_TAIL = 1e-12
+#: relative width of the Odoni bounds at which value iteration stops
+_GAIN_TOLERANCE = 1e-7
+_MAX_ITERATIONS = 100_000
+
+
+@dataclass(frozen=True)
+class Instance:
+    """What the solver reads from a single-stage scenario."""
+
+    name: str
+    lead_time: int  # Zipkin's L: demands between an order and its arrival
+    holding: float
+    penalty: float
+    fixed: float
+    mean: float
+    max_order: int
+    backorder: bool
+
+
+def _instance(scenario: Scenario) -> Instance:
+    sc = scenario
+    where = f"scenario {sc.name!r}"
+    if len(sc.nodes) != 1 or not sc.nodes[0].is_store:
+        raise ValueError(
+            f"the exact solver takes one store ordering from the supplier; {where} "
+            f"has nodes {list(sc.node_names)}"
+        )
+    node = sc.nodes[0]
+    if not isinstance(node.demand, Poisson):
+        raise ValueError(
+            f"the exact solver needs Poisson demand; {where} has {node.demand!r}"
+        )
+    K = sc.actions.store_max_order
+    if K is None:
+        raise ValueError(
+            f"the exact solver needs stores that order quantities "
+            f"(actions.store_max_order); {where} orders multiples of a forecast"
+        )
+    if sc.supplier.capacity < K:
+        raise ValueError(
+            f"the exact solver needs a supplier that releases every order; {where} "
+            f"releases at most {sc.supplier.capacity:g} a period, below the "
+            f"largest order {K}"
+        )
+    return Instance(
+        name=sc.name,
+        lead_time=node.lead_time - 1,
+        holding=node.holding_cost,
+        penalty=node.stockout_cost,
+        fixed=node.fixed_order_cost,
+        mean=node.demand.mean,
+        max_order=int(K),
+        backorder=sc.shortage == "backorder",
+    )
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A policy's exact long-run average cost per period, and its table.
+
+    Attributes:
+        name: what the policy is (``optimal``, ``base-stock S=12``, ...).
+        cost: average cost per period (the ledger's units).
+        table: the order in every state of the grid (``SingleStage.shape``).
+        distribution: its stationary distribution over the grid.
+        seconds: wall-clock to compute it.
+    """
+
+    name: str
+    cost: float
+    table: np.ndarray = field(repr=False)
+    distribution: np.ndarray = field(repr=False)
+    seconds: float = 0.0
+
+
+class SingleStage:
+    """The average-cost dynamic program of a single-stage scenario.
+
+    Args:
+        scenario: a single-stage scenario (preset name, file or object).
+        cap: largest inventory position after ordering (default ``S_bar + 2``).
+        max_entries: the most state x order entries to allocate.
+
+    Raises:
+        ValueError: the scenario is not single-stage with Poisson demand and
+            quantity actions, or its state space would not fit (the estimated
+            count is in the message; nothing is allocated).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | str,
+        cap: int | None = None,
+        max_entries: int = MAX_ENTRIES,
+    ) -> None:
+        self.scenario = sc = get_scenario(scenario)
+        self.instance = ins = _instance(sc)
+        L, K, mu = ins.lead_time, ins.max_order, ins.mean
+        ratio = ins.penalty / (ins.penalty + ins.holding)
+        #: Morton's bound: no optimal policy orders above this position
+        self.s_bar = int(stats.poisson.ppf(ratio, mu * (L + 1)))
+        self.cap = int(cap) if cap is not None else self.s_bar + 2
+        if self.cap < 1:
+            raise ValueError(f"cap must be at least 1, got {cap!r}")
+        self.d_max = int(stats.poisson.isf(_DEMAND_TAIL, mu)) + 1
+        if ins.backorder:  # net stock this far below S_bar is (almost) never seen
+            self.x_min = (
+                self.s_bar - int(stats.poisson.isf(_DEMAND_TAIL, mu * (L + 1))) - 1
+            )
+        else:
+            self.x_min = 0
+        self.x_max = self.cap
+        X = self.x_max - self.x_min + 1
+        pipes = max(L - 1, 0)
+        entries = X * (K + 1) ** (pipes + 1)
+        if entries > max_entries:
+            raise ValueError(
+                f"{sc.name}: the exact solver would need about {entries:.3g} "
+                f"state x order entries (net stock {self.x_min}..{self.x_max} x "
+                f"{K + 1}^{pipes} pipelines x {K + 1} orders), more than "
+                f"max_entries = {max_entries:.3g}: use a shorter lead time or a "
+                "smaller actions.store_max_order"
+            )
+        self.X, self.K, self.L = X, K, L
+        #: the grid: net stock, then a_2 .. a_L (each 0..K)
+        self.shape = (X,) + (K + 1,) * pipes
+        self.n_states = int(np.prod(self.shape))
+        self._tables()
+
+    # -------------------------------------------------------------- set-up
+    def _tables(self) -> None:
+        ins, X, K = self.instance, self.X, self.K
+        x = np.arange(self.x_min, self.x_max + 1)
+        d = np.arange(self.d_max + 1)
+        pmf = stats.poisson.pmf(d, ins.mean)
+        pmf[-1] += stats.poisson.sf(self.d_max, ins.mean)  # the tail, folded
+        # expected cost of a period that starts with net stock x (exact)
+        over = np.array(
+            [
+                stats.poisson.pmf(np.arange(max(v, 0)), ins.mean)
+                @ (v - np.arange(max(v, 0)))
+                for v in x
+            ]
+        )  # E (x - D)^+
+        under = ins.mean - x + over  # E (D - x)^+
+        self.cost = ins.holding * over + ins.penalty * under
+        # P[x, y]: net stock after demand is y (lost sales: at least 0)
+        P = np.zeros((X, X))
+        after = x[:, None] - d[None, :]
+        if not ins.backorder:
+            after = np.maximum(after, 0)
+        #: where the backorder floor cuts demand: P(x - D < x_min) per x
+        self.floor_cut = (pmf[None, :] * (after < self.x_min)).sum(axis=1)
+        idx = np.clip(after, self.x_min, None) - self.x_min
+        np.add.at(P, (np.repeat(np.arange(X), len(d)), idx.ravel()), np.tile(pmf, X))
+        self.P = P
+        # net stock of the next state: y + the first pipeline entry (or the
+        # order, L = 1), capped at the grid
+        first = np.arange(K + 1)
+        self._merge = (
+            np.minimum(x[:, None] + first[None, :], self.x_max) - self.x_min
+        )  # (y, a) -> index of y + a
+        # inventory position of each state, and the largest allowed order
+        pos = x.reshape((X,) + (1,) * (len(self.shape) - 1)).astype(np.int64)
+        for axis in range(1, len(self.shape)):
+            shape = [1] * len(self.shape)
+            shape[axis] = K + 1
+            pos = pos + np.arange(K + 1).reshape(shape)
+        self.position = np.broadcast_to(pos, self.shape)
+        self.room = np.clip(self.cap - self.position, 0, K)
+
+    # ---------------------------------------------------------- operators
+    def _expect(self, V: np.ndarray) -> np.ndarray:
+        """``E[V(next state)]`` for every state and order, ``shape + (K + 1,)``
+        (``L >= 1``), or per post-order net stock (``L = 0``)."""
+        X, K = self.X, self.K
+        if self.L == 0:  # the order joins the stock at once: V over y
+            return self.P @ V
+        flat = V.reshape(X, -1)  # (net stock, tail = a_3..a_L)
+        if self.L == 1:  # the next state is y + q
+            G = flat[:, 0][self._merge]  # (y, q)
+            return self.P @ G
+        G = flat[self._merge]  # (y, a_2, tail)
+        H = self.P @ G.reshape(X, -1)
+        return H.reshape(self.shape + (K + 1,))
+
+    def _q_values(self, V: np.ndarray) -> np.ndarray:
+        """Cost of each order in each state (infeasible orders: inf)."""
+        K, fixed = self.K, self.instance.fixed
+        order_cost = np.where(np.arange(K + 1) > 0, fixed, 0.0)
+        if self.L == 0:  # post-order net stock u + q, then demand
+            post = np.minimum(
+                np.arange(self.X)[:, None] + np.arange(K + 1)[None, :], self.X - 1
+            )
+            Q = (self.cost + self._expect(V))[post]
+        else:
+            c = self.cost.reshape((self.X,) + (1,) * len(self.shape))
+            Q = c + self._expect(V)
+        Q = Q + order_cost
+        allowed = np.arange(K + 1) <= self.room[..., None]
+        return np.where(allowed, Q, np.inf)
+
+    def _step_distribution(self, mu: np.ndarray, table: np.ndarray) -> np.ndarray:
+        """One period forward of the state distribution under ``table``."""
+        X, K = self.X, self.K
+        if self.L == 0:
+            post = np.minimum(np.arange(X) + table, X - 1)
+            w = np.bincount(post, weights=mu, minlength=X)
+            return self.P.T @ w
+        if self.L == 1:  # (x, q) -> y + q
+            W = np.zeros((X, K + 1))
+            W[np.arange(X), table] = mu
+            Z = self.P.T @ W  # (y, q)
+            return np.bincount(self._merge.ravel(), weights=Z.ravel(), minlength=X)
+        tail = (K + 1) ** (self.L - 2)
+        R = tail * (K + 1)
+        out = np.zeros((X, R))
+        m = mu.reshape(X, K + 1, tail)
+        t = table.reshape(X, K + 1, tail)
+        nt = np.arange(tail)[None, None, :] * (K + 1) + t  # (a_3..a_L, q)
+        W = np.zeros((X, K + 1, R))
+        np.put_along_axis(W, nt, m, axis=2)
+        Z = (self.P.T @ W.reshape(X, -1)).reshape(X, K + 1, R)  # (y, a_2, nt)
+        for a in range(K + 1):  # y + a_2, capped at the grid's top
+            out[a:] += Z[: X - a, a]
+            out[X - 1] += Z[X - a :, a].sum(axis=0) if a else 0.0
+        return out.reshape(self.shape)
+
+    # ---------------------------------------------------------- evaluation
+    def start(self) -> np.ndarray:
+        """The scenario's starting state as a distribution on the grid."""
+        node = self.scenario.nodes[0]
+        x = int(
+            round(node.initial_inventory + (node.initial_pipeline if self.L else 0))
+        )
+        mu = np.zeros(self.shape)
+        index = [min(max(x, self.x_min), self.x_max) - self.x_min]
+        index += [min(int(round(node.initial_pipeline)), self.K)] * (
+            len(self.shape) - 1
+        )
+        mu[tuple(index)] = 1.0
+        return mu
+
+    def stationary(
+        self,
+        table: np.ndarray,
+        start: np.ndarray | None = None,
+        tol: float = 1e-10,
+        max_iter: int = _MAX_ITERATIONS,
+    ) -> np.ndarray:
+        """The stationary distribution of ``table``'s chain, by power
+        iteration from ``start`` (default: the scenario's starting state)."""
+        mu = self.start() if start is None else start
+        for _ in range(max_iter):
+            nxt = self._step_distribution(mu, table)
+            if np.abs(nxt - mu).sum() < tol:
+                return nxt
+            mu = nxt
+        raise RuntimeError(
+            f"{self.instance.name}: the stationary distribution did not converge "
+            f"in {max_iter} periods"
+        )
+
+    def average_cost(self, table: np.ndarray, mu: np.ndarray) -> float:
+        """The long-run average cost per period of ``table`` with stationary
+        distribution ``mu``."""
+        X = self.X
+        if self.L == 0:
+            post = np.minimum(np.arange(X) + table, X - 1)
+            cost = self.cost[post]
+        else:
+            cost = np.broadcast_to(
+                self.cost.reshape((X,) + (1,) * (len(self.shape) - 1)), self.shape
+            )
+        fixed = self.instance.fixed * (table > 0)
+        return float((mu * (cost + fixed)).sum())
+
+    def evaluate(
+        self, table: np.ndarray, name: str, start: np.ndarray | None = None
+    ) -> Solution:
+        """A stationary policy's exact average cost (``start``: where the
+        power iteration starts, e.g. a neighbouring policy's distribution)."""
+        started = time.perf_counter()
+        table = np.asarray(table, dtype=np.int64)
+        if table.shape != self.shape:
+            raise ValueError(
+                f"a policy table has shape {self.shape}, got {table.shape}"
+            )
+        mu = self.stationary(table, start)
+        cost = self.average_cost(table, mu)
+        return Solution(name, cost, table, mu, time.perf_counter() - started)
+
+    # --------------------------------------------------------------- optimum
+    def solve(self) -> Solution:
+        """The optimal policy by relative value iteration; checks that no
+        truncation binds (module docstring)."""
+        start = time.perf_counter()
+        V = np.zeros(self.shape)
+        for _ in range(_MAX_ITERATIONS):
+            Q = self._q_values(V)
+            new = Q.min(axis=-1)
+            diff = new - V
+            lo, hi = float(diff.min()), float(diff.max())
+            V = new - new.flat[0]
+            if hi - lo <= _GAIN_TOLERANCE * max(abs(hi), 1e-12):
+                break
+        else:
+            raise RuntimeError(
+                f"{self.instance.name}: value iteration did not converge"
+            )
+        table = Q.argmin(axis=-1)
+        mu = self.stationary(table)
+        cost = self.average_cost(table, mu)
+        self.check_truncation(table, mu)
+        return Solution("optimal", cost, table, mu, time.perf_counter() - start)
+
+    def check_truncation(self, table: np.ndarray, mu: np.ndarray) -> dict[str, float]:
+        """The stationary probability of each truncation binding (module
+        docstring); a ``ValueError`` when one is above :data:`BINDING_TOLERANCE`."""
+        at_cap = (self.position + table >= self.cap) & (self.position < self.cap)
+        binding = {
+            f"largest order K={self.K}": float(mu[table == self.K].sum()),
+            f"position cap {self.cap}": float(mu[at_cap].sum()),
+        }
+        if self.instance.backorder:
+            cut = self.floor_cut.reshape((self.X,) + (1,) * (len(self.shape) - 1))
+            binding[f"net stock floor {self.x_min}"] = float((mu * cut).sum())
+        worst = {k: v for k, v in binding.items() if v > BINDING_TOLERANCE}
+        if worst:
+            raise ValueError(
+                f"{self.instance.name}: the solver's truncation binds: "
+                + ", ".join(f"{k} (probability {v:.2g})" for k, v in worst.items())
+                + " - widen it (cap=, a larger actions.store_max_order)"
+            )
+        return binding
+
+    # ------------------------------------------------------------ heuristics
+    def base_stock_table(self, level: int) -> np.ndarray:
+        """Order up to ``level`` (within ``0..K``)."""
+        return np.clip(level - self.position, 0, self.K).astype(np.int64)
+
+    def best_base_stock(self) -> Solution:
+        """The best base-stock level: every level from 0 to ``cap`` evaluated
+        exactly until the cost has risen for two levels in a row."""
+        start = time.perf_counter()
+        best: Solution | None = None
+        worse = 0
+        for level in range(self.s_bar, -1, -1):  # the best is at or below S_bar
+            s = self.evaluate(
+                self.base_stock_table(level),
+                f"base-stock S={level}",
+                None if best is None else best.distribution,
+            )
+            if best is None or s.cost < best.cost:
+                best, worse = s, 0
+            else:
+                worse += 1
+                if worse >= 2:
+                    break
+        assert best is not None
+        return Solution(
+            best.name,
+            best.cost,
+            best.table,
+            best.distribution,
+            time.perf_counter() - start,
+        )
+
+    def myopic_table(self) -> np.ndarray:
+        """The order minimising the expected cost of the period it arrives in
+        (orders placed later arrive after it, so they are taken as 0)."""
+        if self.L == 0:  # it arrives at once: this period's cost
+            return self._q_values(np.zeros(self.shape)).argmin(axis=-1)
+        X, K = self.X, self.K
+        V = np.broadcast_to(
+            self.cost.reshape((X,) + (1,) * (len(self.shape) - 1)), self.shape
+        )
+        for _ in range(self.L - 1):
+            V = self._expect(V)[..., 0]
+        Q = self._expect(V) + np.where(np.arange(K + 1) > 0, self.instance.fixed, 0.0)
+        Q = np.where(np.arange(K + 1) <= self.room[..., None], Q, np.inf)
+        return Q.argmin(axis=-1).astype(np.int64)
+
+    def myopic(self) -> Solution:
+        return self.evaluate(self.myopic_table(), "myopic")
+
+    def best_constant(self) -> Solution:
+        """The best constant order (every integer from 0 to ``K``, searched
+        from the mean demand down and up while the cost falls)."""
+        start = time.perf_counter()
+        mean = int(math.ceil(self.instance.mean))
+        results: dict[int, Solution] = {}
+
+        def cost(r: int) -> float:
+            if r not in results:
+                table = np.full(self.shape, r, dtype=np.int64)
+                table = np.minimum(table, self.room)
+                results[r] = self.evaluate(table, f"constant {r}")
+            return results[r].cost
+
+        r = min(mean, self.K)
+        while r > 0 and cost(r - 1) < cost(r):
+            r -= 1
+        while r < self.K and cost(r + 1) < cost(r):
+            r += 1
+        best = results[r]
+        return Solution(
+            best.name,
+            best.cost,
+            best.table,
+            best.distribution,
+            time.perf_counter() - start,
+        )
+
+    def policy(self, solution: Solution) -> TablePolicy:
+        """``solution`` as a policy with the baselines' interface."""
+        return TablePolicy(self, solution.table, solution.name)
+
+
+@dataclass(frozen=True, eq=False)
+class TablePolicy:
+    """A tabulated single-stage policy: observations in the ``orders`` store
+    layout ``(B, 3 + L)`` -> order quantities ``(B,)`` (the action of a store
+    ordering quantities is the quantity). Positions above the grid order
+    nothing (above Morton's bound no optimal policy orders)."""
+
+    solver: SingleStage
+    table: np.ndarray
+    name: str
+    role: str = "store"
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        s, F = self.solver, StoreOrderFeature
+        width = F.arriving + s.L
+        obs = np.asarray(obs, dtype=np.float64)
+        if obs.ndim != 2 or obs.shape[1] != width:
+            raise ValueError(
+                f"{self.name} ({s.instance.name}) reads the 'orders' store "
+                f"observation, shape (batch, {width}); got {obs.shape}"
+            )
+        sc = s.scenario
+        inv, dem = inventory_scales(sc)[0], demand_scales(sc)[0]
+        net = np.rint((obs[:, F.inventory] - obs[:, F.backlog]) * inv).astype(np.int64)
+        pipe = np.rint(obs[:, F.arriving :] * dem).astype(np.int64)
+        if s.L >= 1:
+            net = net + pipe[:, 0]
+            rest = np.clip(pipe[:, 1:], 0, s.K)
+        else:
+            rest = pipe[:, :0]
+        over = net > s.x_max
+        idx = (np.clip(net, s.x_min, s.x_max) - s.x_min,) + tuple(rest.T)
+        q = self.table[idx]
+        return np.where(over, 0, q).astype(np.int64)
+
+
+# ------------------------------------------------------------------- report
+def solve_instance(scenario: Scenario | str) -> dict[str, Solution]:
+    """The optimum and the heuristics of one instance, by name."""
+    s = SingleStage(scenario)
+    return {
+        "optimal": s.solve(),
+        "base_stock": s.best_base_stock(),
+        "myopic": s.myopic(),
+        "constant": s.best_constant(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m baselines.optimal", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("scenario", nargs="+", help="single-stage instances")
+    args = parser.parse_args(argv)
+    for name in args.scenario:
+        try:
+            solutions = solve_instance(name)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for key, sol in solutions.items():
+            print(
+                f"{name:24s} {key:11s} {sol.cost:9.4f}  {sol.name:18s} {sol.seconds:6.1f} s"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
