@@ -124,10 +124,14 @@ def swap_roles(
     kind: str,
     roles: Sequence[str],
     params: Any,
+    store_observation: str = "pipeline",
 ) -> dict[str, Any]:
     """``policies`` with the agents of ``roles`` acting by the baselines set
-    ``kind`` instead (``params``: the tuned parameters, for ``tuned``)."""
-    rule = make_policies(scenario, kind, params if kind in TUNED_SETS else None)
+    ``kind`` instead (``params``: the tuned parameters, for ``tuned``;
+    ``store_observation``: the layout the stores observe)."""
+    rule = make_policies(
+        scenario, kind, params if kind in TUNED_SETS else None, store_observation
+    )
     return {
         a: (rule[a] if role_of(a).name in roles else p) for a, p in policies.items()
     }
@@ -164,7 +168,8 @@ def compare_runs(
     params = configs[0].heuristic_params
     kinds = ("seed", "tuned", "constant") if "store" in roles else ("seed", "tuned")
     baselines = {
-        kind: swap_roles(learned[0], sc, kind, roles, params) for kind in kinds
+        kind: swap_roles(learned[0], sc, kind, roles, params, observation)
+        for kind in kinds
     }
     for kind, p in baselines.items():
         frames[kind] = run_eval(p)

@@ -96,7 +96,9 @@ def gate_run(
         against = ROLES[role].baseline
         entry: dict[str, Any] = {"against": against}
         for kind in dict.fromkeys((against, "tuned", *REPORTED[role])):
-            other = run_eval(swap_roles(learned, scenario, kind, [role], params))
+            other = run_eval(
+                swap_roles(learned, scenario, kind, [role], params, observation)
+            )
             mine = role_kpis(base, [role])["episode_reward"].to_numpy()
             theirs = role_kpis(other, [role])["episode_reward"].to_numpy()
             stats = paired_summary(theirs, mine, higher_is_better=True)

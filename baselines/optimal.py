@@ -59,6 +59,7 @@ any other policy.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -170,6 +171,9 @@ class SingleStage:
     Args:
         scenario: a single-stage scenario (preset name, file or object).
         cap: largest inventory position after ordering (default ``S_bar + 2``).
+        max_order: the largest order (default: the scenario's
+            ``actions.store_max_order``); given, the scenario is taken with it,
+            so that :meth:`policy` acts in a scenario whose actions reach it.
         max_entries: the most state x order entries to allocate.
 
     Raises:
@@ -182,9 +186,15 @@ class SingleStage:
         self,
         scenario: Scenario | str,
         cap: int | None = None,
+        max_order: int | None = None,
         max_entries: int = MAX_ENTRIES,
     ) -> None:
-        self.scenario = sc = get_scenario(scenario)
+        sc = get_scenario(scenario)
+        if max_order is not None:
+            sc = sc.replace(
+                actions=dataclasses.replace(sc.actions, store_max_order=max_order)
+            )
+        self.scenario = sc
         self.instance = ins = _instance(sc)
         L, K, mu = ins.lead_time, ins.max_order, ins.mean
         ratio = ins.penalty / (ins.penalty + ins.holding)
@@ -570,7 +580,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         for key, sol in solutions.items():
             print(
-                f"{name:24s} {key:11s} {sol.cost:9.4f}  {sol.name:18s} {sol.seconds:6.1f} s"
+                f"{name:24s} {key:11s} {sol.cost:9.4f}  {sol.name:18s} "
+                f"{sol.seconds:6.1f} s"
             )
     return 0
 

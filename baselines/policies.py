@@ -18,6 +18,12 @@ reads columns by the registry's names (``obs[:, StoreFeature.inventory]``).
 * :class:`ConstantStore` - a store that ignores its state and always orders
   (about) 1.0 x forecast: the bar a learned store must clear to show that it
   uses what it observes.
+* :class:`OrderUpToStore`, :class:`ConstantOrderStore` - the same rules for
+  stores that order whole quantities (``actions.store_max_order``).
+
+The exact optimum of single-stage instances and the heuristics of inventory
+theory (best base-stock, myopic, best constant order) are in
+:mod:`baselines.optimal`.
 
 :func:`make_policies` builds a whole mapping from agent to policy for the named
 sets ``seed``, ``base_stock``, ``tuned``, ``constant`` and ``smoothing``.
@@ -33,10 +39,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from baselines.tuned import load_tuned
-from hmarl_env.observations import inventory_scales
+from hmarl_env.observations import demand_scales, inventory_scales
 from hmarl_env.registry import (
     SUPPLIER,
     StoreFeature,
+    StoreOrderFeature,
     SupplierFeature,
     WarehouseFeature,
 )
@@ -48,7 +55,9 @@ __all__ = [
     "SmoothingSupplier",
     "AlwaysFulfil",
     "BaseStockStore",
+    "ConstantOrderStore",
     "ConstantStore",
+    "OrderUpToStore",
     "Policy",
     "SSWarehouse",
     "SeedStore",
@@ -178,6 +187,68 @@ class BaseStockStore:
 
 
 @dataclass(frozen=True)
+class OrderUpToStore:
+    """Base-stock for a store ordering whole quantities: order ``level`` minus
+    the inventory position (on hand less backlog plus everything ordered and
+    not yet received), rounded, within ``0 .. max_order``.
+
+    Attributes:
+        level: the order-up-to level, units.
+        max_order: the largest order (``actions.store_max_order``).
+        layout: the store observation it reads: ``orders`` or ``pipeline``
+            (whose position ignores a backlog, as :class:`BaseStockStore`).
+        inventory_scale, demand_scale: the store's observation scales.
+    """
+
+    level: float
+    max_order: int
+    layout: str
+    inventory_scale: float
+    demand_scale: float
+    role: str = "store"
+
+    def __post_init__(self) -> None:
+        if self.layout not in ("orders", "pipeline"):
+            raise ValueError(
+                "OrderUpToStore reads the 'orders' or 'pipeline' store "
+                f"observation (the position needs the pipeline), got {self.layout!r}"
+            )
+        if not math.isfinite(self.level):
+            raise ValueError(f"OrderUpToStore.level must be finite, got {self.level!r}")
+
+    def position(self, obs: np.ndarray) -> np.ndarray:
+        """The inventory position in units."""
+        if self.layout == "orders":
+            F = StoreOrderFeature
+            obs = _check_obs(obs, F.arriving, "OrderUpToStore ('orders')")
+            obs = obs.astype(np.float64)
+            stock = (obs[:, F.inventory] - obs[:, F.backlog]) * self.inventory_scale
+            ordered = obs[:, F.on_order] + obs[:, F.arriving :].sum(axis=1)
+            return stock + ordered * self.demand_scale
+        obs = _check_obs(obs, _F.inbound_pipeline + 1, "OrderUpToStore ('pipeline')")
+        obs = obs.astype(np.float64)
+        return (obs[:, _F.inventory] + obs[:, _F.inbound_pipeline]) * (
+            self.inventory_scale
+        )
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        order = np.rint(self.level - self.position(obs))
+        return np.clip(order, 0, self.max_order).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class ConstantOrderStore:
+    """Always order ``quantity`` units (a store ordering whole quantities),
+    whatever it observes."""
+
+    quantity: int
+    role: str = "store"
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return np.full(np.asarray(obs).shape[0], self.quantity, dtype=np.int64)
+
+
+@dataclass(frozen=True)
 class SSWarehouse:
     """(s, S): when the inventory position (on hand + in transit + on order)
     falls below ``s``, order the lot that brings it closest to ``S``; else the
@@ -291,7 +362,10 @@ SMOOTHING_URGENT = 0.25
 
 
 def make_policies(
-    scenario: Scenario, kind: str = "seed", params: Mapping[str, Any] | None = None
+    scenario: Scenario,
+    kind: str = "seed",
+    params: Mapping[str, Any] | None = None,
+    store_observation: str = "pipeline",
 ) -> dict[str, Policy]:
     """A policy for every agent of ``scenario``.
 
@@ -308,6 +382,13 @@ def make_policies(
             ``{"store": {"cover_offset": .., "safety_factor": ..},
             "warehouse": {"s_days": .., "S_days": ..}}`` (levels in periods of
             each warehouse's expected demand, cover as periods beyond ``L + 1``).
+        store_observation: the stores' observation layout. Stores ordering
+            whole quantities (``actions.store_max_order``) act by
+            :class:`OrderUpToStore` (every kind but ``constant``: the seeds' rule
+            has no quantity version, so ``seed`` is the untuned order-up-to
+            level ``forecast * cover + safety_factor * std * sqrt(L + 1)`` of
+            ``base_stock``) or :class:`ConstantOrderStore` (``constant``: the
+            mean demand, rounded).
     """
     if kind not in POLICY_SETS:
         raise ValueError(
@@ -317,10 +398,29 @@ def make_policies(
         params = load_tuned(scenario)["params"]
     acts = scenario.actions
     scales = inventory_scales(scenario)
+    demand = demand_scales(scenario)
     out: dict[str, Policy] = {}
     for i, node in enumerate(scenario.nodes):
         L = node.lead_time
-        if node.is_store:
+        if node.is_store and acts.store_orders_quantities:
+            mean = float(demand[i])
+            if kind == "constant":
+                out[node.name] = ConstantOrderStore(
+                    min(int(round(mean)), acts.store_max_order)
+                )
+                continue
+            p = (params or {}).get("store", {}) if kind != "seed" else {}
+            cover = L + 1 + float(p.get("cover_offset", 0.0))
+            safety = float(p.get("safety_factor", 1.65))
+            out[node.name] = OrderUpToStore(
+                level=mean * cover
+                + safety * float(scenario.demand_std[i]) * math.sqrt(L + 1),
+                max_order=acts.store_max_order,
+                layout=store_observation,
+                inventory_scale=float(scales[i]),
+                demand_scale=mean,
+            )
+        elif node.is_store:
             if kind == "seed":
                 out[node.name] = SeedStore(n_actions=len(acts.store_order_multipliers))
             elif kind == "constant":

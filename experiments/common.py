@@ -84,16 +84,20 @@ class HeuristicRLModule(RLModule):
     """An RLModule that acts with a :mod:`baselines` policy and never learns.
 
     ``model_config``: ``scenario`` (a scenario dict), ``agent`` (whose policy),
-    ``kind`` (``seed``, ``base_stock`` or ``tuned``) and optional ``params``.
+    ``kind`` (``seed``, ``base_stock`` or ``tuned``), optional ``params`` and
+    ``store_observation`` (the stores' layout, default ``pipeline``).
     It has no weights; keep it out of ``policies_to_train``.
     """
 
     def setup(self) -> None:
         cfg = self.model_config
         scenario = scenario_from_dict(cfg["scenario"])
-        self.policy = make_policies(scenario, cfg["kind"], cfg.get("params"))[
-            cfg["agent"]
-        ]
+        self.policy = make_policies(
+            scenario,
+            cfg["kind"],
+            cfg.get("params"),
+            cfg.get("store_observation", "pipeline"),
+        )[cfg["agent"]]
 
     def _forward_inference(self, batch: dict, **kwargs: Any) -> dict:
         obs = batch[Columns.OBS]
@@ -180,7 +184,9 @@ def build_config(
     ppo = ppo or PPOSettings()
     runners = runners or RunnerSettings()
     modules = modules_of(scenario)
-    unknown = sorted(set(phase.train) | set(phase.frozen) | set(phase.heuristic))
+    # a heuristic for a role the network lacks (phase 1's warehouse in a
+    # single-stage network) is simply not needed; a learned one is an error
+    unknown = sorted(set(phase.train) | set(phase.frozen))
     unknown = [m for m in unknown if m not in modules]
     if unknown:
         raise ValueError(
@@ -234,6 +240,7 @@ def build_config(
                     "agent": agent,
                     "kind": kind,
                     "params": dict(heuristic_params or {}) or None,
+                    "store_observation": store_observation,
                 },
                 **spaces,
             )

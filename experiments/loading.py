@@ -232,7 +232,9 @@ def assemble_policies(
         else:
             kind = heuristic.get(mid, "tuned")
             if kind not in rules:
-                rules[kind] = make_policies(scenario, kind, heuristic_params)
+                rules[kind] = make_policies(
+                    scenario, kind, heuristic_params, store_observation
+                )
             out[agent] = rules[kind][agent]
     return out
 

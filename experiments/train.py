@@ -70,6 +70,7 @@ from experiments.loading import (
     latest_name,
 )
 from hmarl_env import get_scenario
+from hmarl_env.observations import STORE_OBSERVATIONS
 from hmarl_env.registry import ROLES, role_of, role_of_module
 from hmarl_env.scenario import Scenario
 from hmarl_env.utils.io import (
@@ -168,6 +169,15 @@ def add_arguments(parser: argparse.ArgumentParser, phase: Phase | None = None) -
             f"{source} run in the output folder)",
         )
     add_reward_mode_arguments(parser)
+    parser.add_argument(
+        "--store-observation",
+        choices=STORE_OBSERVATIONS,
+        default=None,
+        help="the stores' observation layout: pipeline (8 features, the "
+        "default), seed (the seeds' 7) or orders (on hand, backlog and each "
+        "order in the pipeline, for stores ordering quantities); phases 2-4: "
+        "the run they start from's",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--num-env-runners",
@@ -297,6 +307,7 @@ class PhaseOptions:
     scenario: str | None = None
     reward_mode: str | None = None
     system_weight: float | None = None
+    store_observation: str | None = None
     source: str | None = None
     seed: int = 0
     num_env_runners: int = 2
@@ -446,7 +457,7 @@ def _new_config(args: PhaseOptions, phase: Phase, extra: dict[str, Any]) -> RunC
     scenario = get_scenario(args.scenario) if args.scenario else None
     preset = args.ppo_preset
     base = PPO_PRESETS[preset or "hmarl"]
-    observation, params, source = "pipeline", None, None
+    observation, params, source = args.store_observation or "pipeline", None, None
     if phase.source:
         root = Path(args.output) if args.output else results_dir()
         run = (
@@ -469,6 +480,12 @@ def _new_config(args: PhaseOptions, phase: Phase, extra: dict[str, Any]) -> RunC
                 f"only {list(src.learned)}"
             )
         ckpt, _ = find_checkpoint(run)
+        if args.store_observation not in (None, src.store_observation):
+            raise ValueError(
+                f"{phase.name} loads modules from {str(run)!r}, which observe the "
+                f"{src.store_observation!r} store layout; the command line asks "
+                f"for {args.store_observation!r}"
+            )
         observation = src.store_observation
         if scenario is None:
             scenario = src.scenario
@@ -654,18 +671,24 @@ def _row_from_result(
     }
 
 
-def _monitor(
-    algo: Any, scenario: Scenario, phase: Phase, episodes: int, heuristic_params: Any
-) -> dict[str, float]:
+def _monitor(algo: Any, config: RunConfig, episodes: int) -> dict[str, float]:
     """Greedy learned modules + the phase's heuristics on monitoring seeds."""
+    scenario, phase, observation = (
+        config.scenario,
+        config.phase,
+        config.store_observation,
+    )
     policies = assemble_policies(
         scenario,
         learned=set(phase.train) | set(phase.frozen),
         heuristic=phase.heuristic,
         module=algo.get_module,
-        heuristic_params=heuristic_params,
+        heuristic_params=config.heuristic_params,
+        store_observation=observation,
     )
-    df = evaluate(scenario, policies, episodes, seed=MONITOR_SEED)
+    df = evaluate(
+        scenario, policies, episodes, seed=MONITOR_SEED, store_observation=observation
+    )
     means = df.groupby("role")[["episode_reward", "service_level"]].mean()
     return {
         **{
@@ -681,26 +704,39 @@ REFERENCES_FILE = "monitor_references.json"
 
 
 def _monitor_references(
-    algo: Any, scenario: Scenario, phase: Phase, episodes: int, heuristic_params: Any
+    algo: Any, config: RunConfig, episodes: int
 ) -> dict[str, dict[str, float]]:
     """On the monitoring episodes, each trained role's reward per agent and
     episode when the heuristics it is judged against act in its place (the
     gate's, the tuned one, and for stores the constant order): the reference
     lines of ``training_plots.png``."""
+    scenario, phase, observation = (
+        config.scenario,
+        config.phase,
+        config.store_observation,
+    )
+    params = config.heuristic_params
     policies = assemble_policies(
         scenario,
         learned=set(phase.frozen),
         heuristic=phase.heuristic,
         module=algo.get_module,
-        heuristic_params=heuristic_params,
+        heuristic_params=params,
+        store_observation=observation,
     )
     out: dict[str, dict[str, float]] = {}
     for module in phase.train:
         role = role_of_module(module).name
         out[role] = {}
         for kind in dict.fromkeys((ROLES[role].baseline, "tuned", *REPORTED[role])):
-            swapped = swap_roles(policies, scenario, kind, [role], heuristic_params)
-            df = evaluate(scenario, swapped, episodes, seed=MONITOR_SEED)
+            swapped = swap_roles(policies, scenario, kind, [role], params, observation)
+            df = evaluate(
+                scenario,
+                swapped,
+                episodes,
+                seed=MONITOR_SEED,
+                store_observation=observation,
+            )
             out[role][kind] = float(df[df["role"] == role]["episode_reward"].mean())
     return out
 
@@ -810,11 +846,7 @@ def run_phase(
                     "first_seed": MONITOR_SEED,
                     "episodes": options["eval_episodes"],
                     "reward_per_agent": _monitor_references(
-                        algo,
-                        scenario,
-                        phase,
-                        options["eval_episodes"],
-                        params,
+                        algo, config, options["eval_episodes"]
                     ),
                 },
             )
@@ -835,15 +867,7 @@ def run_phase(
             )
             timesteps = row["timesteps"]
             if options["eval_interval"] and iteration % options["eval_interval"] == 0:
-                row.update(
-                    _monitor(
-                        algo,
-                        scenario,
-                        phase,
-                        options["eval_episodes"],
-                        params,
-                    )
-                )
+                row.update(_monitor(algo, config, options["eval_episodes"]))
             rows.append(row)
             for k, v in row.items():
                 if k != "iteration" and not _isnan(v):
