@@ -18,9 +18,27 @@ from hmarl_env.utils.io import results_dir
 __all__ = ["fingerprint", "is_preset", "load_tuned", "tuned_path"]
 
 
+#: fields that change nothing at these values, left out of the fingerprint so
+#: that records tuned before the fields existed stay valid
+_NEUTRAL = {"initial_pipeline": 0.0, "store_max_order": None}
+
+
+def _canonical(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {
+            k: _canonical(v)
+            for k, v in obj.items()
+            if not (k in _NEUTRAL and v == _NEUTRAL[k])
+        }
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    return obj
+
+
 def fingerprint(scenario: Scenario) -> str:
-    """A short hash of everything in the scenario."""
-    text = json.dumps(scenario.to_dict(), sort_keys=True, default=str)
+    """A short hash of everything in the scenario (fields at a neutral value
+    that older scenarios lacked left out)."""
+    text = json.dumps(_canonical(scenario.to_dict()), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

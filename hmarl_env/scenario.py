@@ -932,16 +932,19 @@ def single_stage(
     ledger cost per period is therefore his average cost.
 
     Actions are order quantities ``0 .. K`` (``actions.store_max_order``),
-    ``K = ceil(2 * mean) + 1`` (11 for mean 5): a store ordering at random
-    orders about the mean demand, so stock does not pile up while a learner
-    explores, and the optimal policy never needs more (the exact solver,
-    :mod:`baselines.optimal`, checks that this bound does not bind; a
-    base-stock policy would order more after a period of demand above ``K``).
+    with lost sales ``K = ceil(2 * mean) + 1`` (11 for mean 5): a store
+    ordering at random orders about the mean demand, so stock does not pile
+    up while a learner explores, and the optimal policy never needs more (the
+    exact solver, :mod:`baselines.optimal`, checks that this bound does not
+    bind; a base-stock policy would order more after a period of demand above
+    ``K``). With backorders the optimum is base-stock, which reorders each
+    period's demand: ``K`` is then one above the demand's ``1 - 1e-6``
+    quantile (20 for mean 5).
     An episode (``horizon`` periods, 100 by default; evaluate with a longer
-    one for steady-state averages) starts near the steady state: ``mean`` units arrive in each
-    of the first ``L`` periods and the store holds what brings its inventory
-    position to the backorder base-stock level (the ``p / (p + 1)`` quantile of
-    ``L + 1`` periods' demand). Every agent is rewarded by the system's cost
+    one for steady-state averages) starts near the steady state: ``mean``
+    units arrive in each of the first ``L`` periods and the store holds what
+    brings its inventory position to the backorder base-stock level (the ``p /
+    (p + 1)`` quantile of ``L + 1`` periods' demand). Every agent is rewarded by the system's cost
     (``rewards.mode = "system"``), here the store's own ledger cost.
 
     Loadable by name: ``lost_sales_L4_p39`` (``L = 4``, ``p = 39``, mean 5),
@@ -957,7 +960,10 @@ def single_stage(
             f"single_stage.shortage must be 'lost_sales' or 'backorder', got "
             f"{shortage!r}"
         )
-    K = math.ceil(2 * mean) + 1
+    if shortage == "lost_sales":
+        K = math.ceil(2 * mean) + 1
+    else:  # the optimum is base-stock, whose order is the last demand
+        K = int(stats.poisson.isf(1e-6, mean)) + 1
     level = float(stats.poisson.ppf(penalty / (penalty + 1.0), mean * (lead_time + 1)))
     pipeline = mean * lead_time
     name = f"{shortage}_L{lead_time}_p{penalty:g}" + (

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import ROOT, TINY, only_run, phase1
+from helpers import ROOT, TINY, only_run, phase1, script
 
 
 def test_writes_config_checkpoints_metrics_and_plots(run):
@@ -418,3 +418,46 @@ def test_killed_at_each_step_of_publishing_then_resumed(tmp_path, monkeypatch):
         rows = (run / "metrics.csv").read_text().splitlines()[1:]
         assert [int(r.split(",")[0]) for r in rows] == [1, 2, 3], k
         assert load_policies(run)["store_1"] is not None
+
+
+def test_phase1_trains_a_single_stage_instance_on_order_quantities(tmp_path, run):
+    """The phase-1 machinery on Zipkin's instances: one store ordering whole
+    units, the 'orders' observation, the gate against the order-up-to store."""
+    from experiments.config import read_run_config
+    from experiments.loading import load_policies
+
+    out = tmp_path / "single"
+    phase1(
+        "--scenario",
+        "lost_sales_L1_p4",
+        "--store-observation",
+        "orders",
+        "--timesteps",
+        "200",
+        "--output",
+        str(out),
+        *TINY,
+    )
+    folder = only_run(out)
+    config = read_run_config(folder)
+    assert config.store_observation == "orders"
+    assert config.scenario.actions.store_max_order == 11
+    gate = json.loads((folder / "gate.json").read_text())
+    assert gate["roles"]["store"]["against"] == "seed"
+    policies = load_policies(folder)
+    assert set(policies) == {"store_1", "supplier_1"}
+    obs = np.zeros((3, 4), dtype=np.float32)  # on hand, backlog, on order, 1 ahead
+    actions = policies["store_1"](obs)
+    assert actions.shape == (3,) and ((actions >= 0) & (actions <= 11)).all()
+    # a later phase keeps the layout of the run it starts from
+    bad = script(
+        "phase2",
+        "--from",
+        str(run),
+        "--store-observation",
+        "orders",
+        "--output",
+        str(tmp_path / "p2"),
+        check=False,
+    )
+    assert bad.returncode == 2 and "observe the 'pipeline' store layout" in bad.stderr

@@ -1,0 +1,219 @@
+"""Learned policies against the exact optimum: Zipkin's (2008) lost-sales table.
+
+How to run:
+    python benchmarks/optimality_gap.py                         # solver only
+    python experiments/phase1.py --scenario lost_sales_L2_p39 \\
+        --store-observation orders --timesteps 1000000
+    python benchmarks/optimality_gap.py --runs results           # + learned
+
+For every instance (``lost_sales_L<L>_p<p>``, Poisson demand with mean 5,
+holding 1, penalty p, L in 1..4): Zipkin's published optimal and best
+base-stock costs; the exact solver's (:mod:`baselines.optimal`: optimum, best
+base-stock with uncapped orders as Zipkin's, myopic, best constant order) with
+their wall-clock; and simulated on the same held-out episodes (seeds from
+1,000,000, ``--horizon`` periods each, which start near the steady state):
+the solver's optimal policy, the best base-stock policy, and with ``--runs``
+the newest finished phase-1 run of the instance under that folder (greedy).
+Each simulated cost is the mean per period with its 95% CI; the learned
+policy's gap to the optimum is its paired difference from the simulated
+optimal policy on the same episodes (common random numbers), over the exact
+optimal cost, in percent with a 95% CI; likewise learned minus base-stock.
+Training cost: env steps and wall-clock of the run.
+
+Writes ``results/benchmarks/optimality_gap.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from baselines.evaluate import evaluate  # noqa: E402
+from baselines.optimal import SingleStage  # noqa: E402
+from baselines.policies import make_policies  # noqa: E402
+from experiments.config import read_run_config  # noqa: E402
+from experiments.curriculum import find_source_run  # noqa: E402
+from experiments.loading import load_policies  # noqa: E402
+from hmarl_env import get_scenario  # noqa: E402
+from hmarl_env.registry import SUPPLIER  # noqa: E402
+from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
+from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
+from hmarl_env.utils.stats import mean_ci  # noqa: E402
+
+#: Zipkin (2008), Table 3: (L, p) -> (optimal, best base-stock)
+PUBLISHED = {
+    (1, 4): (4.04, 4.16),
+    (2, 4): (4.40, 4.64),
+    (3, 4): (4.60, 4.98),
+    (4, 4): (4.73, 5.20),
+    (1, 39): (7.84, 7.86),
+    (2, 39): (9.11, 9.19),
+    (3, 39): (10.04, 10.22),
+    (4, 39): (10.79, 11.06),
+}
+#: Zipkin's base-stock reorders each period's demand: orders up to this many
+#: means are never binding (P(D > 20) < 1e-6 at mean 5)
+UNCAPPED = 4
+
+
+def _per_period(scenario, policies, episodes: int, horizon: int) -> np.ndarray:
+    df = evaluate(
+        scenario.replace(horizon=horizon),
+        policies,
+        episodes,
+        seed=HELD_OUT_SEED,
+        store_observation="orders",
+    )
+    return df[df["agent"] == "store_1"]["total_cost"].to_numpy() / horizon
+
+
+def _ci(x: np.ndarray) -> dict[str, float]:
+    m, h = mean_ci(x)
+    return {"mean": m, "ci95": h}
+
+
+def _training(run: Path) -> dict[str, float]:
+    with (run / "metrics.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    return {
+        "run": str(run),
+        "env_steps": float(rows[-1]["timesteps"]),
+        "seconds": float(sum(float(r["seconds"]) for r in rows)),
+        "explained_variance_last5": float(
+            np.mean([float(r["store_vf_explained_var"]) for r in rows[-5:]])
+        ),
+    }
+
+
+def instance(
+    L: int, p: int, episodes: int, horizon: int, runs: Path | None
+) -> dict[str, object]:
+    name = f"lost_sales_L{L}_p{p}"
+    sc = get_scenario(name)
+    out: dict[str, object] = {"instance": name, "published": PUBLISHED[(L, p)]}
+    solver = SingleStage(sc)
+    optimal = solver.solve()
+    wide = SingleStage(sc, max_order=UNCAPPED * int(sc.nodes[0].demand.mean))
+    base = wide.best_base_stock()
+    exact = {
+        "optimal": optimal,
+        "base_stock": base,
+        "myopic": solver.myopic(),
+        "constant": solver.best_constant(),
+    }
+    out["exact"] = {
+        k: {"cost": s.cost, "policy": s.name, "seconds": s.seconds}
+        for k, s in exact.items()
+    }
+    supplier = make_policies(sc)[SUPPLIER]
+    start = time.perf_counter()
+    sims = {
+        "optimal": _per_period(
+            sc,
+            {"store_1": solver.policy(optimal), SUPPLIER: supplier},
+            episodes,
+            horizon,
+        ),
+        "base_stock": _per_period(
+            wide.scenario,
+            {"store_1": wide.policy(base), SUPPLIER: supplier},
+            episodes,
+            horizon,
+        ),
+    }
+    if runs is not None:
+        try:
+            run = find_source_run(runs, "phase1", name)
+        except ValueError:
+            run = None
+        if run is not None and read_run_config(run).store_observation == "orders":
+            learned = load_policies(run, sc.replace(horizon=horizon))
+            sims["learned"] = _per_period(sc, learned, episodes, horizon)
+            out["training"] = _training(run)
+    out["simulation_seconds"] = time.perf_counter() - start
+    out["simulated"] = {k: _ci(v) for k, v in sims.items()}
+    g = optimal.cost
+    for k in ("base_stock", "learned"):
+        if k in sims:
+            out[f"{k}_gap_pct"] = _ci(100 * (sims[k] - sims["optimal"]) / g)
+    if "learned" in sims:
+        out["learned_minus_base_stock"] = _ci(sims["learned"] - sims["base_stock"])
+    return out
+
+
+def _fmt(entry: dict | None, digits: int = 3) -> str:
+    if entry is None:
+        return "-"
+    return f"{entry['mean']:.{digits}f} ± {entry['ci95']:.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--horizon", type=int, default=1000)
+    parser.add_argument(
+        "--runs", default=None, help="folder holding the instances' phase-1 runs"
+    )
+    parser.add_argument(
+        "--instances",
+        nargs="+",
+        default=[
+            f"{L},{p}" for (L, p) in sorted(PUBLISHED, key=lambda k: (k[1], k[0]))
+        ],
+        help="L,p pairs (default: all eight)",
+    )
+    args = parser.parse_args(argv)
+    runs = Path(args.runs) if args.runs else None
+    rows = []
+    for pair in args.instances:
+        L, p = (int(x) for x in pair.split(","))
+        rows.append(instance(L, p, args.episodes, args.horizon, runs))
+        r = rows[-1]
+        print(f"{r['instance']}: done", file=sys.stderr, flush=True)
+    print(
+        f"average cost per period; simulated: {args.episodes} held-out episodes x "
+        f"{args.horizon} periods, mean ± 95% CI; gap: paired, % of the optimum\n"
+    )
+    print(
+        "| instance | published opt / base-stock | solver opt | solver base-stock "
+        "| myopic | constant | simulated opt | simulated base-stock | learned "
+        "| learned gap % | base-stock gap % | solve s | train |"
+    )
+    print("|---" * 13 + "|")
+    for r in rows:
+        e, s = r["exact"], r["simulated"]
+        pub = r["published"]
+        train = r.get("training")
+        cost = (
+            "-"
+            if train is None
+            else f"{train['env_steps']:,.0f} steps, {train['seconds'] / 60:.1f} min"
+        )
+        print(
+            f"| {r['instance']} | {pub[0]:.2f} / {pub[1]:.2f} "
+            f"| {e['optimal']['cost']:.3f} | {e['base_stock']['cost']:.3f} "
+            f"({e['base_stock']['policy'].split()[-1]}) "
+            f"| {e['myopic']['cost']:.3f} | {e['constant']['cost']:.3f} "
+            f"| {_fmt(s['optimal'])} | {_fmt(s['base_stock'])} "
+            f"| {_fmt(s.get('learned'))} | {_fmt(r.get('learned_gap_pct'), 2)} "
+            f"| {_fmt(r.get('base_stock_gap_pct'), 2)} "
+            f"| {e['optimal']['seconds']:.1f} "
+            f"| {cost} |"
+        )
+    path = write_json_atomic(
+        results_dir() / "benchmarks" / "optimality_gap.json",
+        {"episodes": args.episodes, "horizon": args.horizon, "rows": rows},
+    )
+    print(f"\nwritten to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Single-stage instances against the optimum: presets, quantity actions, the
+'orders' observation, the exact solver and its heuristics."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import hmarl_env
+from baselines.evaluate import evaluate
+from baselines.optimal import SingleStage, TablePolicy
+from baselines.policies import ConstantOrderStore, OrderUpToStore, make_policies
+from hmarl_env import get_scenario
+from hmarl_env.core import Simulation
+from hmarl_env.registry import StoreOrderFeature
+from hmarl_env.scenario import Actions, Node, single_stage
+
+#: Zipkin (2008), Table 3: (L, p) -> (optimal, best base-stock) average cost
+ZIPKIN = {
+    (1, 4): (4.04, 4.16),
+    (2, 4): (4.40, 4.64),
+    (3, 4): (4.60, 4.98),
+    (4, 4): (4.73, 5.20),
+    (1, 39): (7.84, 7.86),
+    (2, 39): (9.11, 9.19),
+    (3, 39): (10.04, 10.22),
+    (4, 39): (10.79, 11.06),
+}
+#: the instances solved in the default run (L = 3, 4 are the benchmark's)
+SMALL = [(L, p) for (L, p) in ZIPKIN if L <= 2]
+
+
+def test_single_stage_presets_by_name():
+    sc = get_scenario("lost_sales_L4_p39")
+    (store,) = sc.nodes
+    assert store.name == "store_1" and store.parent is None
+    assert store.lead_time == 5  # Zipkin's L = 4 demands between order and arrival
+    assert (store.holding_cost, store.stockout_cost) == (1.0, 39.0)
+    assert store.demand.mean == 5.0 and sc.shortage == "lost_sales"
+    assert sc.actions.store_max_order == 11 and sc.rewards.mode == "system"
+    other = get_scenario("backorder_L2_p9_mean10")
+    assert other.shortage == "backorder" and other.nodes[0].demand.mean == 10.0
+    assert other.name == "backorder_L2_p9_mean10"
+    assert get_scenario(single_stage(1, 4.0)).name == "lost_sales_L1_p4"
+    with pytest.raises(ValueError, match="single-stage instance such as"):
+        get_scenario("lost_sales_L4")
+
+
+def test_agents_act_on_order_quantities():
+    sc = get_scenario("lost_sales_L2_p4")
+    env = hmarl_env.parallel_env(sc, store_observation="orders")
+    env.reset(seed=3)
+    assert env.action_space("store_1").n == sc.actions.store_max_order + 1
+    assert env.possible_agents == ["store_1", "supplier_1"]
+    placed = []
+    for q in (7, 0, 3, 11):
+        obs, _, _, _, infos = env.step({"store_1": q, "supplier_1": 0})
+        placed.append(q)
+        assert infos["store_1"]["ordered"] == q
+        # the pipeline shows the last L orders, oldest first, in demand scales
+        arriving = obs["store_1"][StoreOrderFeature.arriving :] * 5.0
+        assert arriving == pytest.approx(([5.0, 5.0] + placed)[-2:], abs=1e-5)
+    with pytest.raises(ValueError, match=r"integer in \[0, 11\]"):
+        env.step({"store_1": 12, "supplier_1": 0})
+
+
+def test_orders_observation_is_the_simulation_state():
+    sc = get_scenario("backorder_L3_p9")
+    env = hmarl_env.parallel_env(sc, store_observation="orders")
+    obs, _ = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        sim = env.unwrapped._sim if hasattr(env, "unwrapped") else env._sim
+        o = obs["store_1"].astype(np.float64)
+        inv, dem = 5.0 * 5, 5.0  # mean * (lead time + 1), mean
+        assert o[StoreOrderFeature.inventory] * inv == pytest.approx(
+            sim.on_hand[0, 0], abs=1e-4
+        )
+        assert o[StoreOrderFeature.backlog] * inv == pytest.approx(
+            sim.backlog[0, 0], abs=1e-4
+        )
+        in_pipe = o[StoreOrderFeature.arriving :].sum() * dem
+        assert in_pipe == pytest.approx(sim.in_transit[0, 0], abs=1e-4)
+        obs, *_ = env.step({"store_1": int(rng.integers(0, 12)), "supplier_1": 0})
+
+
+def test_initial_pipeline_arrives_in_the_first_periods():
+    sc = get_scenario("lost_sales_L3_p4")  # lead time 4: arrivals in periods 1-3
+    sim = Simulation(sc)
+    sim.reset(np.random.default_rng(0))
+    assert sim.in_transit[0, 0] == 15.0
+    received = []
+    for _ in range(5):
+        led = sim.step(np.zeros((1, 1)))
+        received.append(sim.received[0, 0])
+        assert led.in_transit[0, 0] >= 0
+    assert received[:4] == [5.0, 5.0, 5.0, 0.0]
+    with pytest.raises(ValueError, match="initial_pipeline"):
+        Node("store_1", None, 2, 1.0, initial_pipeline=-1.0, demand=sc.nodes[0].demand)
+
+
+@pytest.mark.parametrize(("L", "p"), SMALL)
+def test_solver_reproduces_zipkins_table(L, p):
+    s = SingleStage(f"lost_sales_L{L}_p{p}")
+    optimal = s.solve()
+    published_opt, published_bs = ZIPKIN[(L, p)]
+    assert optimal.cost == pytest.approx(published_opt, rel=0.005)
+    # Zipkin's base-stock orders whatever the demand was: uncapped orders
+    wide = SingleStage(f"lost_sales_L{L}_p{p}", max_order=20)
+    base = wide.best_base_stock()
+    assert base.cost == pytest.approx(published_bs, rel=0.005)
+    # the optimum is a lower bound of every heuristic
+    for h in (base, wide.myopic(), wide.best_constant(), s.best_base_stock()):
+        assert h.cost >= optimal.cost - 1e-9
+    assert s.check_truncation(optimal.table, optimal.distribution)
+
+
+def test_backorder_optimum_is_the_newsvendor_base_stock():
+    # with backorders base-stock is optimal; its cost is the newsvendor's over
+    # L + 1 periods of demand at the critical fractile
+    L, b = 2, 9.0
+    s = SingleStage(f"backorder_L{L}_p{b:g}")
+    optimal = s.solve()
+    D = stats.poisson(5.0 * (L + 1))
+    S = int(D.ppf(b / (b + 1.0)))
+    d = np.arange(200)
+    newsvendor = float(
+        (D.pmf(d) * (np.maximum(S - d, 0) + b * np.maximum(d - S, 0))).sum()
+    )
+    assert optimal.cost == pytest.approx(newsvendor, rel=1e-6)
+    assert s.best_base_stock().cost == pytest.approx(newsvendor, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lost_sales_L1_p4", "lost_sales_L2_p39"])
+def test_simulated_optimal_policy_agrees_with_the_solver(name):
+    s = SingleStage(name)
+    optimal = s.solve()
+    sc = get_scenario(name, horizon=1000)
+    df = evaluate(
+        sc,
+        {"store_1": s.policy(optimal), "supplier_1": make_policies(sc)["supplier_1"]},
+        episodes=100,
+        seed=0,
+        store_observation="orders",
+    )
+    per_period = df[df["agent"] == "store_1"]["total_cost"].to_numpy() / 1000
+    mean = per_period.mean()
+    half = 1.96 * per_period.std(ddof=1) / math.sqrt(len(per_period))
+    assert abs(mean - optimal.cost) < half, (mean, half, optimal.cost)
+
+
+def test_table_policy_reads_the_orders_layout_only():
+    s = SingleStage("lost_sales_L2_p4")
+    policy = s.policy(s.solve())
+    assert isinstance(policy, TablePolicy)
+    with pytest.raises(ValueError, match="'orders' store observation"):
+        policy(np.zeros((2, 8), dtype=np.float32))
+    # far above the grid: order nothing
+    big = np.zeros((1, 5), dtype=np.float32)
+    big[0, StoreOrderFeature.inventory] = 10.0
+    assert policy(big)[0] == 0
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ValueError, match="store_max_order must be an integer"):
+        Actions(store_max_order=0)
+    with pytest.raises(ValueError, match="needs stores that order quantities"):
+        hmarl_env.parallel_env("default", store_observation="orders")
+    sc = get_scenario("default")
+    nodes = tuple(
+        n.__class__(**{**n.__dict__, "lead_time": 3}) if n.name == "store_2" else n
+        for n in sc.nodes
+    )
+    mixed = sc.replace(
+        nodes=nodes,
+        actions=Actions(store_max_order=200),
+    )
+    with pytest.raises(ValueError, match="need one lead time"):
+        hmarl_env.parallel_env(mixed, store_observation="orders")
+    with pytest.raises(ValueError, match="one store ordering from the supplier"):
+        SingleStage("default")
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"about [0-9.e+]+ state x order entries"):
+        SingleStage("lost_sales_L9_p39")
+    assert time.perf_counter() - start < 5  # refused before allocating
+
+
+def test_quantity_heuristics():
+    sc = get_scenario("lost_sales_L2_p4")
+    rules = make_policies(sc, "base_stock", store_observation="orders")
+    store = rules["store_1"]
+    assert isinstance(store, OrderUpToStore)
+    obs = np.zeros((2, 5), dtype=np.float32)
+    obs[1, StoreOrderFeature.inventory] = 0.5  # 10 units (scale 5 x (3 + 1))
+    obs[1, StoreOrderFeature.arriving :] = 1.0  # 5 + 5 in the pipeline
+    # hmarl's lead time 3: cover 4 periods, safety 1.65 std over them
+    level = 5.0 * 4 + 1.65 * math.sqrt(5.0) * math.sqrt(4)
+    expected = np.clip(np.rint([level, level - 20.0]), 0, 11)
+    assert store(obs).tolist() == expected.tolist()
+    constant = make_policies(sc, "constant", store_observation="orders")["store_1"]
+    assert constant == ConstantOrderStore(5)
+    with pytest.raises(ValueError, match="'orders' or 'pipeline'"):
+        make_policies(sc, "base_stock", store_observation="seed")
