@@ -944,8 +944,9 @@ def single_stage(
     one for steady-state averages) starts near the steady state: ``mean``
     units arrive in each of the first ``L`` periods and the store holds what
     brings its inventory position to the backorder base-stock level (the ``p /
-    (p + 1)`` quantile of ``L + 1`` periods' demand). Every agent is rewarded by the system's cost
-    (``rewards.mode = "system"``), here the store's own ledger cost.
+    (p + 1)`` quantile of ``L + 1`` periods' demand). Every agent is rewarded
+    by the system's cost (``rewards.mode = "system"``), here the store's own
+    ledger cost.
 
     Loadable by name: ``lost_sales_L4_p39`` (``L = 4``, ``p = 39``, mean 5),
     ``backorder_L2_p9_mean10``.
