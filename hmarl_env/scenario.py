@@ -901,6 +901,8 @@ _SINGLE_STAGE = re.compile(
     r"(lost_sales|backorder)_L([0-9]+)_p([0-9]+(?:\.[0-9]+)?)"
     r"(?:_mean([0-9]+(?:\.[0-9]+)?))?"
 )
+
+
 def single_stage(
     lead_time: int,
     penalty: float,
