@@ -18,7 +18,9 @@ Each simulated cost is the mean per period with its 95% CI; the learned
 policy's gap to the optimum is its paired difference from the simulated
 optimal policy on the same episodes (common random numbers), over the exact
 optimal cost, in percent with a 95% CI; likewise learned minus base-stock.
-Training cost: env steps and wall-clock of the run.
+Training cost: env steps and wall-clock of the run. Where the learned policy
+differs: on the states it visits (the same episodes), how often its order
+equals the optimal policy's, and the mean absolute difference in units.
 
 Writes ``results/benchmarks/optimality_gap.json``.
 """
@@ -43,6 +45,7 @@ from experiments.curriculum import find_source_run  # noqa: E402
 from experiments.loading import load_policies  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 from hmarl_env.registry import SUPPLIER  # noqa: E402
+from hmarl_env.rollout import Rollout  # noqa: E402
 from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
 from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
 from hmarl_env.utils.stats import mean_ci  # noqa: E402
@@ -77,6 +80,29 @@ def _per_period(scenario, policies, episodes: int, horizon: int) -> np.ndarray:
 def _ci(x: np.ndarray) -> dict[str, float]:
     m, h = mean_ci(x)
     return {"mean": m, "ci95": h}
+
+
+def agreement(scenario, learned, optimal, episodes: int) -> dict[str, float]:
+    """On the states the learned store visits: how often it orders what the
+    optimal policy would, and the mean absolute difference (units)."""
+    rollout = Rollout(scenario, episodes, "orders")
+    rollout.reset([np.random.default_rng(HELD_OUT_SEED + e) for e in range(episodes)])
+    roles = rollout.roles
+    store, supplier = roles.slices["store_1"], roles.slices[SUPPLIER]
+    actions = np.zeros((episodes, len(roles.agents)), dtype=np.intp)
+    k_store, k_supplier = roles.agents.index("store_1"), roles.agents.index(SUPPLIER)
+    same = diff = n = 0.0
+    while not rollout.done:
+        obs = rollout.observe()
+        mine = learned["store_1"](obs[:, store])
+        best = optimal(obs[:, store])
+        same += float((mine == best).sum())
+        diff += float(np.abs(mine - best).sum())
+        n += len(mine)
+        actions[:, k_store] = mine
+        actions[:, k_supplier] = learned[SUPPLIER](obs[:, supplier])
+        rollout.step(actions)
+    return {"same_order_pct": 100 * same / n, "mean_abs_difference": diff / n}
 
 
 def _training(run: Path) -> dict[str, float]:
@@ -134,9 +160,13 @@ def instance(
         except ValueError:
             run = None
         if run is not None and read_run_config(run).store_observation == "orders":
-            learned = load_policies(run, sc.replace(horizon=horizon))
+            long = sc.replace(horizon=horizon)
+            learned = load_policies(run, long)
             sims["learned"] = _per_period(sc, learned, episodes, horizon)
             out["training"] = _training(run)
+            out["agreement"] = agreement(
+                long, learned, solver.policy(optimal), min(episodes, 50)
+            )
     out["simulation_seconds"] = time.perf_counter() - start
     out["simulated"] = {k: _ci(v) for k, v in sims.items()}
     g = optimal.cost

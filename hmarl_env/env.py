@@ -35,7 +35,11 @@ class SupplyChainEnv(ParallelEnv):
     Agents are the scenario's nodes (stores first, then warehouses) and
     ``supplier_1``; the multipliers, lots and fractions come from
     ``scenario.actions``. A serial scenario has ``store_1``, ``warehouse_1``,
-    ``warehouse_2`` (the root) and ``supplier_1``.
+    ``warehouse_2`` (the root) and ``supplier_1``. With
+    ``actions.store_max_order = K`` stores order whole quantities instead:
+    action ``a`` orders ``a`` units (``Discrete(K + 1)``). A single-stage
+    scenario (``lost_sales_L4_p39``) has ``store_1`` (ordering from the
+    supplier) and ``supplier_1``.
 
     ## Observations
 
@@ -46,7 +50,11 @@ class SupplyChainEnv(ParallelEnv):
     * store (8): inventory, forecast, demand uncertainty, days of cover (in
       periods), last-day stockout (0/1), warehouse inventory ratio, recent
       service level, inbound pipeline (in transit + on order). The seeds' 7-D
-      layout (``store_observation="seed"``) drops the pipeline.
+      layout (``store_observation="seed"``) drops the pipeline. For stores
+      ordering quantities, ``store_observation="orders"`` (``2 + L``): on
+      hand, backlog, units ordered and not yet shipped, then what arrives in
+      each of the next ``L - 1`` periods - the whole state of a single-stage
+      system.
     * warehouse (4 + number of children; 6 by default): aggregate store demand,
       inventory, inbound pipeline from the supplier, each child's inventory,
       average service level of the stores below.
