@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from baselines.evaluate import evaluate  # noqa: E402
-from baselines.optimal import SingleStage  # noqa: E402
+from baselines.optimal import solve_instance  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from experiments.config import read_run_config  # noqa: E402
 from experiments.curriculum import find_source_run  # noqa: E402
@@ -61,9 +61,6 @@ PUBLISHED = {
     (3, 39): (10.04, 10.22),
     (4, 39): (10.79, 11.06),
 }
-#: Zipkin's base-stock reorders each period's demand: orders up to this many
-#: means are never binding (P(D > 20) < 1e-6 at mean 5)
-UNCAPPED = 4
 
 
 def _per_period(scenario, policies, episodes: int, horizon: int) -> np.ndarray:
@@ -124,19 +121,12 @@ def instance(
     name = f"lost_sales_L{L}_p{p}"
     sc = get_scenario(name)
     out: dict[str, object] = {"instance": name, "published": PUBLISHED[(L, p)]}
-    solver = SingleStage(sc)
-    optimal = solver.solve()
-    wide = SingleStage(sc, max_order=UNCAPPED * int(sc.nodes[0].demand.mean))
-    base = wide.best_base_stock()
-    exact = {
-        "optimal": optimal,
-        "base_stock": base,
-        "myopic": solver.myopic(),
-        "constant": solver.best_constant(),
-    }
+    solved = solve_instance(sc)
+    solver, optimal = solved["optimal"]
+    wide, base = solved["base_stock"]
     out["exact"] = {
         k: {"cost": s.cost, "policy": s.name, "seconds": s.seconds}
-        for k, s in exact.items()
+        for k, (_, s) in solved.items()
     }
     supplier = make_policies(sc)[SUPPLIER]
     start = time.perf_counter()

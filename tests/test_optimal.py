@@ -203,3 +203,13 @@ def test_quantity_heuristics():
     assert constant == ConstantOrderStore(5)
     with pytest.raises(ValueError, match="'orders' or 'pipeline'"):
         make_policies(sc, "base_stock", store_observation="seed")
+
+
+def test_command_line(capsys):
+    from baselines.optimal import main
+
+    assert main(["lost_sales_L1_p39"]) == 0
+    out = capsys.readouterr().out
+    assert "optimal" in out and "7.83" in out and "base-stock S=" in out
+    assert main(["default"]) == 2
+    assert "one store ordering from the supplier" in capsys.readouterr().err
