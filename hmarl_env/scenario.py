@@ -622,12 +622,14 @@ def scenario_from_dict(
             raise ValueError(
                 f"scenario.extends must be the name of one preset, got {extends!r}"
             )
-        if extends not in PRESETS:
+        base = _preset(extends)
+        if base is None:
             raise ValueError(
                 f"scenario.extends {extends!r} is not a preset; presets: "
-                f"{sorted(PRESETS)}"
+                f"{sorted(PRESETS)} and single-stage instances such as "
+                "'lost_sales_L4_p39'"
             )
-        data = _merge(PRESETS[extends]().to_dict(), data)
+        data = _merge(base.to_dict(), data)
     if "nodes" not in data:
         raise ValueError("scenario.nodes is required (or extends = '<preset>')")
     raw_nodes = data["nodes"]
@@ -1003,6 +1005,17 @@ PRESETS = {
 }
 
 
+def _preset(name: str) -> Scenario | None:
+    """The preset or single-stage instance called ``name``, or None."""
+    if name in PRESETS:
+        return PRESETS[name]()
+    m = _SINGLE_STAGE.fullmatch(name)
+    if m is None:
+        return None
+    shortage, L, p, mean = m.groups()
+    return single_stage(int(L), float(p), float(mean or 5.0), shortage)
+
+
 def get_scenario(
     scenario: str | Path | Scenario = "default", **overrides: Any
 ) -> Scenario:
@@ -1011,11 +1024,8 @@ def get_scenario(
     """
     if isinstance(scenario, Scenario):
         result = scenario
-    elif isinstance(scenario, str) and scenario in PRESETS:
-        result = PRESETS[scenario]()
-    elif isinstance(scenario, str) and (m := _SINGLE_STAGE.fullmatch(scenario)):
-        shortage, L, p, mean = m.groups()
-        result = single_stage(int(L), float(p), float(mean or 5.0), shortage)
+    elif isinstance(scenario, str) and (preset := _preset(scenario)) is not None:
+        result = preset
     elif isinstance(scenario, (str, Path)) and Path(scenario).suffix.lower() in (
         ".toml",
         ".yaml",

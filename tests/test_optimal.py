@@ -213,3 +213,12 @@ def test_command_line(capsys):
     assert "optimal" in out and "7.83" in out and "base-stock S=" in out
     assert main(["default"]) == 2
     assert "one store ordering from the supplier" in capsys.readouterr().err
+
+
+def test_single_stage_instances_extend_in_files(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('extends = "lost_sales_L2_p9"\nhorizon = 500\n')
+    sc = get_scenario(path)
+    assert sc.horizon == 500 and sc.nodes[0].stockout_cost == 9.0
+    assert sc.actions.store_max_order == 11 and sc.name == "mine"
+    assert SingleStage(sc).instance.lead_time == 2
