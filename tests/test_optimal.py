@@ -222,3 +222,44 @@ def test_single_stage_instances_extend_in_files(tmp_path):
     assert sc.horizon == 500 and sc.nodes[0].stockout_cost == 9.0
     assert sc.actions.store_max_order == 11 and sc.name == "mine"
     assert SingleStage(sc).instance.lead_time == 2
+
+
+@pytest.mark.parametrize(
+    "name", ["lost_sales_L1_p4", "lost_sales_L3_p39", "backorder_L2_p9"]
+)
+def test_the_simulator_is_zipkins_model_period_by_period(name):
+    """Zipkin's recursion on the simulator's own demand, under the optimal
+    policy: every order is the table's at Zipkin's state, every period's cost
+    the ledger's."""
+    s = SingleStage(name)
+    optimal = s.solve()
+    policy = s.policy(optimal)
+    sc = get_scenario(name, horizon=400)
+    env = hmarl_env.parallel_env(sc, store_observation="orders")
+    obs, _ = env.reset(seed=11)
+    demand = env._sim._demand[:, 0, 0].copy()
+    node = sc.nodes[0]
+    h, p = node.holding_cost, node.stockout_cost
+    backorder = sc.shortage == "backorder"
+
+    def period(x, d):  # net stock after arrivals, demand -> (left, cost)
+        y = x - d if backorder else max(x - d, 0.0)
+        short = max(-y, 0.0) if backorder else max(d - x, 0.0)
+        return y, h * max(y, 0.0) + p * short
+
+    y, cost = period(node.initial_inventory, demand[0])
+    arriving = [node.initial_pipeline] * s.L  # in 1 .. L periods
+    for t in range(sc.horizon):
+        x = int(round(y + arriving[0]))
+        if x > s.x_max:
+            expected = 0
+        else:
+            index = (x - s.x_min, *(int(a) for a in arriving[1:]))
+            expected = int(optimal.table[index])
+        q = int(policy(obs["store_1"][None, :])[0])
+        assert q == expected
+        obs, _, _, _, infos = env.step({"store_1": q, "supplier_1": 0})
+        assert infos["store_1"]["total_cost"] == pytest.approx(cost, abs=1e-9)
+        if t + 1 < sc.horizon:
+            x, arriving = y + arriving[0], arriving[1:] + [q]
+            y, cost = period(x, demand[t + 1])
