@@ -20,7 +20,11 @@ __all__ = ["fingerprint", "is_preset", "load_tuned", "tuned_path"]
 
 #: fields that change nothing at these values, left out of the fingerprint so
 #: that records tuned before the fields existed stay valid
-_NEUTRAL = {"initial_pipeline": 0.0, "store_max_order": None}
+_NEUTRAL = {
+    "initial_pipeline": 0.0,
+    "store_max_order": None,
+    "expected_store_costs": False,
+}
 
 
 def _canonical(obj: Any) -> Any:

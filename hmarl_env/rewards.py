@@ -12,6 +12,11 @@ Reward modes (``scenario.rewards.mode``):
   quantity the multi-echelon literature minimises;
 * ``mixed``: ``(1 - system_weight) * local + system_weight * system``.
 
+With ``rewards.expected_store_costs`` the system reward charges each store
+the expectation of its holding and shortage costs over the period's demand,
+given its net stock when demand arrives (:class:`ExpectedStoreCosts`), instead
+of the realised ones; the period table and ``infos``' costs stay the ledger's.
+
 ``infos`` report both parts (``local_reward``, ``system_reward``) in every
 mode. With the default weights, the local rewards are (the seeds' formula):
 
@@ -52,6 +57,7 @@ __all__ = [
     "SUPPLIER_INFO_KEYS",
     "NODE_TABLE",
     "SUPPLIER_TABLE",
+    "ExpectedStoreCosts",
     "Rewards",
     "reward_scales",
     "mix",
@@ -265,6 +271,60 @@ def _rewards(table, indptr, inputs, weights):  # pragma: no cover - jit
     return out
 
 
+class ExpectedStoreCosts:
+    """Each store's holding and shortage costs in expectation over a period's
+    Poisson demand ``D``, given its net stock ``x`` when demand arrives:
+    ``h * E(x - D)^+ + p * E(D - x)^+``, against the realised ``h * closing +
+    p * (lost + backlog)``. ``x`` comes from the period table: ``closing -
+    backlog + demand - lost`` (on hand after arrivals, less what was owed to
+    customers). For whole-unit demand ``E(x - D)^+`` is linear between
+    integers, so a table over ``0 .. top`` interpolated is exact; above
+    ``top`` (where ``P(D > top) < 1e-12``) it is ``x - mean``.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        from scipy import stats
+
+        stores = scenario.store_index
+        self.stores = stores
+        nodes = [scenario.nodes[i] for i in stores]
+        self.h = np.array([n.holding_cost for n in nodes])
+        self.p = np.array([n.stockout_cost for n in nodes])
+        self.mean = np.array([n.demand.mean for n in nodes])
+        self.top = np.array(
+            [int(stats.poisson.isf(1e-12, m)) + 1 for m in self.mean]
+        )
+        self.grid = []
+        for m, top in zip(self.mean, self.top, strict=True):
+            k = np.arange(top + 1)
+            cdf = stats.poisson.cdf(k, m)
+            # E(x - D)^+ at integers: sum of P(D <= j) for j < x
+            self.grid.append(np.concatenate([[0.0], np.cumsum(cdf)[:-1]]))
+
+    def over(self, x: np.ndarray) -> np.ndarray:
+        """``E(x - D)^+`` per store, ``x`` of shape ``(B, stores)``."""
+        out = np.empty_like(x)
+        for j, (grid, top, m) in enumerate(
+            zip(self.grid, self.top, self.mean, strict=True)
+        ):
+            col = x[:, j]
+            inside = np.interp(col, np.arange(top + 1), grid, left=0.0)
+            out[:, j] = np.where(col > top, col - m, inside)
+        return out
+
+    def correction(self, node: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Realised minus expected store costs per replica ``(B,)``, from the
+        period table's node columns."""
+        s = self.stores
+        closing, backlog = node["closing"][:, s], node["backlog"][:, s]
+        lost, demand = node["lost"][:, s], node["demand"][:, s]
+        x = closing - backlog + demand - lost
+        over = self.over(x)
+        expected = self.h * over + self.p * (over + self.mean - x)
+        realised = self.h * closing + self.p * (lost + backlog)
+        return (realised - expected).sum(axis=1)
+
+
 class Rewards:
     """The period table, rewards and ``infos`` of a scenario's agents."""
 
@@ -281,6 +341,10 @@ class Rewards:
         self._map = csr(reward_weights(sc))
         self.width = table_width(n)
         self._nodes = tuple(node_agents(sc).items())
+        self._expected = (
+            ExpectedStoreCosts(sc) if sc.rewards.expected_store_costs else None
+        )
+        self._share = sc.rewards.system_share
 
     def period_table(self, led: Ledger) -> np.ndarray:
         """The period's report ``(B, 14N + 5)``: for every node the reward terms
@@ -303,7 +367,13 @@ class Rewards:
                 f"rewards take a period table of shape (B, {self.width}), "
                 f"got {table.shape}"
             )
-        return _rewards(table, *self._map)
+        scores = _rewards(table, *self._map)
+        if self._expected is not None:  # realised store costs -> expected
+            node, _ = table_columns(table, self.n_nodes)
+            delta = self._expected.correction(node)
+            scores[:, : self.n_nodes + 1] += self._share * delta[:, None]
+            scores[:, -1] += delta
+        return scores
 
     def __call__(self, table: np.ndarray) -> np.ndarray:
         """The rewards agents receive ``(B, N + 1)``: every node's (node order),

@@ -241,6 +241,15 @@ class Rewards:
             system``). :mod:`hmarl_env.rewards` has the formulas.
         system_weight: the system reward's share in ``"mixed"`` mode, in
             ``[0, 1]`` (``local`` is 0, ``system`` 1).
+        expected_store_costs: in the system reward, each store's holding and
+            shortage costs are their expectation over the period's demand,
+            given its stock when demand arrives, instead of what the demand
+            drawn made them (the ledger, ``infos``' costs and every evaluation
+            keep the realised costs). Every policy's expected return is the
+            same, the noise of the demand draw is gone from the rewards: with
+            a high shortage penalty it dominates them. Needs Poisson demand
+            at every store and a system share above 0 (``system`` or
+            ``mixed`` mode).
     """
 
     store: RewardWeights = field(default_factory=RewardWeights)
@@ -250,8 +259,14 @@ class Rewards:
     supplier: SupplierRewardWeights = field(default_factory=SupplierRewardWeights)
     mode: str = "local"
     system_weight: float = 0.5
+    expected_store_costs: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.expected_store_costs, bool):
+            raise ValueError(
+                "rewards.expected_store_costs must be true or false, got "
+                f"{self.expected_store_costs!r}"
+            )
         if self.mode not in REWARD_MODES:
             raise ValueError(
                 f"rewards.mode must be one of {list(REWARD_MODES)}, got {self.mode!r}"
@@ -454,6 +469,21 @@ class Scenario:
                         f"{self.horizon}-period horizon (at most {MAX_MAGNITUDE:g}); "
                         "drift and volatility are per period, as fractions (0.001, "
                         "not 0.1 for 10% a year)"
+                    )
+        if self.rewards.expected_store_costs:
+            if self.rewards.system_share == 0:
+                raise ValueError(
+                    "rewards.expected_store_costs changes the system reward, "
+                    "which agents receive only in 'system' or 'mixed' mode; "
+                    f"scenario {self.name!r} is in mode {self.rewards.mode!r}"
+                )
+            for node in self.nodes:
+                if node.is_store and not isinstance(node.demand, Poisson):
+                    raise ValueError(
+                        f"rewards.expected_store_costs needs Poisson demand at "
+                        f"every store (its expected costs are exact for "
+                        f"whole-unit demand); nodes[{node.name}] has "
+                        f"{node.demand!r}"
                     )
         if self.forecast_smoothing > 1:
             raise ValueError(

@@ -1,6 +1,7 @@
 """Single-stage instances against the optimum: presets, quantity actions, the
 'orders' observation, the exact solver and its heuristics."""
 
+import dataclasses
 import math
 import time
 
@@ -15,6 +16,7 @@ from baselines.policies import ConstantOrderStore, OrderUpToStore, make_policies
 from hmarl_env import get_scenario
 from hmarl_env.core import Simulation
 from hmarl_env.registry import StoreOrderFeature
+from hmarl_env.rewards import ExpectedStoreCosts
 from hmarl_env.scenario import Actions, Node, single_stage
 
 #: Zipkin (2008), Table 3: (L, p) -> (optimal, best base-stock) average cost
@@ -137,15 +139,15 @@ def test_backorder_optimum_is_the_newsvendor_base_stock():
 def test_simulated_optimal_policy_agrees_with_the_solver(name):
     s = SingleStage(name)
     optimal = s.solve()
-    sc = get_scenario(name, horizon=1000)
+    sc = get_scenario(name, horizon=5000)
     df = evaluate(
         sc,
         {"store_1": s.policy(optimal), "supplier_1": make_policies(sc)["supplier_1"]},
-        episodes=100,
+        episodes=40,
         seed=0,
         store_observation="orders",
     )
-    per_period = df[df["agent"] == "store_1"]["total_cost"].to_numpy() / 1000
+    per_period = df[df["agent"] == "store_1"]["total_cost"].to_numpy() / 5000
     mean = per_period.mean()
     half = 1.96 * per_period.std(ddof=1) / math.sqrt(len(per_period))
     assert abs(mean - optimal.cost) < half, (mean, half, optimal.cost)
@@ -263,3 +265,64 @@ def test_the_simulator_is_zipkins_model_period_by_period(name):
         if t + 1 < sc.horizon:
             x, arriving = y + arriving[0], arriving[1:] + [q]
             y, cost = period(x, demand[t + 1])
+
+
+def _expected(name, **changes):
+    sc = get_scenario(name, **changes)
+    return sc.replace(
+        rewards=dataclasses.replace(sc.rewards, expected_store_costs=True)
+    )
+
+
+def test_expected_store_costs_are_exact_expectations():
+    sc = _expected("lost_sales_L1_p39")
+    e = ExpectedStoreCosts(sc)
+    x = np.array([[-3.0], [0.0], [2.0], [2.5], [6.0], [60.0]])
+    d = np.arange(400)
+    pmf = stats.poisson.pmf(d, 5.0)
+    brute = [float(pmf @ np.maximum(v - d, 0.0)) for v in x[:, 0]]
+    assert e.over(x)[:, 0] == pytest.approx(brute, abs=1e-9)
+    # the ledger keeps the realised costs; the reward charges the expectation
+    env = hmarl_env.parallel_env(sc, store_observation="orders")
+    plain = hmarl_env.parallel_env(
+        get_scenario("lost_sales_L1_p39"), store_observation="orders"
+    )
+    obs, _ = env.reset(seed=2)
+    plain.reset(seed=2)
+    for q in (0, 0, 9, 3, 5, 5):
+        _, r, _, _, info = env.step({"store_1": q, "supplier_1": 0})
+        _, r0, _, _, info0 = plain.step({"store_1": q, "supplier_1": 0})
+        assert info["store_1"]["total_cost"] == info0["store_1"]["total_cost"]
+        assert r0["store_1"] == -info0["store_1"]["total_cost"]
+        i = info["store_1"]
+        stock = i["inventory"] - i["backlog"] + i["demand"] - i["lost_sales"]
+        over = float(pmf @ np.maximum(stock - d, 0.0))
+        expected = over + 39.0 * (over + 5.0 - stock)
+        assert r["store_1"] == pytest.approx(-expected, abs=1e-9)
+        assert i["system_reward"] == r["store_1"]
+
+
+def test_expected_store_costs_keep_the_average_and_cut_the_noise():
+    s = SingleStage("lost_sales_L1_p39")
+    optimal = s.solve()
+    # long episodes: the start (near, not at, the steady state) adds ~20
+    # units of cost to an episode, 0.2% of 1,000 periods
+    sc = _expected("lost_sales_L1_p39", horizon=5000)
+    policies = {
+        "store_1": s.policy(optimal),
+        "supplier_1": make_policies(sc)["supplier_1"],
+    }
+    df = evaluate(sc, policies, episodes=40, seed=0, store_observation="orders")
+    store = df[df["agent"] == "store_1"]
+    reward = -store["episode_reward"].to_numpy() / 5000
+    cost = store["total_cost"].to_numpy() / 5000
+    half = 1.96 * reward.std(ddof=1) / math.sqrt(len(reward))
+    assert abs(reward.mean() - optimal.cost) < half
+    assert reward.std() < 0.5 * cost.std()  # the demand draw's noise is gone
+
+
+def test_expected_store_costs_need_poisson_stores_and_a_system_share():
+    with pytest.raises(ValueError, match="only in 'system' or 'mixed' mode"):
+        _expected("lost_sales_L1_p4").with_reward_mode("local")
+    with pytest.raises(ValueError, match="needs Poisson demand at every store"):
+        _expected("hierarchy")
