@@ -176,7 +176,7 @@ def _fmt(entry: dict | None, digits: int = 3) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--horizon", type=int, default=5000)
     parser.add_argument(
         "--runs", default=None, help="folder holding the instances' phase-1 runs"
