@@ -82,6 +82,7 @@ __all__ = [
     "Solution",
     "TablePolicy",
     "UNCAPPED_MEANS",
+    "instance_of",
     "solve_instance",
 ]
 
@@ -111,7 +112,9 @@ class Instance:
     backorder: bool
 
 
-def _instance(scenario: Scenario) -> Instance:
+def instance_of(scenario: Scenario) -> Instance:
+    """The single-stage instance a scenario describes; a ``ValueError`` naming
+    what does not fit the solver."""
     sc = scenario
     where = f"scenario {sc.name!r}"
     if len(sc.nodes) != 1 or not sc.nodes[0].is_store:
@@ -197,7 +200,7 @@ class SingleStage:
                 actions=dataclasses.replace(sc.actions, store_max_order=max_order)
             )
         self.scenario = sc
-        self.instance = ins = _instance(sc)
+        self.instance = ins = instance_of(sc)
         L, K, mu = ins.lead_time, ins.max_order, ins.mean
         ratio = ins.penalty / (ins.penalty + ins.holding)
         #: Morton's bound: no optimal policy orders above this position

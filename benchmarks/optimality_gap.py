@@ -13,7 +13,9 @@ base-stock with uncapped orders as Zipkin's, myopic, best constant order) with
 their wall-clock; and simulated on the same held-out episodes (seeds from
 1,000,000, ``--horizon`` periods each, which start near the steady state):
 the solver's optimal policy, the best base-stock policy, and with ``--runs``
-the newest finished phase-1 run of the instance under that folder (greedy).
+the newest finished phase-1 run of the instance under that folder (greedy;
+any run whose scenario has the instance's dynamics and costs, whatever its
+reward options).
 Each simulated cost is the mean per period with its 95% CI; the learned
 policy's gap to the optimum is its paired difference from the simulated
 optimal policy on the same episodes (common random numbers), over the exact
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -38,11 +41,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from baselines.evaluate import evaluate  # noqa: E402
-from baselines.optimal import solve_instance  # noqa: E402
+from baselines.optimal import instance_of, solve_instance  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from experiments.config import read_run_config  # noqa: E402
-from experiments.curriculum import find_source_run  # noqa: E402
-from experiments.loading import load_policies  # noqa: E402
+from experiments.loading import is_finished, load_policies  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 from hmarl_env.registry import SUPPLIER  # noqa: E402
 from hmarl_env.rollout import Rollout  # noqa: E402
@@ -102,6 +104,32 @@ def agreement(scenario, learned, optimal, episodes: int) -> dict[str, float]:
     return {"same_order_pct": 100 * same / n, "mean_abs_difference": diff / n}
 
 
+def _newest_run(root: Path, scenario) -> Path | None:
+    """The newest finished phase-1 run under ``root`` on this instance (the
+    same dynamics and costs: its rewards or horizon may differ), observing
+    the 'orders' layout."""
+    def dynamics(sc):  # the instance, whatever the scenario is called
+        return dataclasses.replace(instance_of(sc), name="")
+
+    target = dynamics(scenario)
+    found = []
+    for config_path in Path(root).glob("*/config.json"):
+        run = config_path.parent
+        try:
+            config = read_run_config(run)
+            same = dynamics(config.scenario) == target
+        except ValueError:
+            continue
+        if (
+            same
+            and config.phase.name == "phase1"
+            and config.store_observation == "orders"
+            and is_finished(run)
+        ):
+            found.append((config.record.get("created", ""), run.name, run))
+    return max(found)[2] if found else None
+
+
 def _training(run: Path) -> dict[str, float]:
     with (run / "metrics.csv").open() as fh:
         rows = list(csv.DictReader(fh))
@@ -109,6 +137,9 @@ def _training(run: Path) -> dict[str, float]:
         "run": str(run),
         "env_steps": float(rows[-1]["timesteps"]),
         "seconds": float(sum(float(r["seconds"]) for r in rows)),
+        "expected_store_costs": read_run_config(
+            run
+        ).scenario.rewards.expected_store_costs,
         "explained_variance_last5": float(
             np.mean([float(r["store_vf_explained_var"]) for r in rows[-5:]])
         ),
@@ -144,19 +175,15 @@ def instance(
             horizon,
         ),
     }
-    if runs is not None:
-        try:
-            run = find_source_run(runs, "phase1", name)
-        except ValueError:
-            run = None
-        if run is not None and read_run_config(run).store_observation == "orders":
-            long = sc.replace(horizon=horizon)
-            learned = load_policies(run, long)
-            sims["learned"] = _per_period(sc, learned, episodes, horizon)
-            out["training"] = _training(run)
-            out["agreement"] = agreement(
-                long, learned, solver.policy(optimal), min(episodes, 50)
-            )
+    run = None if runs is None else _newest_run(runs, sc)
+    if run is not None:
+        long = sc.replace(horizon=horizon)
+        learned = load_policies(run, long)
+        sims["learned"] = _per_period(sc, learned, episodes, horizon)
+        out["training"] = _training(run)
+        out["agreement"] = agreement(
+            long, learned, solver.policy(optimal), min(episodes, 50)
+        )
     out["simulation_seconds"] = time.perf_counter() - start
     out["simulated"] = {k: _ci(v) for k, v in sims.items()}
     g = optimal.cost

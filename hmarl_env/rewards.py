@@ -291,9 +291,7 @@ class ExpectedStoreCosts:
         self.h = np.array([n.holding_cost for n in nodes])
         self.p = np.array([n.stockout_cost for n in nodes])
         self.mean = np.array([n.demand.mean for n in nodes])
-        self.top = np.array(
-            [int(stats.poisson.isf(1e-12, m)) + 1 for m in self.mean]
-        )
+        self.top = np.array([int(stats.poisson.isf(1e-12, m)) + 1 for m in self.mean])
         self.grid = []
         for m, top in zip(self.mean, self.top, strict=True):
             k = np.arange(top + 1)

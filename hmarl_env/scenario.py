@@ -979,8 +979,12 @@ def single_stage(
     units arrive in each of the first ``L`` periods and the store holds what
     brings its inventory position to the backorder base-stock level (the ``p /
     (p + 1)`` quantile of ``L + 1`` periods' demand). Every agent is rewarded
-    by the system's cost (``rewards.mode = "system"``), here the store's own
-    ledger cost.
+    by the system's cost (``rewards.mode = "system"``), here the store's own,
+    charged in expectation over each period's demand
+    (``rewards.expected_store_costs``: the same expected return as the ledger
+    cost, without the demand draw's noise, which a penalty of 39 per lost unit
+    makes the larger part of a period's cost; the ledger and every evaluation
+    keep the realised costs). Replace ``rewards`` for the realised cost.
 
     Loadable by name: ``lost_sales_L4_p39`` (``L = 4``, ``p = 39``, mean 5),
     ``backorder_L2_p9_mean10``.
@@ -1021,7 +1025,7 @@ def single_stage(
         horizon=horizon,
         shortage=shortage,
         actions=Actions(store_max_order=K),
-        rewards=Rewards(mode="system"),
+        rewards=Rewards(mode="system", expected_store_costs=True),
     )
 
 

@@ -267,11 +267,9 @@ def test_the_simulator_is_zipkins_model_period_by_period(name):
             y, cost = period(x, demand[t + 1])
 
 
-def _expected(name, **changes):
+def _expected(name, on=True, **changes):
     sc = get_scenario(name, **changes)
-    return sc.replace(
-        rewards=dataclasses.replace(sc.rewards, expected_store_costs=True)
-    )
+    return sc.replace(rewards=dataclasses.replace(sc.rewards, expected_store_costs=on))
 
 
 def test_expected_store_costs_are_exact_expectations():
@@ -285,7 +283,7 @@ def test_expected_store_costs_are_exact_expectations():
     # the ledger keeps the realised costs; the reward charges the expectation
     env = hmarl_env.parallel_env(sc, store_observation="orders")
     plain = hmarl_env.parallel_env(
-        get_scenario("lost_sales_L1_p39"), store_observation="orders"
+        _expected("lost_sales_L1_p39", on=False), store_observation="orders"
     )
     obs, _ = env.reset(seed=2)
     plain.reset(seed=2)
@@ -326,3 +324,5 @@ def test_expected_store_costs_need_poisson_stores_and_a_system_share():
         _expected("lost_sales_L1_p4").with_reward_mode("local")
     with pytest.raises(ValueError, match="needs Poisson demand at every store"):
         _expected("hierarchy")
+    # the single-stage presets train on expected costs
+    assert get_scenario("lost_sales_L4_p39").rewards.expected_store_costs
