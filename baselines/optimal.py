@@ -82,10 +82,23 @@ __all__ = [
     "Solution",
     "TablePolicy",
     "UNCAPPED_MEANS",
+    "ZIPKIN_TABLE",
     "instance_of",
     "solve_instance",
 ]
 
+#: Zipkin (2008), Table 3 (Poisson demand, mean 5, holding 1): (L, p) ->
+#: (optimal, best base-stock) average cost per period, as published
+ZIPKIN_TABLE = {
+    (1, 4): (4.04, 4.16),
+    (2, 4): (4.40, 4.64),
+    (3, 4): (4.60, 4.98),
+    (4, 4): (4.73, 5.20),
+    (1, 39): (7.84, 7.86),
+    (2, 39): (9.11, 9.19),
+    (3, 39): (10.04, 10.22),
+    (4, 39): (10.79, 11.06),
+}
 #: the most state x order entries the solver allocates (about 0.4 GB of float64
 #: per array; it holds a few)
 MAX_ENTRIES = 50_000_000
@@ -446,8 +459,10 @@ class SingleStage:
         return np.clip(level - self.position, 0, self.K).astype(np.int64)
 
     def best_base_stock(self) -> Solution:
-        """The best base-stock level: every level from 0 to ``cap`` evaluated
-        exactly until the cost has risen for two levels in a row."""
+        """The best base-stock level, evaluated exactly level by level from
+        Morton's bound ``S_bar`` down (the best level is at or below it) until
+        the cost has risen for two levels in a row (the lost-sales base-stock
+        cost is convex in the level: Janakiraman & Roundy, 2004)."""
         start = time.perf_counter()
         best: Solution | None = None
         worse = 0
@@ -464,13 +479,7 @@ class SingleStage:
                 if worse >= 2:
                     break
         assert best is not None
-        return Solution(
-            best.name,
-            best.cost,
-            best.table,
-            best.distribution,
-            time.perf_counter() - start,
-        )
+        return dataclasses.replace(best, seconds=time.perf_counter() - start)
 
     def myopic_table(self) -> np.ndarray:
         """The order minimising the expected cost of the period it arrives in
@@ -509,14 +518,7 @@ class SingleStage:
             r -= 1
         while r < self.K and cost(r + 1) < cost(r):
             r += 1
-        best = results[r]
-        return Solution(
-            best.name,
-            best.cost,
-            best.table,
-            best.distribution,
-            time.perf_counter() - start,
-        )
+        return dataclasses.replace(results[r], seconds=time.perf_counter() - start)
 
     def policy(self, solution: Solution) -> TablePolicy:
         """``solution`` as a policy with the baselines' interface."""

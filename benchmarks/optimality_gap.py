@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from baselines.evaluate import evaluate  # noqa: E402
-from baselines.optimal import instance_of, solve_instance  # noqa: E402
+from baselines.optimal import ZIPKIN_TABLE, instance_of, solve_instance  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from experiments.config import read_run_config  # noqa: E402
 from experiments.loading import is_finished, load_policies  # noqa: E402
@@ -51,18 +51,6 @@ from hmarl_env.rollout import Rollout  # noqa: E402
 from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
 from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
 from hmarl_env.utils.stats import mean_ci  # noqa: E402
-
-#: Zipkin (2008), Table 3: (L, p) -> (optimal, best base-stock)
-PUBLISHED = {
-    (1, 4): (4.04, 4.16),
-    (2, 4): (4.40, 4.64),
-    (3, 4): (4.60, 4.98),
-    (4, 4): (4.73, 5.20),
-    (1, 39): (7.84, 7.86),
-    (2, 39): (9.11, 9.19),
-    (3, 39): (10.04, 10.22),
-    (4, 39): (10.79, 11.06),
-}
 
 
 def _per_period(scenario, policies, episodes: int, horizon: int) -> np.ndarray:
@@ -108,6 +96,7 @@ def _newest_run(root: Path, scenario) -> Path | None:
     """The newest finished phase-1 run under ``root`` on this instance (the
     same dynamics and costs: its rewards or horizon may differ), observing
     the 'orders' layout."""
+
     def dynamics(sc):  # the instance, whatever the scenario is called
         return dataclasses.replace(instance_of(sc), name="")
 
@@ -151,7 +140,7 @@ def instance(
 ) -> dict[str, object]:
     name = f"lost_sales_L{L}_p{p}"
     sc = get_scenario(name)
-    out: dict[str, object] = {"instance": name, "published": PUBLISHED[(L, p)]}
+    out: dict[str, object] = {"instance": name, "published": ZIPKIN_TABLE[(L, p)]}
     solved = solve_instance(sc)
     solver, optimal = solved["optimal"]
     wide, base = solved["base_stock"]
@@ -212,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "--instances",
         nargs="+",
         default=[
-            f"{L},{p}" for (L, p) in sorted(PUBLISHED, key=lambda k: (k[1], k[0]))
+            f"{L},{p}" for (L, p) in sorted(ZIPKIN_TABLE, key=lambda k: (k[1], k[0]))
         ],
         help="L,p pairs (default: all eight)",
     )

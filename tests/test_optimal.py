@@ -11,7 +11,7 @@ from scipy import stats
 
 import hmarl_env
 from baselines.evaluate import evaluate
-from baselines.optimal import SingleStage, TablePolicy
+from baselines.optimal import ZIPKIN_TABLE, SingleStage, TablePolicy
 from baselines.policies import ConstantOrderStore, OrderUpToStore, make_policies
 from hmarl_env import get_scenario
 from hmarl_env.core import Simulation
@@ -19,19 +19,8 @@ from hmarl_env.registry import StoreOrderFeature
 from hmarl_env.rewards import ExpectedStoreCosts
 from hmarl_env.scenario import Actions, Node, single_stage
 
-#: Zipkin (2008), Table 3: (L, p) -> (optimal, best base-stock) average cost
-ZIPKIN = {
-    (1, 4): (4.04, 4.16),
-    (2, 4): (4.40, 4.64),
-    (3, 4): (4.60, 4.98),
-    (4, 4): (4.73, 5.20),
-    (1, 39): (7.84, 7.86),
-    (2, 39): (9.11, 9.19),
-    (3, 39): (10.04, 10.22),
-    (4, 39): (10.79, 11.06),
-}
 #: the instances solved in the default run (L = 3, 4 are the benchmark's)
-SMALL = [(L, p) for (L, p) in ZIPKIN if L <= 2]
+SMALL = [(L, p) for (L, p) in ZIPKIN_TABLE if L <= 2]
 
 
 def test_single_stage_presets_by_name():
@@ -107,7 +96,7 @@ def test_initial_pipeline_arrives_in_the_first_periods():
 def test_solver_reproduces_zipkins_table(L, p):
     s = SingleStage(f"lost_sales_L{L}_p{p}")
     optimal = s.solve()
-    published_opt, published_bs = ZIPKIN[(L, p)]
+    published_opt, published_bs = ZIPKIN_TABLE[(L, p)]
     assert optimal.cost == pytest.approx(published_opt, rel=0.005)
     # Zipkin's base-stock orders whatever the demand was: uncapped orders
     wide = SingleStage(f"lost_sales_L{L}_p{p}", max_order=20)
