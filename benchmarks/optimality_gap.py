@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         cost = (
             "-"
             if train is None
-            else f"{train['env_steps']:,.0f} steps, {train['seconds'] / 60:.1f} min"
+            else f"{train['env_steps']:,.0f} steps, {train['seconds'] / 60:.1f} min, "
+            + ("expected" if train["expected_store_costs"] else "realised")
+            + " costs"
         )
         print(
             f"| {r['instance']} | {pub[0]:.2f} / {pub[1]:.2f} "
