@@ -19,10 +19,12 @@ import numpy as np
 
 from hmarl_env.env import SupplyChainEnv
 from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS
+from hmarl_env.observations import STORE_OBSERVATIONS
 from hmarl_env.registry import SUPPLIER, role_of
 from hmarl_env.rewards import (
     NODE_INFO_KEYS,
     SUPPLIER_INFO_KEYS,
+    ExpectedStoreCosts,
     mix,
     role_reward,
     system_reward,
@@ -45,6 +47,16 @@ def _expected_rewards(
             },
         )[0]
     )
+    sc = env.scenario
+    if sc.rewards.expected_store_costs:  # realised store costs -> expected
+        names = {"closing": "inventory", "lost": "lost_sales"}
+        node = {
+            column: np.array(
+                [[infos[n][names.get(column, column)] for n in sc.node_names]]
+            )
+            for column in ("closing", "backlog", "lost", "demand")
+        }
+        system += float(ExpectedStoreCosts(sc).correction(node)[0])
     out = {}
     for agent, info in infos.items():
         role = role_of(agent)
@@ -76,9 +88,10 @@ def run_checks(
     rng = np.random.default_rng(seed)
     # each agent's actions: every action at least once, in random order
     plan = {}
+    length = max([steps] + [env.action_space(a).n for a in env.possible_agents])
     for a in env.possible_agents:
         n = env.action_space(a).n
-        plan[a] = rng.permutation(np.resize(np.arange(n), max(steps, n)))
+        plan[a] = rng.permutation(np.resize(np.arange(n), length))
     record: dict = {}
 
     def reset() -> str:
@@ -165,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--store-observation", default="pipeline", choices=["pipeline", "seed"]
+        "--store-observation", default="pipeline", choices=STORE_OBSERVATIONS
     )
     args = parser.parse_args(argv)
     if args.steps < 1:

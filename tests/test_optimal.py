@@ -315,3 +315,12 @@ def test_expected_store_costs_need_poisson_stores_and_a_system_share():
         _expected("hierarchy")
     # the single-stage presets train on expected costs
     assert get_scenario("lost_sales_L4_p39").rewards.expected_store_costs
+
+
+@pytest.mark.parametrize("name", ["lost_sales_L2_p39", "backorder_L1_p9"])
+def test_the_validator_passes_single_stage_instances(name, capsys):
+    # more actions than validation steps; rewards on expected costs
+    from hmarl_env.validate import main as validate
+
+    assert validate(["--scenario", name, "--store-observation", "orders"]) == 0
+    assert "ALL 5 VALIDATIONS PASSED" in capsys.readouterr().out
