@@ -280,13 +280,17 @@ class SingleStage:
             np.minimum(x[:, None] + first[None, :], self.x_max) - self.x_min
         )  # (y, a) -> index of y + a
         # inventory position of each state, and the largest allowed order
-        pos = x.reshape((X,) + (1,) * (len(self.shape) - 1)).astype(np.int64)
+        pos = self._by_stock(x).astype(np.int64)
         for axis in range(1, len(self.shape)):
             shape = [1] * len(self.shape)
             shape[axis] = K + 1
             pos = pos + np.arange(K + 1).reshape(shape)
         self.position = np.broadcast_to(pos, self.shape)
         self.room = np.clip(self.cap - self.position, 0, K)
+
+    def _by_stock(self, values: np.ndarray) -> np.ndarray:
+        """A vector over net stock shaped to broadcast over the grid."""
+        return values.reshape((self.X,) + (1,) * (len(self.shape) - 1))
 
     # ---------------------------------------------------------- operators
     def _expect(self, V: np.ndarray) -> np.ndarray:
@@ -388,9 +392,7 @@ class SingleStage:
             post = np.minimum(np.arange(X) + table, X - 1)
             cost = self.cost[post]
         else:
-            cost = np.broadcast_to(
-                self.cost.reshape((X,) + (1,) * (len(self.shape) - 1)), self.shape
-            )
+            cost = np.broadcast_to(self._by_stock(self.cost), self.shape)
         fixed = self.instance.fixed * (table > 0)
         return float((mu * (cost + fixed)).sum())
 
@@ -442,7 +444,7 @@ class SingleStage:
             f"position cap {self.cap}": float(mu[at_cap].sum()),
         }
         if self.instance.backorder:
-            cut = self.floor_cut.reshape((self.X,) + (1,) * (len(self.shape) - 1))
+            cut = self._by_stock(self.floor_cut)
             binding[f"net stock floor {self.x_min}"] = float((mu * cut).sum())
         worst = {k: v for k, v in binding.items() if v > BINDING_TOLERANCE}
         if worst:
@@ -486,10 +488,8 @@ class SingleStage:
         (orders placed later arrive after it, so they are taken as 0)."""
         if self.L == 0:  # it arrives at once: this period's cost
             return self._q_values(np.zeros(self.shape)).argmin(axis=-1)
-        X, K = self.X, self.K
-        V = np.broadcast_to(
-            self.cost.reshape((X,) + (1,) * (len(self.shape) - 1)), self.shape
-        )
+        K = self.K
+        V = np.broadcast_to(self._by_stock(self.cost), self.shape)
         for _ in range(self.L - 1):
             V = self._expect(V)[..., 0]
         Q = self._expect(V) + np.where(np.arange(K + 1) > 0, self.instance.fixed, 0.0)
