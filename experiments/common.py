@@ -173,8 +173,12 @@ def build_config(
     seed: int = 0,
     store_observation: str = "pipeline",
     heuristic_params: Mapping[str, Any] | None = None,
+    timesteps: int | None = None,
 ) -> PPOConfig:
     """The PPO config of a phase.
+
+    ``timesteps`` (the run's budget in env steps) is needed only where the
+    settings anneal the learning rate or the entropy bonus over it.
 
     Every module that is neither trained nor frozen acts with its heuristic
     (``phase.heuristic``, tuned by default). Learned modules are PPO's default
@@ -259,11 +263,11 @@ def build_config(
         )
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
         .training(
-            lr=ppo.lr,
+            lr=ppo.schedule("lr", timesteps),
             gamma=ppo.gamma,
             lambda_=ppo.lambda_,
             clip_param=ppo.clip_param,
-            entropy_coeff=ppo.entropy_coeff,
+            entropy_coeff=ppo.schedule("entropy_coeff", timesteps),
             vf_loss_coeff=ppo.vf_loss_coeff,
             grad_clip=ppo.grad_clip,
             vf_clip_param=(

@@ -93,6 +93,12 @@ class PPOSettings:
         activation: their activation.
         vf_share_layers: whether policy and value share layers (set explicitly:
             a restored module with another setting would load non-strictly).
+        lr_end: the learning rate reached at the end of the run's budget,
+            annealed linearly from ``lr`` over the env steps of the run
+            (``None``: ``lr`` throughout). PPO's policy keeps moving by about
+            the same amount per update while the rate stays put; annealing
+            lets it settle on the policy it is converging to.
+        entropy_coeff_end: likewise for the entropy bonus (``None``: constant).
         critic: what each learned module's value function sees: ``"local"``
             (the agent's own observation, RLlib's default PPO module) or
             ``"central"`` (the env's global state beside the own observation;
@@ -117,6 +123,8 @@ class PPOSettings:
     activation: str = "tanh"
     vf_share_layers: bool = False
     critic: str = "local"
+    lr_end: float | None = None
+    entropy_coeff_end: float | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -129,9 +137,16 @@ class PPOSettings:
             "grad_clip",
             "vf_clip_param",
             "reward_centering",
+            "lr_end",
+            "entropy_coeff_end",
         ):
             v = getattr(self, name)
-            if v is None and name in ("grad_clip", "vf_clip_param"):
+            if v is None and name in (
+                "grad_clip",
+                "vf_clip_param",
+                "lr_end",
+                "entropy_coeff_end",
+            ):
                 continue
             if not (
                 isinstance(v, (int, float))
@@ -175,6 +190,20 @@ class PPOSettings:
                 f"PPOSettings.minibatch_size ({self.minibatch_size}) must not exceed "
                 f"train_batch_size ({self.train_batch_size})"
             )
+
+    def schedule(self, name: str, timesteps: int | None) -> float | list[list[float]]:
+        """``lr`` or ``entropy_coeff`` as RLlib takes it: the number, or where
+        its ``_end`` is set a linear schedule over ``timesteps`` env steps
+        (``[[0, start], [timesteps, end]]``; RLlib holds the end value after)."""
+        start, end = getattr(self, name), getattr(self, name + "_end")
+        if end is None:
+            return start
+        if timesteps is None or timesteps < 1:
+            raise ValueError(
+                f"PPOSettings.{name}_end anneals {name} over the run's budget; "
+                f"the config needs that budget in env steps, got {timesteps!r}"
+            )
+        return [[0, start], [int(timesteps), end]]
 
     def learner_reward_scales(self, scenario: Scenario) -> dict[str, float]:
         """Module ID -> what the learner divides that module's rewards by (the

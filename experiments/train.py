@@ -285,6 +285,18 @@ _PPO_OPTIONS = (
     ("reward_centering", float, "step size of the mean reward subtracted (0: none)"),
     ("hiddens", _sizes, "hidden layer sizes, e.g. 64,64"),
     (
+        "lr_end",
+        _optional_float,
+        "learning rate at the end of the budget, annealed linearly from --lr "
+        "('none': constant)",
+    ),
+    (
+        "entropy_coeff_end",
+        _optional_float,
+        "entropy bonus at the end of the budget, annealed linearly from "
+        "--entropy-coeff ('none': constant)",
+    ),
+    (
         "critic",
         _critic,
         "what the value functions see: local (the agent's own observation) or "
@@ -811,6 +823,7 @@ def run_phase(
         seed=config.seed,
         store_observation=config.store_observation,
         heuristic_params=params,
+        timesteps=target,
     )
 
     started_ray = start_ray(args.address)

@@ -64,6 +64,8 @@ def test_learner_scales_per_module_and_mode():
         ({"reward_centering": 2.0}, "reward_centering"),
         ({"minibatch_size": 4096, "train_batch_size": 2048}, "minibatch_size"),
         ({"num_epochs": 0}, "num_epochs"),
+        ({"lr_end": -1e-4}, "lr_end"),
+        ({"entropy_coeff_end": float("nan")}, "entropy_coeff_end"),
     ],
 )
 def test_bad_ppo_settings_name_the_field(bad, match):
@@ -124,6 +126,22 @@ def test_the_learner_gets_the_scales_and_the_config_the_clips():
     assert seeds.vf_clip_param == 10.0 and seeds.minibatch_size == 64
     if PPO_PRESETS["hmarl"].vf_clip_param is None:
         assert cfg.vf_clip_param == math.inf
+
+
+def test_annealing_reaches_rllib_as_a_schedule_over_the_budget():
+    from experiments.common import build_config
+    from experiments.config import PPOSettings, Phase
+
+    sc = get_scenario("default")
+    phase = Phase("phase1", ("store",))
+    constant = build_config(sc, phase, PPOSettings(lr=1e-3), timesteps=1000)
+    assert constant.lr == 1e-3 and constant.entropy_coeff == 0.01
+    ppo = PPOSettings(lr=1e-3, lr_end=1e-4, entropy_coeff=0.01, entropy_coeff_end=0)
+    cfg = build_config(sc, phase, ppo, timesteps=50_000)
+    assert cfg.lr == [[0, 1e-3], [50_000, 1e-4]]
+    assert cfg.entropy_coeff == [[0, 0.01], [50_000, 0.0]]
+    with pytest.raises(ValueError, match="lr_end anneals lr over the run's budget"):
+        build_config(sc, phase, ppo)  # no budget to anneal over
 
 
 # ------------------------------------------------------------------ presets
