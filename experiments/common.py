@@ -34,6 +34,7 @@ import hmarl_env
 from baselines.policies import make_policies
 from experiments.config import Phase, PPOSettings, RunnerSettings
 from experiments.critic import OWN, CentralCriticModule, CentralStateEnv
+from experiments.heads import MODULES as HEAD_MODULES
 from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
 from hmarl_env.registry import module_id, role_of
 from hmarl_env.scenario import Scenario, scenario_from_dict
@@ -218,15 +219,21 @@ def build_config(
             "model_config": {
                 "hiddens": list(ppo.hiddens),
                 "activation": ppo.activation,
+                "policy_head": ppo.policy_head,
             },
         }
     else:
         learned = {
+            **(
+                {"module_class": HEAD_MODULES[ppo.policy_head]}
+                if ppo.policy_head in HEAD_MODULES
+                else {}
+            ),
             "model_config": DefaultModelConfig(
                 fcnet_hiddens=list(ppo.hiddens),
                 fcnet_activation=ppo.activation,
                 vf_share_layers=ppo.vf_share_layers,
-            )
+            ),
         }
     for mid, agent in modules.items():
         spaces = {

@@ -40,6 +40,7 @@ __all__ = [
     "CRITICS",
     "MONITOR_SEED",
     "PHASES",
+    "POLICY_HEADS",
     "PPO_PRESETS",
     "PPOSettings",
     "Phase",
@@ -55,6 +56,10 @@ MONITOR_SEED = 2_000_000
 REWARD_SCALING = ("none", "period", "return")
 #: what a learned module's value function sees (:mod:`experiments.critic`)
 CRITICS = ("local", "central")
+
+#: how a learned module's outputs become its action distribution
+#: (:mod:`experiments.heads`)
+POLICY_HEADS = ("categorical", "ordinal", "normal")
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,10 @@ class PPOSettings:
         activation: their activation.
         vf_share_layers: whether policy and value share layers (set explicitly:
             a restored module with another setting would load non-strictly).
+        policy_head: how a learned module's outputs become its action
+            distribution: ``"categorical"`` (a free logit per action, RLlib's
+            default), ``"ordinal"`` or ``"normal"`` (for ordered actions such
+            as order quantities: :mod:`experiments.heads`).
         lr_end: the learning rate reached at the end of the run's budget,
             annealed linearly from ``lr`` over the env steps of the run
             (``None``: ``lr`` throughout). PPO's policy keeps moving by about
@@ -123,6 +132,7 @@ class PPOSettings:
     activation: str = "tanh"
     vf_share_layers: bool = False
     critic: str = "local"
+    policy_head: str = "categorical"
     lr_end: float | None = None
     entropy_coeff_end: float | None = None
 
@@ -173,6 +183,11 @@ class PPOSettings:
             raise ValueError(
                 f"PPOSettings.critic must be one of {list(CRITICS)}, "
                 f"got {self.critic!r}"
+            )
+        if self.policy_head not in POLICY_HEADS:
+            raise ValueError(
+                f"PPOSettings.policy_head must be one of {list(POLICY_HEADS)}, "
+                f"got {self.policy_head!r}"
             )
         if self.critic == "central" and self.vf_share_layers:
             raise ValueError(
@@ -319,7 +334,7 @@ class Phase:
 
 #: PPOSettings fields that shape a module's weights: a phase that loads modules
 #: takes them from the run it loads from.
-ARCHITECTURE = ("hiddens", "activation", "vf_share_layers", "critic")
+ARCHITECTURE = ("hiddens", "activation", "vf_share_layers", "critic", "policy_head")
 
 
 #: The curriculum: each phase's row (``experiments/phaseN.py`` runs one).

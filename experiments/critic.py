@@ -39,6 +39,8 @@ from ray.rllib.core.rl_module.torch import TorchRLModule
 from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 from torch import nn
 
+from experiments.heads import apply_head, head_outputs
+
 __all__ = ["OWN", "STATE", "CentralCriticModule", "CentralStateEnv", "paired_space"]
 
 #: keys of the observation RLlib sees with a central critic
@@ -99,7 +101,8 @@ class CentralCriticModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
     PPO module).
 
     Observation space: :func:`paired_space`. ``model_config``: ``hiddens``
-    (list of widths) and ``activation``.
+    (list of widths), ``activation`` and ``policy_head``
+    (:mod:`experiments.heads`; default categorical).
     """
 
     def setup(self) -> None:
@@ -112,7 +115,9 @@ class CentralCriticModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         hiddens = list(self.model_config.get("hiddens", [64, 64]))
         activation = self.model_config.get("activation", "tanh")
         own, state = space[OWN].shape[0], space[STATE].shape[0]
-        self.pi = _mlp(own, hiddens, int(self.action_space.n), activation)
+        n = int(self.action_space.n)
+        head = self.model_config.get("policy_head", "categorical")
+        self.pi = _mlp(own, hiddens, head_outputs(head, n), activation)
         # removed again by TorchRLModule when the module is inference-only
         self.vf = _mlp(state + own, hiddens, 1, activation)
 
@@ -123,7 +128,10 @@ class CentralCriticModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         loaded checkpoint acts)."""
         obs = batch[Columns.OBS]
         own = obs[OWN] if isinstance(obs, dict) else obs
-        return {Columns.ACTION_DIST_INPUTS: self.pi(own)}
+        head = self.model_config.get("policy_head", "categorical")
+        return apply_head(
+            head, {Columns.ACTION_DIST_INPUTS: self.pi(own)}, int(self.action_space.n)
+        )
 
     # ---------------------------------------------------------- the critic
     @staticmethod

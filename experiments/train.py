@@ -53,6 +53,7 @@ from experiments.config import (
     ARCHITECTURE,
     CRITICS,
     MONITOR_SEED,
+    POLICY_HEADS,
     PPO_PRESETS,
     RUN_DEFAULTS,
     Phase,
@@ -261,12 +262,15 @@ def _sizes(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in text.split(",") if x.strip())
 
 
-def _critic(text: str) -> str:
-    if text not in CRITICS:
-        raise argparse.ArgumentTypeError(
-            f"must be one of {', '.join(CRITICS)}, got {text!r}"
-        )
-    return text
+def _choice(choices: tuple[str, ...]):
+    def check(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(
+                f"must be one of {', '.join(choices)}, got {text!r}"
+            )
+        return text
+
+    return check
 
 
 # single PPO settings a command line may override: (field, type, help)
@@ -285,6 +289,13 @@ _PPO_OPTIONS = (
     ("reward_centering", float, "step size of the mean reward subtracted (0: none)"),
     ("hiddens", _sizes, "hidden layer sizes, e.g. 64,64"),
     (
+        "policy_head",
+        _choice(POLICY_HEADS),
+        "how the actor's outputs become action probabilities: categorical (a "
+        "logit per action), ordinal or normal (for order quantities; "
+        "experiments/heads.py); phases 2-4 keep the source run's",
+    ),
+    (
         "lr_end",
         _optional_float,
         "learning rate at the end of the budget, annealed linearly from --lr "
@@ -298,7 +309,7 @@ _PPO_OPTIONS = (
     ),
     (
         "critic",
-        _critic,
+        _choice(CRITICS),
         "what the value functions see: local (the agent's own observation) or "
         "central (the global state beside it; actors stay local); phases 2-4 "
         "keep the critic of the run they start from",

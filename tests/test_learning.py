@@ -130,7 +130,7 @@ def test_the_learner_gets_the_scales_and_the_config_the_clips():
 
 def test_annealing_reaches_rllib_as_a_schedule_over_the_budget():
     from experiments.common import build_config
-    from experiments.config import PPOSettings, Phase
+    from experiments.config import Phase, PPOSettings
 
     sc = get_scenario("default")
     phase = Phase("phase1", ("store",))
