@@ -119,16 +119,18 @@ def _newest_run(root: Path, scenario) -> Path | None:
     return max(found)[2] if found else None
 
 
-def _training(run: Path) -> dict[str, float]:
+def _training(run: Path) -> dict[str, object]:
+    config = read_run_config(run)
     with (run / "metrics.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     return {
         "run": str(run),
         "env_steps": float(rows[-1]["timesteps"]),
         "seconds": float(sum(float(r["seconds"]) for r in rows)),
-        "expected_store_costs": read_run_config(
-            run
-        ).scenario.rewards.expected_store_costs,
+        "expected_store_costs": config.scenario.rewards.expected_store_costs,
+        "policy_head": config.ppo.policy_head,
+        "annealed": config.ppo.lr_end is not None
+        or config.ppo.entropy_coeff_end is not None,
         "explained_variance_last5": float(
             np.mean([float(r["store_vf_explained_var"]) for r in rows[-5:]])
         ),
@@ -232,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             if train is None
             else f"{train['env_steps']:,.0f} steps, {train['seconds'] / 60:.1f} min, "
             + ("expected" if train["expected_store_costs"] else "realised")
-            + " costs"
+            + f" costs, {train['policy_head']} head"
+            + (", annealed" if train["annealed"] else "")
         )
         print(
             f"| {r['instance']} | {pub[0]:.2f} / {pub[1]:.2f} "

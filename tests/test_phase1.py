@@ -5,6 +5,7 @@ These start Ray (a few seconds each); budgets are a few hundred env steps.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import secrets
@@ -432,8 +433,12 @@ def test_phase1_trains_a_single_stage_instance_on_order_quantities(tmp_path, run
         "lost_sales_L1_p4",
         "--store-observation",
         "orders",
+        "--policy-head",
+        "normal",
+        "--lr-end",
+        "1e-4",
         "--timesteps",
-        "200",
+        "400",
         "--output",
         str(out),
         *TINY,
@@ -442,6 +447,11 @@ def test_phase1_trains_a_single_stage_instance_on_order_quantities(tmp_path, run
     config = read_run_config(folder)
     assert config.store_observation == "orders"
     assert config.scenario.actions.store_max_order == 11
+    assert config.ppo.policy_head == "normal" and config.ppo.lr_end == 1e-4
+    with (folder / "metrics.csv").open() as fh:
+        lrs = [float(r["store_lr"]) for r in csv.DictReader(fh)]
+    # annealed over the 400 steps: 1e-3 at 0, 5.5e-4 at 200, 1e-4 at 400
+    assert len(lrs) == 2 and lrs[1] < lrs[0] and lrs[1] <= 5.5e-4 + 1e-9
     gate = json.loads((folder / "gate.json").read_text())
     assert gate["roles"]["store"]["against"] == "seed"
     policies = load_policies(folder)
@@ -449,6 +459,7 @@ def test_phase1_trains_a_single_stage_instance_on_order_quantities(tmp_path, run
     obs = np.zeros((3, 4), dtype=np.float32)  # on hand, backlog, on order, 1 ahead
     actions = policies["store_1"](obs)
     assert actions.shape == (3,) and ((actions >= 0) & (actions <= 11)).all()
+    assert policies["store_1"].module.pi.net.mlp[-1].out_features == 2
     # a later phase keeps the layout of the run it starts from
     bad = script(
         "phase2",
