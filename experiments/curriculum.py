@@ -152,8 +152,8 @@ def restore_modules(algo: Any, checkpoint: str | Path, modules: Iterable[str]) -
             raise ValueError(
                 f"module {module!r} of {str(ckpt)!r} does not fit this phase's "
                 f"{module!r} module ({mismatch}); was it trained with other "
-                "hidden sizes, activation, vf_share_layers or critic, or another "
-                "scenario?"
+                "hidden sizes, activation, vf_share_layers, critic or policy "
+                "head, or another scenario?"
             )
         algo.restore_from_path(
             str((ckpt / MODULES_SUBDIR / module).resolve()),
