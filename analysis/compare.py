@@ -40,7 +40,7 @@ from analysis.plots import _figure, _save
 from baselines.evaluate import evaluate
 from baselines.policies import TUNED_SETS, make_policies
 from experiments.config import read_run_config
-from experiments.loading import load_policies
+from experiments.loading import ACTING, load_policies
 from hmarl_env import get_scenario, parallel_env
 from hmarl_env.registry import role_of, role_of_module
 from hmarl_env.seeding import HELD_OUT_SEED
@@ -146,10 +146,11 @@ def compare_runs(
     """Evaluate runs and baselines on the same held-out episodes; the summary
     plus per-episode frames (``frames``) and the policies used.
 
-    ``acting``: how the learned modules act (``greedy`` or ``sampled``, see
-    :class:`experiments.loading.ModulePolicy`); the summary records it, and
-    ``other_acting`` gives the learned roles' reward acting the other way on
-    the same episodes, paired with it, so a difference between them shows.
+    ``acting``: how the learned modules act (``greedy``, ``mean`` or
+    ``sampled``, see :class:`experiments.loading.ModulePolicy`); the summary
+    records it, and ``other_acting`` gives the learned roles' reward acting
+    sampled (greedy where ``acting`` is sampled) on the same episodes, paired
+    with it, so a difference between them shows.
     """
     if not runs:
         raise ValueError("give at least one run folder")
@@ -205,7 +206,7 @@ def compare_runs(
             summary.update(section)
         else:
             summary[key] = section
-    other = "sampled" if acting == "greedy" else "greedy"
+    other = "greedy" if acting == "sampled" else "sampled"
     other_runs = [
         role_kpis(run_eval(load_policies(r, sc, acting=other)), roles) for r in runs
     ]
@@ -409,10 +410,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--acting",
-        choices=("greedy", "sampled"),
+        choices=ACTING,
         default="greedy",
-        help="how learned modules act (sampled: from a seeded generator); the "
-        "other way is reported beside it",
+        help="how learned modules act (mean: the expected action, for order "
+        "quantities; sampled: from a seeded generator); sampled is reported "
+        "beside it (greedy beside sampled)",
     )
     args = parser.parse_args(argv)
     if args.episodes < 2:

@@ -5,6 +5,7 @@ How to run:
     python experiments/phase1.py --scenario lost_sales_L2_p39 \\
         --store-observation orders --timesteps 1000000
     python benchmarks/optimality_gap.py --runs results           # + learned
+    python benchmarks/optimality_gap.py --runs results --instances 4,39 --acting greedy
 
 For every instance (``lost_sales_L<L>_p<p>``, Poisson demand with mean 5,
 holding 1, penalty p, L in 1..4): Zipkin's published optimal and best
@@ -13,9 +14,10 @@ base-stock with uncapped orders as Zipkin's, myopic, best constant order) with
 their wall-clock; and simulated on the same held-out episodes (seeds from
 1,000,000, ``--horizon`` periods each, which start near the steady state):
 the solver's optimal policy, the best base-stock policy, and with ``--runs``
-the newest finished phase-1 run of the instance under that folder (greedy;
-any run whose scenario has the instance's dynamics and costs, whatever its
-reward options).
+the newest finished phase-1 run of the instance under those folders (any run
+whose scenario has the instance's dynamics and costs, whatever its reward or
+PPO options), acting by its mean order (``--acting``, default ``mean``:
+:class:`experiments.loading.ModulePolicy`) and, beside it, greedily.
 Each simulated cost is the mean per period with its 95% CI; the learned
 policy's gap to the optimum is its paired difference from the simulated
 optimal policy on the same episodes (common random numbers), over the exact
@@ -44,7 +46,7 @@ from baselines.evaluate import evaluate  # noqa: E402
 from baselines.optimal import ZIPKIN_TABLE, instance_of, solve_instance  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from experiments.config import read_run_config  # noqa: E402
-from experiments.loading import is_finished, load_policies  # noqa: E402
+from experiments.loading import ACTING, is_finished, load_policies  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 from hmarl_env.registry import SUPPLIER  # noqa: E402
 from hmarl_env.rollout import Rollout  # noqa: E402
@@ -92,8 +94,8 @@ def agreement(scenario, learned, optimal, episodes: int) -> dict[str, float]:
     return {"same_order_pct": 100 * same / n, "mean_abs_difference": diff / n}
 
 
-def _newest_run(root: Path, scenario) -> Path | None:
-    """The newest finished phase-1 run under ``root`` on this instance (the
+def _newest_run(roots: list[Path], scenario) -> Path | None:
+    """The newest finished phase-1 run under any of ``roots`` on this instance (the
     same dynamics and costs: its rewards or horizon may differ), observing
     the 'orders' layout."""
 
@@ -102,7 +104,8 @@ def _newest_run(root: Path, scenario) -> Path | None:
 
     target = dynamics(scenario)
     found = []
-    for config_path in Path(root).glob("*/config.json"):
+    paths = [c for root in roots for c in Path(root).glob("*/config.json")]
+    for config_path in paths:
         run = config_path.parent
         try:
             config = read_run_config(run)
@@ -138,7 +141,12 @@ def _training(run: Path) -> dict[str, object]:
 
 
 def instance(
-    L: int, p: int, episodes: int, horizon: int, runs: Path | None
+    L: int,
+    p: int,
+    episodes: int,
+    horizon: int,
+    runs: list[Path] | None,
+    acting: str = "mean",
 ) -> dict[str, object]:
     name = f"lost_sales_L{L}_p{p}"
     sc = get_scenario(name)
@@ -169,8 +177,12 @@ def instance(
     run = None if runs is None else _newest_run(runs, sc)
     if run is not None:
         long = sc.replace(horizon=horizon)
-        learned = load_policies(run, long)
+        learned = load_policies(run, long, acting=acting)
         sims["learned"] = _per_period(sc, learned, episodes, horizon)
+        if acting != "greedy":  # the most probable order, on the same episodes
+            greedy = load_policies(run, long)
+            sims["learned_greedy"] = _per_period(sc, greedy, episodes, horizon)
+        out["acting"] = acting
         out["training"] = _training(run)
         out["agreement"] = agreement(
             long, learned, solver.policy(optimal), min(episodes, 50)
@@ -178,7 +190,7 @@ def instance(
     out["simulation_seconds"] = time.perf_counter() - start
     out["simulated"] = {k: _ci(v) for k, v in sims.items()}
     g = optimal.cost
-    for k in ("base_stock", "learned"):
+    for k in ("base_stock", "learned", "learned_greedy"):
         if k in sims:
             out[f"{k}_gap_pct"] = _ci(100 * (sims[k] - sims["optimal"]) / g)
     if "learned" in sims:
@@ -197,7 +209,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--horizon", type=int, default=5000)
     parser.add_argument(
-        "--runs", default=None, help="folder holding the instances' phase-1 runs"
+        "--runs",
+        nargs="+",
+        default=None,
+        help="folders holding the instances' phase-1 runs (each instance: its "
+        "newest finished run in any of them)",
+    )
+    parser.add_argument(
+        "--acting",
+        choices=ACTING,
+        default="mean",
+        help="how the learned store acts (default %(default)s: its expected "
+        "order, rounded; the greedy store's gap is reported beside it)",
     )
     parser.add_argument(
         "--instances",
@@ -208,11 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         help="L,p pairs (default: all eight)",
     )
     args = parser.parse_args(argv)
-    runs = Path(args.runs) if args.runs else None
+    runs = [Path(r) for r in args.runs] if args.runs else None
     rows = []
     for pair in args.instances:
         L, p = (int(x) for x in pair.split(","))
-        rows.append(instance(L, p, args.episodes, args.horizon, runs))
+        rows.append(instance(L, p, args.episodes, args.horizon, runs, args.acting))
         r = rows[-1]
         print(f"{r['instance']}: done", file=sys.stderr, flush=True)
     print(
@@ -222,9 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "| instance | published opt / base-stock | solver opt | solver base-stock "
         "| myopic | constant | simulated opt | simulated base-stock | learned "
-        "| learned gap % | base-stock gap % | solve s | train |"
+        f"| learned gap % ({args.acting}) | greedy gap % | base-stock gap % "
+        "| solve s | train |"
     )
-    print("|---" * 13 + "|")
+    print("|---" * 14 + "|")
     for r in rows:
         e, s = r["exact"], r["simulated"]
         pub = r["published"]
@@ -244,13 +268,19 @@ def main(argv: list[str] | None = None) -> int:
             f"| {e['myopic']['cost']:.3f} | {e['constant']['cost']:.3f} "
             f"| {_fmt(s['optimal'])} | {_fmt(s['base_stock'])} "
             f"| {_fmt(s.get('learned'))} | {_fmt(r.get('learned_gap_pct'), 2)} "
+            f"| {_fmt(r.get('learned_greedy_gap_pct'), 2)} "
             f"| {_fmt(r.get('base_stock_gap_pct'), 2)} "
             f"| {e['optimal']['seconds']:.1f} "
             f"| {cost} |"
         )
     path = write_json_atomic(
         results_dir() / "benchmarks" / "optimality_gap.json",
-        {"episodes": args.episodes, "horizon": args.horizon, "rows": rows},
+        {
+            "episodes": args.episodes,
+            "horizon": args.horizon,
+            "acting": args.acting,
+            "rows": rows,
+        },
     )
     print(f"\nwritten to {path}")
     return 0

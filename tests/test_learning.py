@@ -243,7 +243,8 @@ def test_the_gate_reports_the_constant_store_and_the_tuned_one(run):
 
 # ------------------------------------------------------------------ acting
 class _Fixed(torch.nn.Module):
-    """An RLModule stand-in whose logits are given."""
+    """An RLModule stand-in whose logits are given (one row for every
+    observation, or one row per observation)."""
 
     def __init__(self, logits):
         super().__init__()
@@ -253,6 +254,8 @@ class _Fixed(torch.nn.Module):
         from ray.rllib.core.columns import Columns
 
         n = batch[Columns.OBS].shape[0]
+        if self.logits.dim() == 2:
+            return {Columns.ACTION_DIST_INPUTS: self.logits}
         return {Columns.ACTION_DIST_INPUTS: self.logits.expand(n, -1)}
 
 
@@ -272,6 +275,20 @@ def test_sampled_acting_is_seeded_and_follows_the_distribution():
     assert not np.array_equal(a, ModulePolicy(module, "store", "sampled", 8)(obs))
     with pytest.raises(ValueError, match="acting"):
         ModulePolicy(module, "store", "random")
+
+
+def test_mean_acting_orders_the_expected_action_rounded():
+    from experiments.loading import ModulePolicy
+
+    # most probable 3 (0.4), expected 0.2 + 0.6 + 1.2 = 2.0
+    p = np.array([[0.1, 0.2, 0.3, 0.4], [0.45, 0.05, 0.05, 0.45], [0, 0, 0.6, 0.4]])
+    obs = np.zeros((3, 8), dtype=np.float32)
+    with np.errstate(divide="ignore"):
+        module = _Fixed(np.log(p))
+    got = ModulePolicy(module, "store", "mean")(obs)
+    # two modes far apart: the mean (1.5) lies between them, rounded to even
+    assert got.tolist() == [2, 2, 2]
+    assert ModulePolicy(module, "store")(obs).tolist() == [3, 0, 2]
 
 
 # ---------------------------------------------------------------- baseline
