@@ -224,6 +224,7 @@ def compare_runs(
         "policies": {"ppo": learned[0], **baselines},
         "scenario": sc,
         "roles": roles,
+        "store_observation": observation,
     }
 
 
@@ -300,7 +301,7 @@ def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
     n = len(sc.nodes)
     fig, axes = _figure(n, len(columns), (17, 2.0 * n + 0.8))
     for c, (label, policies) in enumerate(columns.items()):
-        env = parallel_env(sc)
+        env = parallel_env(sc, store_observation=result["store_observation"])
         obs, _ = env.reset(seed=HELD_OUT_SEED)
         while env.agents:
             obs, *_ = env.step(

@@ -460,6 +460,15 @@ def test_phase1_trains_a_single_stage_instance_on_order_quantities(tmp_path, run
     actions = policies["store_1"](obs)
     assert actions.shape == (3,) and ((actions >= 0) & (actions <= 11)).all()
     assert policies["store_1"].module.pi.net.mlp[-1].out_features == 2
+    # a comparison, its plots included, in the run's own observation layout
+    from analysis.compare import main as compare
+
+    assert compare(["--run", str(folder), "--episodes", "2", "--acting", "mean"]) == 0
+    summary = json.loads(
+        (folder / "comparison" / "comparison_summary.json").read_text()
+    )
+    assert summary["acting"] == "mean"
+    assert (folder / "comparison" / "episode_trajectory.png").is_file()
     # a later phase keeps the layout of the run it starts from
     bad = script(
         "phase2",
