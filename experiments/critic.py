@@ -115,9 +115,9 @@ class CentralCriticModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         hiddens = list(self.model_config.get("hiddens", [64, 64]))
         activation = self.model_config.get("activation", "tanh")
         own, state = space[OWN].shape[0], space[STATE].shape[0]
+        self.head = self.model_config.get("policy_head", "categorical")
         n = int(self.action_space.n)
-        head = self.model_config.get("policy_head", "categorical")
-        self.pi = _mlp(own, hiddens, head_outputs(head, n), activation)
+        self.pi = _mlp(own, hiddens, head_outputs(self.head, n), activation)
         # removed again by TorchRLModule when the module is inference-only
         self.vf = _mlp(state + own, hiddens, 1, activation)
 
@@ -128,9 +128,10 @@ class CentralCriticModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         loaded checkpoint acts)."""
         obs = batch[Columns.OBS]
         own = obs[OWN] if isinstance(obs, dict) else obs
-        head = self.model_config.get("policy_head", "categorical")
         return apply_head(
-            head, {Columns.ACTION_DIST_INPUTS: self.pi(own)}, int(self.action_space.n)
+            self.head,
+            {Columns.ACTION_DIST_INPUTS: self.pi(own)},
+            int(self.action_space.n),
         )
 
     # ---------------------------------------------------------- the critic
