@@ -37,10 +37,10 @@ import pandas as pd
 from scipy import stats
 
 from analysis.plots import _figure, _save
+from analysis.runs.loading import ACTING, load_policies
+from analysis.runs.record import read_run_config
 from baselines.evaluate import evaluate
 from baselines.policies import TUNED_SETS, make_policies
-from experiments.config import read_run_config
-from experiments.loading import ACTING, load_policies
 from hmarl_env import get_scenario, parallel_env
 from hmarl_env.registry import role_of, role_of_module
 from hmarl_env.seeding import HELD_OUT_SEED
@@ -147,7 +147,7 @@ def compare_runs(
     plus per-episode frames (``frames``) and the policies used.
 
     ``acting``: how the learned modules act (``greedy``, ``mean`` or
-    ``sampled``, see :class:`experiments.loading.ModulePolicy`); the summary
+    ``sampled``, see :class:`analysis.runs.loading.ModulePolicy`); the summary
     records it, and ``other_acting`` gives the learned roles' reward acting
     sampled (greedy where ``acting`` is sampled) on the same episodes, paired
     with it, so a difference between them shows.

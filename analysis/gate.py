@@ -33,9 +33,9 @@ from typing import Any
 import pandas as pd
 
 from analysis.compare import paired_summary, role_kpis, swap_roles
+from analysis.runs.loading import load_policies
+from analysis.runs.record import read_run_config
 from baselines.evaluate import evaluate
-from experiments.config import read_run_config
-from experiments.loading import load_policies
 from hmarl_env.registry import ROLES, role_of_module
 from hmarl_env.seeding import HELD_OUT_SEED
 from hmarl_env.utils.io import write_json_atomic

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _runs import pipeline_run, system_cost  # noqa: E402
 
+from analysis.runs.loading import load_policies  # noqa: E402
+from analysis.runs.record import read_run_config  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
-from experiments.config import read_run_config  # noqa: E402
-from experiments.loading import load_policies  # noqa: E402
 from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
 from hmarl_env.utils.io import read_json, results_dir, write_json_atomic  # noqa: E402
 from hmarl_env.utils.stats import mean_ci  # noqa: E402

@@ -17,7 +17,7 @@ the solver's optimal policy, the best base-stock policy, and with ``--runs``
 the newest finished phase-1 run of the instance under those folders (any run
 whose scenario has the instance's dynamics and costs, whatever its reward or
 PPO options), acting by its mean order (``--acting``, default ``mean``:
-:class:`experiments.loading.ModulePolicy`) and, beside it, greedily.
+:class:`analysis.runs.loading.ModulePolicy`) and, beside it, greedily.
 Each simulated cost is the mean per period with its 95% CI; the learned
 policy's gap to the optimum is its paired difference from the simulated
 optimal policy on the same episodes (common random numbers), over the exact
@@ -42,11 +42,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from analysis.runs.folder import is_finished  # noqa: E402
+from analysis.runs.loading import ACTING, load_policies  # noqa: E402
+from analysis.runs.record import read_run_config  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.optimal import ZIPKIN_TABLE, instance_of, solve_instance  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
-from experiments.config import read_run_config  # noqa: E402
-from experiments.loading import ACTING, is_finished, load_policies  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 from hmarl_env.registry import SUPPLIER  # noqa: E402
 from hmarl_env.rollout import Rollout  # noqa: E402

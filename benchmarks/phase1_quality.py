@@ -35,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _runs import last_diagnostic  # noqa: E402
 
+from analysis.runs.folder import is_finished  # noqa: E402
+from analysis.runs.loading import load_policies  # noqa: E402
+from analysis.runs.settings import PPO_PRESETS  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from experiments import phase1  # noqa: E402
-from experiments.config import PPO_PRESETS  # noqa: E402
-from experiments.loading import is_finished, load_policies  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 from hmarl_env.registry import role_of  # noqa: E402
 from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402

@@ -36,14 +36,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from analysis.runs.folder import is_finished  # noqa: E402
+from analysis.runs.loading import load_policies  # noqa: E402
+from analysis.runs.settings import MONITOR_SEED, PPO_PRESETS  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from experiments import phase1  # noqa: E402
-from experiments.config import (
-    MONITOR_SEED,  # noqa: E402
-    PPO_PRESETS,  # noqa: E402
-)
-from experiments.loading import is_finished, load_policies  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 from hmarl_env.utils.io import results_dir, write_atomic, write_json_atomic  # noqa: E402
 from hmarl_env.utils.stats import mean_ci  # noqa: E402

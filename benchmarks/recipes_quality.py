@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from analysis.compare import swap_roles  # noqa: E402
+from analysis.runs.loading import load_policies  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
-from experiments.loading import load_policies  # noqa: E402
 from experiments.recipes import benchmarl_ippo, sb3_ppo, torchrl_ppo  # noqa: E402
 from experiments.recipes._learning import set_threads  # noqa: E402
 from experiments.recipes._report import with_heuristics  # noqa: E402

@@ -31,14 +31,14 @@ from dataclasses import replace
 import numpy as np
 import ray
 
-from experiments.common import build_config
-from experiments.config import (
+from analysis.runs.settings import (
     CRITICS,
     PPO_PRESETS,
     Phase,
     PPOSettings,
     RunnerSettings,
 )
+from experiments.common import build_config
 from hmarl_env import get_scenario
 
 TIMED = 5

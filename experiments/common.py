@@ -11,7 +11,7 @@ config trains with :class:`experiments.learner.HmarlPPOLearner`, which scales
 Module IDs are the registry's (:func:`hmarl_env.registry.module_id`): the
 stores share ``store``, ``warehouse_1`` -> ``warehouse``, other warehouses
 keep their own ID (their observations differ), ``supplier_1`` -> ``supplier``.
-PPO settings, phases and run configs are plain data in :mod:`experiments.config`.
+PPO settings, phases and run configs are plain data in :mod:`analysis.runs`.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 from ray.tune.registry import register_env
 
 import hmarl_env
+from analysis.runs.settings import Phase, PPOSettings, RunnerSettings
 from baselines.policies import make_policies
-from experiments.config import Phase, PPOSettings, RunnerSettings
 from experiments.critic import OWN, CentralCriticModule, CentralStateEnv
 from experiments.heads import MODULES as HEAD_MODULES
 from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner

@@ -16,7 +16,7 @@ RLlib sees each agent's observation as ``{"obs": own, "state": global}``
 episodes and batches into the learner, where generalised advantage estimation
 calls :meth:`CentralCriticModule.compute_values`. Env runners build the module
 inference-only (actor alone); a checkpoint's actor acts on the own observation
-alone, so evaluation (:func:`experiments.loading.load_policies`) needs neither
+alone, so evaluation (:func:`analysis.runs.loading.load_policies`) needs neither
 the critic nor the state.
 
 One critic per module rather than one shared by all: each module's returns

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.config import read_run_config
-from experiments.loading import MODULES_SUBDIR, find_checkpoint, is_finished
+from analysis.runs.folder import MODULES_SUBDIR, find_checkpoint, is_finished
+from analysis.runs.record import read_run_config
 
 __all__ = [
     "find_source_run",

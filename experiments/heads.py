@@ -8,7 +8,7 @@ distribution over the agent's discrete actions.
   neighbouring quantities and its most probable one can jump between favoured
   neighbours (a learned ``lost_sales_L4_p39`` store ordered 4 or 6 where the
   optimum orders 5). Acting by the policy's mean order
-  (:class:`experiments.loading.ModulePolicy`, ``acting="mean"``) is the
+  (:class:`analysis.runs.loading.ModulePolicy`, ``acting="mean"``) is the
   remedy hmarl's results use.
 - ``"ordinal"``: the ordinal parameterisation of Tang & Agrawal ("Discretizing
   continuous action space for on-policy optimization", AAAI 2020). The actor

@@ -31,7 +31,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from experiments.config import PHASES  # noqa: E402
+from analysis.runs.settings import PHASES  # noqa: E402
 from experiments.train import main_for  # noqa: E402
 
 PHASE = PHASES["phase1"]

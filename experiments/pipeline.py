@@ -43,15 +43,16 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 from analysis.compare import compare_runs, write_comparison  # noqa: E402
 from analysis.compare import format_summary as format_comparison  # noqa: E402
 from analysis.gate import GATE_FILE, format_gate, outcome  # noqa: E402
-from experiments.config import PHASES, read_run_config  # noqa: E402
-from experiments.loading import is_finished  # noqa: E402
-from experiments.train import (  # noqa: E402
+from analysis.runs.folder import is_finished  # noqa: E402
+from analysis.runs.record import read_run_config  # noqa: E402
+from analysis.runs.settings import PHASES  # noqa: E402
+from experiments.options import (  # noqa: E402
     PPO_OPTION_NAMES,
     PhaseOptions,
     add_arguments,
-    run_phase,
-    start_ray,
 )
+from experiments.run_folder import new_run_folder  # noqa: E402
+from experiments.train import run_phase, start_ray  # noqa: E402
 from hmarl_env import SupplyChainEnv, get_scenario  # noqa: E402
 from hmarl_env.utils.io import (  # noqa: E402
     check_output_dir,
@@ -61,7 +62,16 @@ from hmarl_env.utils.io import (  # noqa: E402
 )
 from hmarl_env.validate import run_checks  # noqa: E402
 
-STEPS = ("validate", "phase1", "compare", "phase2", "phase3", "phase4")
+#: the pipeline's steps: validation, then each phase of the curriculum, each
+#: phase whose row says so followed by the comparison with the baselines
+STEPS = (
+    "validate",
+    *(
+        s
+        for p in PHASES.values()
+        for s in ((p.name, "compare") if p.compare else (p.name,))
+    ),
+)
 STATE_FILE = "pipeline.json"
 EXIT_STOPPED = 3
 
@@ -123,13 +133,7 @@ def _load(folder: Path) -> dict[str, Any]:
 def _new(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
     scenario = get_scenario(args.scenario)
     root = Path(args.output) if args.output else results_dir()
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = root / f"{scenario.name}__pipeline__{args.seed}__{stamp}"
-    k = 1
-    while folder.exists():
-        k += 1
-        folder = root / f"{scenario.name}__pipeline__{args.seed}__{stamp}-{k}"
-    folder.mkdir(parents=True)
+    folder = new_run_folder(root, f"{scenario.name}__pipeline__{args.seed}")
     state = {
         "scenario": args.scenario,
         "seed": args.seed,

@@ -229,7 +229,24 @@ def csr(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 # A feature is {input row: weight} and a bound: feature = min(sum(w * x), bound).
 _Feature = tuple[dict[int, float], float]
-STORE_OBSERVATIONS = ("pipeline", "seed", "orders")
+#: the stores' observation layouts: ``pipeline`` (the default: the HMARL
+#: reference design's 7 features and the inbound pipeline), ``reference`` (the
+#: reference design's 7 exactly) and ``orders`` (for stores ordering quantities)
+STORE_OBSERVATIONS = ("pipeline", "reference", "orders")
+#: older names of layouts, still accepted (runs recorded them)
+STORE_OBSERVATION_ALIASES = {"seed": "reference"}
+
+
+def store_observation_name(layout: str) -> str:
+    """A store layout's name, its alias resolved; a clear error for an unknown
+    one."""
+    name = STORE_OBSERVATION_ALIASES.get(layout, layout)
+    if name not in STORE_OBSERVATIONS:
+        raise ValueError(
+            f"store_observation must be one of {list(STORE_OBSERVATIONS)}, "
+            f"got {layout!r}"
+        )
+    return name
 
 
 class _Inputs:
@@ -309,7 +326,7 @@ def _store(sc: Scenario, x: _Inputs, i: int, layout: str) -> list[_Feature]:
         F.recent_service_level: (x("service", i), 1.0),
         F.inbound_pipeline: (x.pipeline(i), CLIP),
     }
-    if layout == "seed":
+    if layout == "reference":
         del features[F.inbound_pipeline]
     return [features[f] for f in sorted(features)]
 
@@ -357,19 +374,16 @@ class Observations:
     Args:
         scenario: the supply chain.
         agents: agent -> node index (``-1``: the supplier), in agent order.
-        store_observation: ``"pipeline"`` (8 features), ``"seed"`` (the seeds'
-            7, without the inbound pipeline) or ``"orders"`` (on hand, backlog
-            and each order in the pipeline, for stores ordering quantities).
+        store_observation: ``"pipeline"`` (8 features), ``"reference"`` (the
+            HMARL reference design's 7, without the inbound pipeline; alias
+            ``"seed"``) or ``"orders"`` (on hand, backlog and each order in the
+            pipeline, for stores ordering quantities).
     """
 
     def __init__(
         self, scenario: Scenario, agents: dict[str, int], store_observation: str
     ) -> None:
-        if store_observation not in STORE_OBSERVATIONS:
-            raise ValueError(
-                f"store_observation must be one of {list(STORE_OBSERVATIONS)}, "
-                f"got {store_observation!r}"
-            )
+        store_observation = store_observation_name(store_observation)
         if store_observation == "orders":
             check_orders_layout(scenario)
         sc = self.scenario = scenario

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/helpers.py
-
-from helpers import tiny_run  # noqa: E402
+from tests.helpers import tiny_run
 
 #: modules whose every test trains with RLlib (or runs a library that does)
 SLOW_MODULES = {"test_phase1", "test_curriculum", "test_integrations", "test_snippets"}

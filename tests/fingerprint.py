@@ -78,9 +78,9 @@ def evaluate_fingerprint(preset: str, kind: str) -> str:
 
 
 def reference_fingerprint() -> str:
+    from analysis.runs.loading import load_policies
+    from analysis.runs.record import read_run_config
     from baselines.evaluate import evaluate
-    from experiments.config import read_run_config
-    from experiments.loading import load_policies
 
     run = ROOT / "results" / "reference" / "default__phase1__0"
     scenario = read_run_config(run).scenario

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from analysis.runs import record
+from analysis.runs.record import RunConfig, read_run_config
+from analysis.runs.settings import PHASES
 from baselines.tuned import load_tuned
-from experiments import config as cfg
-from experiments.config import PHASES, RunConfig, read_run_config
 from hmarl_env.scenario import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,8 +64,10 @@ def test_a_run_made_before_options_were_recorded_reads_their_history(tmp_path):
         runners=None,
     )
     config = read_run_config(run)
-    assert config.ppo_preset == "seeds"  # every run before presets used them
-    assert config.options == cfg.RUN_DEFAULTS
+    # every run before presets used the reference design's
+    assert config.ppo_preset == "reference"
+    defaults = {f.name: f.default for f in fields(RunConfig)}
+    assert config.options == {k: defaults[k] for k in record.RUN_OPTIONS}
 
 
 def test_unfrozen_tuned_parameters_get_the_command_that_freezes_them(tmp_path, capsys):
@@ -71,9 +75,11 @@ def test_unfrozen_tuned_parameters_get_the_command_that_freezes_them(tmp_path, c
     data = json.loads((run / "config.json").read_text())
     data["heuristic_params"] = None
     (run / "config.json").write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="python -m experiments.config --freeze"):
+    with pytest.raises(ValueError, match="hmarl freeze"):
         read_run_config(run)
-    assert cfg.main([str(run), "--freeze"]) == 0
+    from experiments.cli import main
+
+    assert main(["freeze", str(run)]) == 0
     config = read_run_config(run)
     assert config.heuristic_params == load_tuned(config.scenario)["params"]
 

@@ -9,7 +9,8 @@ import json
 
 import numpy as np
 import pytest
-from helpers import TINY, only_run, phase1, script
+
+from tests.helpers import TINY, only_run, phase1, script
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("ray.rllib")
@@ -140,7 +141,7 @@ def test_a_central_critic_needs_paired_observations():
 
 
 def test_bad_critic_settings_are_refused(capsys):
-    from experiments.config import PPOSettings
+    from analysis.runs.settings import PPOSettings
 
     with pytest.raises(ValueError, match=r"critic must be one of \['local', 'central'"):
         PPOSettings(critic="global")

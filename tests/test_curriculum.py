@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import TINY, script
 
-from experiments.config import Phase
+from analysis.runs.settings import Phase
+from tests.helpers import TINY, script
 
 PHASES = ("phase1", "phase2", "phase3", "phase4")
 
@@ -120,9 +120,9 @@ def test_every_phase_writes_its_gate_verdict(pipeline):
 def test_the_gate_compares_with_the_heuristic_it_replaces(pipeline):
     """Recompute phase 2's verdict by hand from the evaluator."""
     from analysis.gate import gate_run
+    from analysis.runs.loading import load_policies
     from baselines.evaluate import evaluate
     from baselines.policies import make_policies
-    from experiments.loading import load_policies
     from hmarl_env import get_scenario
 
     run = pipeline["runs"]["phase2"]
@@ -203,9 +203,9 @@ def ray_local():
 
 
 def _algo(**ppo):
+    from analysis.runs.settings import PPOSettings
     from experiments import phase2
     from experiments.common import build_config
-    from experiments.config import PPOSettings
     from hmarl_env import get_scenario
 
     settings = PPOSettings(

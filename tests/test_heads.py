@@ -162,8 +162,8 @@ def test_a_central_critic_applies_the_head_its_config_names():
 
 
 def test_the_config_picks_the_module_of_the_head():
+    from analysis.runs.settings import Phase, PPOSettings
     from experiments.common import build_config
-    from experiments.config import Phase, PPOSettings
 
     sc = get_scenario("lost_sales_L2_p4")
     phase = Phase("phase1", ("store",))
@@ -187,7 +187,7 @@ def test_the_config_picks_the_module_of_the_head():
 
 
 def test_a_bad_head_is_refused():
-    from experiments.config import PPOSettings
+    from analysis.runs.settings import PPOSettings
 
     with pytest.raises(ValueError, match=r"policy_head must be one of"):
         PPOSettings(policy_head="gaussian")

@@ -14,7 +14,8 @@ import subprocess
 import sys
 
 import numpy as np
-from helpers import ROOT
+
+from tests.helpers import ROOT
 
 ROLLOUT = """
 import pickle, sys

@@ -1,16 +1,12 @@
 """Layers only point down: every import of hmarl's own modules goes to a layer
 at or below the importer's, at module level, with no circles.
 
-The layers, bottom to top (README, "Layout"):
-
-0. helpers that import nothing of hmarl's: ``hmarl_env.utils``,
-   ``hmarl_env.registry``, ``hmarl_env.seeding``, ``hmarl_env._jit``;
-1. the simulation and the env: the rest of ``hmarl_env``;
-2. rule-based policies, tuning and the batched evaluator: ``baselines``;
-3. runs on disk, without Ray: ``experiments.config``, ``experiments.loading``;
-4. judging runs: ``analysis`` (gate, comparison, plots);
-5. training with RLlib and other libraries: the rest of ``experiments``;
-6. ``benchmarks``.
+Each top-level package is one layer, bottom to top (README, "Layout"):
+``hmarl_env`` (the simulation and the env), ``baselines`` (rule-based
+policies, tuning, the batched evaluator, exact solvers), ``analysis`` (what a
+run folder holds, and judging runs), ``experiments`` (training with RLlib and
+other libraries), ``benchmarks``. Inside a package with inner layers
+(:data:`INNER`), a module imports only from its own inner layer or below.
 """
 
 from __future__ import annotations
@@ -21,27 +17,43 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the top-level packages, bottom to top: each is one layer
 PACKAGES = ("hmarl_env", "baselines", "analysis", "experiments", "benchmarks")
-LAYERS = (
-    ("hmarl_env.utils", "hmarl_env.registry", "hmarl_env.seeding", "hmarl_env._jit"),
-    ("hmarl_env",),
-    ("baselines",),
-    ("experiments.config", "experiments.loading"),
-    ("analysis",),
-    ("experiments",),
-    ("benchmarks",),
-)
+#: inner layers of a package, bottom to top (the package's rest comes last)
+INNER = {
+    "hmarl_env": (
+        (
+            "hmarl_env.utils",
+            "hmarl_env.registry",
+            "hmarl_env.seeding",
+            "hmarl_env._jit",
+        ),
+    ),
+    "analysis": (
+        ("analysis.runs.settings",),
+        ("analysis.runs.record",),
+        ("analysis.runs.folder",),
+        ("analysis.runs.loading", "analysis.runs"),
+    ),
+}
 
 
-def layer(module: str) -> int:
-    """The layer of a module: the one whose longest prefix names it."""
-    best, rank = -1, None
-    for k, prefixes in enumerate(LAYERS):
+def _under(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def layer(module: str) -> tuple[int, int]:
+    """(package layer, inner layer) of a module; a package's modules outside
+    its inner layers sit above them all."""
+    top = module.split(".")[0]
+    assert top in PACKAGES, f"{module} is in no layer"
+    inner = INNER.get(top, ())
+    best, rank = -1, len(inner)
+    for k, prefixes in enumerate(inner):
         for p in prefixes:
-            if (module == p or module.startswith(p + ".")) and len(p) > best:
+            if _under(module, p) and len(p) > best:
                 best, rank = len(p), k
-    assert rank is not None, f"{module} is in no layer"
-    return rank
+    return PACKAGES.index(top), rank
 
 
 def _modules() -> dict[str, Path]:
@@ -103,12 +115,28 @@ def test_every_module_is_in_a_layer():
 def test_imports_point_down_and_sit_at_module_level(module):
     mine = layer(module)
     for target, at_top in _imports(MODULES[module]):
-        if target == module:
+        if target == module or _under(module, target):  # a package's __init__
             continue
         assert at_top, f"{module} imports {target} inside a function"
-        assert layer(target) <= mine, (
-            f"{module} (layer {mine}) imports {target} (layer {layer(target)})"
-        )
+        theirs = layer(target)
+        if theirs[0] != mine[0]:
+            assert theirs[0] < mine[0], (
+                f"{module} (package {PACKAGES[mine[0]]}) imports {target}, "
+                f"from the package above it ({PACKAGES[theirs[0]]})"
+            )
+        else:
+            assert theirs[1] <= mine[1], (
+                f"{module} (inner layer {mine[1]}) imports {target} (inner "
+                f"layer {theirs[1]} of {PACKAGES[mine[0]]})"
+            )
+
+
+def test_the_layers_the_readme_lists_are_the_packages():
+    readme = (ROOT / "README.md").read_text()
+    listed = [p for p in PACKAGES if f"`{p}/`" in readme]
+    assert listed == list(PACKAGES)
+    positions = [readme.index(f"`{p}/`") for p in PACKAGES]
+    assert positions == sorted(positions), "the README lists the layers bottom up"
 
 
 def test_no_import_circles():

@@ -39,7 +39,7 @@ def test_reward_scales_come_from_the_scenario():
 
 
 def test_learner_scales_per_module_and_mode():
-    from experiments.config import PPOSettings
+    from analysis.runs.settings import PPOSettings
 
     sc = get_scenario("default")
     period = reward_scales(sc)
@@ -69,7 +69,7 @@ def test_learner_scales_per_module_and_mode():
     ],
 )
 def test_bad_ppo_settings_name_the_field(bad, match):
-    from experiments.config import PPOSettings
+    from analysis.runs.settings import PPOSettings
 
     with pytest.raises(ValueError, match=match):
         PPOSettings(**bad)
@@ -107,8 +107,8 @@ def test_scale_rewards_divides_and_centres_only_the_learner_batch():
 
 
 def test_the_learner_gets_the_scales_and_the_config_the_clips():
+    from analysis.runs.settings import PPO_PRESETS, Phase
     from experiments.common import build_config
-    from experiments.config import PPO_PRESETS, Phase
     from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
 
     sc = get_scenario("default")
@@ -129,8 +129,8 @@ def test_the_learner_gets_the_scales_and_the_config_the_clips():
 
 
 def test_annealing_reaches_rllib_as_a_schedule_over_the_budget():
+    from analysis.runs.settings import Phase, PPOSettings
     from experiments.common import build_config
-    from experiments.config import Phase, PPOSettings
 
     sc = get_scenario("default")
     phase = Phase("phase1", ("store",))
@@ -147,7 +147,10 @@ def test_annealing_reaches_rllib_as_a_schedule_over_the_budget():
 # ------------------------------------------------------------------ presets
 def _args(**kw):
     """A phase's options as its command line would give them."""
-    from experiments.train import _PPO_OPTIONS, PhaseOptions
+    from dataclasses import fields
+
+    from analysis.runs.settings import PPOSettings
+    from experiments.options import PhaseOptions
 
     base = dict(
         scenario="default",
@@ -161,14 +164,14 @@ def _args(**kw):
         checkpoint_interval=0,
         output=None,
     )
-    base.update({name: None for name, _, _ in _PPO_OPTIONS})
+    base.update({f.name: None for f in fields(PPOSettings)})
     base.update(kw)
     return PhaseOptions.from_args(Namespace(**base))
 
 
 def test_the_preset_switch_changes_the_resolved_config():
-    from experiments.config import PPO_PRESETS, Phase
-    from experiments.train import _new_config
+    from analysis.runs.settings import PPO_PRESETS, Phase
+    from experiments.resolve import new_config as _new_config
 
     phase = Phase("phase1", ("store",))
     mine = _new_config(_args(), phase, {})
@@ -188,8 +191,8 @@ def test_the_preset_switch_changes_the_resolved_config():
 
 
 def test_runs_made_before_a_setting_existed_read_it_as_the_seeds():
-    from experiments.config import PPO_PRESETS
-    from experiments.config import ppo_from_dict as ppo_from_config
+    from analysis.runs.record import ppo_from_dict as ppo_from_config
+    from analysis.runs.settings import PPO_PRESETS
 
     old = {
         k: v
@@ -219,7 +222,7 @@ def _event_tags(folder) -> set[str]:
 
 
 def test_diagnostics_reach_the_csv_tensorboard_and_plots(run):
-    from experiments.train import LEARNER_KEYS
+    from experiments.run_folder import LEARNER_KEYS
 
     with (run / "metrics.csv").open() as fh:
         rows = list(csv.DictReader(fh))
@@ -260,7 +263,7 @@ class _Fixed(torch.nn.Module):
 
 
 def test_sampled_acting_is_seeded_and_follows_the_distribution():
-    from experiments.loading import ModulePolicy
+    from analysis.runs.loading import ModulePolicy
 
     p = np.array([0.1, 0.2, 0.3, 0.4])
     module = _Fixed(np.log(p))
@@ -278,7 +281,7 @@ def test_sampled_acting_is_seeded_and_follows_the_distribution():
 
 
 def test_mean_acting_orders_the_expected_action_rounded():
-    from experiments.loading import ModulePolicy
+    from analysis.runs.loading import ModulePolicy
 
     # most probable 3 (0.4), expected 0.2 + 0.6 + 1.2 = 2.0
     p = np.array([[0.1, 0.2, 0.3, 0.4], [0.45, 0.05, 0.05, 0.45], [0, 0, 0.6, 0.4]])
@@ -305,7 +308,7 @@ def test_constant_store_orders_the_forecast_whatever_it_sees():
 
 # ------------------------------------------------------ records on disk
 def test_a_run_config_without_its_keys_names_the_file_and_keys(tmp_path):
-    from experiments.config import read_run_config
+    from analysis.runs.record import read_run_config
 
     (tmp_path / "config.json").write_text(json.dumps({"phase": {}}))
     with pytest.raises(ValueError, match=r"config.json lacks \['scenario'"):
@@ -321,7 +324,7 @@ def test_a_truncated_pipeline_record_names_the_file(tmp_path, capsys):
 
 
 def test_load_policies_takes_a_preset_name(run):
-    from experiments.loading import load_policies
+    from analysis.runs.loading import load_policies
 
     policies = load_policies(run, scenario="default")
     assert set(policies) == {"store_1", "store_2", "warehouse_1", "supplier_1"}
@@ -329,7 +332,7 @@ def test_load_policies_takes_a_preset_name(run):
 
 # ------------------------------------------- outputs checked before the work
 def test_a_file_in_the_way_of_output_stops_a_phase_before_ray(tmp_path):
-    from helpers import phase1
+    from tests.helpers import phase1
 
     blocker = tmp_path / "taken"
     blocker.write_text("not a folder")
@@ -369,7 +372,7 @@ def test_compare_and_pipeline_refuse_an_output_in_the_way(run, tmp_path, capsys)
 
 
 def test_a_scenario_file_without_tuned_heuristics_says_how_to_tune_it(tmp_path):
-    from helpers import phase1
+    from tests.helpers import phase1
 
     path = tmp_path / "mine.toml"
     path.write_text('extends = "default"\nhorizon = 30\n')
@@ -381,17 +384,17 @@ def test_a_scenario_file_without_tuned_heuristics_says_how_to_tune_it(tmp_path):
 
 
 def test_a_run_freezes_the_tuned_parameters_it_acts_with():
+    from analysis.runs.settings import Phase
     from baselines.tuned import load_tuned
-    from experiments.config import Phase
-    from experiments.train import _new_config
+    from experiments.resolve import new_config as _new_config
 
     config = _new_config(_args(), Phase("phase1", ("store",)), {})
     assert config.heuristic_params == load_tuned(get_scenario("default"))["params"]
 
 
 def test_eval_episodes_zero_is_refused_before_anything_runs(capsys):
-    from experiments.config import Phase
-    from experiments.train import parse_phase_args
+    from analysis.runs.settings import Phase
+    from experiments.options import parse_phase_args
 
     with pytest.raises(SystemExit) as exc:
         parse_phase_args(Phase("phase1", ("store",)), ["--eval-episodes", "0"], "")
@@ -400,22 +403,21 @@ def test_eval_episodes_zero_is_refused_before_anything_runs(capsys):
 
 
 def test_an_iteration_without_finished_episodes_prints_dashes_not_nan(capsys):
-    from experiments.config import Phase
-    from experiments.train import _print_row
+    from analysis.runs.settings import Phase
+    from experiments.monitor import format_row
 
     row = dict.fromkeys(
         ("store_reward", "service_level", "lost_sales", "holding_cost"), math.nan
     )
     row.update(iteration=3, timesteps=600.0, env_steps_per_s=1000.0)
-    _print_row(row, Phase("phase1", ("store",)))
-    line = capsys.readouterr().out
+    line = format_row(row, Phase("phase1", ("store",)))
     assert "nan" not in line and "store reward         -" in line
 
 
 def test_a_phase_trains_in_the_reward_mode_its_command_line_names():
+    from analysis.runs.settings import Phase
     from baselines.tuned import load_tuned
-    from experiments.config import Phase
-    from experiments.train import _new_config
+    from experiments.resolve import new_config as _new_config
 
     phase = Phase("phase1", ("store",))
     config = _new_config(_args(scenario="hierarchy"), phase, {})
@@ -450,7 +452,7 @@ def test_a_resumed_run_keeps_its_reward_mode(tmp_path):
     """--resume with another --reward-mode is refused before Ray starts."""
     import shutil
 
-    from experiments.config import PHASES
+    from analysis.runs.settings import PHASES
     from experiments.train import run_phase
 
     root = Path(__file__).resolve().parent.parent

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import ROOT, TINY, only_run, phase1, script
+
+from tests.helpers import ROOT, TINY, only_run, phase1, script
 
 
 def test_writes_config_checkpoints_metrics_and_plots(run):
@@ -44,9 +45,9 @@ def test_writes_config_checkpoints_metrics_and_plots(run):
 
 
 def test_loaded_policies_act_and_heuristics_match_the_baselines(run):
+    from analysis.runs.loading import ModulePolicy, load_policies
     from baselines.evaluate import evaluate
     from baselines.policies import SSWarehouse, make_policies
-    from experiments.loading import ModulePolicy, load_policies
     from hmarl_env import get_scenario
 
     policies = load_policies(run)
@@ -62,9 +63,9 @@ def test_loaded_policies_act_and_heuristics_match_the_baselines(run):
 def test_heuristic_modules_act_exactly_as_the_baselines():
     from ray.rllib.core.columns import Columns
 
+    from analysis.runs.settings import Phase
     from baselines.policies import make_policies
     from experiments.common import build_config
-    from experiments.config import Phase
     from hmarl_env import get_scenario, parallel_env
 
     sc = get_scenario("default")
@@ -88,10 +89,10 @@ def test_heuristic_modules_act_exactly_as_the_baselines():
 def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path, critic):
     import ray
 
+    from analysis.runs.loading import ModulePolicy, load_policies
+    from analysis.runs.settings import Phase, PPOSettings
     from experiments.common import build_config
-    from experiments.config import Phase, PPOSettings
-    from experiments.loading import ModulePolicy, load_policies
-    from experiments.train import save_checkpoint
+    from experiments.run_folder import save_checkpoint
     from hmarl_env import get_scenario, parallel_env
 
     sc = get_scenario("default", horizon=20)
@@ -258,7 +259,7 @@ def test_joins_a_local_cluster_through_address(tmp_path):
 
 
 def test_clear_errors(tmp_path, run):
-    from experiments.loading import load_policies
+    from analysis.runs.loading import load_policies
 
     with pytest.raises(ValueError, match="does not exist"):
         load_policies(tmp_path / "nowhere")
@@ -294,7 +295,7 @@ class _FakeAlgo:
         self.iteration = iteration
 
     def save_to_path(self, path: str) -> None:
-        from experiments.loading import MODULES_SUBDIR
+        from analysis.runs.folder import MODULES_SUBDIR
 
         (Path(path) / MODULES_SUBDIR / "store").mkdir(parents=True)
         (Path(path) / "iteration").write_text(str(self.iteration))
@@ -306,8 +307,8 @@ def test_a_kill_at_any_step_of_publishing_leaves_latest_complete(
 ):
     """Inject a failure at each filesystem step of save_checkpoint in turn (a
     kill there); every time, latest names a complete checkpoint."""
-    import experiments.train as train
-    from experiments.loading import find_checkpoint, is_finished
+    import experiments.run_folder as train
+    from analysis.runs.folder import find_checkpoint, is_finished
 
     def prepare(run):
         train.save_checkpoint(_FakeAlgo(1), run, "iter_000001")
@@ -368,7 +369,8 @@ def test_resume_skips_a_damaged_latest_checkpoint(run, tmp_path):
     assert "from iter_000001 at iteration 1" in done.stdout
     rows = (copy / "metrics.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == [1, 2, 3]
-    from experiments.loading import latest_name, load_policies
+    from analysis.runs.folder import latest_name
+    from analysis.runs.loading import load_policies
 
     # latest named iter_000002 when final was saved again: the damaged copy
     # was stale and is replaced by one that loads
@@ -380,9 +382,10 @@ def test_killed_at_each_step_of_publishing_then_resumed(tmp_path, monkeypatch):
     """The real trainer, killed at each filesystem step of publishing its
     second checkpoint in turn, then resumed: every time latest loads and the
     iterations run on without a gap or a repeat."""
-    import experiments.train as train
+    import experiments.run_folder as train
+    from analysis.runs.folder import find_checkpoint
+    from analysis.runs.loading import load_policies
     from experiments import phase1 as script
-    from experiments.loading import find_checkpoint, load_policies
 
     argv = ["--timesteps", "600", "--checkpoint-interval", "1", "--eval-interval"]
     argv += ["0", *TINY, "--gate-episodes", "0"]
@@ -424,8 +427,8 @@ def test_killed_at_each_step_of_publishing_then_resumed(tmp_path, monkeypatch):
 def test_phase1_trains_a_single_stage_instance_on_order_quantities(tmp_path, run):
     """The phase-1 machinery on Zipkin's instances: one store ordering whole
     units, the 'orders' observation, the gate against the order-up-to store."""
-    from experiments.config import read_run_config
-    from experiments.loading import load_policies
+    from analysis.runs.loading import load_policies
+    from analysis.runs.record import read_run_config
 
     out = tmp_path / "single"
     phase1(

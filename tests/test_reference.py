@@ -112,10 +112,10 @@ HIERARCHY = ROOT / "results" / "reference" / "hierarchy__pipeline__0"
 def test_the_hierarchy_chain_costs_what_the_readme_says():
     """The committed phase-4 checkpoint of the hierarchy pipeline (seed 0),
     against the all-heuristic chain on the README's 200 held-out episodes."""
+    from analysis.runs.loading import load_policies
+    from analysis.runs.record import read_run_config
     from baselines.evaluate import evaluate
     from baselines.policies import make_policies
-    from experiments.config import read_run_config
-    from experiments.loading import load_policies
     from hmarl_env.seeding import HELD_OUT_SEED
 
     run = HIERARCHY / "hierarchy__phase4__0"

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from baselines.policies import make_policies
-from experiments.config import RunningMean
+from experiments.centring import RunningMean
 from experiments.recipes._learning import HMARL, set_threads, store_reward_scale
 from experiments.recipes._report import recipe_parser, report
 from hmarl_env import get_scenario, parallel_env

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from baselines.policies import make_policies
-from experiments.config import RunningMean
+from experiments.centring import RunningMean
 from experiments.recipes._learning import (
     HMARL,
     POOLED_ADVANTAGES,

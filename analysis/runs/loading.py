@@ -1,17 +1,12 @@
-"""Learned policies out of RLlib, with the baselines' interface; no Ray cluster.
+"""Learned policies out of a run folder, with the baselines' interface; no Ray
+cluster (RLlib's module classes and torch are imported when a module loads).
 
-:func:`load_policies` turns a run folder or a checkpoint folder into a mapping
-from agent to policy (observation batch -> action batch) that
-:func:`baselines.evaluate.evaluate` and the PettingZoo env accept. Learned
-modules act greedily (the most probable action); heuristic modules act with the
+:func:`load_policies` turns a run folder or a checkpoint folder
+(:mod:`analysis.runs.folder`) into a mapping from agent to policy
+(observation batch -> action batch) that :func:`baselines.evaluate.evaluate`
+and the PettingZoo env accept. Learned modules act greedily (the most
+probable action) unless asked otherwise; heuristic modules act with the
 baselines policy the run used.
-
-Layout of a run folder (written by :mod:`experiments.train`)::
-
-    config.json            the resolved config (scenario, phase, PPO, seed, ...)
-    checkpoints/latest     name of the newest complete checkpoint
-    checkpoints/<name>/    Algorithm.save_to_path(); its modules are under
-                           learner_group/learner/rl_module/<module id>/
 """
 
 from __future__ import annotations
@@ -22,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from analysis.runs.folder import MODULES_SUBDIR, find_checkpoint
+from analysis.runs.record import read_run_config
 from baselines.policies import make_policies
-from experiments.config import read_run_config
 from hmarl_env import parallel_env
 from hmarl_env.registry import module_id
 from hmarl_env.scenario import get_scenario
@@ -32,16 +28,10 @@ __all__ = [
     "ACTING",
     "ModulePolicy",
     "assemble_policies",
-    "complete_checkpoints",
-    "find_checkpoint",
-    "is_finished",
-    "latest_name",
+    "check_spaces",
     "load_module",
     "load_policies",
 ]
-
-MODULES_SUBDIR = Path("learner_group") / "learner" / "rl_module"
-
 
 #: how a learned module acts (:class:`ModulePolicy`)
 ACTING = ("greedy", "mean", "sampled")
@@ -63,8 +53,7 @@ class ModulePolicy:
             spread over neighbouring quantities, and its most probable one
             jumps between favoured neighbours where its mean moves smoothly
             (on Zipkin's lost-sales instances acting by the mean cut every
-            learned store's gap to the optimum, by up to half; README,
-            Against the optimum).
+            learned store's gap to the optimum, by up to half; docs/results.md).
         seed: the sampling generator's seed.
     """
 
@@ -99,68 +88,6 @@ class ModulePolicy:
 
     def __repr__(self) -> str:
         return f"ModulePolicy(role={self.role!r}, acting={self.acting!r})"
-
-
-FINAL = "final"
-
-
-def latest_name(run: str | Path) -> str | None:
-    """The checkpoint ``<run>/checkpoints/latest`` names, or None."""
-    latest = Path(run) / "checkpoints" / "latest"
-    return latest.read_text().strip() if latest.is_file() else None
-
-
-def is_finished(run: str | Path) -> bool:
-    """Whether a run reached its budget: its latest checkpoint is a final one
-    (``final``, or ``final-<iteration>`` when a finished run trained on)."""
-    name = latest_name(run)
-    return name is not None and (name == FINAL or name.startswith(FINAL + "-"))
-
-
-def complete_checkpoints(run: str | Path) -> list[Path]:
-    """A run's complete checkpoints, newest first (finals, then by iteration)."""
-
-    def order(p: Path) -> tuple[int, int]:
-        digits = p.name.rsplit("-", 1)[-1].rsplit("_", 1)[-1]
-        number = int(digits) if digits.isdigit() else 0
-        return (p.name.startswith(FINAL), number)
-
-    root = Path(run) / "checkpoints"
-    found = [
-        p
-        for p in (root.iterdir() if root.is_dir() else [])
-        if p.is_dir() and not p.name.startswith(".") and (p / MODULES_SUBDIR).is_dir()
-    ]
-    return sorted(found, key=order, reverse=True)
-
-
-def find_checkpoint(path: str | Path) -> tuple[Path, Path | None]:
-    """(checkpoint folder, run folder or None) for a run folder or a checkpoint.
-
-    A run folder resolves to its newest complete checkpoint.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"checkpoint path {str(path)!r} does not exist")
-    if (path / "config.json").is_file():  # a run folder
-        latest = path / "checkpoints" / "latest"
-        if not latest.is_file():
-            raise ValueError(
-                f"run {str(path)!r} has no complete checkpoint yet "
-                "(checkpoints/latest is missing)"
-            )
-        ckpt = path / "checkpoints" / latest.read_text().strip()
-        run = path
-    else:
-        ckpt = path
-        parent = path.parent.parent
-        run = parent if (parent / "config.json").is_file() else None
-    if not (ckpt / MODULES_SUBDIR).is_dir():
-        raise ValueError(
-            f"{str(ckpt)!r} is not a complete RLlib checkpoint: no {MODULES_SUBDIR}/ "
-            "inside (interrupted while saving, or not a checkpoint)"
-        )
-    return ckpt, run
 
 
 def load_module(checkpoint: str | Path, module_id: str):

@@ -1,0 +1,382 @@
+"""What a run is made of: PPO settings, runner settings and the curriculum's
+phases, as typed records without Ray.
+
+* :class:`PPOSettings` and :data:`PPO_PRESETS` - PPO hyperparameters and how
+  rewards reach the learner: hmarl's defaults, and the PPO guide of the HMARL
+  reference design (``reference``; the old name ``seeds`` is an alias).
+* :class:`RunnerSettings` - how rollouts are collected.
+* :data:`PHASES` - the curriculum, one row per phase (what it trains,
+  freezes, loads and leaves heuristic, its default budget and PPO changes);
+  ``experiments/phaseN.py`` and the pipeline's steps run its rows.
+
+Each setting is one typed field with one default and its help text in the
+field's metadata (:func:`setting`): the command line of every phase script is
+generated from these fields (:mod:`experiments.options`), so a setting is
+added in exactly one place.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from hmarl_env.registry import module_id
+from hmarl_env.rewards import reward_scales
+from hmarl_env.scenario import Scenario
+
+__all__ = [
+    "ARCHITECTURE",
+    "CRITICS",
+    "MONITOR_SEED",
+    "PHASES",
+    "POLICY_HEADS",
+    "PPO_PRESETS",
+    "PPO_PRESET_ALIASES",
+    "PPOSettings",
+    "Phase",
+    "REWARD_SCALING",
+    "RunnerSettings",
+    "ppo_preset",
+    "setting",
+]
+
+#: the first seed of in-training evaluation episodes (never trained on)
+MONITOR_SEED = 2_000_000
+#: what the learner divides rewards by (:attr:`PPOSettings.reward_scaling`)
+REWARD_SCALING = ("none", "period", "return")
+#: what a learned module's value function sees (:mod:`experiments.critic`)
+CRITICS = ("local", "central")
+#: how a learned module's outputs become its action distribution
+#: (:mod:`experiments.heads`)
+POLICY_HEADS = ("categorical", "ordinal", "normal")
+
+
+def setting(default: Any, help: str, **cli: Any) -> Any:
+    """A settings field: its default and its help text, which the generated
+    command line shows; ``cli`` may give ``choices`` or a ``parse`` function
+    for the command line's text (else the field's type parses it)."""
+    return field(default=default, metadata={"help": help, **cli})
+
+
+def help_of(cls: type, name: str) -> str:
+    """The help text of one settings field."""
+    return next(f.metadata["help"] for f in fields(cls) if f.name == name)
+
+
+@dataclass(frozen=True)
+class PPOSettings:
+    """PPO hyperparameters and how rewards reach the learner.
+
+    The defaults are hmarl's (``PPO_PRESETS["hmarl"]``, chosen by
+    ``benchmarks/ppo_search.py``). Each field's help text
+    (``python experiments/phase1.py --help``) says what it does.
+    """
+
+    lr: float = setting(1e-3, "Adam learning rate (phase 4 defaults to 1e-4)")
+    gamma: float = setting(0.99, "discount factor")
+    lambda_: float = setting(0.95, "GAE lambda")
+    clip_param: float = setting(0.2, "PPO clip epsilon")
+    entropy_coeff: float = setting(0.01, "entropy bonus")
+    vf_loss_coeff: float = setting(0.5, "value loss weight")
+    grad_clip: float | None = setting(
+        0.5,
+        "gradient global-norm clip, shared by the policy and value losses of a "
+        "module ('none': no clip)",
+    )
+    vf_clip_param: float | None = setting(
+        None,
+        "RLlib clips the *squared* value error at this ('none': no clip); with "
+        "unscaled returns in the hundreds a clip of 10 leaves the critic almost "
+        "no gradient, so it only makes sense with reward scaling",
+    )
+    reward_scaling: str = setting(
+        "return",
+        "what the learner divides each module's rewards by (the env, metrics "
+        "and evaluations keep the scenario's units): none; period (the role's "
+        "reward scale, a period's reward of order one); return (that times "
+        "min(horizon, 1 / (1 - gamma)): a discounted return of order one)",
+        choices=REWARD_SCALING,
+    )
+    reward_centering: float = setting(
+        0.1,
+        "step size of the running mean reward the learner subtracts (after "
+        "scaling) before computing advantages (0: none)",
+    )
+    minibatch_size: int = setting(512, "SGD minibatch")
+    num_epochs: int = setting(10, "passes over each train batch")
+    train_batch_size: int = setting(2048, "env steps per training iteration")
+    hiddens: tuple[int, ...] = setting(
+        (64, 64), "hidden layer sizes of the policy and value networks, e.g. 64,64"
+    )
+    activation: str = setting("tanh", "activation of the hidden layers")
+    vf_share_layers: bool = setting(
+        False,
+        "whether policy and value share layers (set explicitly: a restored "
+        "module with another setting would load non-strictly)",
+    )
+    critic: str = setting(
+        "local",
+        "what the value functions see: local (the agent's own observation) or "
+        "central (the global state beside it; actors stay local); phases 2-4 "
+        "keep the critic of the run they start from",
+        choices=CRITICS,
+    )
+    policy_head: str = setting(
+        "categorical",
+        "how the actor's outputs become action probabilities: categorical (a "
+        "logit per action), ordinal or normal (for order quantities: "
+        "experiments/heads.py); phases 2-4 keep the source run's",
+        choices=POLICY_HEADS,
+    )
+    lr_end: float | None = setting(
+        None,
+        "learning rate at the end of the budget, annealed linearly from lr "
+        "over the run's env steps ('none': constant)",
+    )
+    entropy_coeff_end: float | None = setting(
+        None,
+        "entropy bonus at the end of the budget, annealed linearly from "
+        "entropy_coeff ('none': constant)",
+    )
+
+    def __post_init__(self) -> None:
+        optional = ("grad_clip", "vf_clip_param", "lr_end", "entropy_coeff_end")
+        for name in (
+            "lr",
+            "gamma",
+            "lambda_",
+            "clip_param",
+            "entropy_coeff",
+            "vf_loss_coeff",
+            "reward_centering",
+            *optional,
+        ):
+            v = getattr(self, name)
+            if v is None and name in optional:
+                continue
+            if not (
+                isinstance(v, (int, float))
+                and not isinstance(v, bool)
+                and math.isfinite(v)
+                and v >= 0
+            ):
+                raise ValueError(
+                    f"PPOSettings.{name} must be a finite number >= 0, got {v!r}"
+                )
+        if not 0 <= self.gamma < 1:
+            raise ValueError(f"PPOSettings.gamma must be in [0, 1), got {self.gamma!r}")
+        if self.reward_centering > 1:
+            raise ValueError(
+                "PPOSettings.reward_centering must be in [0, 1], got "
+                f"{self.reward_centering!r}"
+            )
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                raise ValueError(
+                    f"PPOSettings.{f.name} must be one of {list(choices)}, "
+                    f"got {getattr(self, f.name)!r}"
+                )
+        if self.critic == "central" and self.vf_share_layers:
+            raise ValueError(
+                "PPOSettings: a central critic reads the global state, so it cannot "
+                "share layers with the actor (vf_share_layers=True)"
+            )
+        for name in ("minibatch_size", "num_epochs", "train_batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(
+                    f"PPOSettings.{name} must be an integer >= 1, got {v!r}"
+                )
+        if self.minibatch_size > self.train_batch_size:
+            raise ValueError(
+                f"PPOSettings.minibatch_size ({self.minibatch_size}) must not exceed "
+                f"train_batch_size ({self.train_batch_size})"
+            )
+
+    def schedule(self, name: str, timesteps: int | None) -> float | list[list[float]]:
+        """``lr`` or ``entropy_coeff`` as RLlib takes it: the number, or where
+        its ``_end`` is set a linear schedule over ``timesteps`` env steps
+        (``[[0, start], [timesteps, end]]``; RLlib holds the end value after)."""
+        start, end = getattr(self, name), getattr(self, name + "_end")
+        if end is None:
+            return start
+        if timesteps is None or timesteps < 1:
+            raise ValueError(
+                f"PPOSettings.{name}_end anneals {name} over the run's budget; "
+                f"the config needs that budget in env steps, got {timesteps!r}"
+            )
+        return [[0, start], [int(timesteps), end]]
+
+    def learner_reward_scales(self, scenario: Scenario) -> dict[str, float]:
+        """Module ID -> what the learner divides that module's rewards by (the
+        mean of its agents' reward scales)."""
+        if self.reward_scaling == "none":
+            return {}
+        per_agent = reward_scales(scenario)
+        horizon = 1.0
+        if self.reward_scaling == "return":
+            horizon = min(float(scenario.horizon), 1.0 / (1.0 - self.gamma))
+        groups: dict[str, list[float]] = {}
+        for agent, scale in per_agent.items():
+            groups.setdefault(module_id(agent), []).append(scale)
+        return {m: float(np.mean(v)) * horizon for m, v in groups.items()}
+
+
+#: Named PPO settings. ``hmarl``: the defaults, chosen by
+#: ``benchmarks/ppo_search.py`` (table in ``benchmarks/ppo_search.md``).
+#: ``reference``: the HMARL reference design's PPO guide (lr 3e-4, minibatch
+#: 64, unscaled rewards and RLlib's value clip of 10).
+PPO_PRESETS: dict[str, PPOSettings] = {
+    "hmarl": PPOSettings(),
+    "reference": PPOSettings(
+        lr=3e-4,
+        grad_clip=0.5,
+        vf_clip_param=10.0,
+        reward_scaling="none",
+        reward_centering=0.0,
+        minibatch_size=64,
+    ),
+}
+#: older names of presets, still accepted (runs recorded them)
+PPO_PRESET_ALIASES = {"seeds": "reference"}
+
+
+def ppo_preset(name: str) -> str:
+    """A preset's name, its alias resolved; a clear error for an unknown one."""
+    name = PPO_PRESET_ALIASES.get(name, name)
+    if name not in PPO_PRESETS:
+        raise ValueError(
+            f"unknown PPO preset {name!r}: choose one of {sorted(PPO_PRESETS)}"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """How rollouts are collected."""
+
+    num_env_runners: int = setting(
+        2,
+        "remote env runners, a CPU each (0: sample in the driver; on 2 cores "
+        "two runners sample while the driver waits, then the driver learns)",
+    )
+    num_envs_per_env_runner: int = setting(16, "envs each runner steps at once")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            low = 0 if f.name == "num_env_runners" else 1
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                raise ValueError(
+                    f"RunnerSettings.{f.name} must be an integer >= {low}, got {v!r}"
+                )
+
+
+@dataclass
+class Phase:
+    """What a phase trains, freezes, loads and leaves heuristic.
+
+    Attributes:
+        name: ``phase1`` .. ``phase4``.
+        train: module IDs PPO updates.
+        frozen: module IDs loaded from the previous phase's run and not updated.
+        heuristic: module ID -> baselines policy set (``reference``,
+            ``base_stock``, ``tuned``) for modules that follow a rule.
+        source: the phase whose run this one starts from (``None``: from scratch).
+        load: module IDs restored from that run: every frozen one, and trained
+            ones that continue from it (phase 4's fine-tuning).
+        timesteps: the default budget, env steps.
+        ppo_changes: the phase's own PPO settings over the preset's (phase 4's
+            learning rate); options on the command line override both.
+        compare: whether the pipeline compares this phase's run with the
+            baselines right after it (phase 1).
+    """
+
+    name: str
+    train: tuple[str, ...]
+    frozen: tuple[str, ...] = ()
+    heuristic: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+    load: tuple[str, ...] = ()
+    timesteps: int = 100_000
+    ppo_changes: dict[str, Any] = field(default_factory=dict)
+    compare: bool = False
+
+    def __post_init__(self) -> None:
+        self.train, self.frozen, self.load = (
+            tuple(self.train),
+            tuple(self.frozen),
+            tuple(self.load),
+        )
+        both = set(self.train) & set(self.frozen)
+        if both:
+            raise ValueError(f"phase {self.name}: {sorted(both)} both train and frozen")
+        unloaded = [m for m in self.frozen if m not in self.load]
+        if unloaded:
+            raise ValueError(
+                f"phase {self.name}: frozen modules {unloaded} are not loaded from "
+                "a previous run (they would stay at their random weights)"
+            )
+        stray = [m for m in self.load if m not in self.train + self.frozen]
+        if stray:
+            raise ValueError(
+                f"phase {self.name}: loads {stray}, which it neither trains nor freezes"
+            )
+        if self.load and not self.source:
+            raise ValueError(
+                f"phase {self.name} loads {list(self.load)} but has no source"
+            )
+
+    @property
+    def learned(self) -> tuple[str, ...]:
+        """Module IDs with weights: trained, then frozen."""
+        return self.train + self.frozen
+
+
+#: PPOSettings fields that shape a module's weights: a phase that loads modules
+#: takes them from the run it loads from.
+ARCHITECTURE = ("hiddens", "activation", "vf_share_layers", "critic", "policy_head")
+
+
+#: The curriculum: each phase's row (``experiments/phaseN.py`` runs one).
+PHASES: dict[str, Phase] = {
+    p.name: p
+    for p in (
+        Phase(
+            name="phase1",
+            train=("store",),
+            heuristic={"warehouse": "tuned", "supplier": "tuned"},
+            timesteps=200_000,
+            compare=True,
+        ),
+        Phase(
+            name="phase2",
+            train=("warehouse",),
+            frozen=("store",),
+            heuristic={"supplier": "tuned"},
+            source="phase1",
+            load=("store",),
+            timesteps=100_000,
+        ),
+        Phase(
+            name="phase3",
+            train=("supplier",),
+            frozen=("store", "warehouse"),
+            source="phase2",
+            load=("store", "warehouse"),
+            timesteps=50_000,
+        ),
+        Phase(
+            name="phase4",
+            train=("store", "warehouse", "supplier"),
+            source="phase3",
+            load=("store", "warehouse", "supplier"),
+            timesteps=100_000,
+            ppo_changes={"lr": 1e-4},
+        ),
+    )
+}

@@ -1,0 +1,171 @@
+"""What a training run reports while it trains: one metrics row per
+iteration from RLlib's results (rewards, KPIs, learner diagnostics), the
+monitoring evaluations on seeds it never trains on, and the line it prints.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from analysis.compare import swap_roles
+from analysis.gate import REPORTED
+from analysis.runs.loading import assemble_policies
+from analysis.runs.record import RunConfig
+from analysis.runs.settings import MONITOR_SEED, Phase
+from baselines.evaluate import evaluate
+from experiments.run_folder import LEARNER_KEYS
+from hmarl_env.registry import ROLES, role_of, role_of_module
+from hmarl_env.scenario import Scenario
+
+__all__ = [
+    "REFERENCES_FILE",
+    "format_row",
+    "monitor",
+    "monitor_references",
+    "row_from_result",
+]
+
+#: the heuristics' rewards on the monitoring episodes (training_plots' lines)
+REFERENCES_FILE = "monitor_references.json"
+
+
+def _isnan(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def row_from_result(
+    res: dict,
+    iteration: int,
+    seconds: float,
+    steps_this: float,
+    scenario: Scenario,
+    trained: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """One ``metrics.csv`` row from RLlib's result of an iteration: rewards per
+    agent and episode, the stores' KPIs per store, learner diagnostics."""
+    er = res.get("env_runners", {})
+    learners = res.get("learners", {}) or {}
+    diagnostics = {
+        f"{m}_{col}": float(learners.get(m, {}).get(key, math.nan))
+        for m in trained
+        for col, key in LEARNER_KEYS.items()
+    }
+    agent_returns = er.get("agent_episode_returns_mean", {}) or {}
+    kpi = er.get("kpi", {}) or {}
+
+    def mean_of(role: str) -> float:
+        vals = [float(v) for a, v in agent_returns.items() if role_of(a).name == role]
+        return float(np.mean(vals)) if vals else math.nan
+
+    n_stores = len(scenario.store_index)
+    return {
+        "iteration": iteration,
+        "timesteps": float(res.get("num_env_steps_sampled_lifetime", math.nan)),
+        "seconds": seconds,
+        "env_steps_per_s": steps_this / seconds if seconds > 0 else math.nan,
+        **{f"{role}_reward": mean_of(role) for role in ROLES},
+        "service_level": float(kpi.get("service_level", math.nan)),
+        "lost_sales": float(kpi.get("lost_sales", math.nan)) / n_stores,
+        "stockout_periods": float(kpi.get("stockout_periods", math.nan)) / n_stores,
+        "holding_cost": float(kpi.get("holding_cost", math.nan)) / n_stores,
+        **diagnostics,
+    }
+
+
+def monitor(algo: Any, config: RunConfig, episodes: int) -> dict[str, float]:
+    """Greedy learned modules + the phase's heuristics on monitoring seeds."""
+    scenario, phase, observation = (
+        config.scenario,
+        config.phase,
+        config.store_observation,
+    )
+    policies = assemble_policies(
+        scenario,
+        learned=set(phase.learned),
+        heuristic=phase.heuristic,
+        module=algo.get_module,
+        heuristic_params=config.heuristic_params,
+        store_observation=observation,
+    )
+    df = evaluate(
+        scenario, policies, episodes, seed=MONITOR_SEED, store_observation=observation
+    )
+    means = df.groupby("role")[["episode_reward", "service_level"]].mean()
+    return {
+        **{
+            f"eval_{role}_reward": float(means.loc[role, "episode_reward"])
+            for role in ROLES
+            if role in means.index
+        },
+        "eval_service_level": float(means.loc["store", "service_level"]),
+    }
+
+
+def monitor_references(
+    algo: Any, config: RunConfig, episodes: int
+) -> dict[str, dict[str, float]]:
+    """On the monitoring episodes, each trained role's reward per agent and
+    episode when the heuristics it is judged against act in its place (the
+    gate's, the tuned one, and for stores the constant order): the reference
+    lines of ``training_plots.png``."""
+    scenario, phase, observation = (
+        config.scenario,
+        config.phase,
+        config.store_observation,
+    )
+    params = config.heuristic_params
+    policies = assemble_policies(
+        scenario,
+        learned=set(phase.frozen),
+        heuristic=phase.heuristic,
+        module=algo.get_module,
+        heuristic_params=params,
+        store_observation=observation,
+    )
+    out: dict[str, dict[str, float]] = {}
+    for module in phase.train:
+        role = role_of_module(module).name
+        out[role] = {}
+        for kind in dict.fromkeys((ROLES[role].baseline, "tuned", *REPORTED[role])):
+            swapped = swap_roles(policies, scenario, kind, [role], params, observation)
+            df = evaluate(
+                scenario,
+                swapped,
+                episodes,
+                seed=MONITOR_SEED,
+                store_observation=observation,
+            )
+            out[role][kind] = float(df[df["role"] == role]["episode_reward"].mean())
+    return out
+
+
+def _fmt(x: Any, spec: str) -> str:
+    """``x`` formatted, or ``-`` of the same width where it is missing (no
+    episode ended in the iteration)."""
+    width = spec.split(".")[0].rstrip(",")
+    return format("-", ">" + width) if _isnan(x) else format(x, spec)
+
+
+def format_row(row: dict[str, Any], phase: Phase) -> str:
+    """The line a training run prints after an iteration."""
+    roles = [r for r in ROLES if r in phase.train]
+    parts = [
+        f"iter {int(row['iteration']):>4}",
+        f"{int(row['timesteps']):>9,} steps",
+        *(f"{r} reward {_fmt(row[f'{r}_reward'], '9.1f')}" for r in roles),
+        f"SL {_fmt(row['service_level'], '.3f')}",
+        f"lost {_fmt(row['lost_sales'], '7.1f')}",
+        f"holding {_fmt(row['holding_cost'], '8.1f')}",
+        "EV "
+        + " ".join(_fmt(row.get(f"{m}_vf_explained_var"), ".2f") for m in phase.train),
+        f"{_fmt(row['env_steps_per_s'], '6,.0f')} steps/s",
+    ]
+    evals = [r for r in roles if not _isnan(row.get(f"eval_{r}_reward"))]
+    if evals:
+        parts.append(
+            "eval " + " ".join(f"{row[f'eval_{r}_reward']:.1f}" for r in evals)
+        )
+    return " | ".join(parts)

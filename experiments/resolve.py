@@ -1,0 +1,171 @@
+"""Resolving a run's configuration from what a command line says.
+
+A new run's :class:`analysis.runs.record.RunConfig` is the phase's row, the
+PPO preset with the phase's changes and the single settings named over it,
+the scenario (phases 2-4: the source run's, with its heuristics and network
+architecture), and the tuned heuristic parameters frozen into it. A resumed
+run keeps its record, updated only by the options named again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from analysis.runs.folder import find_checkpoint
+from analysis.runs.loading import check_spaces
+from analysis.runs.record import RunConfig, read_run_config, tuned_params
+from analysis.runs.settings import ARCHITECTURE, PPO_PRESETS, Phase, ppo_preset
+from experiments.curriculum import find_source_run
+from experiments.options import PhaseOptions, run_option_defaults
+from hmarl_env import get_scenario
+from hmarl_env.observations import store_observation_name
+from hmarl_env.utils.io import results_dir, write_json_atomic
+
+__all__ = ["new_config", "resumed_config"]
+
+
+def resumed_config(args: PhaseOptions, phase: Phase, run_dir: Path) -> RunConfig:
+    """The config of a run being resumed: its own, with the options named
+    again on the command line and a bigger (or smaller) budget recorded."""
+    config = read_run_config(run_dir)
+    if config.phase.name != phase.name:
+        raise ValueError(f"{run_dir} is a {config.phase.name} run, not {phase.name}")
+    rewards = config.scenario.rewards
+    if (args.reward_mode not in (None, rewards.mode)) or (
+        args.system_weight not in (None, rewards.system_weight)
+    ):
+        raise ValueError(
+            f"{run_dir} trains in reward mode {rewards.mode!r} (system weight "
+            f"{rewards.system_weight}); a resumed run keeps its reward mode"
+        )
+    updated = replace(
+        config,
+        **args.run_options(config.options),
+        timesteps=args.timesteps or config.timesteps,
+    )
+    if updated != config:
+        write_json_atomic(run_dir / "config.json", updated.to_dict())
+    return updated
+
+
+def new_config(
+    args: PhaseOptions, phase: Phase, extra: dict[str, Any] | None = None
+) -> RunConfig:
+    """A new run's resolved config; for a phase with a source, what it loads."""
+    scenario = get_scenario(args.scenario) if args.scenario else None
+    if scenario is None and not phase.source:
+        scenario = get_scenario("default")
+    preset = ppo_preset(args.ppo_preset) if args.ppo_preset else None
+    base = PPO_PRESETS[preset or "hmarl"]
+    observation = store_observation_name(args.store_observation or "pipeline")
+    params, source = None, None
+    if phase.source:
+        root = Path(args.output) if args.output else results_dir()
+        run = (
+            Path(args.source)
+            if args.source
+            else find_source_run(
+                root, phase.source, scenario.name if scenario else None
+            )
+        )
+        src = read_run_config(run)
+        if src.phase.name != phase.source:
+            raise ValueError(
+                f"{str(run)!r} is a {src.phase.name} run; {phase.name} starts "
+                f"from a {phase.source} run"
+            )
+        missing = [m for m in phase.load if m not in src.learned]
+        if missing:
+            raise ValueError(
+                f"{phase.name} loads {missing} from {str(run)!r}, which learned "
+                f"only {list(src.learned)}"
+            )
+        ckpt, _ = find_checkpoint(run)
+        if args.store_observation and observation != src.store_observation:
+            raise ValueError(
+                f"{phase.name} loads modules from {str(run)!r}, which observe the "
+                f"{src.store_observation!r} store layout; the command line asks "
+                f"for {args.store_observation!r}"
+            )
+        observation = src.store_observation
+        if scenario is None:
+            scenario = src.scenario
+        else:
+            check_spaces(src.scenario, scenario, observation)
+        params = src.heuristic_params
+        src_ppo = src.ppo
+        if preset is None:  # the settings of the run it starts from
+            base, preset = src_ppo, src.ppo_preset
+        # the modules it loads keep their architecture
+        base = replace(base, **{k: getattr(src_ppo, k) for k in ARCHITECTURE})
+        source = {
+            "run": str(run.resolve()),
+            "checkpoint": str(ckpt.resolve()),
+            "modules": list(phase.load),
+        }
+        print(f"{phase.name}: loading {list(phase.load)} from {ckpt}")
+    # the reward mode named on the command line (phases 2-4: else the source's)
+    scenario = scenario.with_reward_mode(args.reward_mode, args.system_weight)
+    if params is None:  # frozen in the run: re-tuning never changes it
+        mode = "".join(
+            f" --{k.replace('_', '-')} {v}"
+            for k, v in (
+                ("reward_mode", args.reward_mode),
+                ("system_weight", args.system_weight),
+            )
+            if v is not None
+        )
+        params = tuned_params(
+            scenario, phase, f"{args.scenario or scenario.name}{mode}"
+        )
+    ppo = replace(base, **phase.ppo_changes, **args.ppo)
+    if source is not None:
+        other = {
+            k: (getattr(src_ppo, k), getattr(ppo, k))
+            for k in ARCHITECTURE
+            if getattr(ppo, k) != getattr(src_ppo, k)
+        }
+        if other:
+            raise ValueError(
+                f"{phase.name} loads {list(phase.load)} from {source['run']!r}, "
+                "whose modules were built with "
+                + ", ".join(f"{k}={a!r}" for k, (a, _) in other.items())
+                + "; the command line asks for "
+                + ", ".join(f"{k}={b!r}" for k, (_, b) in other.items())
+                + " (a phase keeps the architecture of the run it starts from)"
+            )
+    return RunConfig(
+        phase=phase,
+        scenario=scenario,
+        seed=args.seed,
+        timesteps=args.timesteps or phase.timesteps,
+        ppo=ppo,
+        store_observation=observation,
+        ppo_preset=preset or "hmarl",
+        runners=args.runners(),
+        heuristic_params=params,
+        source=source,
+        **args.run_options(run_option_defaults()),
+        record={
+            "command": " ".join(sys.argv),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "versions": _versions(),
+            **(extra or {}),
+        },
+    )
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("hmarl", "ray", "torch", "numpy", "pettingzoo", "gymnasium"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
