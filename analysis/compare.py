@@ -167,7 +167,11 @@ def compare_runs(
     learned = [load_policies(r, sc, acting=acting) for r in runs]
     frames = {f"run{k}": run_eval(p) for k, p in enumerate(learned)}
     params = configs[0].heuristic_params
-    kinds = ("seed", "tuned", "constant") if "store" in roles else ("seed", "tuned")
+    kinds = (
+        ("rule_based", "tuned", "constant")
+        if "store" in roles
+        else ("rule_based", "tuned")
+    )
     baselines = {
         kind: swap_roles(learned[0], sc, kind, roles, params, observation)
         for kind in kinds
@@ -182,10 +186,10 @@ def compare_runs(
         "runs": [str(r) for r in runs],
         "episodes": episodes,
         "first_seed": HELD_OUT_SEED,
-        "baseline": "seed",
+        "baseline": "rule_based",
         "acting": acting,
     }
-    sections = [("seed", None), ("tuned", "vs_tuned")]
+    sections = [("rule_based", None), ("tuned", "vs_tuned")]
     if "constant" in baselines:
         sections.append(("constant", "vs_constant"))
     for kind, key in sections:
@@ -229,7 +233,7 @@ def compare_runs(
 
 
 COLORS = {
-    "seed": "#999999",
+    "rule_based": "#999999",
     "tuned": "#5b8def",
     "constant": "#c9c9c9",
     "run0": "#e8833a",
@@ -239,7 +243,7 @@ COLORS = {
 def _comparison_plot(result: dict[str, Any], path: Path) -> Path:
 
     frames, roles = result["frames"], result["roles"]
-    labels = {"seed": "seeds' rules", "tuned": "tuned heuristic"}
+    labels = {"rule_based": "seeds' rules", "tuned": "tuned heuristic"}
     if "constant" in frames:
         labels["constant"] = "constant 1.0x"
     labels["run0"] = "PPO"
@@ -294,7 +298,7 @@ def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
 
     sc = result["scenario"]
     columns = {
-        "seeds' rules": result["policies"]["seed"],
+        "seeds' rules": result["policies"]["rule_based"],
         "tuned heuristics": result["policies"]["tuned"],
         "PPO": result["policies"]["ppo"],
     }

@@ -36,7 +36,7 @@ _LEARNER_PANELS = {
     "policy_loss": ("policy loss", False),
 }
 _REFERENCE_LABELS = {
-    "seed": "seeds' rule",
+    "rule_based": "seeds' rule",
     "tuned": "tuned heuristic",
     "constant": "constant 1.0 x forecast",
 }
@@ -140,4 +140,4 @@ def _reward_view(ax, refs: dict[str, float], evals: list[float]) -> None:
         ax.set_ylim(low - 2 * pad, high + pad)
 
 
-_REF_COLORS = {"seed": "#777777", "tuned": "#2a5bd7", "constant": "#b0b0b0"}
+_REF_COLORS = {"rule_based": "#777777", "tuned": "#2a5bd7", "constant": "#b0b0b0"}

@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="default", help="preset name or file")
     add_reward_mode_arguments(parser)
     parser.add_argument("--episodes", type=int, default=1000)
-    parser.add_argument("--policy", choices=POLICY_SETS, default="seed")
+    parser.add_argument("--policy", choices=POLICY_SETS, default="rule_based")
     parser.add_argument(
         "--seed",
         type=int,

@@ -6,7 +6,7 @@ is built for one agent of one scenario, since it reads the scales and lead time
 that the observations were divided by (:mod:`hmarl_env.observations`), and
 reads columns by the registry's names (``obs[:, StoreFeature.inventory]``).
 
-* :class:`SeedStore` - the seeds' rule-based store.
+* :class:`RuleBasedStore` - the seeds' rule-based store.
 * :class:`BaseStockStore` - the best discrete approximation of a base-stock
   policy: the multiplier whose order brings the inventory position closest to
   a target computed from forecast, uncertainty and lead time.
@@ -60,12 +60,15 @@ __all__ = [
     "OrderUpToStore",
     "Policy",
     "SSWarehouse",
-    "SeedStore",
+    "RuleBasedStore",
     "default_ss_levels",
     "make_policies",
+    "policy_set",
 ]
 
-POLICY_SETS = ("seed", "base_stock", "tuned", "constant", "smoothing")
+POLICY_SETS = ("rule_based", "base_stock", "tuned", "constant", "smoothing")
+#: older names of policy sets, still accepted
+POLICY_SET_ALIASES = {"seed": "rule_based"}
 #: the sets that act with tuned parameters
 TUNED_SETS = ("tuned", "smoothing")
 
@@ -91,7 +94,7 @@ def _check_obs(obs: np.ndarray, width: int, who: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class SeedStore:
+class RuleBasedStore:
     """The seeds' rule-based store, as we read it.
 
     The seeds name the rule only as "rule-based": it orders more the fewer days
@@ -109,7 +112,9 @@ class SeedStore:
     role: str = "store"
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        cover = _check_obs(obs, _F.days_of_cover + 1, "SeedStore")[:, _F.days_of_cover]
+        cover = _check_obs(obs, _F.days_of_cover + 1, "RuleBasedStore")[
+            :, _F.days_of_cover
+        ]
         levels = np.searchsorted(np.asarray(self.thresholds), cover, side="right")
         # 0 thresholds passed -> biggest action; all passed -> action 0
         return np.clip(self.n_actions - 1 - levels, 0, self.n_actions - 1).astype(
@@ -361,9 +366,20 @@ SMOOTHING_EXPECTED_DAYS = 2.5
 SMOOTHING_URGENT = 0.25
 
 
+def policy_set(kind: str) -> str:
+    """A policy set's name, its alias resolved; a clear error for an unknown
+    one."""
+    name = POLICY_SET_ALIASES.get(kind, kind)
+    if name not in POLICY_SETS:
+        raise ValueError(
+            f"unknown policy set {kind!r}; choose from {list(POLICY_SETS)}"
+        )
+    return name
+
+
 def make_policies(
     scenario: Scenario,
-    kind: str = "seed",
+    kind: str = "rule_based",
     params: Mapping[str, Any] | None = None,
     store_observation: str = "pipeline",
 ) -> dict[str, Policy]:
@@ -390,10 +406,7 @@ def make_policies(
             ``base_stock``) or :class:`ConstantOrderStore` (``constant``: the
             mean demand, rounded).
     """
-    if kind not in POLICY_SETS:
-        raise ValueError(
-            f"unknown policy set {kind!r}; choose from {list(POLICY_SETS)}"
-        )
+    kind = policy_set(kind)
     if kind in TUNED_SETS and params is None:
         params = load_tuned(scenario)["params"]
     acts = scenario.actions
@@ -409,7 +422,7 @@ def make_policies(
                     min(int(round(mean)), acts.store_max_order)
                 )
                 continue
-            p = (params or {}).get("store", {}) if kind != "seed" else {}
+            p = (params or {}).get("store", {}) if kind != "rule_based" else {}
             cover = L + 1 + float(p.get("cover_offset", 0.0))
             safety = float(p.get("safety_factor", 1.65))
             out[node.name] = OrderUpToStore(
@@ -421,8 +434,10 @@ def make_policies(
                 demand_scale=mean,
             )
         elif node.is_store:
-            if kind == "seed":
-                out[node.name] = SeedStore(n_actions=len(acts.store_order_multipliers))
+            if kind == "rule_based":
+                out[node.name] = RuleBasedStore(
+                    n_actions=len(acts.store_order_multipliers)
+                )
             elif kind == "constant":
                 out[node.name] = ConstantStore(acts.store_order_multipliers)
             else:

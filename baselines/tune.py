@@ -124,7 +124,7 @@ def tune(
             held_out,
             seed=HELD_OUT_SEED,
         )
-        for kind in ("seed", "tuned")
+        for kind in ("rule_based", "tuned")
     }
     for role in ("store", "warehouse", "supplier"):
         per = {}
@@ -132,15 +132,15 @@ def tune(
             per[kind] = (
                 df[df["role"] == role].groupby("episode")["episode_reward"].sum()
             )
-        if per["seed"].empty:
+        if per["rule_based"].empty:
             continue
-        diff = (per["tuned"] - per["seed"]).to_numpy()
+        diff = (per["tuned"] - per["rule_based"]).to_numpy()
         entry = {}
-        for kind in ("seed", "tuned"):
+        for kind in ("rule_based", "tuned"):
             m, h = mean_ci(per[kind].to_numpy())
             entry[kind] = {"mean": m, "ci95": h}
         m, h = mean_ci(diff)
-        entry["tuned_minus_seed"] = {"mean": m, "ci95": h}
+        entry["tuned_minus_rule_based"] = {"mean": m, "ci95": h}
         verdict[f"{role}_reward"] = entry
     return {
         "scenario": scenario.name,

@@ -37,7 +37,7 @@ from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
 from hmarl_env.utils.io import read_json, results_dir, write_json_atomic  # noqa: E402
 from hmarl_env.utils.stats import mean_ci  # noqa: E402
 
-HEURISTICS = ("tuned", "smoothing", "seed")
+HEURISTICS = ("tuned", "smoothing", "rule_based")
 
 
 def one(folder: Path, episodes: int) -> dict:

@@ -33,7 +33,7 @@ def main() -> None:
         f"evaluator, scenario {sc.name!r} (horizon {sc.horizon}), "
         f"{args.episodes:,} episodes, {MACHINE}"
     )
-    for kind in ("seed", "tuned"):
+    for kind in ("rule_based", "tuned"):
         policies = make_policies(sc, kind)
         best = float("inf")
         for _ in range(args.repeats):

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for name, kind in (
         ("constant 1.0 x forecast", "constant"),
-        ("seeds' rule", "seed"),
+        ("seeds' rule", "rule_based"),
     ):
         add(name, swap_roles(tuned, sc, kind, ["store"], None))
     add("tuned base-stock", tuned)

@@ -3,8 +3,8 @@
 Every phase script is a thin layer over :func:`build_config`: which roles
 train, which are loaded and frozen, which stay heuristic. This module also
 holds the pieces they share: env registration, the policy mapping, the
-heuristic RLModule that wraps :mod:`baselines`, the KPI callback, and the PPO
-settings with their named presets (hmarl's defaults and the seeds'). Every
+heuristic RLModule that wraps :mod:`baselines` and the KPI callback (the PPO
+settings and their presets: :mod:`analysis.runs.settings`). Every
 config trains with :class:`experiments.learner.HmarlPPOLearner`, which scales
 (and centres) each module's rewards for its critic as the settings say.
 
@@ -31,6 +31,7 @@ from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 from ray.tune.registry import register_env
 
 import hmarl_env
+from analysis.runs.loading import quiet_ray_notices
 from analysis.runs.settings import Phase, PPOSettings, RunnerSettings
 from baselines.policies import make_policies
 from experiments.critic import OWN, CentralCriticModule, CentralStateEnv
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 ENV_NAME = "hmarl_supply_chain"
+quiet_ray_notices()
 
 
 # ----------------------------------------------------------------------- env
@@ -280,14 +282,16 @@ def build_config(
             vf_clip_param=(
                 math.inf if ppo.vf_clip_param is None else ppo.vf_clip_param
             ),
+            minibatch_size=ppo.minibatch_size,
+            num_epochs=ppo.num_epochs,
+            train_batch_size_per_learner=ppo.train_batch_size,
+        )
+        .learners(
             learner_class=HmarlPPOLearner,
             learner_config_dict={
                 REWARD_SCALES_KEY: ppo.learner_reward_scales(scenario),
                 CENTER_RATE_KEY: ppo.reward_centering,
             },
-            minibatch_size=ppo.minibatch_size,
-            num_epochs=ppo.num_epochs,
-            train_batch_size_per_learner=ppo.train_batch_size,
         )
         .callbacks(KPICallback)
         .debugging(seed=seed)

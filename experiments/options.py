@@ -160,6 +160,17 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
 
 
+def _choice(choices: tuple[str, ...]):
+    def check(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(
+                f"must be one of {', '.join(choices)}, got {text!r}"
+            )
+        return text
+
+    return check
+
+
 #: how the command line's text becomes a field's value, by the field's type
 _PARSERS = {
     "int": int,
@@ -193,7 +204,8 @@ def _add(
         help_text += f" ({default_text})"
     kwargs: dict[str, Any] = {"dest": f.name, "help": help_text}
     if "choices" in meta:
-        kwargs["choices"] = meta["choices"]
+        kwargs["type"] = _choice(meta["choices"])
+        kwargs["metavar"] = "{" + ",".join(meta["choices"]) + "}"
     else:
         kwargs["type"] = meta.get("parse", _PARSERS[str(f.type)])
     if "metavar" in meta:

@@ -156,7 +156,7 @@ STORE = Role(
     reward_weights="store",
     reward_terms=_NODE_TERMS,
     module="store",
-    baseline="seed",
+    baseline="rule_based",
     heuristic="BaseStockStore",
 )
 WAREHOUSE = Role(

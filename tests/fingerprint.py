@@ -13,7 +13,7 @@ means bit-identical:
   seeded random actions: observations, rewards, infos, ``state()`` and every
   period's ledger blocks.
 * ``evaluate/<preset>/<policy set>``: the batched evaluator's per-episode KPIs
-  for the seeds', base-stock, tuned and constant policy sets, 24 held-out
+  for the rule-based, base-stock, tuned and constant policy sets, 24 held-out
   episodes.
 * ``reference/phase1``: the committed phase-1 reference run's learned store
   (loaded without Ray) through the evaluator, 16 held-out episodes.
@@ -93,9 +93,9 @@ def compute(reference: bool = True) -> dict[str, str]:
 
     out = {}
     for preset in PRESETS:
-        for layout in ("pipeline", "seed"):
+        for layout in ("pipeline", "reference"):
             out[f"env/{preset}/{layout}"] = env_fingerprint(preset, layout)
-        for kind in ("seed", "base_stock", "tuned", "constant"):
+        for kind in ("rule_based", "base_stock", "tuned", "constant"):
             out[f"evaluate/{preset}/{kind}"] = evaluate_fingerprint(preset, kind)
     if reference:
         out["reference/phase1"] = reference_fingerprint()

@@ -12,7 +12,7 @@ from baselines.evaluate import KPIS, evaluate, main, summarize
 from baselines.policies import (
     AlwaysFulfil,
     BaseStockStore,
-    SeedStore,
+    RuleBasedStore,
     SSWarehouse,
     make_policies,
 )
@@ -116,7 +116,7 @@ def test_every_policy_acts_validly_on_any_observation(name, kind, seed):
 
 
 def test_policy_rules():
-    seed = SeedStore()
+    seed = RuleBasedStore()
     cover = np.zeros((4, 8), dtype=np.float32)
     cover[:, 3] = [0.5, 2.5, 4.0, 9.0]
     np.testing.assert_array_equal(seed(cover), [3, 2, 1, 0])
@@ -141,12 +141,13 @@ def test_policy_rules():
         make_policies(get_scenario("default"), "clever")
 
 
-def test_tuning_beats_the_seed_baseline_on_held_out_seeds(tmp_path, monkeypatch):
+def test_tuning_beats_the_rule_based_baseline_on_held_out_seeds(tmp_path, monkeypatch):
     monkeypatch.setenv("HMARL_RESULTS", str(tmp_path))
     sc = get_scenario("default", horizon=50)
     record = tune(sc, episodes=40, held_out=200)
     store = record["held_out"]["store_reward"]
-    assert store["tuned_minus_seed"]["mean"] - store["tuned_minus_seed"]["ci95"] > 0
+    gain = store["tuned_minus_rule_based"]
+    assert gain["mean"] - gain["ci95"] > 0
     assert set(record["params"]) == {"store", "warehouse"}
     with pytest.raises(ValueError, match="no tuned parameters for scenario 'default'"):
         make_policies(sc, "tuned")
@@ -170,7 +171,7 @@ def test_committed_tuned_baselines_match_the_presets(name):
     sc = get_scenario(name)
     record = load_tuned(sc)
     assert record["fingerprint"] == fingerprint(sc)
-    verdict = record["held_out"]["store_reward"]["tuned_minus_seed"]
+    verdict = record["held_out"]["store_reward"]["tuned_minus_rule_based"]
     assert verdict["mean"] > 0
 
 

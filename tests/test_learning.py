@@ -121,7 +121,7 @@ def test_the_learner_gets_the_scales_and_the_config_the_clips():
         cfg.learner_config_dict[CENTER_RATE_KEY]
         == PPO_PRESETS["hmarl"].reward_centering
     )
-    seeds = build_config(sc, phase, PPO_PRESETS["seeds"])
+    seeds = build_config(sc, phase, PPO_PRESETS["reference"])
     assert seeds.learner_config_dict[REWARD_SCALES_KEY] == {}
     assert seeds.vf_clip_param == 10.0 and seeds.minibatch_size == 64
     if PPO_PRESETS["hmarl"].vf_clip_param is None:
@@ -175,31 +175,34 @@ def test_the_preset_switch_changes_the_resolved_config():
 
     phase = Phase("phase1", ("store",))
     mine = _new_config(_args(), phase, {})
-    seeds = _new_config(_args(ppo_preset="seeds"), phase, {})
-    assert mine.ppo_preset == "hmarl" and seeds.ppo_preset == "seeds"
-    assert seeds.ppo == PPO_PRESETS["seeds"]
+    seeds = _new_config(_args(ppo_preset="reference"), phase, {})
+    assert mine.ppo_preset == "hmarl" and seeds.ppo_preset == "reference"
+    # the preset's old name is an alias, recorded by its name
+    alias = _new_config(_args(ppo_preset="seeds"), phase, {})
+    assert alias.ppo_preset == "reference" and alias.ppo == seeds.ppo
+    assert seeds.ppo == PPO_PRESETS["reference"]
     assert json.loads(json.dumps(seeds.to_dict()["ppo"])) == json.loads(
-        json.dumps(asdict(PPO_PRESETS["seeds"]))
+        json.dumps(asdict(PPO_PRESETS["reference"]))
     )
     assert mine.ppo != seeds.ppo
     # single options override the preset, and say so in the config
     tweaked = _new_config(
-        _args(ppo_preset="seeds", minibatch_size=128, grad_clip=None), phase, {}
+        _args(ppo_preset="reference", minibatch_size=128, grad_clip=None), phase, {}
     )
     assert tweaked.ppo.minibatch_size == 128
     assert tweaked.ppo.reward_scaling == "none"
 
 
-def test_runs_made_before_a_setting_existed_read_it_as_the_seeds():
+def test_runs_made_before_a_setting_existed_read_it_as_the_reference_design():
     from analysis.runs.record import ppo_from_dict as ppo_from_config
     from analysis.runs.settings import PPO_PRESETS
 
     old = {
         k: v
-        for k, v in asdict(PPO_PRESETS["seeds"]).items()
+        for k, v in asdict(PPO_PRESETS["reference"]).items()
         if k not in ("reward_scaling", "vf_clip_param", "reward_centering")
     }
-    assert ppo_from_config(old) == PPO_PRESETS["seeds"]
+    assert ppo_from_config(old) == PPO_PRESETS["reference"]
     with pytest.raises(ValueError, match="unknown PPO settings"):
         ppo_from_config({**old, "learning_rate": 1.0})
 
@@ -234,14 +237,14 @@ def test_diagnostics_reach_the_csv_tensorboard_and_plots(run):
     tags = _event_tags(run / "tensorboard")
     assert {f"store_{k}" for k in LEARNER_KEYS} <= tags
     refs = json.loads((run / "monitor_references.json").read_text())
-    assert set(refs["reward_per_agent"]["store"]) == {"seed", "tuned", "constant"}
+    assert set(refs["reward_per_agent"]["store"]) == {"rule_based", "tuned", "constant"}
 
 
 def test_the_gate_reports_the_constant_store_and_the_tuned_one(run):
     gate = json.loads((run / "gate.json").read_text())
     store = gate["roles"]["store"]
-    assert store["against"] == "seed"
-    assert {"seed", "tuned", "constant"} <= set(store)
+    assert store["against"] == "rule_based"
+    assert {"rule_based", "tuned", "constant"} <= set(store)
 
 
 # ------------------------------------------------------------------ acting
@@ -302,7 +305,7 @@ def test_constant_store_orders_the_forecast_whatever_it_sees():
     obs = np.random.default_rng(0).uniform(0, 10, size=(50, 8)).astype(np.float32)
     one = sc.actions.store_order_multipliers.index(1.0)
     assert (policies["store_1"](obs) == one).all()
-    seed = make_policies(sc, "seed")
+    seed = make_policies(sc, "rule_based")
     assert policies["warehouse_1"] == seed["warehouse_1"]
 
 
@@ -422,7 +425,9 @@ def test_a_phase_trains_in_the_reward_mode_its_command_line_names():
     phase = Phase("phase1", ("store",))
     config = _new_config(_args(scenario="hierarchy"), phase, {})
     assert config.scenario.rewards.mode == "system"  # the preset's own
-    untuned = Phase("phase1", ("store",), {}, {"warehouse": "seed", "supplier": "seed"})
+    untuned = Phase(
+        "phase1", ("store",), {}, {"warehouse": "rule_based", "supplier": "rule_based"}
+    )
     local = _new_config(_args(scenario="hierarchy", reward_mode="local"), untuned, {})
     assert local.scenario.rewards.mode == "local"
     assert local.to_dict()["scenario"]["rewards"]["mode"] == "local"  # recorded

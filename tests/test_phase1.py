@@ -456,7 +456,7 @@ def test_phase1_trains_a_single_stage_instance_on_order_quantities(tmp_path, run
     # annealed over the 400 steps: 1e-3 at 0, 5.5e-4 at 200, 1e-4 at 400
     assert len(lrs) == 2 and lrs[1] < lrs[0] and lrs[1] <= 5.5e-4 + 1e-9
     gate = json.loads((folder / "gate.json").read_text())
-    assert gate["roles"]["store"]["against"] == "seed"
+    assert gate["roles"]["store"]["against"] == "rule_based"
     policies = load_policies(folder)
     assert set(policies) == {"store_1", "supplier_1"}
     obs = np.zeros((3, 4), dtype=np.float32)  # on hand, backlog, on order, 1 ahead

@@ -11,6 +11,7 @@ baselines policy the run used.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,37 @@ __all__ = [
     "check_spaces",
     "load_module",
     "load_policies",
+    "quiet_ray_notices",
 ]
+
+
+class _RayNotices(logging.Filter):
+    """Drops two notices RLlib 2.60 logs that no caller can prevent: PPO on
+    the new API stack (logged on every build, though that stack is the only
+    one hmarl uses), and the deprecated ``RLModuleConfig`` (built by
+    ``RLModule.__init__`` itself for every module)."""
+
+    MESSAGES = (
+        "You are running PPO on the new API stack!",
+        "RLModule(config=[RLModuleConfig object])",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not any(m in text for m in self.MESSAGES)
+
+
+_NOTICES = _RayNotices()
+
+
+def quiet_ray_notices() -> None:
+    """Install the filter of :class:`_RayNotices` on the loggers RLlib logs
+    those notices with (once; other messages pass)."""
+    for name in ("ray.rllib.algorithms.algorithm_config", "ray._common.deprecation"):
+        logger = logging.getLogger(name)
+        if _NOTICES not in logger.filters:
+            logger.addFilter(_NOTICES)
+
 
 #: how a learned module acts (:class:`ModulePolicy`)
 ACTING = ("greedy", "mean", "sampled")
@@ -94,6 +125,7 @@ def load_module(checkpoint: str | Path, module_id: str):
     """One RLModule from a checkpoint, with a clear error if it is not there."""
     from ray.rllib.core.rl_module.rl_module import RLModule
 
+    quiet_ray_notices()
     ckpt, _ = find_checkpoint(checkpoint)
     path = ckpt / MODULES_SUBDIR / module_id
     if not path.is_dir():

@@ -42,7 +42,7 @@ def compare_with_heuristics(
     rows = []
     for label, p in (
         ("learned", policies),
-        ("seeds' rule", swap_roles(tuned, scenario, "seed", ["store"], None)),
+        ("seeds' rule", swap_roles(tuned, scenario, "rule_based", ["store"], None)),
         ("tuned heuristic", tuned),
     ):
         df = evaluate(scenario, p, episodes, seed=HELD_OUT_SEED)

@@ -1,0 +1,45 @@
+"""Scenarios: the typed, frozen, validated description of a supply chain.
+
+* :mod:`~hmarl_env.scenario.types` - :class:`Scenario` and its parts
+  (:class:`Node`, :class:`Supplier`, :class:`Rewards`, :class:`Actions`);
+* :mod:`~hmarl_env.scenario.presets` - the named presets (:data:`PRESETS`)
+  and Zipkin's single-stage instances (:func:`single_stage`);
+* :mod:`~hmarl_env.scenario.files` - scenarios from plain data and TOML,
+  YAML or JSON files (:func:`load_scenario`), and :func:`get_scenario`, which
+  takes a preset's name, a file's path or a scenario.
+
+Inner layers, bottom to top: ``types``, ``presets``, ``files``.
+"""
+
+from hmarl_env.scenario.files import get_scenario, load_scenario, scenario_from_dict
+from hmarl_env.scenario.presets import PRESETS, single_stage
+from hmarl_env.scenario.types import (
+    MAX_ACTIONS,
+    REWARD_MODES,
+    Actions,
+    Node,
+    Rewards,
+    RewardWeights,
+    Scenario,
+    ShortageMode,
+    Supplier,
+    SupplierRewardWeights,
+)
+
+__all__ = [
+    "MAX_ACTIONS",
+    "PRESETS",
+    "REWARD_MODES",
+    "Actions",
+    "Node",
+    "RewardWeights",
+    "Rewards",
+    "Scenario",
+    "ShortageMode",
+    "Supplier",
+    "SupplierRewardWeights",
+    "get_scenario",
+    "load_scenario",
+    "scenario_from_dict",
+    "single_stage",
+]

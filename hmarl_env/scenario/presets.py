@@ -1,0 +1,320 @@
+"""The preset scenarios, loadable by name (:func:`preset`).
+
+* ``default`` - two stores under one warehouse, the HMARL reference design's
+  worked example.
+* ``serial`` - the textbook serial chain of Snyder & Shen, Example 6.1
+  (backorders, N(5, 1) demand, echelon base-stock optimum 47.67 per period).
+* ``four_stores`` - the default with four stores of different demand.
+* ``backorder`` - the default with backlogged instead of lost sales.
+* ``seasonal`` - the default with a weekly demand pattern.
+* ``hierarchy`` - the default rewarded by the system's cost, with costly
+  overtime and a supplier that may smooth its releases.
+* ``lost_sales_L<L>_p<p>`` (and ``backorder_L<L>_p<p>``, optionally
+  ``_mean<m>``) - one store ordering whole units from an uncapacitated
+  supplier, Zipkin's (2008) single-stage instances (:func:`single_stage`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+
+from hmarl_env.demand import (
+    NegativeBinomial,
+    Normal,
+    Poisson,
+    Seasonal,
+    _check_finite,
+)
+from hmarl_env.scenario.types import (
+    Actions,
+    Node,
+    Rewards,
+    Scenario,
+    ShortageMode,
+    Supplier,
+    _check_count,
+)
+
+__all__ = ["PRESETS", "preset", "single_stage"]
+
+
+def default() -> Scenario:
+    """Two stores under one warehouse: the seeds' worked example.
+
+    Stores sell about 100 units a day (normal, std 20 and 30), hold
+    stock at 0.073 per unit-day (a store holding 620 units pays 45.2 a day, as
+    in the seeds) and lose unmet demand at 1.0 per unit. The warehouse is 2 days
+    from the stores, holds at 0.03 and pays 0.5 per unit-day it owes a store.
+    The supplier is 4 days from the warehouse and releases at most 600 units a
+    day (three days of total demand), 300 of them without overtime, so the
+    warehouse's lots of 500 / 1000 / 1500 units take one to three days to
+    release and the supplier's choice to delay or release matters.
+    """
+    store = dict(
+        lead_time=2,
+        holding_cost=0.073,
+        stockout_cost=1.0,
+        initial_inventory=300.0,
+        parent="warehouse_1",
+    )
+    return Scenario(
+        name="default",
+        nodes=(
+            Node("store_1", demand=Normal(100.0, 20.0), **store),
+            Node("store_2", demand=Normal(100.0, 30.0), **store),
+            Node(
+                "warehouse_1",
+                parent=None,
+                lead_time=4,
+                holding_cost=0.03,
+                stockout_cost=0.5,
+                initial_inventory=1200.0,
+            ),
+        ),
+        supplier=Supplier(
+            capacity=600.0,
+            regular_capacity=300.0,
+            overtime_cost=0.05,
+            backlog_cost=0.02,
+        ),
+        horizon=100,
+    )
+
+
+def serial() -> Scenario:
+    """The textbook serial chain: Snyder & Shen, Fundamentals of Supply Chain
+    Theory, Example 6.1.
+
+    Three stages (store <- warehouse_1 <- warehouse_2), backorders, demand
+    N(5, 1), lead times 1, 1, 2 from the store up, local holding costs 7, 4, 2,
+    stockout cost 37.12 per unit backlogged per period, in-transit stock held at
+    the shipper's rate. Echelon base-stock levels 6.51, 12.01, 22.70 are optimal
+    with expected cost 47.67 per period. Initial stock is the optimal local
+    levels.
+    """
+    return Scenario(
+        name="serial",
+        nodes=(
+            Node(
+                "store_1",
+                parent="warehouse_1",
+                lead_time=1,
+                holding_cost=7.0,
+                stockout_cost=37.12,
+                initial_inventory=6.51,
+                demand=Normal(5.0, 1.0),
+            ),
+            Node(
+                "warehouse_1",
+                parent="warehouse_2",
+                lead_time=1,
+                holding_cost=4.0,
+                initial_inventory=12.01 - 6.51,
+            ),
+            Node(
+                "warehouse_2",
+                parent=None,
+                lead_time=2,
+                holding_cost=2.0,
+                initial_inventory=22.70 - 12.01,
+            ),
+        ),
+        horizon=1000,
+        shortage="backorder",
+        in_transit_holding=True,
+        actions=Actions(warehouse_order_lots=(0.0, 5.0, 10.0, 15.0)),
+    )
+
+
+def four_stores() -> Scenario:
+    """The default network with four stores of different size and variability."""
+    base = default()
+    store = dict(
+        lead_time=2,
+        holding_cost=0.073,
+        stockout_cost=1.0,
+        initial_inventory=300.0,
+        parent="warehouse_1",
+    )
+    return base.replace(
+        name="four_stores",
+        nodes=(
+            Node("store_1", demand=NegativeBinomial(100.0, 20.0), **store),
+            Node("store_2", demand=NegativeBinomial(100.0, 30.0), **store),
+            Node("store_3", demand=Poisson(60.0), **store),
+            Node("store_4", demand=NegativeBinomial(140.0, 45.0), **store),
+            dataclasses.replace(base.nodes[2], initial_inventory=2400.0),
+        ),
+        supplier=Supplier(
+            capacity=1200.0,
+            regular_capacity=600.0,
+            overtime_cost=0.05,
+            backlog_cost=0.02,
+        ),
+        actions=Actions(warehouse_order_lots=(0.0, 1000.0, 2000.0, 3000.0)),
+    )
+
+
+def backorder() -> Scenario:
+    """The default with store shortages backlogged rather than lost."""
+    return default().replace(name="backorder", shortage="backorder")
+
+
+def seasonal() -> Scenario:
+    """The default with a weekly pattern (weekend peak) on both stores' demand."""
+    base = default()
+    pattern = (0.8, 0.9, 0.9, 1.0, 1.1, 1.3, 1.0)
+    nodes = tuple(
+        dataclasses.replace(n, demand=Seasonal(n.demand, pattern)) if n.is_store else n
+        for n in base.nodes
+    )
+    return base.replace(name="seasonal", nodes=nodes)
+
+
+def hierarchy() -> Scenario:
+    """The default network trained on the system's cost, with a supplier whose
+    choice matters: the curriculum's scenario for system-aware learning.
+
+    Every agent receives the system reward (minus the chain's ledger cost of
+    the period, ``rewards.mode = "system"``). Overtime costs 0.2 per unit
+    released above the regular 300 a day (four times the default's), and the
+    supplier may release all, three quarters, half, a quarter or none of what
+    it owes: releasing a lot at once costs overtime, spreading it out delays
+    the warehouse and risks the stores' sales (production smoothing). On
+    held-out seeds a smoothing supplier lowers the all-heuristic chain's cost
+    (``baselines.policies.SmoothingSupplier``; README, "Curriculum").
+    """
+    base = default()
+    return base.replace(
+        name="hierarchy",
+        supplier=dataclasses.replace(base.supplier, overtime_cost=0.2),
+        actions=dataclasses.replace(
+            base.actions, supplier_fulfil_fractions=(1.0, 0.75, 0.5, 0.25, 0.0)
+        ),
+        rewards=dataclasses.replace(base.rewards, mode="system"),
+    )
+
+
+#: ``lost_sales_L<L>_p<p>`` (``backorder_..``), optionally ``_mean<m>``: a
+#: single-stage instance by name (:func:`single_stage`)
+_SINGLE_STAGE = re.compile(
+    r"(lost_sales|backorder)_L([0-9]+)_p([0-9]+(?:\.[0-9]+)?)"
+    r"(?:_mean([0-9]+(?:\.[0-9]+)?))?"
+)
+
+
+def single_stage(
+    lead_time: int,
+    penalty: float,
+    mean: float = 5.0,
+    shortage: ShortageMode = "lost_sales",
+    horizon: int = 100,
+) -> Scenario:
+    """One store ordering whole units from an uncapacitated supplier: the
+    single-stage system of inventory theory, in Zipkin's (2008) conventions.
+
+    Zipkin, "Old and new methods for lost-sales inventory systems", Operations
+    Research 56(5): Poisson demand (``mean`` per period), holding cost 1 per
+    unit on hand at the end of a period, ``penalty`` per unit of demand lost
+    (``shortage="lost_sales"``) or per unit backlogged at the end of a period
+    (``"backorder"``), no ordering cost. In each of his periods the order
+    placed ``L`` periods ago arrives, a new order is placed, demand occurs and
+    costs are charged on what is left.
+
+    Mapping to hmarl's timeline (arrivals, demand, then orders and costs, see
+    :mod:`hmarl_env.core`): hmarl's store decides at the end of period ``t``,
+    after its demand, which is Zipkin's decision at the start of ``t + 1``
+    (nothing happens in between). His order arrives ``L`` periods after it is
+    placed, before that period's demand; hmarl's arrives ``lead_time`` periods
+    after ``t``, i.e. ``lead_time - 1`` periods after his start of ``t + 1``:
+    so the store's ``lead_time`` is ``L + 1``, and ``L`` demands fall between
+    an order and its arrival in both. hmarl's ledger cost of period ``t + 1``
+    (holding on its closing stock, penalty on its lost or backlogged units) is
+    his cost of that period; the supplier costs nothing. Long-run average
+    ledger cost per period is therefore his average cost.
+
+    Actions are order quantities ``0 .. K`` (``actions.store_max_order``),
+    with lost sales ``K = ceil(2 * mean) + 1`` (11 for mean 5): a store
+    ordering at random orders about the mean demand, so stock does not pile
+    up while a learner explores, and the optimal policy never needs more (the
+    exact solver, :mod:`baselines.optimal`, checks that this bound does not
+    bind; a base-stock policy would order more after a period of demand above
+    ``K``). With backorders the optimum is base-stock, which reorders each
+    period's demand: ``K`` is then one above the demand's ``1 - 1e-6``
+    quantile (20 for mean 5).
+    An episode (``horizon`` periods, 100 by default; evaluate with a longer
+    one for steady-state averages) starts near the steady state: ``mean``
+    units arrive in each of the first ``L`` periods and the store holds what
+    brings its inventory position to the backorder base-stock level (the ``p /
+    (p + 1)`` quantile of ``L + 1`` periods' demand). Every agent is rewarded
+    by the system's cost (``rewards.mode = "system"``), here the store's own,
+    charged in expectation over each period's demand
+    (``rewards.expected_store_costs``: the same expected return as the ledger
+    cost, without the demand draw's noise, which a penalty of 39 per lost unit
+    makes the larger part of a period's cost; the ledger and every evaluation
+    keep the realised costs). Replace ``rewards`` for the realised cost.
+
+    Loadable by name: ``lost_sales_L4_p39`` (``L = 4``, ``p = 39``, mean 5),
+    ``backorder_L2_p9_mean10``.
+    """
+    from scipy import stats
+
+    _check_count("single_stage", "lead_time", lead_time)
+    _check_finite("single_stage", "penalty", penalty, strict=True)
+    _check_finite("single_stage", "mean", mean, strict=True)
+    if shortage not in ("lost_sales", "backorder"):
+        raise ValueError(
+            f"single_stage.shortage must be 'lost_sales' or 'backorder', got "
+            f"{shortage!r}"
+        )
+    if shortage == "lost_sales":
+        K = math.ceil(2 * mean) + 1
+    else:  # the optimum is base-stock, whose order is the last demand
+        K = int(stats.poisson.isf(1e-6, mean)) + 1
+    level = float(stats.poisson.ppf(penalty / (penalty + 1.0), mean * (lead_time + 1)))
+    pipeline = mean * lead_time
+    name = f"{shortage}_L{lead_time}_p{penalty:g}" + (
+        "" if mean == 5.0 else f"_mean{mean:g}"
+    )
+    return Scenario(
+        name=name,
+        nodes=(
+            Node(
+                "store_1",
+                parent=None,
+                lead_time=lead_time + 1,
+                holding_cost=1.0,
+                stockout_cost=float(penalty),
+                initial_inventory=max(level - pipeline, mean),
+                initial_pipeline=float(mean),
+                demand=Poisson(float(mean)),
+            ),
+        ),
+        horizon=horizon,
+        shortage=shortage,
+        actions=Actions(store_max_order=K),
+        rewards=Rewards(mode="system", expected_store_costs=True),
+    )
+
+
+PRESETS = {
+    "default": default,
+    "serial": serial,
+    "four_stores": four_stores,
+    "backorder": backorder,
+    "seasonal": seasonal,
+    "hierarchy": hierarchy,
+}
+
+
+def preset(name: str) -> Scenario | None:
+    """The preset or single-stage instance called ``name``, or None."""
+    if name in PRESETS:
+        return PRESETS[name]()
+    m = _SINGLE_STAGE.fullmatch(name)
+    if m is None:
+        return None
+    shortage, L, p, mean = m.groups()
+    return single_stage(int(L), float(p), float(mean or 5.0), shortage)
