@@ -6,7 +6,7 @@ How to run:
 
 Every policy meets the same held-out demand (episode seeds from 1,000,000).
 The baselines replace only the roles a run learned, keeping its other roles:
-``seed`` puts the seeds' rule-based policies there, ``tuned`` the tuned
+``seed`` puts the rule-based store-based policies there, ``tuned`` the tuned
 heuristics. The learned roles' KPIs (mean over their agents per episode) are
 compared episode by episode: for each KPI the mean of each policy, the
 difference and its 95% bootstrap confidence interval, a paired t-test and a
@@ -15,7 +15,7 @@ learned value is the mean over runs, and the spread across runs is reported
 too.
 
 Writes into ``--output`` (default: ``<run>/comparison`` for one run):
-``comparison_summary.json`` (the seeds' schema: per metric ``baseline``,
+``comparison_summary.json`` (the reference design's schema: per metric ``baseline``,
 ``ppo``, ``improvement_pct`` (positive = better, costs too), intervals and
 tests; ``vs_tuned`` the same against the tuned heuristics), ``comparison_episodes.csv``,
 ``baseline_vs_ppo_comparison.png`` (rewards with intervals; service level,
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 
-# seeds' metric name -> (evaluator KPI, higher is better)
+# the reference design's metric name -> (evaluator KPI, higher is better)
 METRICS = {
     "rewards": ("episode_reward", True),
     "service_level": ("service_level", True),
@@ -243,7 +243,7 @@ COLORS = {
 def _comparison_plot(result: dict[str, Any], path: Path) -> Path:
 
     frames, roles = result["frames"], result["roles"]
-    labels = {"rule_based": "seeds' rules", "tuned": "tuned heuristic"}
+    labels = {"rule_based": "rule-based heuristics", "tuned": "tuned heuristic"}
     if "constant" in frames:
         labels["constant"] = "constant 1.0x"
     labels["run0"] = "PPO"
@@ -298,7 +298,7 @@ def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
 
     sc = result["scenario"]
     columns = {
-        "seeds' rules": result["policies"]["rule_based"],
+        "rule-based heuristics": result["policies"]["rule_based"],
         "tuned heuristics": result["policies"]["tuned"],
         "PPO": result["policies"]["ppo"],
     }

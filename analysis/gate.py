@@ -6,8 +6,8 @@ How to run:
 For every role the run trained, the run's policies are evaluated twice on the
 same held-out episodes (seeds from 1,000,000, as :mod:`analysis.compare`): as
 learned, and with that role's agents acting by the heuristic it replaces (the
-role's :attr:`~hmarl_env.registry.Role.baseline`: the seeds' rule-based store,
-the tuned (s, S) warehouse, the supplier that always fulfils), every other
+role's :attr:`~hmarl_env.registry.Role.baseline`: the reference design's rule-based
+store, the tuned (s, S) warehouse, the supplier that always fulfils), every other
 agent unchanged. The role's reward (per agent and episode) is compared episode
 by episode; the role **passes** when the 95% bootstrap confidence interval of
 the difference lies above zero *and* the system's ledger cost (every agent's,

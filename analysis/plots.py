@@ -36,14 +36,14 @@ _LEARNER_PANELS = {
     "policy_loss": ("policy loss", False),
 }
 _REFERENCE_LABELS = {
-    "rule_based": "seeds' rule",
+    "rule_based": "rule-based store",
     "tuned": "tuned heuristic",
     "constant": "constant 1.0 x forecast",
 }
 
 
 def training_plots(run_dir: str | Path) -> Path:
-    """``training_plots.png``: the seeds' four panels (store reward, service
+    """``training_plots.png``: the reference design's four panels (store reward, service
     level, stockouts, holding cost per store and episode) against env steps,
     the greedy policy's reward on the monitoring episodes with the heuristics'
     reward on the same episodes as reference lines (``monitor_references.json``),

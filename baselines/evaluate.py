@@ -1,7 +1,7 @@
 """Batched evaluation of any mapping from agent to policy.
 
 How to run:
-    python -m baselines.evaluate --scenario default --episodes 1000 --policy seed
+    python -m baselines.evaluate --scenario default --episodes 1000 --policy rule_based
 
 Episodes run side by side through the simulation core (thousands at once), not
 one env at a time. Episode ``e`` is seeded with ``seed + e`` exactly as

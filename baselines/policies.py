@@ -6,7 +6,7 @@ is built for one agent of one scenario, since it reads the scales and lead time
 that the observations were divided by (:mod:`hmarl_env.observations`), and
 reads columns by the registry's names (``obs[:, StoreFeature.inventory]``).
 
-* :class:`RuleBasedStore` - the seeds' rule-based store.
+* :class:`RuleBasedStore` - the reference design's rule-based store.
 * :class:`BaseStockStore` - the best discrete approximation of a base-stock
   policy: the multiplier whose order brings the inventory position closest to
   a target computed from forecast, uncertainty and lead time.
@@ -41,11 +41,11 @@ import numpy as np
 from baselines.tuned import load_tuned
 from hmarl_env.observations import demand_scales, inventory_scales
 from hmarl_env.registry import (
-    SUPPLIER,
     StoreFeature,
     StoreOrderFeature,
     SupplierFeature,
     WarehouseFeature,
+    agents_of,
 )
 from hmarl_env.scenario import Scenario
 
@@ -95,16 +95,16 @@ def _check_obs(obs: np.ndarray, width: int, who: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RuleBasedStore:
-    """The seeds' rule-based store, as we read it.
+    """The rule-based store-based store, as we read it.
 
-    The seeds name the rule only as "rule-based": it orders more the fewer days
-    of demand its shelf covers and nothing once it holds the excess target.
+    The reference design names the rule only as "rule-based": it orders more the fewer
+    days of demand its shelf covers and nothing once it holds the excess target.
     Our reading, on the observed days of cover (on hand / forecast, ignoring
-    what is in transit, as the seeds' 7-D observation does): fewer than
+    what is in transit, as the reference design's 7-D observation does): fewer than
     ``thresholds[0]`` days -> the largest order (1.5 x forecast), fewer than
     ``thresholds[1]`` -> 1.0 x, fewer than ``thresholds[2]`` -> 0.5 x,
     otherwise no order. The default thresholds (2, 3, 5) put the last at the
-    seeds' five-day excess target.
+    reference design's five-day excess target.
     """
 
     n_actions: int = 4
@@ -149,7 +149,7 @@ class BaseStockStore:
     sqrt(lead_time + 1)``; the inventory position is on hand plus in transit
     plus on order. Picks the multiplier whose order ``multiplier * forecast``
     brings the position closest to the target. Needs the ``pipeline`` store
-    observation (the seeds' 7-D layout has no pipeline).
+    observation (the reference design's 7-D layout has no pipeline).
 
     Attributes:
         lead_time: the store's lead time ``L`` (the observation scales use it).
@@ -386,7 +386,7 @@ def make_policies(
     """A policy for every agent of ``scenario``.
 
     Args:
-        kind: ``seed`` (the seeds' store, default (s, S) warehouses, always
+        kind: ``seed`` (the reference design's store, default (s, S) warehouses, always
             fulfil), ``base_stock`` (the base-stock store instead, with cover
             ``L + 1`` and safety factor 1.65), ``tuned`` (parameters from
             ``results/baselines/<scenario>.json``, see ``baselines.tune``),
@@ -400,7 +400,7 @@ def make_policies(
             each warehouse's expected demand, cover as periods beyond ``L + 1``).
         store_observation: the stores' observation layout. Stores ordering
             whole quantities (``actions.store_max_order``) act by
-            :class:`OrderUpToStore` (every kind but ``constant``: the seeds' rule
+            :class:`OrderUpToStore` (every kind but ``constant``: the rule-based store
             has no quantity version, so ``seed`` is the untuned order-up-to
             level ``forecast * cover + safety_factor * std * sqrt(L + 1)`` of
             ``base_stock``) or :class:`ConstantOrderStore` (``constant``: the
@@ -409,67 +409,94 @@ def make_policies(
     kind = policy_set(kind)
     if kind in TUNED_SETS and params is None:
         params = load_tuned(scenario)["params"]
-    acts = scenario.actions
-    scales = inventory_scales(scenario)
-    demand = demand_scales(scenario)
+    context = _Context(
+        scenario,
+        kind,
+        params or {},
+        store_observation,
+        inventory_scales(scenario),
+        demand_scales(scenario),
+    )
+    index = {name: i for i, name in enumerate(scenario.node_names)}
     out: dict[str, Policy] = {}
-    for i, node in enumerate(scenario.nodes):
-        L = node.lead_time
-        if node.is_store and acts.store_orders_quantities:
-            mean = float(demand[i])
-            if kind == "constant":
-                out[node.name] = ConstantOrderStore(
-                    min(int(round(mean)), acts.store_max_order)
-                )
-                continue
-            p = (params or {}).get("store", {}) if kind != "rule_based" else {}
-            cover = L + 1 + float(p.get("cover_offset", 0.0))
-            safety = float(p.get("safety_factor", 1.65))
-            out[node.name] = OrderUpToStore(
-                level=mean * cover
-                + safety * float(scenario.demand_std[i]) * math.sqrt(L + 1),
-                max_order=acts.store_max_order,
-                layout=store_observation,
-                inventory_scale=float(scales[i]),
-                demand_scale=mean,
-            )
-        elif node.is_store:
-            if kind == "rule_based":
-                out[node.name] = RuleBasedStore(
-                    n_actions=len(acts.store_order_multipliers)
-                )
-            elif kind == "constant":
-                out[node.name] = ConstantStore(acts.store_order_multipliers)
-            else:
-                p = (params or {}).get("store", {})
-                out[node.name] = BaseStockStore(
-                    lead_time=L,
-                    multipliers=acts.store_order_multipliers,
-                    cover=L + 1 + float(p.get("cover_offset", 0.0)),
-                    safety_factor=float(p.get("safety_factor", 1.65)),
-                )
-        else:
-            mean = float(scenario.mean_demand[i])
-            if kind in TUNED_SETS:
-                p = params["warehouse"]
-                s, S = p["s_days"] * mean, p["S_days"] * mean
-            else:
-                s, S = default_ss_levels(scenario, node.name)
-            out[node.name] = SSWarehouse(
-                s=s,
-                S=S,
-                inventory_scale=float(scales[i]),
-                lots=acts.warehouse_order_lots,
-            )
-    if kind == "smoothing":
-        r = scenario.root
-        out[SUPPLIER] = SmoothingSupplier(
-            fractions=acts.supplier_fulfil_fractions,
-            regular_capacity=float(scenario.supplier.regular_capacity),
-            inventory_scale=float(scales[r]),
-            expected_order=SMOOTHING_EXPECTED_DAYS * float(scenario.mean_demand[r]),
+    for role, agents in agents_of(scenario).items():
+        build = HEURISTICS[role]
+        for agent in agents:
+            out[agent] = build(context, index.get(agent, scenario.root))
+    return out
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a role's heuristic builder reads: the scenario, the policy set and
+    its parameters, the stores' layout, the observation scales."""
+
+    scenario: Scenario
+    kind: str
+    params: Mapping[str, Any]
+    store_observation: str
+    scales: np.ndarray
+    demand: np.ndarray
+
+
+def _store(c: _Context, i: int) -> Policy:
+    sc, acts, kind = c.scenario, c.scenario.actions, c.kind
+    L = sc.nodes[i].lead_time
+    p = c.params.get("store", {}) if kind != "rule_based" else {}
+    if acts.store_orders_quantities:
+        mean = float(c.demand[i])
+        if kind == "constant":
+            return ConstantOrderStore(min(int(round(mean)), acts.store_max_order))
+        cover = L + 1 + float(p.get("cover_offset", 0.0))
+        safety = float(p.get("safety_factor", 1.65))
+        return OrderUpToStore(
+            level=mean * cover + safety * float(sc.demand_std[i]) * math.sqrt(L + 1),
+            max_order=acts.store_max_order,
+            layout=c.store_observation,
+            inventory_scale=float(c.scales[i]),
+            demand_scale=mean,
+        )
+    if kind == "rule_based":
+        return RuleBasedStore(n_actions=len(acts.store_order_multipliers))
+    if kind == "constant":
+        return ConstantStore(acts.store_order_multipliers)
+    return BaseStockStore(
+        lead_time=L,
+        multipliers=acts.store_order_multipliers,
+        cover=L + 1 + float(p.get("cover_offset", 0.0)),
+        safety_factor=float(p.get("safety_factor", 1.65)),
+    )
+
+
+def _warehouse(c: _Context, i: int) -> Policy:
+    sc = c.scenario
+    mean = float(sc.mean_demand[i])
+    if c.kind in TUNED_SETS:
+        p = c.params["warehouse"]
+        s, S = p["s_days"] * mean, p["S_days"] * mean
+    else:
+        s, S = default_ss_levels(sc, sc.nodes[i].name)
+    return SSWarehouse(
+        s=s,
+        S=S,
+        inventory_scale=float(c.scales[i]),
+        lots=sc.actions.warehouse_order_lots,
+    )
+
+
+def _supplier(c: _Context, root: int) -> Policy:
+    sc, fractions = c.scenario, c.scenario.actions.supplier_fulfil_fractions
+    if c.kind == "smoothing":
+        return SmoothingSupplier(
+            fractions=fractions,
+            regular_capacity=float(sc.supplier.regular_capacity),
+            inventory_scale=float(c.scales[root]),
+            expected_order=SMOOTHING_EXPECTED_DAYS * float(sc.mean_demand[root]),
             urgent=SMOOTHING_URGENT,
         )
-    else:
-        out[SUPPLIER] = AlwaysFulfil(acts.supplier_fulfil_fractions)
-    return out
+    return AlwaysFulfil(fractions)
+
+
+#: role name (:data:`hmarl_env.registry.ROLES`) -> the builder of its
+#: heuristic policy for a node index (the supplier's: the root's)
+HEURISTICS = {"store": _store, "warehouse": _warehouse, "supplier": _supplier}

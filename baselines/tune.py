@@ -8,7 +8,7 @@ factor (with the default (s, S) warehouses), then the warehouses' (s, S) with
 the tuned stores, then the stores again. Each role is scored by the mean
 episode reward of its agents, the quantity its learned counterpart maximises.
 Training seeds are ``0 .. episodes-1``; the verdict uses ``--held-out`` episodes
-from seed 1,000,000, against the seeds' baseline on the same demand.
+from seed 1,000,000, against the reference design's baseline on the same demand.
 
 Writes ``results/baselines/<scenario>.json`` (atomically): the parameters, the
 scenario's fingerprint (a changed scenario must be tuned again), and the

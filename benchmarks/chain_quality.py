@@ -9,11 +9,11 @@ greedily) and the heuristic chains are evaluated on the same held-out episodes
 (seeds from 1,000,000) of the pipeline's scenario, in its reward mode: the
 all-heuristic chain (tuned base-stock stores, tuned (s, S) warehouse,
 always-fulfil supplier: ``tuned``), the same with a smoothing supplier
-(``smoothing``), and the seeds' rules (``seed``). Reports per seed and pooled
+(``smoothing``), and the rule-based heuristics (``seed``). Reports per seed and pooled
 over seeds the system's ledger cost per episode (every agent's total cost),
 paired with each heuristic chain: the mean difference and its 95% CI (per
 episode; pooled: the per-episode differences of every seed together, and the
-t-interval over the seeds' means). Also each phase's gate (role and system
+t-interval over the reference design's means). Also each phase's gate (role and system
 verdicts) and the pipeline's wall-clock. Writes
 ``results/benchmarks/chain_quality_<scenario>.json``.
 """

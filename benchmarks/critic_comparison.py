@@ -9,14 +9,14 @@ Each folder is a pipeline folder (S = 0, 1, 2 for each critic). For the
 learned stores after phase 1 (warehouse and supplier tuned heuristics) and
 the fully learned chain after phase 4, on the same held-out episodes (seeds
 from 1,000,000): the chain's system ledger cost per episode (every agent's
-ledger cost), the stores' reward in the seeds' own terms (the local reward,
+ledger cost), the stores' reward in the reference design's own terms (the local reward,
 per store and episode, whatever mode the run trained in), and the value
 explained variance of every trained module (mean of each phase's last five
 iterations). Beside them, the all-heuristic chain (tuned stores and warehouse,
 always-fulfil supplier) on the same episodes. Per critic: each seed, and the
 mean over seeds with its 95% t-interval; central minus local: the per-episode
 difference of seed k's runs, pooled over seeds (CI over episode pairs), and
-the interval over the seeds' mean differences. Writes
+the interval over the reference design's mean differences. Writes
 ``results/benchmarks/critic_comparison_<scenario>.json``.
 """
 
@@ -47,7 +47,7 @@ PHASES = ("phase1", "phase2", "phase3", "phase4")
 
 
 def store_reward(scenario, policies, episodes: int) -> np.ndarray:
-    """The stores' local reward (the seeds' terms) per store and episode."""
+    """The stores' local reward (the reference design's terms) per store and episode."""
     df = evaluate(scenario.with_reward_mode("local"), policies, episodes, HELD_OUT_SEED)
     stores = df[[role_of(a).name == "store" for a in df["agent"]]]
     return stores.groupby("episode")["episode_reward"].mean().to_numpy()
@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"scenario {scenario.name!r} ({scenario.rewards.mode} rewards), "
         f"{args.episodes} held-out episodes (seeds {HELD_OUT_SEED:,}..); system "
-        "ledger cost per episode, store reward (the seeds' local terms) per store "
+        "ledger cost per episode, store reward (the reference design's local "
+        "terms) per store "
         "and episode, value explained variance (last 5 iterations)"
     )
     print(

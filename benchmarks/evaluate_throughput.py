@@ -4,7 +4,7 @@ How to run:
     python benchmarks/evaluate_throughput.py [--episodes 10000] [--scenario default]
 
 Times ``baselines.evaluate.evaluate`` end to end (seeding every episode, the
-simulation, the policies, the KPI frame) for the seeds' policies and the
+simulation, the policies, the KPI frame) for the reference design's policies and the
 tuned heuristics, best of three, on one core. Target (issue 4): under 10 s.
 """
 

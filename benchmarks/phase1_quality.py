@@ -2,15 +2,15 @@
 
 How to run:
     python benchmarks/phase1_quality.py [--seeds 0 1 2] [--timesteps N] [--episodes 500]
-    python benchmarks/phase1_quality.py --ppo-preset seeds     # the seeds' PPO
+    python benchmarks/phase1_quality.py --ppo-preset reference  # its PPO guide
 
 Trains phase 1 once per training seed with the default budget (or
 ``--timesteps``) and the named PPO preset (default hmarl's; a finished run of
 the same seed, budget and settings in the output folder is reused), then
 evaluates on the held-out demand seeds (from 1,000,000) the learned stores
 (acting greedily, and sampled from a generator seeded with the training seed),
-the seeds' rule-based store, a store that always orders 1.0 x forecast and the
-tuned base-stock store, all with the tuned warehouse and the always-fulfil
+the reference design's rule-based store, a store that always orders 1.0 x forecast and
+the tuned base-stock store, all with the tuned warehouse and the always-fulfil
 supplier (as in training), on the same demand. Reports the store episode
 reward per store: per training seed (mean and 95% CI over episodes, paired
 difference to each baseline), over training seeds (mean and 95% CI over

@@ -6,7 +6,7 @@ How to run:
     python benchmarks/ppo_search.py --table                # print what is recorded
 
 Each candidate is a set of PPO settings over hmarl's preset (:data:`CANDIDATES`;
-``seeds`` is the seeds' preset). For each candidate and training seed it trains
+``seeds`` is the reference preset). For each candidate and training seed it trains
 phase 1 on the default scenario (``--timesteps``, default phase 1's budget;
 a finished run of the same settings in the output folder is reused), then
 judges the learned store on the *monitoring* seeds (from 2,000,000, never the
@@ -46,8 +46,8 @@ from hmarl_env import get_scenario  # noqa: E402
 from hmarl_env.utils.io import results_dir, write_atomic, write_json_atomic  # noqa: E402
 from hmarl_env.utils.stats import mean_ci  # noqa: E402
 
-#: the search's first step: the seeds' settings with rewards scaled to returns
-#: of order one, no value clip and minibatches of 512 (the candidates change it)
+#: the search's first step: the reference design's PPO settings with rewards scaled to
+#: returns of order one, no value clip and minibatches of 512 (the candidates change it)
 SCALED = {"vf_clip_param": None, "reward_scaling": "return", "minibatch_size": 512}
 #: how the search sampled unless a candidate says otherwise (one process)
 RUNNERS = {"num_env_runners": 0, "num_envs_per_env_runner": 8}
@@ -228,7 +228,7 @@ def _markdown(record: dict) -> str:
         f"store (which scores {record.get('tuned_monitor', {}).get('mean', 0):.1f} "
         "on them) with its 95% CI. Learner diagnostics: mean of the last five "
         "iterations. Each candidate is a preset with the changes shown; `scaled` is "
-        "the seeds' preset with rewards scaled to returns of order one, no value "
+        "the reference preset with rewards scaled to returns of order one, no value "
         "clip and minibatches of 512. Candidates sample with 0 env runners x 8 "
         "envs unless they say otherwise. `train s` is the training time on the "
         "machine of the README, where other jobs sometimes shared the two cores "

@@ -8,10 +8,10 @@ module documents (phase 1's: 200,000 env steps), with one torch thread, and
 times it. Then, on the same held-out episodes (seeds from 1,000,000; warehouse
 and supplier the tuned heuristics), scores the store reward per store and
 episode of: each recipe's stores (greedy), a store that always orders 1.0 x
-forecast, the seeds' rule, the tuned base-stock store, and RLlib's phase 1
+forecast, the rule-based store, the tuned base-stock store, and RLlib's phase 1
 (the committed reference run, ``results/reference/default__phase1__0``).
 Prints the README's table (mean ± 95% CI over episodes, and each recipe's
-paired difference to the constant order and the seeds' rule with its 95% CI)
+paired difference to the constant order and the rule-based store with its 95% CI)
 and writes ``results/benchmarks/recipes_quality.json``.
 """
 
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for name, kind in (
         ("constant 1.0 x forecast", "constant"),
-        ("seeds' rule", "rule_based"),
+        ("rule-based store", "rule_based"),
     ):
         add(name, swap_roles(tuned, sc, kind, ["store"], None))
     add("tuned base-stock", tuned)
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label}: trained in {seconds:.0f} s", flush=True)
         add(label, with_heuristics(sc, policy), budget, seconds)
     constant = rows["constant 1.0 x forecast"]["_x"]
-    seed_rule = rows["seeds' rule"]["_x"]
+    seed_rule = rows["rule-based store"]["_x"]
     print(
         f"\nstore reward per store and episode, {args.episodes} held-out episodes "
         f"(seeds {HELD_OUT_SEED:,}..), default scenario, training seed {args.seed}; "
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "| policy | budget | wall-clock | store reward | vs constant | "
-        "vs seeds' rule |\n|---|---|---:|---:|---:|---:|"
+        "vs rule-based store |\n|---|---|---:|---:|---:|---:|"
     )
     for name, r in rows.items():
         x = r.pop("_x")

@@ -185,7 +185,7 @@ def build_config(
 
     Every module that is neither trained nor frozen acts with its heuristic
     (``phase.heuristic``, tuned by default). Learned modules are PPO's default
-    MLP with the seeds' sizes, or with ``ppo.critic == "central"`` a
+    MLP with the reference design's sizes, or with ``ppo.critic == "central"`` a
     :class:`experiments.critic.CentralCriticModule` of the same sizes.
     """
     ppo = ppo or PPOSettings()

@@ -9,18 +9,18 @@ How to run:
 The warehouse follows the tuned (s, S) rule and the supplier always fulfils
 (``results/baselines/<scenario>.json``; run ``python -m baselines.tune`` for a
 scenario of your own). At the end the curriculum gate (:mod:`analysis.gate`)
-writes ``gate.json``: does the learned store beat the seeds' rule-based store on
-held-out episodes? Phase 2 (``experiments/phase2.py``) starts from this run.
+writes ``gate.json``: does the learned store beat the reference design's rule-based
+store on held-out episodes? Phase 2 (``experiments/phase2.py``) starts from this run.
 Every option: ``--help``.
 
 Results to expect (default scenario, default budget of 200,000 env steps,
 hmarl's PPO preset, about 100 s of training on 2 cores): the stores' episode
 reward rises from about -10,000 (random ordering); the greedy policy passes
-the seeds' rule-based store (819 per store on held-out seeds) within about
+the reference design's rule-based store (819 per store on held-out seeds) within about
 20,000 steps and ends at 896-898 over training seeds 0-2, above the tuned
 base-stock heuristic (888) by 8-10 per store and episode. With
-``--ppo-preset seeds`` (the seeds' PPO) the critic learns nothing and the
-store ends short of the tuned heuristic. See the README.
+``--ppo-preset reference`` (the reference design's PPO guide) the critic learns nothing
+and the store ends short of the tuned heuristic. See the README.
 """
 
 from __future__ import annotations

@@ -6,14 +6,14 @@ How to run:
     python experiments/phase4.py --resume results/default__phase4__0__<time>
 
 All three modules start from phase 3's weights and train jointly, each on its
-own reward, at a third of the learning rate of the earlier phases (the seeds'
-joint fine-tuning).
+own reward, at a third of the learning rate of the earlier phases (the reference
+design's joint fine-tuning).
 
 The run takes the phase3 run's scenario, heuristics and network sizes; all three
 modules are restored weight for weight (a mismatch is an error, never a silent
 partial load). At the end the curriculum gate (:mod:`analysis.gate`) writes
 ``gate.json``: does each fine-tuned role beat the heuristic it replaces (stores:
-the seeds' rule; warehouse: tuned (s, S); supplier: always fulfil)?
+the rule-based store; warehouse: tuned (s, S); supplier: always fulfil)?
 Every option: ``--help``.
 """
 

@@ -49,8 +49,8 @@ class SupplyChainEnv(ParallelEnv):
 
     * store (8): inventory, forecast, demand uncertainty, days of cover (in
       periods), last-day stockout (0/1), warehouse inventory ratio, recent
-      service level, inbound pipeline (in transit + on order). The seeds' 7-D
-      layout (``store_observation="seed"``) drops the pipeline. For stores
+      service level, inbound pipeline (in transit + on order). The reference design's
+      7-D layout (``store_observation="reference"``) drops the pipeline. For stores
       ordering quantities, ``store_observation="orders"`` (``2 + L``): on
       hand, backlog, units ordered and not yet shipped, then what arrives in
       each of the next ``L - 1`` periods - the whole state of a single-stage
@@ -76,7 +76,7 @@ class SupplyChainEnv(ParallelEnv):
     * ``local`` (default): each agent's reward is its *local reward*, from its
       own ledger row. Store, warehouse: ``10 * service_level - 0.1 *
       holding_cost - 5 * stockout_penalty - 0.05 * excess_inventory`` (the
-      seeds' formula), where service level is the fraction of what was asked
+      reference design's formula), where service level is the fraction of what was asked
       of the node that it served, holding cost includes transit holding,
       stockout penalty is the node's stockout cost, excess inventory is its
       closing stock above 5 days (stores) or 10 days (warehouses) of expected
@@ -111,7 +111,8 @@ class SupplyChainEnv(ParallelEnv):
     * ``render_mode``: ``None``, ``"ansi"`` (a table of the period, returned),
       ``"human"`` (the same table, printed) or ``"rgb_array"`` (inventory,
       orders and demand per node so far).
-    * ``store_observation``: ``"pipeline"`` (default) or ``"seed"``.
+    * ``store_observation``: ``"pipeline"`` (default), ``"reference"`` (the HMARL
+      reference design's 7; alias ``"seed"``) or ``"orders"``.
     * ``**overrides``: top-level scenario fields, e.g. ``horizon=30``. A
       reward mode: ``parallel_env(get_scenario("default").with_reward_mode(
       "system"))``, the ``hierarchy`` preset, or ``[rewards] mode = "system"``

@@ -6,7 +6,7 @@ plus one review period, ``mean_demand * (lead_time + 1)``; its *demand scale* is
 its expected demand per period. Unbounded quantities are clipped at :data:`CLIP`
 scales. Column indices are the registry's (:mod:`hmarl_env.registry`).
 
-Store (``store_observation="pipeline"``, the default; the seeds' 7-D layout
+Store (``store_observation="pipeline"``, the default; the reference design's 7-D layout
 with ``"seed"`` drops the last entry):
 
 ===  ====================  ===========================================  ===========

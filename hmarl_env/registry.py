@@ -10,10 +10,10 @@ name itself.
 
 Adding a role: a :class:`Role` entry here; its observation features in
 :mod:`hmarl_env.observations`, its action decoding in :mod:`hmarl_env.actions`,
-its reward terms' kernel in :mod:`hmarl_env.rewards`; a heuristic in
-:mod:`baselines.policies`. Adding a reward term: the role's ``reward_terms``
-here, its weight in :mod:`hmarl_env.scenario`, its column in the period table
-(:mod:`hmarl_env.rewards`).
+its reward terms in :mod:`hmarl_env.rewards`; its heuristic's builder in
+``baselines.policies.HEURISTICS``. Adding a reward term: the role's
+``reward_terms`` here, its weight in :mod:`hmarl_env.scenario.types`, its
+column in the period table (:mod:`hmarl_env.rewards`: a name and its formula).
 
 Feature indices: heuristics read ``obs[:, StoreFeature.inventory]``, never a
 bare column number. Only this module imports nothing else of hmarl's, so the
@@ -49,7 +49,8 @@ __all__ = [
 
 class StoreFeature(IntEnum):
     """A store's observation columns (``inbound_pipeline`` only in the
-    ``pipeline`` layout, the default; the seeds' 7-D layout stops before it)."""
+    ``pipeline`` layout, the default; the reference design's 7-D layout stops
+    before it)."""
 
     inventory = 0
     forecast = 1
@@ -100,9 +101,8 @@ class Role:
         prefix: its agents are named ``<prefix>_<n>``.
         is_node: whether its agents are nodes of the scenario (the supplier is
             not: it stands above the root).
-        features: its observation columns.
-        action_values: the field of ``scenario.actions`` its actions index.
-        action_meaning: what the chosen value does.
+        action_values: the field of ``scenario.actions`` its actions index
+            (:mod:`hmarl_env.actions` decodes them).
         reward_weights: the field of ``scenario.rewards`` holding its weights.
         reward_terms: ``(period table column, weight field, sign)`` for each
             term of its reward: ``reward = sum(sign * weight * column)``
@@ -111,22 +111,18 @@ class Role:
             its own module, named after it, except the role's first agent,
             which uses the role's name).
         baseline: the :mod:`baselines` policy set a learned agent of this role
-            must beat (the curriculum gate).
-        heuristic: the rule-based policy that acts for it when it is not
-            learned (a class of :mod:`baselines.policies`).
+            must beat (the curriculum gate); its heuristics are built by
+            ``baselines.policies.HEURISTICS[name]``.
     """
 
     name: str
     prefix: str
     is_node: bool
-    features: type[IntEnum]
     action_values: str
-    action_meaning: str
     reward_weights: str
     reward_terms: tuple[tuple[str, str, float], ...]
     module: str | None
     baseline: str
-    heuristic: str
 
     def module_of(self, agent: str) -> str:
         """The RLlib module ID ``agent`` acts with."""
@@ -150,35 +146,27 @@ STORE = Role(
     name="store",
     prefix="store",
     is_node=True,
-    features=StoreFeature,
     action_values="store_order_multipliers",
-    action_meaning="order value x its demand forecast",
     reward_weights="store",
     reward_terms=_NODE_TERMS,
     module="store",
     baseline="rule_based",
-    heuristic="BaseStockStore",
 )
 WAREHOUSE = Role(
     name="warehouse",
     prefix="warehouse",
     is_node=True,
-    features=WarehouseFeature,
     action_values="warehouse_order_lots",
-    action_meaning="order value units",
     reward_weights="warehouse",
     reward_terms=_NODE_TERMS,
     module=None,
     baseline="tuned",
-    heuristic="SSWarehouse",
 )
 SUPPLIER_ROLE = Role(
     name="supplier",
     prefix="supplier",
     is_node=False,
-    features=SupplierFeature,
     action_values="supplier_fulfil_fractions",
-    action_meaning="release value of what it owes the root (up to capacity)",
     reward_weights="supplier",
     reward_terms=(
         ("service_level", "service_level", 1.0),
@@ -187,7 +175,6 @@ SUPPLIER_ROLE = Role(
     ),
     module="supplier",
     baseline="tuned",
-    heuristic="AlwaysFulfil",
 )
 
 #: every role, in agent order (a scenario's agents: stores, warehouses, supplier)

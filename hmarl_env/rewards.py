@@ -2,7 +2,8 @@
 
 Reward modes (``scenario.rewards.mode``):
 
-* ``local`` (the default, the seeds'): an agent's reward is its *local reward*,
+* ``local`` (the default, the reference design's): an agent's reward is its *local
+reward*,
   :func:`role_reward`: for each term the registry lists for its role
   (:attr:`hmarl_env.registry.Role.reward_terms`), its sign times its weight
   (``scenario.rewards``) times the period table's column;
@@ -18,7 +19,7 @@ given its net stock when demand arrives (:class:`ExpectedStoreCosts`), instead
 of the realised ones; the period table and ``infos``' costs stay the ledger's.
 
 ``infos`` report both parts (``local_reward``, ``system_reward``) in every
-mode. With the default weights, the local rewards are (the seeds' formula):
+mode. With the default weights, the local rewards are (the reference design's formula):
 
 * store and warehouse: ``10 * service_level - 0.1 * holding_cost
   - 5 * stockout_penalty - 0.05 * excess_inventory``, with service level the
@@ -30,7 +31,7 @@ mode. With the default weights, the local rewards are (the seeds' formula):
 * supplier: ``10 * service_level - 0.1 * backlog_cost - 0.1 * overtime_cost``,
   with service level the fraction of what it owed that it released.
 
-The *period table* (:meth:`Rewards.period_table`, a numba kernel) turns a
+The *period table* (:meth:`LedgerRewards.period_table`, a numba kernel) turns a
 ledger into those terms and the quantities reported in ``infos``; the kernel
 that scores it multiplies by a sparse matrix that :func:`reward_weights` builds
 by evaluating :func:`table_rewards` (the formulas above, in plain numpy) on the
@@ -53,12 +54,14 @@ from hmarl_env.registry import SUPPLIER, Role, node_agents, role_of
 from hmarl_env.scenario import Scenario
 
 __all__ = [
+    "NODE_COPIED",
     "NODE_INFO_KEYS",
-    "SUPPLIER_INFO_KEYS",
     "NODE_TABLE",
+    "NODE_TERMS",
+    "SUPPLIER_INFO_KEYS",
     "SUPPLIER_TABLE",
     "ExpectedStoreCosts",
-    "Rewards",
+    "LedgerRewards",
     "reward_scales",
     "mix",
     "reward_weights",
@@ -67,13 +70,14 @@ __all__ = [
     "table_rewards",
 ]
 
-# Per-node columns of the period table, N each, in this order: the reward
-# terms, then ledger rows copied as they are
-NODE_TABLE = (
-    "service_level",
-    "holding_cost",
-    "stockout_penalty",
-    "excess_inventory",
+#: Per-node columns of the period table, N each, in this order: the reward
+#: terms (computed by :func:`_table`, each from the ledger by its name), then
+#: ledger rows copied as they are. A reward term is one name here, its formula
+#: in ``_table``, its weight in the scenario's weights and its entry in the
+#: role's ``reward_terms`` (:mod:`hmarl_env.registry`); nothing else refers to
+#: a column by position.
+NODE_TERMS = ("service_level", "holding_cost", "stockout_penalty", "excess_inventory")
+NODE_COPIED = (
     "closing",
     "lost",
     "demand",
@@ -85,7 +89,8 @@ NODE_TABLE = (
     "in_transit",
     "total_cost",
 )
-# then the supplier's columns
+NODE_TABLE = NODE_TERMS + NODE_COPIED
+#: then the supplier's columns
 SUPPLIER_TABLE = (
     "service_level",
     "stockout_penalty",
@@ -93,7 +98,7 @@ SUPPLIER_TABLE = (
     "shipped",
     "backlog",
 )
-_INFO_NAMES = {"closing": "inventory", "lost": "lost_sales"}  # the seeds' names
+_INFO_NAMES = {"closing": "inventory", "lost": "lost_sales"}  # the reference design's
 # the two parts of every agent's reward, in every mode
 _REWARD_INFO = ("local_reward", "system_reward")
 #: keys of a store's or warehouse's infos: the period, the table's columns,
@@ -103,25 +108,30 @@ NODE_INFO_KEYS = (
     *(_INFO_NAMES.get(f, f) for f in NODE_TABLE),
     *_REWARD_INFO,
 )
-#: keys of the supplier's infos (the same as a node's, where they apply)
+#: the supplier's infos: what it shares with a node's (its own columns,
+#: zeros for the nodes' reward terms and stock it does not have), and what
+#: it was asked for (the root's order: its ``demand``)
 SUPPLIER_INFO_KEYS = (
     "period",
-    "service_level",
-    "holding_cost",
-    "stockout_penalty",
-    "excess_inventory",
-    "overtime_cost",
+    *dict.fromkeys(NODE_TERMS + SUPPLIER_TABLE[:3]),
     "inventory",
     "lost_sales",
     "demand",
-    "shipped",
-    "backlog",
+    *SUPPLIER_TABLE[3:],
     *_REWARD_INFO,
 )
 # short names for the kernels: led[b, _L.sold, i]
 _S, _L, _SF = StateField, NodeField, SupplierField
-# the ledger rows that the period table copies, in NODE_TABLE order from "closing"
-_COPIED = np.array([NodeField[f] for f in NODE_TABLE[4:]], dtype=np.int64)
+# the ledger rows that the period table copies, in NODE_COPIED order
+_COPIED = np.array([NodeField[f] for f in NODE_COPIED], dtype=np.int64)
+# each column's block of the period table (node columns: block * N + node)
+_N = {name: k for k, name in enumerate(NODE_TABLE)}
+_SUP = {name: k for k, name in enumerate(SUPPLIER_TABLE)}
+_SERVICE, _HOLDING, _STOCKOUT, _EXCESS = (_N[t] for t in NODE_TERMS)
+_FIRST_COPIED = len(NODE_TERMS)
+_S_SERVICE, _S_BACKLOG_COST, _S_OVERTIME, _S_SHIPPED, _S_BACKLOG = (
+    _SUP[c] for c in SUPPLIER_TABLE
+)
 
 
 def role_reward(role: Role, weights: Any, terms: Mapping[str, Any]) -> Any:
@@ -230,29 +240,32 @@ def reward_scales(scenario: Scenario) -> dict[str, float]:
 
 @kernel
 def _table(led, sup, excess, root):  # pragma: no cover - jit
-    """The period table ``(B, 14N + 5)`` (see :meth:`Rewards.period_table`)."""
+    """The period table ``(B, len(NODE_TABLE) * N + len(SUPPLIER_TABLE))``
+    (see :meth:`LedgerRewards.period_table`); each column is written by its name."""
     B, _, N = led.shape
     n_copied = _COPIED.shape[0]
-    out = np.empty((B, (4 + n_copied) * N + 5))
+    end = (_FIRST_COPIED + n_copied) * N
+    out = np.empty((B, end + 5))
     for b in range(B):
         for i in range(N):
-            out[b, i] = served(
+            out[b, _SERVICE * N + i] = served(
                 led[b, _L.sold, i] + led[b, _L.shipped, i],
                 led[b, _L.lost, i] + led[b, _L.backlog, i],
             )
-            out[b, N + i] = led[b, _L.holding_cost, i] + led[b, _L.transit_cost, i]
-            out[b, 2 * N + i] = led[b, _L.stockout_cost, i]
-            out[b, 3 * N + i] = max(led[b, _L.closing, i] - excess[i], 0.0)
+            out[b, _HOLDING * N + i] = (
+                led[b, _L.holding_cost, i] + led[b, _L.transit_cost, i]
+            )
+            out[b, _STOCKOUT * N + i] = led[b, _L.stockout_cost, i]
+            out[b, _EXCESS * N + i] = max(led[b, _L.closing, i] - excess[i], 0.0)
             for c in range(n_copied):
-                out[b, (4 + c) * N + i] = led[b, _COPIED[c], i]
+                out[b, (_FIRST_COPIED + c) * N + i] = led[b, _COPIED[c], i]
         released = led[b, _L.inbound, root]
         owed = led[b, _L.inbound_backlog, root]
-        end = (4 + n_copied) * N
-        out[b, end] = served(released, owed)
-        out[b, end + 1] = sup[b, _SF.supplier_backlog_cost]
-        out[b, end + 2] = sup[b, _SF.supplier_overtime_cost]
-        out[b, end + 3] = released
-        out[b, end + 4] = owed
+        out[b, end + _S_SERVICE] = served(released, owed)
+        out[b, end + _S_BACKLOG_COST] = sup[b, _SF.supplier_backlog_cost]
+        out[b, end + _S_OVERTIME] = sup[b, _SF.supplier_overtime_cost]
+        out[b, end + _S_SHIPPED] = released
+        out[b, end + _S_BACKLOG] = owed
     return out
 
 
@@ -323,8 +336,9 @@ class ExpectedStoreCosts:
         return (realised - expected).sum(axis=1)
 
 
-class Rewards:
-    """The period table, rewards and ``infos`` of a scenario's agents."""
+class LedgerRewards:
+    """The period table, rewards and ``infos`` of a scenario's agents, from
+    the ledger (the scenario's reward settings: :class:`hmarl_env.scenario.Rewards`)."""
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = sc = scenario
@@ -345,9 +359,9 @@ class Rewards:
         self._share = sc.rewards.system_share
 
     def period_table(self, led: Ledger) -> np.ndarray:
-        """The period's report ``(B, 14N + 5)``: for every node the reward terms
-        and ledger quantities of :data:`NODE_TABLE` (N columns each), then the
-        supplier's :data:`SUPPLIER_TABLE`."""
+        """The period's report ``(B, len(NODE_TABLE) * N + 5)``: for every
+        node the reward terms and ledger quantities of :data:`NODE_TABLE` (N
+        columns each), then the supplier's :data:`SUPPLIER_TABLE`."""
         if led.nodes.shape[2] != self.n_nodes:
             raise ValueError(
                 f"a ledger of {led.nodes.shape[2]} nodes given to roles of "
@@ -397,22 +411,14 @@ class Rewards:
             info["local_reward"] = local[i]
             info["system_reward"] = system
             out[name] = info
-        sl, backlog_cost, overtime, released, owed = row[end:]
-        out[SUPPLIER] = {
-            "period": period,
-            "service_level": sl,
-            "holding_cost": 0.0,
-            "stockout_penalty": backlog_cost,
-            "excess_inventory": 0.0,
-            "overtime_cost": overtime,
-            "inventory": 0.0,
-            "lost_sales": 0.0,
-            "demand": row[NODE_TABLE.index("ordered") * n + self.root],
-            "shipped": released,
-            "backlog": owed,
-            "local_reward": local[n],
-            "system_reward": system,
-        }
+        supplier = dict(zip(SUPPLIER_TABLE, row[end:], strict=True))
+        info = dict.fromkeys(SUPPLIER_INFO_KEYS, 0.0)
+        info.update(supplier)
+        info["period"] = period
+        info["demand"] = row[NODE_TABLE.index("ordered") * n + self.root]
+        info["local_reward"] = local[n]
+        info["system_reward"] = system
+        out[SUPPLIER] = info
         return out
 
     def reset_infos(self, sim: Simulation, replica: int = 0):

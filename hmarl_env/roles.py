@@ -23,7 +23,7 @@ from hmarl_env.observations import (
     observe_demand,
 )
 from hmarl_env.registry import SUPPLIER, node_agents
-from hmarl_env.rewards import Rewards, table_columns
+from hmarl_env.rewards import LedgerRewards, table_columns
 from hmarl_env.scenario import Scenario
 
 __all__ = ["Roles"]
@@ -41,8 +41,8 @@ class Roles:
     Args:
         scenario: the supply chain.
         batch_size: replicas ``B``.
-        store_observation: ``"pipeline"`` (8 features) or ``"seed"`` (the seeds'
-            7, without the inbound pipeline).
+        store_observation: ``"pipeline"`` (8 features), ``"reference"`` (the
+            reference design's 7, without the inbound pipeline) or ``"orders"``.
     """
 
     def __init__(
@@ -61,7 +61,7 @@ class Roles:
         every = {**self.node_of, SUPPLIER: -1}
         self._observations = Observations(sc, every, store_observation)
         self._actions = ActionDecoder(sc, every)
-        self._rewards = Rewards(sc)
+        self._rewards = LedgerRewards(sc)
         self.inventory_scale = self._observations.inventory_scale
         self.demand_scale = self._observations.demand_scale
         a = sc.forecast_smoothing
@@ -143,7 +143,7 @@ class Roles:
 
     # ------------------------------------------------------------- scoring
     def period_table(self, led: Ledger) -> np.ndarray:
-        """The period's report (:meth:`hmarl_env.rewards.Rewards.period_table`)."""
+        """The period table (:meth:`~hmarl_env.rewards.LedgerRewards.period_table`)."""
         return self._rewards.period_table(led)
 
     def metrics(
@@ -159,7 +159,7 @@ class Roles:
 
     def score(self, table: np.ndarray) -> np.ndarray:
         """Every reward of the period: received, local, system
-        (:meth:`hmarl_env.rewards.Rewards.score`)."""
+        (:meth:`hmarl_env.rewards.LedgerRewards.score`)."""
         return self._rewards.score(table)
 
     def infos(

@@ -26,7 +26,7 @@ class Period(NamedTuple):
     """What one step produced, for every replica."""
 
     ledger: Ledger
-    #: the period table (:meth:`hmarl_env.rewards.Rewards.period_table`)
+    #: the period table (:meth:`hmarl_env.rewards.LedgerRewards.period_table`)
     table: np.ndarray
     #: ``(B, A)``: the reward every agent receives, in agent order
     rewards: np.ndarray

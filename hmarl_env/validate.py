@@ -1,4 +1,4 @@
-"""Pre-training validation of the env (the seeds' mandatory step 1).
+"""Pre-training validation of the env (the reference design's mandatory step 1).
 
 How to run:
     python -m hmarl_env.validate [--scenario default] [--steps 10] [--seed 0]

@@ -1,7 +1,7 @@
 """Curriculum phases 2-4 and the pipeline, on tiny budgets.
 
 One pipeline runs per module: it stops at phase 1's failing gate (a store
-trained for 400 env steps loses to the seeds' rule), then resumes with
+trained for 400 env steps loses to the rule-based store), then resumes with
 ``--force`` through phase 4. Its runs serve the checks of the chain: what each
 phase loaded, that frozen weights came through training bit for bit, that the
 gate wrote its verdict.

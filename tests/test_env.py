@@ -63,7 +63,7 @@ def test_agents_spaces_and_metadata():
     for a in env.possible_agents:
         assert env.observation_space(a) is env.observation_space(a)
         assert env.observation_space(a).dtype == np.float32
-    seed = hmarl_env.parallel_env(store_observation="seed")
+    seed = hmarl_env.parallel_env(store_observation="reference")
     assert seed.observation_space("store_1").shape == (7,)
     serial = hmarl_env.parallel_env("serial")
     assert serial.possible_agents == [

@@ -1,6 +1,6 @@
 """The committed reference run: it loads, and its comparison regenerates exactly.
 
-Every number of the README's results section comes from
+Every number of the results page (docs/results.md) comes from
 results/reference/default__phase1__0/comparison/comparison_summary.json.
 """
 
@@ -13,6 +13,8 @@ from analysis.compare import compare_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "results" / "reference" / "default__phase1__0"
+#: where the docs quote the committed runs
+RESULTS = ROOT / "docs" / "results.md"
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +32,8 @@ def test_the_comparison_regenerates_from_the_checkpoint(committed):
         )
 
 
-def test_the_readme_quotes_the_committed_numbers(committed):
-    readme = (ROOT / "README.md").read_text()
+def test_the_results_page_quotes_the_committed_numbers(committed):
+    readme = RESULTS.read_text()
     rewards = committed["rewards"]
     for value in (
         rewards["baseline"],
@@ -89,8 +91,8 @@ def test_phase4_gate_regenerates_from_the_committed_checkpoint():
         assert fresh["roles"][role]["passed"] == entry["passed"]
 
 
-def test_the_readme_quotes_every_gate():
-    readme = (ROOT / "README.md").read_text()
+def test_the_results_page_quotes_every_gate():
+    readme = RESULTS.read_text()
     for phase in ("phase1", "phase2", "phase3", "phase4"):
         for role, entry in _gate(phase)["roles"].items():
             g = entry[entry["against"]]
@@ -109,9 +111,9 @@ def test_the_readme_quotes_every_gate():
 HIERARCHY = ROOT / "results" / "reference" / "hierarchy__pipeline__0"
 
 
-def test_the_hierarchy_chain_costs_what_the_readme_says():
+def test_the_hierarchy_chain_costs_what_the_results_page_says():
     """The committed phase-4 checkpoint of the hierarchy pipeline (seed 0),
-    against the all-heuristic chain on the README's 200 held-out episodes."""
+    against the all-heuristic chain on the results page's 200 held-out episodes."""
     from analysis.runs.loading import load_policies
     from analysis.runs.record import read_run_config
     from baselines.evaluate import evaluate
@@ -128,7 +130,7 @@ def test_the_hierarchy_chain_costs_what_the_readme_says():
 
     learned = cost(load_policies(run))
     heuristic = cost(make_policies(sc, "tuned", config.heuristic_params))
-    readme = (ROOT / "README.md").read_text()
+    readme = RESULTS.read_text()
     assert f"| 0 | {learned:,.1f} | {heuristic:,.1f} |" in readme
     assert learned < heuristic
     for phase in ("phase1", "phase2", "phase3", "phase4"):

@@ -1,5 +1,5 @@
-"""Reward modes: local (the seeds'), system (minus the chain's ledger cost) and
-mixed, all from the ledger."""
+"""Reward modes: local (the reference design's), system (minus the chain's
+ledger cost) and mixed, all from the ledger."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def test_default_follows_the_seeds_worked_example():
     sc = get_scenario("default")
     assert sc.node_names == ("store_1", "store_2", "warehouse_1")
     store = sc.node("store_1")
-    # a store holding 620 units pays 45.2 a day in the seeds' example
+    # a store holding 620 units pays 45.2 a day in the reference design's example
     assert 620 * store.holding_cost == pytest.approx(45.2, abs=0.1)
     assert store.demand.mean == 100
     assert sc.rewards.store.excess_cover_days == 5

@@ -1,4 +1,5 @@
-"""Every Python block of the README runs as printed, in a fresh interpreter.
+"""Every Python block of the README and of docs/ runs as printed, in a fresh
+interpreter.
 
 Budgets are the one thing changed: a line ``STEPS = ...`` or ``FRAMES = ...``
 gets a tiny value. Each block runs in a folder of its own (so what it writes
@@ -34,15 +35,22 @@ EXTRAS = {
 }
 
 
-def _blocks() -> list[tuple[int, str]]:
-    """(line, code) of every ```python block of the README."""
-    out, lines, start = [], (ROOT / "README.md").read_text().splitlines(), None
-    for k, line in enumerate(lines, 1):
-        if line.strip() == "```python":
-            start = k
-        elif line.strip() == "```" and start is not None:
-            out.append((start, "\n".join(lines[start : k - 1])))
-            start = None
+#: the pages whose Python blocks run: the README and every page of docs/
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _blocks() -> list[tuple[str, str]]:
+    """(page:line, code) of every ```python block of the pages."""
+    out = []
+    for page in PAGES:
+        lines, start = page.read_text().splitlines(), None
+        for k, line in enumerate(lines, 1):
+            if line.strip() == "```python":
+                start = k
+            elif line.strip() == "```" and start is not None:
+                name = page.relative_to(ROOT).as_posix()
+                out.append((f"{name}:{start}", "\n".join(lines[start : k - 1])))
+                start = None
     return out
 
 
@@ -69,7 +77,7 @@ def test_the_readme_has_its_blocks():
     assert all(BUDGET.search(code) for _, code in BLOCKS if ".learn(" in code)
 
 
-@pytest.mark.parametrize("line, code", BLOCKS, ids=[f"line{n}" for n, _ in BLOCKS])
+@pytest.mark.parametrize("line, code", BLOCKS, ids=[where for where, _ in BLOCKS])
 def test_a_readme_block_runs_as_printed(line, code, tmp_path):
     for module in sorted(_imports(code) & set(EXTRAS)):
         if importlib.util.find_spec(module) is None:
@@ -86,7 +94,7 @@ def test_a_readme_block_runs_as_printed(line, code, tmp_path):
         timeout=600,
         env=env,
     )
-    assert proc.returncode == 0, f"README line {line}:\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, f"{line}:\n{proc.stderr[-3000:]}"
     written = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
     strays = [p for p in written if p.parts[0] != "results"]
-    assert not strays, f"README line {line} wrote outside results/: {strays}"
+    assert not strays, f"{line} wrote outside results/: {strays}"

@@ -37,12 +37,16 @@ def compare_with_heuristics(
     scenario: Scenario, policies: Mapping[str, Any], episodes: int = 200
 ) -> pd.DataFrame:
     """Store reward per agent and episode (mean, 95% CI half-width) of the
-    learned policies, the seeds' rule and the tuned heuristic, on held-out seeds."""
+    learned policies, the rule-based store and the tuned heuristic, on held-out
+    seeds."""
     tuned = make_policies(scenario, "tuned")
     rows = []
     for label, p in (
         ("learned", policies),
-        ("seeds' rule", swap_roles(tuned, scenario, "rule_based", ["store"], None)),
+        (
+            "rule-based store",
+            swap_roles(tuned, scenario, "rule_based", ["store"], None),
+        ),
         ("tuned heuristic", tuned),
     ):
         df = evaluate(scenario, p, episodes, seed=HELD_OUT_SEED)
@@ -63,7 +67,7 @@ def format_report(table: pd.DataFrame, episodes: int) -> str:
 
 def report(scenario: Scenario, store_policy: Any, episodes: int = 200) -> str:
     """The recipes' verdict: their stores (heuristics elsewhere) against the
-    seeds' rule and the tuned heuristic."""
+    rule-based store and the tuned heuristic."""
     policies = with_heuristics(scenario, store_policy)
     return format_report(
         compare_with_heuristics(scenario, policies, episodes), episodes

@@ -23,7 +23,7 @@ The recipe, in a few lines (what :func:`make_vec_env` and :func:`train` do)::
     model.learn(400_000)  # store decisions: 200,000 env steps of two stores
 
 Every store is one slot of SB3's vector env, so one network acts for all of
-them (parameter sharing, as the seeds trained it). The warehouse and supplier
+them (parameter sharing, as the reference design trained it). The warehouse and supplier
 follow the tuned heuristics inside :class:`~hmarl_env.wrappers.StoresOnlyEnv`.
 PPO's settings are RLlib phase 1's (:mod:`experiments.recipes._learning`):
 :class:`StoreRewards` divides the rewards by the store's scale and tells SB3

@@ -41,12 +41,12 @@ __all__ = ["PRESETS", "preset", "single_stage"]
 
 
 def default() -> Scenario:
-    """Two stores under one warehouse: the seeds' worked example.
+    """Two stores under one warehouse: the HMARL reference design's worked example.
 
     Stores sell about 100 units a day (normal, std 20 and 30), hold
     stock at 0.073 per unit-day (a store holding 620 units pays 45.2 a day, as
-    in the seeds) and lose unmet demand at 1.0 per unit. The warehouse is 2 days
-    from the stores, holds at 0.03 and pays 0.5 per unit-day it owes a store.
+    in the reference design) and lose unmet demand at 1.0 per unit. The warehouse is 2
+    days from the stores, holds at 0.03 and pays 0.5 per unit-day it owes a store.
     The supplier is 4 days from the warehouse and releases at most 600 units a
     day (three days of total demand), 300 of them without overtime, so the
     warehouse's lots of 500 / 1000 / 1500 units take one to three days to

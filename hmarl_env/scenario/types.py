@@ -177,7 +177,8 @@ class _Weights:
 class RewardWeights(_Weights):
     """Weights of a store's or warehouse's reward terms: service level, holding
     cost, stockout penalty and excess inventory (its stock above
-    ``excess_cover_days`` periods of expected demand); the seeds' by default."""
+    ``excess_cover_days`` periods of expected demand); the reference design's by
+    default."""
 
     service_level: float = 10.0
     holding_cost: float = 0.1
@@ -208,7 +209,7 @@ class Rewards:
 
     Attributes:
         mode: ``"local"`` (each agent's reward is its role's formula over its own
-            ledger row, the seeds'), ``"system"`` (every agent receives the
+            ledger row, the reference design's), ``"system"`` (every agent receives the
             period's system reward: minus the whole chain's ledger cost) or
             ``"mixed"`` (``(1 - system_weight) * local + system_weight *
             system``). :mod:`hmarl_env.rewards` has the formulas.
