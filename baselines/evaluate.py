@@ -38,7 +38,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from baselines.policies import POLICY_SETS, make_policies
+from baselines.policies import (
+    POLICY_SET_ALIASES,
+    POLICY_SETS,
+    make_policies,
+    policy_set,
+)
 from hmarl_env.registry import SUPPLIER, agent_names, role_of
 from hmarl_env.rollout import Rollout
 from hmarl_env.scenario import REWARD_MODES, Scenario, get_scenario
@@ -281,7 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="default", help="preset name or file")
     add_reward_mode_arguments(parser)
     parser.add_argument("--episodes", type=int, default=1000)
-    parser.add_argument("--policy", choices=POLICY_SETS, default="rule_based")
+    parser.add_argument(
+        "--policy",
+        choices=POLICY_SETS + tuple(POLICY_SET_ALIASES),
+        default="rule_based",
+        help="the policy set: rule_based (the HMARL reference design's rules; "
+        "alias seed), base_stock, tuned, constant or smoothing",
+    )
     parser.add_argument(
         "--seed",
         type=int,
@@ -290,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--csv", help="also write the per-episode KPIs to this file")
     args = parser.parse_args(argv)
+    args.policy = policy_set(args.policy)  # an old name: the set's own
     if args.episodes < 2:
         parser.error("--episodes must be at least 2 (for confidence intervals)")
     try:

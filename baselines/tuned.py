@@ -27,15 +27,26 @@ _NEUTRAL = {
 }
 
 
-def _canonical(obj: Any) -> Any:
+#: the tables of reward weights: a weight of 0 adds nothing to a reward, so
+#: a reward term added with a default weight of 0 keeps older records valid
+_WEIGHTS = {("rewards", "store"), ("rewards", "warehouse"), ("rewards", "supplier")}
+
+
+def _neutral(path: tuple[str, ...], key: str, value: Any) -> bool:
+    if key in _NEUTRAL and value == _NEUTRAL[key]:
+        return True
+    return path in _WEIGHTS and key != "excess_cover_days" and value == 0.0
+
+
+def _canonical(obj: Any, path: tuple[str, ...] = ()) -> Any:
     if isinstance(obj, dict):
         return {
-            k: _canonical(v)
+            k: _canonical(v, path + (k,))
             for k, v in obj.items()
-            if not (k in _NEUTRAL and v == _NEUTRAL[k])
+            if not _neutral(path, k, v)
         }
     if isinstance(obj, list):
-        return [_canonical(v) for v in obj]
+        return [_canonical(v, path) for v in obj]
     return obj
 
 

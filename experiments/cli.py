@@ -22,6 +22,7 @@ baselines.evaluate``); ``hmarl <command> --help`` lists its options.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
 
@@ -103,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     prog, sys.argv[0] = sys.argv[0], f"hmarl {command}"
     try:
         return int(module.main(rest) or 0)
+    except BrokenPipeError:  # the output piped into a reader that stopped
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - closed at exit
+        return 0
     finally:
         sys.argv[0] = prog
 

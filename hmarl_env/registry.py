@@ -101,6 +101,8 @@ class Role:
         prefix: its agents are named ``<prefix>_<n>``.
         is_node: whether its agents are nodes of the scenario (the supplier is
             not: it stands above the root).
+        faces_demand: whether its nodes are leaves that serve customer demand
+            (stores) rather than internal nodes that serve their children.
         action_values: the field of ``scenario.actions`` its actions index
             (:mod:`hmarl_env.actions` decodes them).
         reward_weights: the field of ``scenario.rewards`` holding its weights.
@@ -118,6 +120,7 @@ class Role:
     name: str
     prefix: str
     is_node: bool
+    faces_demand: bool
     action_values: str
     reward_weights: str
     reward_terms: tuple[tuple[str, str, float], ...]
@@ -146,6 +149,7 @@ STORE = Role(
     name="store",
     prefix="store",
     is_node=True,
+    faces_demand=True,
     action_values="store_order_multipliers",
     reward_weights="store",
     reward_terms=_NODE_TERMS,
@@ -156,6 +160,7 @@ WAREHOUSE = Role(
     name="warehouse",
     prefix="warehouse",
     is_node=True,
+    faces_demand=False,
     action_values="warehouse_order_lots",
     reward_weights="warehouse",
     reward_terms=_NODE_TERMS,
@@ -166,6 +171,7 @@ SUPPLIER_ROLE = Role(
     name="supplier",
     prefix="supplier",
     is_node=False,
+    faces_demand=False,
     action_values="supplier_fulfil_fractions",
     reward_weights="supplier",
     reward_terms=(

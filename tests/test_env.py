@@ -262,8 +262,11 @@ def test_batched_decode_refuses_actions_out_of_range():
     other.reset(np.random.default_rng(0))
     with pytest.raises(ValueError, match="for 3 replicas of 3 nodes; the simulation"):
         roles.observe_all(other)
-    with pytest.raises(ValueError, match=r"period table of shape \(B, 47\)"):
-        roles.rewards(np.zeros((3, 40)))
+    from hmarl_env.rewards import table_width
+
+    width = table_width(3)  # 14 columns a node, 5 the supplier's: 47
+    with pytest.raises(ValueError, match=rf"period table of shape \(B, {width}\)"):
+        roles.rewards(np.zeros((3, width - 7)))
 
 
 def test_numpy_integer_actions_are_accepted():

@@ -29,6 +29,7 @@ from hmarl_env.demand import (
     Poisson,
     _check_finite,
 )
+from hmarl_env.registry import ROLES, role_of
 
 #: a scenario's name becomes part of run folders and file names: nothing that
 #: could climb out of a folder or need quoting
@@ -49,7 +50,9 @@ __all__ = [
 ShortageMode = Literal["lost_sales", "backorder"]
 #: the most order quantities a store may choose from (``store_max_order``)
 MAX_ACTIONS = 10_000
-_NAME = re.compile(r"^(store|warehouse)_[0-9]+$")
+#: what a node may be called: ``<prefix>_<n>`` of a node role of the registry
+NODE_PREFIXES = tuple(r.prefix for r in ROLES.values() if r.is_node)
+_NAME = re.compile(rf"^({'|'.join(NODE_PREFIXES)})_[0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,9 @@ class Node:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ValueError(
-                "Node.name must look like 'store_1' or 'warehouse_1', got "
-                f"{self.name!r}"
+                "Node.name must look like "
+                + " or ".join(f"'{p}_1'" for p in NODE_PREFIXES)
+                + f", got {self.name!r}"
             )
         where = f"nodes[{self.name}]"
         if self.parent is not None and not isinstance(self.parent, str):
@@ -117,7 +121,8 @@ class Node:
 
     @property
     def is_store(self) -> bool:
-        return self.name.startswith("store_")
+        """Whether the node serves customer demand (a store, a leaf)."""
+        return role_of(self.name).faces_demand
 
 
 @dataclass(frozen=True)
