@@ -19,7 +19,7 @@ Writes into ``--output`` (default: ``<run>/comparison`` for one run):
 ``ppo``, ``improvement_pct`` (positive = better, costs too), intervals and
 tests; ``vs_tuned`` the same against the tuned heuristics), ``comparison_episodes.csv``,
 ``baseline_vs_ppo_comparison.png`` (rewards with intervals; service level,
-stockouts and holding cost distributions) and ``episode_trajectory.png``
+lost sales and holding cost distributions) and ``episode_trajectory.png``
 (inventory, orders and demand per node over one episode, baseline beside
 learned).
 """
@@ -57,11 +57,13 @@ __all__ = [
 ]
 
 
-# the reference design's metric name -> (evaluator KPI, higher is better)
+# the reference design's comparison metrics -> (evaluator KPI, higher is
+# better); its "stockouts" are the units of demand lost, so they go by that
+# quantity's one name, lost_sales, here as in infos, KPIs and metrics.csv
 METRICS = {
     "rewards": ("episode_reward", True),
     "service_level": ("service_level", True),
-    "stockouts": ("lost_sales", False),
+    "lost_sales": ("lost_sales", False),
     "holding_cost": ("holding_cost", False),
 }
 
@@ -86,7 +88,7 @@ def paired_summary(
     """Paired statistics of two per-episode samples of one KPI.
 
     ``improvement_pct`` is positive when the learned policy does better: a
-    higher mean, or a lower one for costs and stockouts.
+    higher mean, or a lower one for costs and lost sales.
     """
     baseline = np.asarray(baseline, dtype=np.float64)
     learned = np.asarray(learned, dtype=np.float64)

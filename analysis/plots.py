@@ -44,7 +44,7 @@ _REFERENCE_LABELS = {
 
 def training_plots(run_dir: str | Path) -> Path:
     """``training_plots.png``: the reference design's four panels (store reward, service
-    level, stockouts, holding cost per store and episode) against env steps,
+    level, stockout periods, holding cost per store and episode) against env steps,
     the greedy policy's reward on the monitoring episodes with the heuristics'
     reward on the same episodes as reference lines (``monitor_references.json``),
     and the learner's diagnostics of every trained module (explained variance,

@@ -1,5 +1,8 @@
 """Exact optimal policies of single-stage instances, and the classic heuristics.
 
+(One module past 500 lines on purpose: the heuristics are judged on the
+solver's own state space and stationary distributions, which they share.)
+
 How to run:
     python -m baselines.optimal lost_sales_L2_p4        # optimum and heuristics
 

@@ -157,7 +157,7 @@ def format_row(row: dict[str, Any], phase: Phase) -> str:
         f"{int(row['timesteps']):>9,} steps",
         *(f"{r} reward {_fmt(row[f'{r}_reward'], '9.1f')}" for r in roles),
         f"SL {_fmt(row['service_level'], '.3f')}",
-        f"lost {_fmt(row['lost_sales'], '7.1f')}",
+        f"lost sales {_fmt(row['lost_sales'], '7.1f')}",
         f"holding {_fmt(row['holding_cost'], '8.1f')}",
         "EV "
         + " ".join(_fmt(row.get(f"{m}_vf_explained_var"), ".2f") for m in phase.train),

@@ -199,6 +199,6 @@ def reference_schema(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "timesteps": col("timesteps"),
         "iterations": col("iteration"),
         "note": "one entry per training iteration: the mean over the episodes that "
-        "ended in it, per store (reward, holding cost; stockouts are store-periods "
-        "with unmet demand)",
+        "ended in it, per store (reward, holding cost; episode_stockouts are "
+        "stockout periods: store-periods with unmet demand)",
     }

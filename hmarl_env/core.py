@@ -1,5 +1,8 @@
 """Batched simulation of a tree supply chain.
 
+(One module past 500 lines on purpose: the period's kernel and the state it
+reads and writes are one piece, and the timeline below is their spec.)
+
 :class:`Simulation` advances ``B`` independent replicas of a
 :class:`~hmarl_env.scenario.Scenario` at once; every state array has the batch
 axis first. It knows nothing of agents, observations or rewards: it takes order

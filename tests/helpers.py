@@ -36,7 +36,14 @@ def script(
     """Run ``experiments/<name>.py`` with ``args``; raise on failure if ``check``."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / f"{name}.py"), *args],
+        # hmarl's own code must not call anything deprecated
+        [
+            sys.executable,
+            "-W",
+            "error::DeprecationWarning",
+            str(ROOT / "experiments" / f"{name}.py"),
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -47,7 +47,7 @@ def test_compare_a_run_writes_summary_and_plots(run, tmp_path, capsys):
     out = tmp_path / "cmp"
     assert main(["--run", str(run), "--episodes", "6", "--output", str(out)]) == 0
     summary = json.loads((out / "comparison_summary.json").read_text())
-    for metric in ("rewards", "service_level", "stockouts", "holding_cost"):
+    for metric in ("rewards", "service_level", "lost_sales", "holding_cost"):
         for key in ("baseline", "ppo", "improvement_pct", "difference_ci95"):
             assert key in summary[metric]
         assert "ppo" in summary["vs_tuned"][metric]

@@ -186,7 +186,10 @@ def test_resume_continues_a_killed_run(tmp_path):
 
 
 def test_remote_env_runners_as_by_default(tmp_path):
-    phase1(
+    """A run as a user starts it: remote env runners, and on the way no notice
+    of a deprecated call (hmarl's own are errors: helpers.script) and none of
+    the two RLlib notices hmarl filters (analysis.runs.loading)."""
+    done = phase1(
         "--timesteps",
         "200",
         "--eval-interval",
@@ -198,6 +201,8 @@ def test_remote_env_runners_as_by_default(tmp_path):
         "2",
     )
     assert (only_run(tmp_path) / "checkpoints" / "final").is_dir()
+    printed = done.stdout + done.stderr
+    assert "Deprecat" not in printed and "new API stack!" not in printed, printed
 
 
 def test_joins_a_local_cluster_through_address(tmp_path):

@@ -24,7 +24,7 @@ def committed():
 
 def test_the_comparison_regenerates_from_the_checkpoint(committed):
     fresh = compare_runs([RUN], episodes=committed["episodes"])["summary"]
-    for metric in ("rewards", "service_level", "stockouts", "holding_cost"):
+    for metric in ("rewards", "service_level", "lost_sales", "holding_cost"):
         for key in ("baseline", "ppo"):
             assert fresh[metric][key] == pytest.approx(committed[metric][key], rel=1e-9)
         assert fresh["vs_tuned"][metric]["baseline"] == pytest.approx(

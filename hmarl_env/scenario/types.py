@@ -1,6 +1,9 @@
 """The types of a scenario: the typed, frozen, validated description of a
 supply chain.
 
+(One module past 500 lines on purpose: :class:`Scenario` validates its parts
+against one another, and each field's check sits beside the field.)
+
 A :class:`Scenario` is a tree of stocking :class:`Node` objects under one
 external :class:`Supplier`. Leaves are stores (they face customer demand and are
 named ``store_<n>``); internal nodes are warehouses (``warehouse_<n>``); the
