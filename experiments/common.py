@@ -180,12 +180,15 @@ def build_config(
 ) -> PPOConfig:
     """The PPO config of a phase.
 
-    ``timesteps`` (the run's budget in env steps) is needed only where the
-    settings anneal the learning rate or the entropy bonus over it.
+    ``ppo`` and ``runners`` default to their settings' defaults (hmarl's PPO
+    preset; 2 remote env runners of 16 envs, which need 2 CPUs of the Ray
+    cluster: ``RunnerSettings(0, 1)`` samples in the driver). ``timesteps``
+    (the run's budget in env steps) is needed only where the settings anneal
+    the learning rate or the entropy bonus over it.
 
     Every module that is neither trained nor frozen acts with its heuristic
     (``phase.heuristic``, tuned by default). Learned modules are PPO's default
-    MLP with the reference design's sizes, or with ``ppo.critic == "central"`` a
+    MLP with the settings' sizes, or with ``ppo.critic == "central"`` a
     :class:`experiments.critic.CentralCriticModule` of the same sizes.
     """
     ppo = ppo or PPOSettings()

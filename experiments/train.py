@@ -22,9 +22,12 @@ are dropped before training resumes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -98,6 +101,49 @@ def _check_cpus(runners: RunnerSettings) -> None:
         )
 
 
+#: the one line of Ray's core worker that :func:`_without_restart_notice` drops
+RESTART_NOTICE = b"has constructor arguments in the object store and max_restarts"
+
+
+@contextlib.contextmanager
+def _without_restart_notice():
+    """Drop one line from this process's stderr while the algorithm builds.
+
+    Ray's core worker (C++, so Python's logging never sees it) writes an
+    error-level line for every remote env runner RLlib 2.60 creates: RLlib
+    passes the runners' config through the object store and lets them restart
+    (``max_restarts > 0``), which Ray cautions against in case the config were
+    lost; RLlib holds it for as long as the runners live. hmarl cannot avoid
+    the line without giving up the restart of a failed runner, so it filters
+    that line (and nothing else) out of file descriptor 2.
+    """
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to filter
+        yield
+        return
+    read, write = os.pipe()
+    os.dup2(write, 2)
+    os.close(write)
+
+    def pump() -> None:
+        with os.fdopen(read, "rb") as lines:
+            for line in lines:
+                if RESTART_NOTICE not in line:
+                    os.write(saved, line)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # the pipe's last writer closes: the pump ends
+        thread.join(timeout=5)
+        os.close(saved)
+
+
 def _new_run(args: PhaseOptions, config: RunConfig) -> Path:
     root = Path(args.output) if args.output else results_dir()
     stem = f"{config.scenario.name}__{config.phase.name}__{config.seed}"
@@ -150,7 +196,8 @@ def run_phase(
     writer = None
     try:
         _check_cpus(runners)
-        algo = algo_config.build_algo()
+        with _without_restart_notice():
+            algo = algo_config.build_algo()
         if config.source:  # on resume too: a run killed before its first
             # checkpoint has only the source to start from
             source = config.source

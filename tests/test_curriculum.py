@@ -203,7 +203,7 @@ def ray_local():
 
 
 def _algo(**ppo):
-    from analysis.runs.settings import PPOSettings
+    from analysis.runs.settings import PPOSettings, RunnerSettings
     from experiments import phase2
     from experiments.common import build_config
     from hmarl_env import get_scenario
@@ -211,7 +211,9 @@ def _algo(**ppo):
     settings = PPOSettings(
         train_batch_size=200, minibatch_size=100, num_epochs=1, **ppo
     )
-    return build_config(get_scenario("default"), phase2.PHASE, settings).build_algo()
+    in_driver = RunnerSettings(num_env_runners=0, num_envs_per_env_runner=1)
+    config = build_config(get_scenario("default"), phase2.PHASE, settings, in_driver)
+    return config.build_algo()
 
 
 def test_restored_weights_equal_the_saved_ones_in_learner_and_runners(run, ray_local):

@@ -90,7 +90,7 @@ def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path, critic):
     import ray
 
     from analysis.runs.loading import ModulePolicy, load_policies
-    from analysis.runs.settings import Phase, PPOSettings
+    from analysis.runs.settings import Phase, PPOSettings, RunnerSettings
     from experiments.common import build_config
     from experiments.run_folder import save_checkpoint
     from hmarl_env import get_scenario, parallel_env
@@ -122,7 +122,8 @@ def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path, critic):
     )
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
-        algo = build_config(sc, phase, ppo).build_algo()
+        in_driver = RunnerSettings(num_env_runners=0, num_envs_per_env_runner=1)
+        algo = build_config(sc, phase, ppo, in_driver).build_algo()
         algo.train()
         trained = ModulePolicy(algo.get_module("store"), "store")
         save_checkpoint(algo, run, "final")
@@ -187,8 +188,9 @@ def test_resume_continues_a_killed_run(tmp_path):
 
 def test_remote_env_runners_as_by_default(tmp_path):
     """A run as a user starts it: remote env runners, and on the way no notice
-    of a deprecated call (hmarl's own are errors: helpers.script) and none of
-    the two RLlib notices hmarl filters (analysis.runs.loading)."""
+    of a deprecated call (hmarl's own are errors: helpers.script), none of
+    the two RLlib notices hmarl filters (analysis.runs.loading) and not Ray's
+    line about restartable runners (experiments.train)."""
     done = phase1(
         "--timesteps",
         "200",
@@ -203,6 +205,7 @@ def test_remote_env_runners_as_by_default(tmp_path):
     assert (only_run(tmp_path) / "checkpoints" / "final").is_dir()
     printed = done.stdout + done.stderr
     assert "Deprecat" not in printed and "new API stack!" not in printed, printed
+    assert "core_worker" not in printed, printed  # experiments.train filters it
 
 
 def test_joins_a_local_cluster_through_address(tmp_path):
