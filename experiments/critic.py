@@ -39,12 +39,13 @@ from ray.rllib.core.rl_module.torch import TorchRLModule
 from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 from torch import nn
 
+from analysis.runs.loading import OWN_KEY, STATE_KEY
 from experiments.heads import apply_head, head_outputs
 
 __all__ = ["OWN", "STATE", "CentralCriticModule", "CentralStateEnv", "paired_space"]
 
 #: keys of the observation RLlib sees with a central critic
-OWN, STATE = "obs", "state"
+OWN, STATE = OWN_KEY, STATE_KEY
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "linear": nn.Identity}
 

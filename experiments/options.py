@@ -208,8 +208,9 @@ def _add(
         kwargs["metavar"] = "{" + ",".join(meta["choices"]) + "}"
     else:
         kwargs["type"] = meta.get("parse", _PARSERS[str(f.type)])
-    if "metavar" in meta:
-        kwargs["metavar"] = meta["metavar"]
+    kwargs["metavar"] = meta.get("metavar", kwargs.get("metavar"))
+    if kwargs["metavar"] is None:
+        kwargs["metavar"] = flag[2:].upper().replace("-", "_")
     keep = keep_default and f.default is not MISSING
     kwargs["default"] = f.default if keep else None
     if default is not MISSING:

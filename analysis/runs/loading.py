@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from analysis.runs.folder import MODULES_SUBDIR, find_checkpoint
@@ -30,6 +31,7 @@ __all__ = [
     "ModulePolicy",
     "assemble_policies",
     "check_spaces",
+    "ModuleExpectation",
     "load_module",
     "load_policies",
     "quiet_ray_notices",
@@ -121,8 +123,17 @@ class ModulePolicy:
         return f"ModulePolicy(role={self.role!r}, acting={self.acting!r})"
 
 
-def load_module(checkpoint: str | Path, module_id: str):
-    """One RLModule from a checkpoint, with a clear error if it is not there."""
+def load_module(checkpoint: str | Path, module_id: str, expect: Any = None):
+    """One RLModule from a checkpoint, checked before anything acts with it.
+
+    RLlib loads a module's weights non-strictly, so a state file that is
+    empty, lacks a layer or holds other shapes would leave random weights
+    without a word. Here every parameter the module has must be in the file,
+    with its shape, and finite; with ``expect`` (:class:`ModuleExpectation`)
+    the module's spaces and hidden layers must be those of its role in the
+    run. Anything else is a ``ValueError`` naming the module, the file and
+    what differs.
+    """
     from ray.rllib.core.rl_module.rl_module import RLModule
 
     quiet_ray_notices()
@@ -134,12 +145,116 @@ def load_module(checkpoint: str | Path, module_id: str):
             f"checkpoint {str(ckpt)!r} has no module {module_id!r}; it has {have}"
         )
     try:
-        return RLModule.from_checkpoint(str(path.resolve()))  # pyarrow wants absolute
+        module = RLModule.from_checkpoint(str(path.resolve()))  # pyarrow: absolute
+        saved = _saved_state(path)
     except Exception as exc:  # pickle, torch and RLlib errors alike
         raise ValueError(
             f"module {module_id!r} in {str(ckpt)!r} could not be loaded "
             f"(corrupt checkpoint?): {type(exc).__name__}: {exc}"
         ) from None
+    where = f"module {module_id!r} ({path})"
+    if expect is not None:
+        expect.check(module, where)
+    _check_weights(module, saved, where)
+    return module
+
+
+def _saved_state(path: Path) -> dict[str, Any]:
+    """The parameters a module folder's state file holds, as numpy arrays."""
+    import ray.cloudpickle as pickle
+
+    files = sorted(path.glob("module_state.*"))
+    if not files:
+        raise FileNotFoundError(f"no module_state file in {path}")
+    if files[0].suffix == ".msgpack":
+        import msgpack
+        import msgpack_numpy
+
+        with files[0].open("rb") as fh:
+            state = msgpack.load(fh, object_hook=msgpack_numpy.decode)
+    else:
+        with files[0].open("rb") as fh:
+            state = pickle.load(fh)
+    if not isinstance(state, dict):
+        raise ValueError(f"{files[0]} holds a {type(state).__name__}, not a state")
+    return state
+
+
+def _check_weights(module: Any, saved: dict[str, Any], where: str) -> None:
+    """Every parameter of ``module`` in ``saved``, of its shape, finite."""
+    own = {
+        k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
+        for k, v in module.get_state().items()
+        if hasattr(v, "shape")
+    }
+    missing = sorted(set(own) - set(saved))
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise ValueError(
+            f"{where}: the checkpoint lacks {missing[:3]}{more} of the module's "
+            f"{len(own)} parameters (a damaged or foreign state file); it would "
+            "act with random weights"
+        )
+    for k, want in own.items():
+        got = np.asarray(saved[k])
+        if got.shape != want.shape:
+            raise ValueError(
+                f"{where}: parameter {k!r} has shape {got.shape} in the checkpoint, "
+                f"the module {want.shape}"
+            )
+        if got.dtype.kind == "f" and not np.isfinite(got).all():
+            raise ValueError(
+                f"{where}: parameter {k!r} holds {int((~np.isfinite(got)).sum())} "
+                "values that are NaN or infinite"
+            )
+
+
+#: a central critic's module observes a dict: the agent's own observation
+#: under OWN, the env's global state under STATE (:mod:`experiments.critic`)
+OWN_KEY, STATE_KEY = "obs", "state"
+
+
+class ModuleExpectation:
+    """What a learned module of a run must be: its role's spaces in the run's
+    env and the run's hidden layers.
+
+    Args:
+        observation_space, action_space: the spaces of the module's first agent.
+        hiddens: the run's ``PPOSettings.hiddens``.
+    """
+
+    def __init__(self, observation_space: Any, action_space: Any, hiddens: Any):
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.hiddens = list(hiddens)
+
+    def check(self, module: Any, where: str) -> None:
+        obs = getattr(module, "observation_space", None)
+        if isinstance(obs, gym.spaces.Dict) and OWN_KEY in obs.spaces:
+            obs = obs.spaces[OWN_KEY]  # a central critic: its actor's own part
+        want = self.observation_space
+        if obs is None or getattr(obs, "shape", None) != want.shape:
+            raise ValueError(
+                f"{where} observes {getattr(obs, 'shape', obs)}, but its role in "
+                f"the run observes {want.shape} (modules of other roles swapped?)"
+            )
+        if module.action_space != self.action_space:
+            raise ValueError(
+                f"{where} acts in {module.action_space}, but its role in the run "
+                f"acts in {self.action_space}"
+            )
+        config = module.model_config
+        get = (
+            config.get
+            if isinstance(config, dict)
+            else (lambda k, d=None: getattr(config, k, d))
+        )
+        hiddens = get("fcnet_hiddens", None) or get("hiddens", None)
+        if hiddens is not None and list(hiddens) != self.hiddens:
+            raise ValueError(
+                f"{where} has hidden layers {list(hiddens)}, the run's settings "
+                f"{self.hiddens}"
+            )
 
 
 def load_policies(
@@ -165,11 +280,22 @@ def load_policies(
     config = read_run_config(run)
     scenario = config.scenario if scenario is None else get_scenario(scenario)
     check_spaces(config.scenario, scenario, config.store_observation)
+    env = parallel_env(config.scenario, store_observation=config.store_observation)
+    first = {}
+    for agent in env.possible_agents:
+        first.setdefault(module_id(agent), agent)
+
+    def expect(mid: str) -> ModuleExpectation:
+        agent = first[mid]
+        return ModuleExpectation(
+            env.observation_space(agent), env.action_space(agent), config.ppo.hiddens
+        )
+
     return assemble_policies(
         scenario,
         learned=set(config.learned),
         heuristic=config.phase.heuristic,
-        module=lambda mid: load_module(ckpt, mid),
+        module=lambda mid: load_module(ckpt, mid, expect(mid)),
         heuristic_params=config.heuristic_params,
         store_observation=config.store_observation,
         acting=acting,
