@@ -74,7 +74,7 @@ def test_case1_a_weight_of_another_shape_is_refused(run):
     layer = sorted(k for k in state if k.endswith("weight"))[0]
     state[layer] = np.zeros((3, 3), dtype=np.float32)
     _write_state(run, state)
-    with pytest.raises(ValueError, match=r"module .store.*size mismatch for .*weight"):
+    with pytest.raises(ValueError, match=r"(?s)module .store.*size mismatch for .*weight"):
         load_policies(run)
 
 
