@@ -157,6 +157,22 @@ def compare_runs(
     if not runs:
         raise ValueError("give at least one run folder")
     configs = [read_run_config(r) for r in runs]
+    same = [
+        str(r)
+        for r in runs
+        if [Path(x).resolve() for x in runs].count(Path(r).resolve()) > 1
+    ]
+    if same:
+        raise ValueError(
+            f"the run {same[0]!r} is given more than once: each run counts once "
+            "in the average over runs"
+        )
+    kinds = {(c.phase.name, c.scenario.name, c.store_observation) for c in configs}
+    if len(kinds) > 1:
+        raise ValueError(
+            "runs compared together must be of one phase, scenario and store "
+            f"observation (training seeds of one setting); got {sorted(kinds)}"
+        )
     sc = scenario if scenario is not None else configs[0].scenario
     roles = sorted({role_of_module(m).name for c in configs for m in c.learned})
     observation = configs[0].store_observation

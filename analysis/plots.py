@@ -42,6 +42,10 @@ _REFERENCE_LABELS = {
 }
 
 
+#: the training run's plots, in its folder
+PLOTS_FILE = "training_plots.png"
+
+
 def training_plots(run_dir: str | Path) -> Path:
     """``training_plots.png``: the reference design's four panels (store reward, service
     level, stockout periods, holding cost per store and episode) against env steps,
@@ -118,7 +122,7 @@ def training_plots(run_dir: str | Path) -> Path:
         for ax in flat[len(_LEARNER_PANELS) :]:
             ax.set_visible(False)
     fig.suptitle(f"{run_dir.name}", fontsize=10)
-    return _save(fig, run_dir / "training_plots.png")
+    return _save(fig, run_dir / PLOTS_FILE)
 
 
 def _reward_view(ax, refs: dict[str, float], evals: list[float]) -> None:

@@ -51,7 +51,7 @@ from experiments.options import (  # noqa: E402
     PhaseOptions,
     add_arguments,
 )
-from experiments.run_folder import new_run_folder  # noqa: E402
+from experiments.run_folder import RunLock, new_run_folder  # noqa: E402
 from experiments.train import run_phase, start_ray  # noqa: E402
 from hmarl_env import SupplyChainEnv, get_scenario  # noqa: E402
 from hmarl_env.utils.io import (  # noqa: E402
@@ -233,8 +233,6 @@ def _compare(run: Path, episodes: int) -> dict[str, Any]:
 
 def run_pipeline(args: argparse.Namespace) -> tuple[Path, dict[str, Any], int]:
     """Run (or resume) the pipeline; returns its folder, state and exit code."""
-    import ray
-
     if args.resume:
         folder = Path(args.resume)
         state = _load(folder)
@@ -243,6 +241,15 @@ def run_pipeline(args: argparse.Namespace) -> tuple[Path, dict[str, Any], int]:
     else:
         folder, state = _new(args)
     steps = state["steps"]
+    with RunLock(folder):  # one pipeline writes into a pipeline folder
+        return _run_steps(folder, state, steps, args)
+
+
+def _run_steps(
+    folder: Path, state: dict[str, Any], steps: dict[str, Any], args: argparse.Namespace
+) -> tuple[Path, dict[str, Any], int]:
+    import ray
+
     print(f"pipeline -> {folder}")
     started_ray = start_ray(args.address)
     code = 0

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import fcntl
 import io
+import json
 import logging
 import math
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,8 @@ __all__ = [
     "COLUMNS",
     "LEARNER_KEYS",
     "columns",
+    "RunLock",
+    "clean_strays",
     "new_run_folder",
     "restore_newest",
     "save_checkpoint",
@@ -98,6 +103,70 @@ def new_run_folder(root: Path, stem: str) -> Path:
             return folder
         except FileExistsError:
             k += 1
+
+
+class RunLock:
+    """One writer per run: an exclusive lock on ``<run>/.lock`` held for as
+    long as a process trains into the folder.
+
+    The lock is the kernel's (``flock``), so it is freed when the process
+    ends, however it ends (a kill included); the file itself stays and names
+    the last holder. A second process is refused with the holder named.
+    """
+
+    FILE = ".lock"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        path = self.folder / self.FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode(errors="replace").strip()
+            os.close(fd)
+            try:
+                who = json.loads(holder)
+                named = f"process {who['pid']} on {who['host']} since {who['since']}"
+            except (ValueError, KeyError, TypeError):
+                named = "another process"
+            raise ValueError(
+                f"{self.folder} is being trained by {named}: a run has one writer. "
+                "Wait for it to finish (or stop it), then --resume"
+            ) from None
+        os.ftruncate(fd, 0)
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": stamp}
+        os.write(fd, json.dumps(holder).encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def clean_strays(run_dir: Path) -> list[Path]:
+    """Remove what an interrupted writer left half-written (temporary files of
+    atomic writes, checkpoints saved under their hidden name); call only while
+    holding the run's :class:`RunLock`. Returns what it removed."""
+    removed = []
+    for folder in (run_dir, run_dir / "checkpoints"):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if path.name.startswith(".") and path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+            elif path.name.startswith(".") and path.name.endswith(".partial"):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
 
 
 # ----------------------------------------------------------------- checkpoints

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from analysis.gate import GATE_FILE, format_gate, gate_run
-from analysis.plots import training_plots
+from analysis.plots import PLOTS_FILE, training_plots
 from analysis.runs.folder import FINAL, complete_checkpoints, latest_name, read_metrics
-from analysis.runs.record import RunConfig
+from analysis.runs.record import RunConfig, read_run_config
 from analysis.runs.settings import MONITOR_SEED, Phase, RunnerSettings
 from experiments import run_folder
 from experiments.common import build_config
@@ -158,8 +158,49 @@ def run_phase(
     """Train ``phase`` as the options say, then gate it; returns the run folder.
 
     The phase's own PPO changes (phase 4's learning rate) apply over the
-    preset; options given on the command line override both.
+    preset; options given on the command line override both. The process
+    holds the run's lock (:class:`experiments.run_folder.RunLock`) from the
+    moment it writes into the folder until the gate has judged it.
     """
+    with contextlib.ExitStack() as held:
+        return _run_phase(phase, args, extra_config, held)
+
+
+def _resumable(run_dir: Path) -> Path | None:
+    """``run_dir`` if it has a complete checkpoint to resume from; None if it
+    has none and no history either (a run killed before its first
+    iteration); else an error that says what it found, before anything
+    changes."""
+    root = run_dir / "checkpoints"
+    if root.exists() and not root.is_dir():
+        raise ValueError(
+            f"{root} is not a folder, so the run's checkpoints are not there and "
+            "it cannot resume; nothing was changed"
+        )
+    if complete_checkpoints(run_dir):
+        return run_dir
+    rows = read_metrics(run_dir)
+    if rows:
+        found = (
+            "no checkpoints/ folder"
+            if not root.exists()
+            else ("no complete checkpoint in checkpoints/")
+        )
+        raise ValueError(
+            f"{run_dir} has {len(rows)} iterations in metrics.csv but {found} to "
+            "resume them from: resuming would train it again from iteration 1 "
+            "over that history. Start a new run, or move metrics.csv out of the "
+            "folder to train this one again from the start; nothing was changed"
+        )
+    return None
+
+
+def _run_phase(
+    phase: Phase,
+    args: PhaseOptions,
+    extra_config: dict | None,
+    held: contextlib.ExitStack,
+) -> Path:
     import ray
 
     # RLlib registers its multi-agent wrapper with gymnasium on every build
@@ -175,8 +216,12 @@ def run_phase(
     resuming = run_dir = None
     if args.resume:
         run_dir = Path(args.resume)
+        read_run_config(run_dir)  # a run folder hmarl wrote, or a clear error
+        held.enter_context(run_folder.RunLock(run_dir))
+        for stray in run_folder.clean_strays(run_dir):
+            print(f"removed {stray.name}, left half-written by an interrupted run")
         config = resumed_config(args, phase, run_dir)
-        resuming = run_dir if complete_checkpoints(run_dir) else None
+        resuming = _resumable(run_dir)
     else:
         config = new_config(args, phase, extra_config)
     phase, runners, scenario = config.phase, config.runners, config.scenario
@@ -204,6 +249,7 @@ def run_phase(
             restore_modules(algo, source["checkpoint"], source["modules"])
         if run_dir is None:  # a new run: everything it needs has loaded
             run_dir = _new_run(args, config)
+            held.enter_context(run_folder.RunLock(run_dir))
         rows: list[dict[str, Any]] = []
         if resuming is not None:
             ckpt = run_folder.restore_newest(algo, run_dir)
@@ -233,7 +279,13 @@ def run_phase(
         if timesteps < target:
             from tensorboardX import SummaryWriter
 
-            writer = SummaryWriter(str(run_dir / "tensorboard"))
+            events = run_dir / "tensorboard"
+            if events.exists() and not events.is_dir():
+                raise ValueError(
+                    f"{events} is not a folder: TensorBoard's events go there "
+                    "(move it away, then --resume)"
+                )
+            writer = SummaryWriter(str(events))
         while timesteps < target:
             start = time.perf_counter()
             res = algo.train()
@@ -263,9 +315,9 @@ def run_phase(
                 run_folder.save_checkpoint(
                     algo, run_dir, FINAL if done else f"iter_{iteration:06d}"
                 )
-        if writer is None:  # nothing to do: the outputs stay as they are
+        if writer is None:  # trained: what comes after may not have finished
             print(f"{run_dir.name} had already reached {target:,} env steps")
-        else:
+        if writer is not None or not (run_dir / PLOTS_FILE).is_file():
             training_plots(run_dir)
         algo.stop()
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -55,9 +56,28 @@ def read_json(path: str | Path, missing: str) -> Any:
         raise ValueError(f"{path} is corrupt: {exc}") from None
 
 
+def _finite(obj: Any) -> Any:
+    """``obj`` with every NaN float as None (a missing value: JSON has no NaN).
+    Infinities stay: a scenario's unlimited capacity is one, and Python's
+    JSON reads them back."""
+    if isinstance(obj, float):
+        return None if math.isnan(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:  # numpy scalar
+        return _finite(obj.item())
+    return obj
+
+
 def write_json_atomic(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as JSON, atomically; a NaN (a missing value) is written
+    as null."""
+
     def write(tmp: Path) -> None:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        text = json.dumps(_finite(data), indent=2, sort_keys=False)
+        tmp.write_text(text + "\n")
 
     return write_atomic(path, write)
 
