@@ -41,9 +41,11 @@ import pandas as pd
 from baselines.policies import (
     POLICY_SET_ALIASES,
     POLICY_SETS,
+    TUNED_SETS,
     make_policies,
     policy_set,
 )
+from baselines.tuned import load_tuned
 from hmarl_env.registry import SUPPLIER, agent_names, role_of
 from hmarl_env.rollout import Rollout
 from hmarl_env.scenario import REWARD_MODES, Scenario, get_scenario
@@ -311,7 +313,10 @@ def main(argv: list[str] | None = None) -> int:
         scenario = get_scenario(args.scenario).with_reward_mode(
             args.reward_mode, args.system_weight
         )
-        policies = make_policies(scenario, args.policy)
+        params = None
+        if args.policy in TUNED_SETS:  # the hint to tune names the file given
+            params = load_tuned(scenario, given=args.scenario)["params"]
+        policies = make_policies(scenario, args.policy, params)
     except ValueError as exc:
         parser.error(str(exc))
     start = time.perf_counter()

@@ -76,18 +76,25 @@ def tuned_path(scenario: Scenario) -> Path:
     return results_dir() / "baselines" / f"{stem}.json"
 
 
-def _tune_hint(scenario: Scenario) -> str:
-    target = scenario.name if is_preset(scenario) else "<your scenario file>"
-    return f"python -m baselines.tune --scenario {target}"
+def _tune_hint(scenario: Scenario, given: str | None) -> str:
+    if given is not None:
+        target = given
+    elif is_preset(scenario):
+        target = scenario.name
+    else:
+        target = "<the scenario file>"
+    return f"hmarl tune --scenario {target}"
 
 
-def load_tuned(scenario: Scenario) -> dict[str, Any]:
-    """The tuned record of ``scenario``; a clear error if missing or stale."""
+def load_tuned(scenario: Scenario, given: str | None = None) -> dict[str, Any]:
+    """The tuned record of ``scenario``; a clear error if missing or stale,
+    with the command that tunes it (for the scenario as the user ``given``
+    it: a preset's name or a file's path)."""
     path = tuned_path(scenario)
     if not path.is_file():
         raise ValueError(
             f"no tuned parameters for scenario {scenario.name!r} at {path}; run "
-            f"{_tune_hint(scenario)}"
+            f"{_tune_hint(scenario, given)}"
         )
     try:
         record = json.loads(path.read_text())
@@ -98,7 +105,7 @@ def load_tuned(scenario: Scenario) -> dict[str, Any]:
         raise ValueError(
             f"{path} was tuned for a different {scenario.name!r} scenario (fingerprint "
             f"{record.get('fingerprint')} != {fingerprint(scenario)}); run "
-            f"{_tune_hint(scenario)}"
+            f"{_tune_hint(scenario, given)}"
         )
     if not isinstance(params, dict):
         raise ValueError(f"{path}: 'params' must be a table")

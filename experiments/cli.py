@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 from analysis.runs.record import describe, freeze
 from analysis.runs.settings import PHASES
+from experiments.seeding import fix_hash_seed
 
 __all__ = ["COMMANDS", "main"]
 
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"{_usage()}\n\nerror: unknown command {command!r}", file=sys.stderr)
         return 2
+    if command in ("train", "pipeline"):  # experiments.seeding: why
+        fix_hash_seed()
     if command == "train":
         return _train(rest)
     if command in ("freeze", "config"):

@@ -24,6 +24,10 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __name__ == "__main__":  # string hashes fixed before anything else runs
+    from experiments.seeding import fix_hash_seed
+
+    fix_hash_seed()
 
 from analysis.runs.settings import PHASES  # noqa: E402
 from experiments.train import main_for  # noqa: E402

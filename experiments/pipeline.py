@@ -39,6 +39,10 @@ from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __name__ == "__main__":  # string hashes fixed before anything else runs
+    from experiments.seeding import fix_hash_seed
+
+    fix_hash_seed()
 
 from analysis.compare import compare_runs, write_comparison  # noqa: E402
 from analysis.compare import format_summary as format_comparison  # noqa: E402

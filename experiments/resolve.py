@@ -10,6 +10,7 @@ run keeps its record, updated only by the options named again.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -154,6 +155,8 @@ def new_config(
             "command": " ".join(sys.argv),
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "versions": _versions(),
+            # string hashes order RLlib's agents: experiments.seeding
+            "python_hash_seed": os.environ.get("PYTHONHASHSEED"),
             **(extra or {}),
         },
     )

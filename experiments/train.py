@@ -26,6 +26,7 @@ import contextlib
 import logging
 import math
 import os
+import socket
 import sys
 import threading
 import time
@@ -50,6 +51,7 @@ from experiments.monitor import (
 )
 from experiments.options import PhaseOptions, parse_phase_args
 from experiments.resolve import new_config, resumed_config
+from experiments.seeding import worker_env
 from hmarl_env.utils.io import check_output_dir, results_dir, write_json_atomic
 
 __all__ = ["main_for", "run_phase", "start_ray"]
@@ -78,13 +80,46 @@ def start_ray(address: str | None) -> bool:
 
     if ray.is_initialized():
         return False
-    ray.init(
-        address=address or "local",
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.ERROR,
-    )
+    if address not in (None, "auto", "local"):
+        _check_answers(address)
+    try:
+        ray.init(
+            address=address or "local",
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+            # remote env runners hash strings as the driver does
+            runtime_env={"env_vars": worker_env()},
+        )
+    except ConnectionError as exc:  # 'auto' with no cluster on this machine
+        raise ValueError(f"cannot join a Ray cluster at {address!r}: {exc}") from None
     return True
+
+
+#: seconds a cluster's address has to answer before --address is refused
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _check_answers(address: str) -> None:
+    """Refuse, within :data:`CONNECT_TIMEOUT_S`, a cluster address where
+    nothing answers (Ray itself retries for minutes, printing only its
+    attempts)."""
+    target = address.split("://", 1)[-1]
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(
+            f"--address {address!r} is not host:port (or 'auto' for the cluster "
+            "this machine started)"
+        )
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"nothing answers at --address {address!r} ({exc.strerror or exc}) "
+            f"within {CONNECT_TIMEOUT_S:g} s: is the cluster's head running? "
+            "`ray start --head` prints the address to give"
+        ) from None
 
 
 def _check_cpus(runners: RunnerSettings) -> None:

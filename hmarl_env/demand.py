@@ -27,6 +27,7 @@ Processes:
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+from hmarl_env.utils.io import read_text_file
 
 __all__ = [
     "DemandProcess",
@@ -376,9 +379,8 @@ class Trace(DemandProcess):
 def read_trace_csv(path: str | Path, column: str) -> Trace:
     """Read one column of a CSV file with a header row into a :class:`Trace`."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"trace CSV {str(path)!r} does not exist")
-    with path.open(newline="") as fh:
+    text = read_text_file(path, "trace CSV")
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or column not in reader.fieldnames:
             raise ValueError(

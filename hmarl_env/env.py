@@ -163,13 +163,26 @@ class SupplyChainEnv(ParallelEnv):
 
     # ------------------------------------------------------------ spaces
     def observation_space(self, agent: str) -> spaces.Box:
-        return self.observation_spaces[agent]
+        return self.observation_spaces[self._known(agent)]
 
     def action_space(self, agent: str) -> spaces.Discrete:
-        return self.action_spaces[agent]
+        return self.action_spaces[self._known(agent)]
+
+    def _known(self, agent: str) -> str:
+        if agent not in self.observation_spaces:
+            raise KeyError(
+                f"{agent!r} is not an agent of this env; its agents are "
+                f"{self.possible_agents}"
+            )
+        return agent
 
     # ------------------------------------------------------------- reset
     def reset(self, seed: int | None = None, options: dict | None = None):
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(
+                f"reset options must be a dict or None, got {type(options).__name__} "
+                f"{options!r} (the env reads none: every setting is the scenario's)"
+            )
         if seed is not None:
             seed = check_seed(seed, "reset seed")
         if seed is not None or self._rng is None:

@@ -382,7 +382,7 @@ def test_a_scenario_file_without_tuned_heuristics_says_how_to_tune_it(tmp_path):
     out = tmp_path / "runs"
     proc = phase1("--scenario", str(path), "--output", str(out), check=False)
     assert proc.returncode == 2
-    assert f"python -m baselines.tune --scenario {path}" in proc.stderr
+    assert f"hmarl tune --scenario {path}" in proc.stderr
     assert not out.exists() or not any(out.iterdir())
 
 
@@ -436,7 +436,7 @@ def test_a_phase_trains_in_the_reward_mode_its_command_line_names():
     with pytest.raises(ValueError) as exc:
         _new_config(_args(reward_mode="mixed", system_weight=0.5), phase, {})
     assert (
-        "python -m baselines.tune --scenario default --reward-mode mixed "
+        "hmarl tune --scenario default --reward-mode mixed "
         "--system-weight 0.5" in str(exc.value)
     )
     assert config.heuristic_params == load_tuned(get_scenario("hierarchy"))["params"]

@@ -250,3 +250,51 @@ def test_case9_the_same_run_twice_or_runs_of_other_phases_are_refused(tmp_path):
     phase2 = ROOT / "results/reference/default__pipeline__0/default__phase2__0"
     with pytest.raises(ValueError, match="must be of one phase"):
         compare_runs([REFERENCE, phase2], episodes=2)
+
+
+# ------------------------------------------------------- 11. reproducibility
+@pytest.mark.slow
+def test_case11_a_seeded_run_is_the_same_whatever_environment_it_starts_in(tmp_path):
+    """The same seeded phase-1 command with HOME unset, with another numba
+    cache and from another folder: bit-identical metrics (but wall-clock),
+    with 0 env runners (experiments.seeding says why it once differed)."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    args = ["--timesteps", "400", "--train-batch-size", "200", "--minibatch-size"]
+    args += ["100", "--num-epochs", "1", "--num-env-runners", "0"]
+    args += ["--num-envs-per-env-runner", "2", "--eval-interval", "0"]
+    args += ["--gate-episodes", "0", "--seed", "3"]
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+    home_less = {k: v for k, v in base.items() if k != "HOME"}
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    starts = {
+        "plain": (base, ROOT),
+        "no_home_other_folder": (home_less, other),
+        "numba_cache": ({**base, "NUMBA_CACHE_DIR": str(tmp_path / "nb")}, ROOT),
+    }
+    metrics = {}
+    for name, (env, cwd) in starts.items():
+        out = tmp_path / name
+        subprocess.run(
+            [sys.executable, str(ROOT / "experiments" / "phase1.py"), *args]
+            + ["--output", str(out)],
+            env=env,
+            cwd=cwd,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        run = next(out.iterdir())
+        with (run / "metrics.csv").open() as fh:
+            rows = list(csv.DictReader(fh))
+        timing = ("seconds", "env_steps_per_s")
+        metrics[name] = [{k: v for k, v in r.items() if k not in timing} for r in rows]
+        assert json.loads((run / "config.json").read_text())["python_hash_seed"] == "0"
+    first = metrics["plain"]
+    assert len(first) == 2
+    for name, rows in metrics.items():
+        assert rows == first, name

@@ -67,13 +67,7 @@ def tuned_params(
     has none."""
     if not uses_tuned(phase, scenario):
         return None
-    try:
-        return load_tuned(scenario)["params"]
-    except ValueError as exc:
-        target = given or scenario.name
-        raise ValueError(
-            f"{exc}\n(for this run: python -m baselines.tune --scenario {target})"
-        ) from None
+    return load_tuned(scenario, given=given)["params"]
 
 
 @dataclass(frozen=True)

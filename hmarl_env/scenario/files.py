@@ -26,6 +26,7 @@ from hmarl_env.scenario.types import (
     Supplier,
     SupplierRewardWeights,
 )
+from hmarl_env.utils.io import read_text_file
 
 __all__ = ["get_scenario", "load_scenario", "scenario_from_dict"]
 
@@ -161,10 +162,8 @@ def _yaml_unique(text: str) -> Any:
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario from a ``.toml``, ``.yaml``/``.yml`` or ``.json`` file."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"scenario file {str(path)!r} does not exist")
+    text = read_text_file(path, "scenario file")
     suffix = path.suffix.lower()
-    text = path.read_text()
     if suffix == ".toml":
         import tomllib as parser
 

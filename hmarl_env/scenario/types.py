@@ -51,6 +51,10 @@ __all__ = [
 ]
 
 ShortageMode = Literal["lost_sales", "backorder"]
+#: the longest lead time, in periods: the simulator keeps every node's
+#: pipeline for each period of the longest one (8 bytes a node, period and
+#: replica: 80 kB a node and replica at this bound)
+MAX_LEAD_TIME = 10_000
 #: the most order quantities a store may choose from (``store_max_order``)
 MAX_ACTIONS = 10_000
 #: what a node may be called: ``<prefix>_<n>`` of a node role of the registry
@@ -105,6 +109,14 @@ class Node:
                 f"{where}.parent must be a node name or None, got {self.parent!r}"
             )
         _check_count(where, "lead_time", self.lead_time)
+        if self.lead_time > MAX_LEAD_TIME:
+            gib = 8 * self.lead_time / 2**30
+            raise ValueError(
+                f"{where}.lead_time must be at most {MAX_LEAD_TIME:,} periods, got "
+                f"{self.lead_time:,}: the simulator keeps each node's pipeline "
+                "for every period of the longest lead time, which would take "
+                f"{gib:,.1f} GiB per node and replica"
+            )
         for name in (
             "holding_cost",
             "stockout_cost",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "read_text_file",
     "check_output_dir",
     "check_output_file",
     "read_json",
@@ -56,6 +57,37 @@ def read_json(path: str | Path, missing: str) -> Any:
         raise ValueError(f"{path} is corrupt: {exc}") from None
 
 
+def read_text_file(path: str | Path, what: str) -> str:
+    """The text of a file a user wrote (a scenario, a demand trace), with a
+    ``ValueError`` that names ``what`` and the file where it cannot be read:
+    missing, a folder, a symbolic-link loop, or not UTF-8 text. A UTF-8
+    byte-order mark (as spreadsheet programs write) is accepted and dropped."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"{what} {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ValueError(f"{what} {str(path)!r} is a folder, not a file") from None
+    except OSError as exc:  # a symlink loop, no permission, ...
+        raise ValueError(
+            f"{what} {str(path)!r} cannot be read: {exc.strerror}"
+        ) from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValueError(
+            f"{what} {str(path)!r} is UTF-16 text; save it as UTF-8 (in a "
+            "spreadsheet program: CSV UTF-8)"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{what} {str(path)!r} is not UTF-8 text (byte {exc.start} is "
+            f"0x{data[exc.start]:02x}; Latin-1 or another encoding?): save it as "
+            "UTF-8"
+        ) from None
+
+
 def _finite(obj: Any) -> Any:
     """``obj`` with every NaN float as None (a missing value: JSON has no NaN).
     Infinities stay: a scenario's unlimited capacity is one, and Python's
@@ -99,8 +131,10 @@ def results_dir() -> Path:
 
 
 def check_output_dir(path: str | Path, what: str) -> Path:
-    """Make sure ``path`` is (or can become) a folder this process can write
-    in, before any work is done; a ``ValueError`` naming ``what`` if not."""
+    """Make sure ``path`` is a folder this process can write in, or can become
+    one, before any work is done; a ``ValueError`` naming ``what`` if not.
+    Nothing is created: a folder that does not exist yet is made by whoever
+    writes into it first, so a run refused later leaves nothing behind."""
     path = Path(path)
     for part in (path, *path.parents):  # the nearest thing that exists
         if part.exists():
@@ -113,10 +147,12 @@ def check_output_dir(path: str | Path, what: str) -> Path:
                     else f"{what} {str(path)!r} is a file, not a folder"
                 )
             break
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"{what} {str(path)!r} cannot be made: {exc}") from None
+    if part != path:  # not there yet: its nearest existing folder must take it
+        if not os.access(part, os.W_OK | os.X_OK):
+            raise ValueError(
+                f"{what} {str(path)!r} cannot be made: {str(part)!r} is not writable"
+            )
+        return path
     try:
         fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=path)
     except OSError as exc:
