@@ -187,7 +187,15 @@ def save_checkpoint(algo: Any, run_dir: Path, name: str) -> Path:
     tmp = root / f".{name}.partial"
     target = root / name
     _remove(tmp)
-    algo.save_to_path(str(tmp.resolve()))
+    try:
+        algo.save_to_path(str(tmp.resolve()))
+    except OSError as exc:  # a full disk, a quota, a vanished folder
+        _remove(tmp)
+        raise ValueError(
+            f"saving checkpoint {name!r} into {root} failed: "
+            f"{exc.strerror or exc}; the run's latest complete checkpoint is "
+            f"still {latest_name(run_dir)!r} (make room, then --resume)"
+        ) from None
     _remove(target)  # a stale copy that latest does not name
     _rename(tmp, target)
     _point_latest(root, name)

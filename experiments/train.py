@@ -257,6 +257,12 @@ def _run_phase(
             print(f"removed {stray.name}, left half-written by an interrupted run")
         config = resumed_config(args, phase, run_dir)
         resuming = _resumable(run_dir)
+        events = run_dir / "tensorboard"
+        if events.exists() and not events.is_dir():
+            raise ValueError(
+                f"{events} is not a folder: the run's TensorBoard events go there "
+                "(move it away, then --resume); nothing was changed"
+            )
     else:
         config = new_config(args, phase, extra_config)
     phase, runners, scenario = config.phase, config.runners, config.scenario
@@ -314,13 +320,7 @@ def _run_phase(
         if timesteps < target:
             from tensorboardX import SummaryWriter
 
-            events = run_dir / "tensorboard"
-            if events.exists() and not events.is_dir():
-                raise ValueError(
-                    f"{events} is not a folder: TensorBoard's events go there "
-                    "(move it away, then --resume)"
-                )
-            writer = SummaryWriter(str(events))
+            writer = SummaryWriter(str(run_dir / "tensorboard"))
         while timesteps < target:
             start = time.perf_counter()
             res = algo.train()

@@ -298,3 +298,159 @@ def test_case11_a_seeded_run_is_the_same_whatever_environment_it_starts_in(tmp_p
     assert len(first) == 2
     for name, rows in metrics.items():
         assert rows == first, name
+
+
+# ------------------------------------------ 4. an address where nothing answers
+def test_case4_an_address_where_nothing_answers_is_refused_within_seconds():
+    import socket
+    import time
+
+    from experiments.train import CONNECT_TIMEOUT_S, start_ray
+
+    with socket.socket() as s:  # a port nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.perf_counter()
+    with pytest.raises(
+        ValueError, match=f"nothing answers at --address '127.0.0.1:{port}'"
+    ):
+        start_ray(f"127.0.0.1:{port}")
+    assert time.perf_counter() - start < CONNECT_TIMEOUT_S + 2
+    with pytest.raises(ValueError, match="is not host:port"):
+        start_ray("somewhere")
+
+
+# ----------------------------------------------- 7. numbers and files at the edge
+def test_case7_a_lead_time_past_what_the_simulator_holds_is_refused():
+    from dataclasses import replace
+
+    from hmarl_env import get_scenario
+
+    store = get_scenario("default").nodes[0]
+    with pytest.raises(ValueError, match=r"lead_time must be at most 10,000.*GiB"):
+        replace(store, lead_time=10**9)
+
+
+def test_case7_a_full_disk_while_checkpointing_says_what_survived(tmp_path):
+    from experiments.run_folder import save_checkpoint
+
+    class Algo:
+        iteration = 3
+
+        def save_to_path(self, path):
+            Path(path).mkdir(parents=True)
+            (Path(path) / "half").write_bytes(b"x")
+            raise OSError(28, "No space left on device")
+
+    class Good(Algo):
+        def save_to_path(self, path):
+            from analysis.runs.folder import MODULES_SUBDIR
+
+            (Path(path) / MODULES_SUBDIR / "store").mkdir(parents=True)
+
+    save_checkpoint(Good(), tmp_path, "iter_000001")
+    with pytest.raises(
+        ValueError, match=r"No space left on device.*still 'iter_000001'"
+    ):
+        save_checkpoint(Algo(), tmp_path, "iter_000003")
+    left = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert left == ["iter_000001", "latest"]  # no .partial stays
+
+
+def test_case7_a_file_where_tensorboard_goes_is_refused_before_anything(copy):
+    from analysis.runs.settings import PHASES
+    from experiments.train import run_phase
+
+    shutil.rmtree(copy / "tensorboard", ignore_errors=True)
+    (copy / "tensorboard").write_text("not a folder")
+    options = _phase1_options(resume=str(copy), timesteps=10**6)
+    with pytest.raises(ValueError, match="tensorboard is not a folder"):
+        run_phase(PHASES["phase1"], options)
+
+
+SCENARIO = 'extends = "default"\nhorizon = 30\n'
+
+
+@pytest.mark.parametrize(
+    "encoding, ok",
+    [("utf-8-sig", True), ("utf-16", False), ("latin-1", False)],
+)
+def test_case7_scenario_files_of_other_encodings(tmp_path, encoding, ok):
+    from hmarl_env import get_scenario
+
+    path = tmp_path / "chain.toml"
+    text = SCENARIO + "# caf\u00e9 \u00e0 la cr\u00e8me\n"
+    path.write_bytes(text.encode(encoding))
+    if ok:  # a byte-order mark, as spreadsheet programs write
+        assert get_scenario(path).horizon == 30
+    else:
+        with pytest.raises(ValueError, match=rf"scenario file '{path}' is (not )?UTF"):
+            get_scenario(path)
+
+
+def test_case7_traces_with_a_bom_or_of_other_encodings_or_not_files(tmp_path):
+    from hmarl_env.demand import read_trace_csv
+
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("store_1\n5\n7\n".encode("utf-8-sig"))
+    assert read_trace_csv(bom, "store_1").values == (5.0, 7.0)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("store_1,caf\u00e9\n5,1\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=f"trace CSV '{latin}' is not UTF-8"):
+        read_trace_csv(latin, "store_1")
+    with pytest.raises(ValueError, match="is a folder, not a file"):
+        read_trace_csv(tmp_path, "store_1")
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    with pytest.raises(ValueError, match="cannot be read: Too many levels"):
+        read_trace_csv(loop, "store_1")
+
+
+def test_case7_an_unknown_agent_and_bad_reset_options_are_named():
+    import hmarl_env
+
+    env = hmarl_env.parallel_env("default")
+    with pytest.raises(KeyError, match="'store_9' is not an agent of this env"):
+        env.observation_space("store_9")
+    with pytest.raises(KeyError, match="'store_9' is not an agent"):
+        env.action_space("store_9")
+    with pytest.raises(ValueError, match="reset options must be a dict or None"):
+        env.reset(seed=0, options=["reset_all"])
+
+
+# ------------------------------------------------- 10. messages that do not help
+def test_case10_the_tune_hint_names_the_scenario_file_given(tmp_path, capsys):
+    from baselines.evaluate import main
+
+    path = tmp_path / "mine.toml"
+    path.write_text(SCENARIO)
+    with pytest.raises(SystemExit) as exc:
+        main(["--scenario", str(path), "--policy", "tuned", "--episodes", "2"])
+    assert exc.value.code == 2
+    assert f"hmarl tune --scenario {path}" in capsys.readouterr().err
+
+
+def test_case10_a_refused_run_leaves_no_output_folder_behind(tmp_path, capsys):
+    from analysis.runs.settings import PHASES
+    from experiments.train import main_for
+
+    out = tmp_path / "runs" / "new"
+    assert (
+        main_for(PHASES["phase1"], "x", ["--scenario", "nope", "--output", str(out)])
+        == 2
+    )
+    assert "unknown scenario 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_case10_a_run_whose_checkpoints_all_fail_says_why(copy):
+    from experiments.run_folder import restore_newest
+
+    class Algo:
+        def restore_from_path(self, path):
+            raise EOFError("Ran out of input")
+
+    with pytest.raises(
+        ValueError, match=r"could be restored: final \(EOFError: Ran out"
+    ):
+        restore_newest(Algo(), copy)
