@@ -89,6 +89,7 @@ def _run_record(command: str) -> Callable[[list[str]], int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``hmarl <command> [options]``; returns the exit status."""
+    as_program = argv is None  # the console script, not a call from Python
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"{_usage()}\n\nerror: unknown command {command!r}", file=sys.stderr)
         return 2
-    if command in ("train", "pipeline"):  # experiments.seeding: why
+    if as_program and command in ("train", "pipeline"):  # experiments.seeding
         fix_hash_seed()
     if command == "train":
         return _train(rest)
