@@ -12,12 +12,12 @@ of two trajectories. The phase scripts, the pipeline and ``hmarl train`` /
 (:func:`fix_hash_seed`: a user's own value is kept), and remote env runners
 get the same value (:func:`worker_env`).
 
-What a seed guarantees, then: with 0 env runners, the same command gives
-bit-identical metrics and checkpoints whatever the environment it starts in
-(``HOME``, ``NUMBA_CACHE_DIR``, the working folder), on the same machine and
-versions. With remote env runners the episodes each runner samples are seeded
-the same way, but which runner's episodes fill a train batch first depends on
-timing, so runs agree in distribution, not bit for bit.
+What a seed guarantees, then (docs/reliability.md): with 0 env runners, the
+same command gives bit-identical metrics (but the wall-clock columns)
+whatever the environment it starts in (``HOME``, ``NUMBA_CACHE_DIR``, the
+working folder), on the same machine and versions. With remote env runners
+every runner seeds its episodes the same way and hashes as the driver does;
+whether such runs are bit-identical has not been checked.
 """
 
 from __future__ import annotations
