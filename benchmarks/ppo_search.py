@@ -231,7 +231,7 @@ def _markdown(record: dict) -> str:
         "the reference preset with rewards scaled to returns of order one, no value "
         "clip and minibatches of 512. Candidates sample with 0 env runners x 8 "
         "envs unless they say otherwise. `train s` is the training time on the "
-        "machine of the README, where other jobs sometimes shared the two cores "
+        "machine of docs/speed.md, where other jobs sometimes shared the two cores "
         "during the search (a ceiling, not a throughput figure: see "
         "training_throughput.py).",
         "",

@@ -10,7 +10,7 @@ and supplier the tuned heuristics), scores the store reward per store and
 episode of: each recipe's stores (greedy), a store that always orders 1.0 x
 forecast, the rule-based store, the tuned base-stock store, and RLlib's phase 1
 (the committed reference run, ``results/reference/default__phase1__0``).
-Prints the README's table (mean ± 95% CI over episodes, and each recipe's
+Prints the table of docs/integrations.md (mean ± 95% CI over episodes, and each recipe's
 paired difference to the constant order and the rule-based store with its 95% CI)
 and writes ``results/benchmarks/recipes_quality.json``.
 """

@@ -1,7 +1,7 @@
 """Carrying modules from one curriculum phase to the next, checked exactly.
 
 Phase 2 starts from a phase-1 run, phase 3 from a phase-2 run, phase 4 from a
-phase-3 run (:attr:`experiments.common.Phase.source`). A phase restores only
+phase-3 run (:attr:`analysis.runs.settings.Phase.source`). A phase restores only
 the modules it names (``Phase.load``) from that run's checkpoint, never the
 whole algorithm: a full restore would bring back the old run's set of trained
 modules. RLlib loads module weights non-strictly (a module whose architecture

@@ -27,12 +27,8 @@ distribution over the agent's discrete actions.
   exact on the integer actions.
 
 Every head is still a categorical distribution over the same actions, so
-RLlib's sampling, log-probabilities, entropy and KL apply unchanged. What they
-did on Zipkin's instances (phase 1, 500,000 steps, greedy, monitoring seeds;
-one training seed each, and runs of one setting vary by about half a point):
-``lost_sales_L4_p39`` categorical 2.94% above the optimum, ordinal 2.96%,
-normal 1.33%; ``lost_sales_L3_p39`` categorical 1.07%, normal 2.64%. Neither
-is a consistent gain over the categorical head acting by its mean.
+RLlib's sampling, log-probabilities, entropy and KL apply unchanged. What each
+did on Zipkin's instances: docs/results.md ("What did not help").
 
 The head is part of a module's architecture: a run records it in its PPO
 settings and phases 2-4 keep the source run's.

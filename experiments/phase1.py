@@ -20,7 +20,7 @@ the reference design's rule-based store (819 per store on held-out seeds) within
 20,000 steps and ends at 896-898 over training seeds 0-2, above the tuned
 base-stock heuristic (888) by 8-10 per store and episode. With
 ``--ppo-preset reference`` (the reference design's PPO guide) the critic learns nothing
-and the store ends short of the tuned heuristic. See the README.
+and the store ends short of the tuned heuristic. See docs/results.md.
 """
 
 from __future__ import annotations

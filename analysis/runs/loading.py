@@ -85,8 +85,7 @@ class ModulePolicy:
             spaced actions (order quantities ``0..K``): a PPO policy ends
             spread over neighbouring quantities, and its most probable one
             jumps between favoured neighbours where its mean moves smoothly
-            (on Zipkin's lost-sales instances acting by the mean cut every
-            learned store's gap to the optimum, by up to half; docs/results.md).
+            (docs/results.md: what it does on Zipkin's instances).
         seed: the sampling generator's seed.
     """
 

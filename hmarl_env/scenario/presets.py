@@ -184,7 +184,7 @@ def hierarchy() -> Scenario:
     it owes: releasing a lot at once costs overtime, spreading it out delays
     the warehouse and risks the stores' sales (production smoothing). On
     held-out seeds a smoothing supplier lowers the all-heuristic chain's cost
-    (``baselines.policies.SmoothingSupplier``; README, "Curriculum").
+    (``baselines.policies.SmoothingSupplier``; docs/training.md, "Curriculum").
     """
     base = default()
     return base.replace(
