@@ -383,28 +383,33 @@ def write_comparison(result: dict[str, Any], output: Path) -> dict[str, Path]:
 
 
 def format_summary(summary: dict[str, Any]) -> str:
+    """The comparison as a person reads it: per metric the learned policy,
+    then each heuristic with the learned policy's paired difference to it
+    (95% CI), the tuned heuristic first (the one a learned policy may lose
+    to), then the constant order and the rule-based one; aligned columns."""
     lines = [
         f"{summary['scenario']}: learned {', '.join(summary['roles'])}, "
         f"{summary['episodes']} held-out episodes (seeds {summary['first_seed']}..), "
-        f"{len(summary['runs'])} run(s); per agent and episode"
+        f"{len(summary['runs'])} run(s), acting {summary.get('acting', 'greedy')}; "
+        "per agent and episode"
     ]
-    const = "vs_constant" in summary
-    head = (
-        f"{'metric':<14}{'baseline':>12}{'tuned':>12}"
-        + (f"{'constant':>12}" if const else "")
-        + f"{'ppo':>12}{'improvement':>14}{'95% CI of diff':>22}{'p (t)':>10}"
-    )
+    against = [("tuned", summary["vs_tuned"])]
+    if "vs_constant" in summary:
+        against.append(("constant", summary["vs_constant"]))
+    against.append(("rule-based", {m: summary[m] for m in METRICS}))
+    head = f"{'metric':<14} {'learned':>10}"
+    for name, _ in against:
+        head += f"  {name:>10} {'learned - ' + name + ' [95% CI]':>34}"
     lines.append(head)
-    for name in METRICS:
-        s, t = summary[name], summary["vs_tuned"][name]
-        c = f"{summary['vs_constant'][name]['baseline']:>12.3f}" if const else ""
-        lo, hi = s["difference_ci95"]
-        p = s["p_value_paired_t"]
-        lines.append(
-            f"{name:<14}{s['baseline']:>12.3f}{t['baseline']:>12.3f}{c}"
-            f"{s['ppo']:>12.3f}{s['improvement_pct']:>13.1f}%"
-            f"{f'[{lo:.2f}, {hi:.2f}]':>22}{'-' if p is None else f'{p:.1e}':>10}"
-        )
+    for metric in METRICS:
+        f = ".4f" if metric == "service_level" else ".2f"
+        row = f"{metric:<14} {summary[metric]['ppo']:>10{f}}"
+        for _, table in against:
+            s = table[metric]
+            lo, hi = s["difference_ci95"]
+            diff = f"{s['difference']:+{f}} [{lo:+{f}}, {hi:+{f}}]"
+            row += f"  {s['baseline']:>10{f}} {diff:>34}"
+        lines.append(row)
     o = summary.get("other_acting")
     if o:
         r = o["rewards"]

@@ -77,6 +77,13 @@ def training_plots(run_dir: str | Path) -> Path:
             float(r[key]) if r.get(key) not in (None, "") else math.nan for r in rows
         ]
 
+    def line(ax, key: str, *style, **kw) -> None:
+        """``key`` against env steps through the iterations that have it (an
+        iteration in which no episode ended has no value: no gap is drawn)."""
+        pairs = [(x, y) for x, y in zip(steps, col(key), strict=True) if y == y]
+        if pairs:
+            ax.plot(*zip(*pairs, strict=True), *style, **kw)
+
     steps = col("timesteps")
     fig, axes = _figure(3 if modules else 1, 4, (16, 10.5 if modules else 3.8))
     panels = [
@@ -86,7 +93,7 @@ def training_plots(run_dir: str | Path) -> Path:
         ("holding_cost", "holding cost per store", None),
     ]
     for ax, (key, title, eval_key) in zip(axes[0], panels, strict=True):
-        ax.plot(steps, col(key), "-", label="training episodes (sampled)")
+        line(ax, key, "-", label="training episodes (sampled)")
         if eval_key:
             ev = [
                 (s, v)
@@ -106,10 +113,9 @@ def training_plots(run_dir: str | Path) -> Path:
             flat, _LEARNER_PANELS.items(), strict=False
         ):
             for m in modules:
-                y = col(f"{m}_{suffix}")
-                ax.plot(steps, y, "-", label=m)
+                line(ax, f"{m}_{suffix}", "-", label=m)
                 if suffix == "vf_loss_unclipped":
-                    ax.plot(steps, col(f"{m}_vf_loss"), "--", alpha=0.6)
+                    line(ax, f"{m}_vf_loss", "--", alpha=0.6)
             if log:
                 ax.set_yscale("log")
             if suffix == "vf_explained_var":

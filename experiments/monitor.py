@@ -22,6 +22,7 @@ from hmarl_env.scenario import Scenario
 
 __all__ = [
     "REFERENCES_FILE",
+    "Progress",
     "format_row",
     "monitor",
     "monitor_references",
@@ -149,6 +150,53 @@ def _fmt(x: Any, spec: str) -> str:
     return format("-", ">" + width) if _isnan(x) else format(x, spec)
 
 
+#: what the printed line carries forward from the last iteration in which an
+#: episode ended (RLlib reports them only for iterations that end one)
+SMOOTHED = (
+    "store_reward",
+    "warehouse_reward",
+    "supplier_reward",
+    "service_level",
+    "lost_sales",
+    "holding_cost",
+)
+
+
+class Progress:
+    """The printed line of each iteration: the KPIs of the last completed
+    episodes (never a dash once one has ended), learner diagnostics, speed,
+    and how far the run is through its budget with an ETA."""
+
+    def __init__(self, phase: Phase, target: int, done_steps: float = 0.0) -> None:
+        self.phase, self.target = phase, target
+        self.last: dict[str, float] = {}
+        self.start_steps = done_steps
+        self.seconds = 0.0
+
+    def line(self, row: dict[str, Any]) -> str:
+        for key in SMOOTHED:
+            if not _isnan(row.get(key)):
+                self.last[key] = row[key]
+        shown = {**row, **{k: self.last.get(k, math.nan) for k in SMOOTHED}}
+        self.seconds += row.get("seconds") or 0.0
+        steps = row["timesteps"]
+        done = steps - self.start_steps
+        rate = done / self.seconds if self.seconds > 0 else math.nan
+        left = max(self.target - steps, 0.0)
+        eta = left / rate if rate == rate and rate > 0 else math.nan
+        text = format_row(shown, self.phase)
+        share = min(steps / self.target, 1.0) if self.target else 1.0
+        return f"{text} | {share:4.0%} ETA {_duration(eta)}"
+
+
+def _duration(seconds: float) -> str:
+    if _isnan(seconds):
+        return "-"
+    seconds = int(round(seconds))
+    minutes, s = divmod(seconds, 60)
+    return f"{minutes}m{s:02d}s" if minutes else f"{s}s"
+
+
 def format_row(row: dict[str, Any], phase: Phase) -> str:
     """The line a training run prints after an iteration."""
     roles = [r for r in ROLES if r in phase.train]
@@ -159,8 +207,12 @@ def format_row(row: dict[str, Any], phase: Phase) -> str:
         f"SL {_fmt(row['service_level'], '.3f')}",
         f"lost sales {_fmt(row['lost_sales'], '7.1f')}",
         f"holding {_fmt(row['holding_cost'], '8.1f')}",
-        "EV "
-        + " ".join(_fmt(row.get(f"{m}_vf_explained_var"), ".2f") for m in phase.train),
+        "EV "  # the critics' explained variance, named where there are several
+        + " ".join(
+            (f"{m} " if len(phase.train) > 1 else "")
+            + _fmt(row.get(f"{m}_vf_explained_var"), ".2f")
+            for m in phase.train
+        ),
         f"{_fmt(row['env_steps_per_s'], '6,.0f')} steps/s",
     ]
     evals = [r for r in roles if not _isnan(row.get(f"eval_{r}_reward"))]

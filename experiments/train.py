@@ -44,7 +44,7 @@ from experiments.common import build_config
 from experiments.curriculum import push_weights, restore_modules
 from experiments.monitor import (
     REFERENCES_FILE,
-    format_row,
+    Progress,
     monitor,
     monitor_references,
     row_from_result,
@@ -302,10 +302,19 @@ def _run_phase(
                 f"resumed {run_dir.name} from {ckpt.name} at iteration {algo.iteration}"
             )
         timesteps = rows[-1]["timesteps"] if rows else 0.0
+        batch = config.ppo.train_batch_size
+        iterations = math.ceil(target / batch)
+        rounded = (
+            ""
+            if iterations * batch == target
+            else f" (rounded up to {iterations:,} iterations of {batch:,}: "
+            f"{iterations * batch:,})"
+        )
         print(
             f"{phase.name}: training {list(phase.train)} on {scenario.name!r} for "
-            f"{target:,} env steps -> {run_dir}"
+            f"{target:,} env steps{rounded} -> {run_dir}"
         )
+        progress = Progress(phase, target, timesteps)
         if options["eval_interval"] and not (run_dir / REFERENCES_FILE).is_file():
             write_json_atomic(
                 run_dir / REFERENCES_FILE,
@@ -340,7 +349,7 @@ def _run_phase(
                 if k != "iteration" and v is not None and not math.isnan(v):
                     writer.add_scalar(k, v, int(timesteps))
             writer.flush()
-            print(format_row(row, phase), flush=True)
+            print(progress.line(row), flush=True)
             run_folder.write_metrics(run_dir, rows, phase.train)
             done = timesteps >= target
             if done or (

@@ -64,9 +64,13 @@ def test_compare_a_run_writes_summary_and_plots(run, tmp_path, capsys):
 
 
 def test_several_runs_are_aggregated(run, tmp_path):
+    import shutil
+
+    other = tmp_path / "another_seed"  # a second run folder (same weights)
+    shutil.copytree(run, other)
     out = tmp_path / "two"
     assert (
-        main(["--run", str(run), str(run), "--episodes", "4", "--output", str(out)])
+        main(["--run", str(run), str(other), "--episodes", "4", "--output", str(out)])
         == 0
     )
     summary = json.loads((out / "comparison_summary.json").read_text())

@@ -465,3 +465,21 @@ def test_a_resumed_run_keeps_its_reward_mode(tmp_path):
     shutil.copytree(root / "results" / "reference" / "default__phase1__0", run)
     with pytest.raises(ValueError, match="a resumed run keeps its reward mode"):
         run_phase(PHASES["phase1"], _args(resume=str(run), reward_mode="system"))
+
+
+def test_the_printed_line_keeps_the_last_episodes_and_shows_progress():
+    from analysis.runs.settings import Phase
+    from experiments.monitor import Progress
+
+    progress = Progress(Phase("phase1", ("store",)), target=1000)
+    keys = ("store_reward", "service_level", "lost_sales", "holding_cost")
+    first = dict.fromkeys(keys, math.nan)
+    first.update(iteration=1, timesteps=200.0, env_steps_per_s=100.0, seconds=2.0)
+    line = progress.line(first)
+    assert "store reward         -" in line  # no episode has ended yet
+    assert " 20% ETA 8s" in line
+    second = {**first, "iteration": 2, "timesteps": 400.0, "store_reward": 812.5}
+    progress.line(second)
+    third = {**first, "iteration": 3, "timesteps": 600.0}  # no episode ended
+    line = progress.line(third)
+    assert "store reward     812.5" in line and " 60% ETA 4s" in line
