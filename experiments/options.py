@@ -101,6 +101,14 @@ class PhaseOptions:
         "the run they start from; the single settings below override it",
         choices=tuple(sorted(PPO_PRESETS)) + tuple(PPO_PRESET_ALIASES),
     )
+    config: str | None = setting(
+        None,
+        "a TOML file of options, each by its name (train_batch_size = 4096 or "
+        "train-batch-size = 4096; tables such as [ppo] only group them; the "
+        "pipeline's [phase1] .. [phase4] hold a phase's timesteps); the "
+        "command line overrides it, and the run records it",
+        metavar="FILE",
+    )
     ppo: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -245,6 +253,68 @@ def add_arguments(parser: argparse.ArgumentParser, phase: Phase | None = None) -
         _add(group, f, f"hmarl's: {shown}", keep_default=False)
 
 
+def parse_with_config(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> argparse.Namespace:
+    """Parse ``argv``; with ``--config FILE``, the file's options are the
+    defaults and the command line overrides them. A key no option has is
+    refused with the closest option named. Tables (``[ppo]``, ``[runners]``)
+    only group keys; ``[phase1]`` .. ``[phase4]`` hold a pipeline's options
+    for one phase (``timesteps``), kept as ``phase_options``."""
+    import difflib
+    import tomllib
+
+    from hmarl_env.utils.io import read_text_file
+
+    first = parser.parse_args(argv)
+    first.phase_options = {}
+    path = getattr(first, "config", None)
+    if path is None:
+        return first
+    try:
+        data = tomllib.loads(read_text_file(path, "run config file"))
+    except tomllib.TOMLDecodeError as exc:
+        parser.error(f"run config file {path!r} is not TOML: {exc}")
+    except ValueError as exc:
+        parser.error(str(exc))
+    known = {a.dest: a for a in parser._actions if a.dest not in ("help", "config")}
+    values: dict[str, Any] = {}
+    phases: dict[str, dict[str, Any]] = {}
+
+    def take(key: str, value: Any, where: str) -> None:
+        dest = key.replace("-", "_")
+        if dest == "lambda":
+            dest = "lambda_"
+        if dest not in known:
+            close = difflib.get_close_matches(dest, list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            parser.error(
+                f"run config file {path!r}: unknown option {where}{key!r}{hint}"
+            )
+        action = known[dest]
+        if isinstance(value, list) and action.type is not None:
+            value = ",".join(map(str, value))  # e.g. hiddens = [64, 64]
+        if action.type is not None and not isinstance(value, bool):
+            try:
+                value = action.type(str(value))
+            except (argparse.ArgumentTypeError, ValueError) as exc:
+                parser.error(f"run config file {path!r}: {where}{key}: {exc}")
+        values[dest] = value
+
+    for key, value in data.items():
+        if isinstance(value, dict) and key.startswith("phase") and key[5:].isdigit():
+            phases[key] = dict(value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                take(k, v, f"[{key}] ")
+        else:
+            take(key, value, "")
+    parser.set_defaults(**values)
+    args = parser.parse_args(argv)
+    args.phase_options = phases
+    return args
+
+
 def parse_phase_args(
     phase: Phase, argv: list[str] | None, description: str
 ) -> argparse.Namespace:
@@ -252,7 +322,12 @@ def parse_phase_args(
     option named before anything runs."""
     parser = argparse.ArgumentParser(description=description)
     add_arguments(parser, phase)
-    args = parser.parse_args(argv)
+    args = parse_with_config(parser, argv)
+    if getattr(args, "phase_options", None):
+        parser.error(
+            f"[{', '.join(args.phase_options)}] tables are for the pipeline; a "
+            "phase script's run config file holds its options at the top"
+        )
     if args.gate_episodes is not None and (
         args.gate_episodes == 1 or args.gate_episodes < 0
     ):

@@ -54,6 +54,7 @@ from experiments.options import (  # noqa: E402
     PPO_OPTION_NAMES,
     PhaseOptions,
     add_arguments,
+    parse_with_config,
 )
 from experiments.run_folder import RunLock, new_run_folder  # noqa: E402
 from experiments.train import run_phase, start_ray  # noqa: E402
@@ -98,6 +99,7 @@ KEPT = (
     "checkpoint_interval",
     "gate_episodes",
     "compare_episodes",
+    "phase_options",
     *PPO_OPTION_NAMES,
 )
 
@@ -176,8 +178,10 @@ def _phase(
     phase = PHASES[name]
     run = _run_of(folder, name)
     if run is None or not _finished(run):
+        budget = (getattr(args, "phase_options", None) or {}).get(name, {})
         options = replace(
             PhaseOptions.from_args(args),
+            timesteps=budget.get("timesteps", args.timesteps),
             output=str(folder),
             resume=str(run) if run is not None else None,
             source=str(previous) if previous is not None else None,
@@ -320,12 +324,22 @@ def format_summary(state: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parse_with_config(parser, argv)
+    if args.resume and args.config:
+        parser.error("--config: a resumed pipeline keeps the options it started with")
+    for table, options in args.phase_options.items():
+        if table not in PHASES:
+            parser.error(f"run config file: [{table}] is no phase of {list(PHASES)}")
+        stray = sorted(set(options) - {"timesteps"})
+        if stray:
+            parser.error(
+                f"run config file: [{table}] may set timesteps only, not {stray}"
+            )
     if args.resume:
         given = [
             f"--{k.replace('_', '-')}"
             for k in KEPT
-            if getattr(args, k) != parser.get_default(k)
+            if k != "phase_options" and getattr(args, k) != parser.get_default(k)
         ]
         if given:
             parser.error(

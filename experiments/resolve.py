@@ -157,6 +157,9 @@ def new_config(
             "versions": _versions(),
             # string hashes order RLlib's agents: experiments.seeding
             "python_hash_seed": os.environ.get("PYTHONHASHSEED"),
+            **(
+                {"config_file": str(Path(args.config).resolve())} if args.config else {}
+            ),
             **(extra or {}),
         },
     )

@@ -483,3 +483,65 @@ def test_the_printed_line_keeps_the_last_episodes_and_shows_progress():
     third = {**first, "iteration": 3, "timesteps": 600.0}  # no episode ended
     line = progress.line(third)
     assert "store reward     812.5" in line and " 60% ETA 4s" in line
+
+
+def test_a_run_config_file_holds_options_and_the_command_line_overrides(tmp_path):
+    from analysis.runs.settings import PHASES
+    from experiments.options import PhaseOptions, parse_phase_args
+
+    path = tmp_path / "experiment.toml"
+    path.write_text(
+        "seed = 4\neval-interval = 0\n[ppo]\ntrain_batch_size = 4096\n"
+        "hiddens = [32, 32]\nlambda = 0.9\n"
+    )
+    args = parse_phase_args(
+        PHASES["phase1"], ["--config", str(path), "--seed", "7"], ""
+    )
+    options = PhaseOptions.from_args(args)
+    assert options.seed == 7 and options.eval_interval == 0  # the command line wins
+    assert options.ppo == {
+        "train_batch_size": 4096,
+        "hiddens": (32, 32),
+        "lambda_": 0.9,
+    }
+    assert options.config == str(path)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "train_batchsize = 3\n",
+            "unknown option 'train_batchsize'; did you mean 'train_batch_size'",
+        ),
+        ("[ppo]\nlrr = 0.1\n", "unknown option [ppo] 'lrr'; did you mean 'lr'"),
+        ("[phase2]\ntimesteps = 5\n", "tables are for the pipeline"),
+        ("seed = \n", "is not TOML"),
+        ("critic = 'global'\n", "critic: must be one of local, central"),
+    ],
+)
+def test_a_bad_run_config_file_is_refused_with_the_option_named(
+    tmp_path, capsys, text, message
+):
+    from analysis.runs.settings import PHASES
+    from experiments.options import parse_phase_args
+
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(SystemExit):
+        parse_phase_args(PHASES["phase1"], ["--config", str(path)], "")
+    assert message in capsys.readouterr().err
+
+
+def test_the_pipelines_run_config_file_may_give_each_phase_a_budget(tmp_path, capsys):
+    from experiments.pipeline import main
+
+    path = tmp_path / "pipeline.toml"
+    path.write_text("[phase5]\ntimesteps = 10\n")
+    with pytest.raises(SystemExit):
+        main(["--config", str(path)])
+    assert "[phase5] is no phase" in capsys.readouterr().err
+    path.write_text("[phase2]\nlr = 0.1\n")
+    with pytest.raises(SystemExit):
+        main(["--config", str(path)])
+    assert "may set timesteps only" in capsys.readouterr().err
