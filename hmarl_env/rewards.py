@@ -55,6 +55,7 @@ from hmarl_env.scenario import Scenario
 
 __all__ = [
     "NODE_COPIED",
+    "INFO_KEYS",
     "NODE_INFO_KEYS",
     "NODE_TABLE",
     "NODE_TERMS",
@@ -101,25 +102,21 @@ SUPPLIER_TABLE = (
 _INFO_NAMES = {"closing": "inventory", "lost": "lost_sales"}  # the reference design's
 # the two parts of every agent's reward, in every mode
 _REWARD_INFO = ("local_reward", "system_reward")
-#: keys of a store's or warehouse's infos: the period, the table's columns,
-#: the agent's local reward and the system reward
-NODE_INFO_KEYS = (
+#: keys of every agent's infos, one schema for all: the period, the node
+#: table's columns (the reward terms, then the ledger's quantities), the
+#: supplier's overtime cost, the agent's local reward and the system reward.
+#: A key that does not apply to a role is 0 there (a store's overtime, the
+#: supplier's inventory; the supplier's ``demand`` is the root's order, its
+#: ``shipped`` what it released, its ``backlog`` what it owes the root, its
+#: ``stockout_penalty`` its backlog cost, its ``total_cost`` that plus its
+#: overtime cost)
+INFO_KEYS = (
     "period",
     *(_INFO_NAMES.get(f, f) for f in NODE_TABLE),
+    "overtime_cost",
     *_REWARD_INFO,
 )
-#: the supplier's infos: what it shares with a node's (its own columns,
-#: zeros for the nodes' reward terms and stock it does not have), and what
-#: it was asked for (the root's order: its ``demand``)
-SUPPLIER_INFO_KEYS = (
-    "period",
-    *dict.fromkeys(NODE_TERMS + SUPPLIER_TABLE[:3]),
-    "inventory",
-    "lost_sales",
-    "demand",
-    *SUPPLIER_TABLE[3:],
-    *_REWARD_INFO,
-)
+NODE_INFO_KEYS = SUPPLIER_INFO_KEYS = INFO_KEYS
 # short names for the kernels: led[b, _L.sold, i]
 _S, _L, _SF = StateField, NodeField, SupplierField
 # the ledger rows that the period table copies, in NODE_COPIED order
@@ -401,21 +398,23 @@ class LedgerRewards:
         n = self.n_nodes
         end = len(NODE_TABLE) * n
         period = float(period)
-        keys = NODE_INFO_KEYS[1 : -len(_REWARD_INFO)]
+        keys = INFO_KEYS[1 : 1 + len(NODE_TABLE)]
         scored = scores[replica].tolist()
         local, system = scored[n + 1 : 2 * n + 2], scored[-1]
         out = {}
         for name, i in self._nodes:
-            info = dict(zip(keys, row[i:end:n], strict=True))
+            info = dict.fromkeys(INFO_KEYS, 0.0)
+            info.update(zip(keys, row[i:end:n], strict=True))
             info["period"] = period
             info["local_reward"] = local[i]
             info["system_reward"] = system
             out[name] = info
         supplier = dict(zip(SUPPLIER_TABLE, row[end:], strict=True))
-        info = dict.fromkeys(SUPPLIER_INFO_KEYS, 0.0)
+        info = dict.fromkeys(INFO_KEYS, 0.0)
         info.update(supplier)
         info["period"] = period
         info["demand"] = row[NODE_TABLE.index("ordered") * n + self.root]
+        info["total_cost"] = supplier["stockout_penalty"] + supplier["overtime_cost"]
         info["local_reward"] = local[n]
         info["system_reward"] = system
         out[SUPPLIER] = info
@@ -427,7 +426,7 @@ class LedgerRewards:
         sold = st[_S.sold]
         out = {}
         for name, i in self._nodes:
-            row = dict.fromkeys(NODE_INFO_KEYS, 0.0)
+            row = dict.fromkeys(INFO_KEYS, 0.0)
             row.update(
                 service_level=served(
                     st[_S.sold][i], st[_S.lost][i] + st[_S.backlog][i]
@@ -441,6 +440,6 @@ class LedgerRewards:
                 in_transit=st[_S.in_transit][i],
             )
             out[name] = row
-        out[SUPPLIER] = dict.fromkeys(SUPPLIER_INFO_KEYS, 0.0)
+        out[SUPPLIER] = dict.fromkeys(INFO_KEYS, 0.0)
         out[SUPPLIER]["service_level"] = 1.0
         return out

@@ -332,3 +332,24 @@ def test_clis_refuse_a_negative_seed(module, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--seed", "-1"])
     assert exc.value.code == 2 and "--seed must be >= 0" in capsys.readouterr().err
+
+
+def test_every_agent_has_the_same_infos_and_their_costs_add_up_to_the_system():
+    """One schema for every agent's infos (a key that does not apply to a
+    role is 0), so summing a key over agents works; the total costs add up to
+    minus the system reward."""
+    from hmarl_env.rewards import INFO_KEYS
+
+    for preset in ("default", "serial", "hierarchy"):
+        env = hmarl_env.parallel_env(preset)
+        _, infos = env.reset(seed=3)
+        assert all(set(i) == set(INFO_KEYS) for i in infos.values())
+        rng = np.random.default_rng(0)
+        while env.agents:
+            actions = {a: int(rng.integers(env.action_space(a).n)) for a in env.agents}
+            _, _, _, _, infos = env.step(actions)
+            assert all(set(i) == set(INFO_KEYS) for i in infos.values())
+            total = sum(i["total_cost"] for i in infos.values())
+            system = infos["supplier_1"]["system_reward"]
+            if not env.unwrapped.scenario.rewards.expected_store_costs:
+                assert total == pytest.approx(-system, rel=1e-9, abs=1e-9)
