@@ -40,3 +40,61 @@ def test_the_two_stores_example_is_the_default_chain_written_out():
     nodes = list(default.nodes)
     nodes[1] = example.nodes[1]
     assert example.replace(name="default") == default.replace(nodes=tuple(nodes))
+
+
+def test_the_network_generator_makes_the_tree_it_says():
+    from hmarl_env.scenario import network
+
+    sc = network(50, 5, demand={"kind": "poisson", "mean": {"low": 40, "high": 160}})
+    assert len(sc.nodes) == 56 and sc.root == sc.node_names.index("warehouse_1")
+    parents = {n.name: n.parent for n in sc.nodes}
+    assert parents["warehouse_1"] is None
+    assert {parents[f"warehouse_{r}"] for r in range(2, 7)} == {"warehouse_1"}
+    assert parents["store_1"] == "warehouse_2" and parents["store_50"] == "warehouse_6"
+    assert [parents[f"store_{k}"] for k in range(1, 51)].count("warehouse_3") == 10
+    means = [float(n.demand.mean) for n in sc.nodes if n.is_store]
+    assert all(40 <= m <= 160 for m in means) and len(set(means)) == 50
+    again = network(50, 5, demand={"kind": "poisson", "mean": {"low": 40, "high": 160}})
+    assert again == sc  # drawn from the network's seed
+    store = sc.node("store_1")
+    assert store.initial_inventory == pytest.approx(3 * store.demand.mean, abs=1e-3)
+    assert sc.supplier.capacity == pytest.approx(1.5 * sum(means), rel=1e-9)
+    flat = network(3)  # no regions: every store under the central warehouse
+    assert {n.parent for n in flat.nodes if n.is_store} == {"warehouse_1"}
+
+
+def test_the_fifty_store_example_is_the_generators_chain():
+    from hmarl_env.scenario import network
+
+    example = get_scenario(ROOT / "examples" / "fifty_stores.toml")
+    assert len(example.nodes) == 56
+    made = network(
+        50,
+        5,
+        demand={"kind": "poisson", "mean": {"low": 40.0, "high": 160.0}},
+        store={"lead_time": 2, "holding_cost": 0.073, "stockout_cost": 1.0},
+        region={"lead_time": 2, "holding_cost": 0.05},
+        central={"lead_time": 4, "holding_cost": 0.03},
+        name="fifty_stores",
+    )
+    assert example.nodes == made.nodes
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"stores": 3, "regions": 4}, "must not exceed network.stores"),
+        ({"stores": 0}, "network.stores must be an integer >= 1"),
+        ({"stores": 2, "demand": {"kind": "poisson", "mean": [1.0]}}, "lists 1 means"),
+        ({"stores": 2, "stors": 1}, "unknown keys \\['stors'\\]"),
+        ({"stores": 2, "store": {"parent": "x"}}, "network.store.parent is set"),
+        ({"stores": 2, "store": {"lead_time": 0}}, "lead_time must be an integer"),
+    ],
+)
+def test_a_bad_network_is_refused_with_the_field_named(spec, message):
+    from hmarl_env.scenario import scenario_from_dict
+
+    with pytest.raises(ValueError, match=message):
+        scenario_from_dict({"name": "n", "network": spec})
+    with pytest.raises(ValueError, match="either nodes or a network"):
+        scenario_from_dict({"name": "n", "network": spec, "nodes": []})

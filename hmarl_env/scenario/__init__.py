@@ -8,10 +8,18 @@
   YAML or JSON files (:func:`load_scenario`), and :func:`get_scenario`, which
   takes a preset's name, a file's path or a scenario.
 
-Inner layers, bottom to top: ``types``, ``presets``, ``files``.
+* :mod:`~hmarl_env.scenario.network` - a generated chain of many stores
+  under regional warehouses (:func:`network`, or ``[network]`` in a file).
+
+Inner layers, bottom to top: ``types``, ``presets``, ``network``, ``files``.
 """
 
-from hmarl_env.scenario.files import get_scenario, load_scenario, scenario_from_dict
+from hmarl_env.scenario.files import (
+    get_scenario,
+    load_scenario,
+    network,
+    scenario_from_dict,
+)
 from hmarl_env.scenario.presets import PRESETS, single_stage
 from hmarl_env.scenario.types import (
     MAX_ACTIONS,
@@ -40,6 +48,7 @@ __all__ = [
     "SupplierRewardWeights",
     "get_scenario",
     "load_scenario",
+    "network",
     "scenario_from_dict",
     "single_stage",
 ]

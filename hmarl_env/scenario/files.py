@@ -15,6 +15,7 @@ from typing import Any
 from hmarl_env.demand import (
     demand_from_dict,
 )
+from hmarl_env.scenario.network import network_fields
 from hmarl_env.scenario.presets import PRESETS, preset
 from hmarl_env.scenario.types import (
     _UNSAFE,
@@ -28,7 +29,7 @@ from hmarl_env.scenario.types import (
 )
 from hmarl_env.utils.io import read_text_file
 
-__all__ = ["get_scenario", "load_scenario", "scenario_from_dict"]
+__all__ = ["get_scenario", "load_scenario", "network", "scenario_from_dict"]
 
 
 def _build(cls: type, data: Any, where: str, convert: Mapping[str, Any] | None = None):
@@ -67,10 +68,16 @@ def scenario_from_dict(
 
     ``extends = "<preset>"`` starts from a preset; tables then override its
     fields key by key, and ``nodes``, when given, replaces the preset's nodes.
+    A ``network`` table generates the nodes instead
+    (:mod:`hmarl_env.scenario.network`).
     """
     if not isinstance(data, Mapping):
         raise ValueError(f"a scenario must be a table, got {type(data).__name__}")
     data = dict(data)
+    if "network" in data:  # a generated tree instead of [[nodes]]
+        if "nodes" in data:
+            raise ValueError("a scenario gives either nodes or a network, not both")
+        data = _merge(network_fields(data.pop("network")), data)
     extends = data.pop("extends", None)
     if extends is not None:
         if not isinstance(extends, str):
@@ -217,3 +224,32 @@ def get_scenario(
             ".toml/.yaml/.json file"
         )
     return result.replace(**overrides) if overrides else result
+
+
+def network(
+    stores: int,
+    regions: int = 0,
+    *,
+    seed: int = 0,
+    demand: Mapping[str, Any] | None = None,
+    store: Mapping[str, Any] | None = None,
+    region: Mapping[str, Any] | None = None,
+    central: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> Scenario:
+    """A generated chain: ``stores`` stores under ``regions`` regional
+    warehouses under one central warehouse (:mod:`hmarl_env.scenario.network`
+    for the layout and the defaults); ``fields`` are the scenario's other
+    fields as a file gives them (``horizon=60``, ``rewards={"mode":
+    "system"}``). ``network(50, 5)`` is a 56-node chain."""
+    spec: dict[str, Any] = {"stores": stores, "regions": regions, "seed": seed}
+    for key, value in (
+        ("demand", demand),
+        ("store", store),
+        ("region", region),
+        ("central", central),
+    ):
+        if value is not None:
+            spec[key] = dict(value)
+    name = fields.pop("name", f"network_{stores}x{regions}")
+    return scenario_from_dict({"name": name, "network": spec, **fields})
