@@ -48,6 +48,7 @@ from hmarl_env.registry import (
     agents_of,
 )
 from hmarl_env.scenario import Scenario
+from hmarl_env.utils.names import resolve
 
 __all__ = [
     "POLICY_SETS",
@@ -369,12 +370,7 @@ SMOOTHING_URGENT = 0.25
 def policy_set(kind: str) -> str:
     """A policy set's name, its alias resolved; a clear error for an unknown
     one."""
-    name = POLICY_SET_ALIASES.get(kind, kind)
-    if name not in POLICY_SETS:
-        raise ValueError(
-            f"unknown policy set {kind!r}; choose from {list(POLICY_SETS)}"
-        )
-    return name
+    return resolve(kind, POLICY_SETS, POLICY_SET_ALIASES, "the policy set")
 
 
 def make_policies(

@@ -76,6 +76,7 @@ from hmarl_env.registry import (
     WarehouseFeature,
 )
 from hmarl_env.scenario import Scenario
+from hmarl_env.utils.names import resolve
 
 __all__ = [
     "CLIP",
@@ -240,13 +241,9 @@ STORE_OBSERVATION_ALIASES = {"seed": "reference"}
 def store_observation_name(layout: str) -> str:
     """A store layout's name, its alias resolved; a clear error for an unknown
     one."""
-    name = STORE_OBSERVATION_ALIASES.get(layout, layout)
-    if name not in STORE_OBSERVATIONS:
-        raise ValueError(
-            f"store_observation must be one of {list(STORE_OBSERVATIONS)}, "
-            f"got {layout!r}"
-        )
-    return name
+    return resolve(
+        layout, STORE_OBSERVATIONS, STORE_OBSERVATION_ALIASES, "store_observation"
+    )
 
 
 class _Inputs:

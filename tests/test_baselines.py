@@ -137,7 +137,7 @@ def test_policy_rules():
         base(np.zeros((2, 7)))
     with pytest.raises(ValueError, match="s <= S"):
         SSWarehouse(s=5, S=1, inventory_scale=1, lots=(0, 1))
-    with pytest.raises(ValueError, match="unknown policy set"):
+    with pytest.raises(ValueError, match="the policy set must be one of"):
         make_policies(get_scenario("default"), "clever")
 
 

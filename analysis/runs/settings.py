@@ -26,6 +26,7 @@ import numpy as np
 from hmarl_env.registry import module_id
 from hmarl_env.rewards import reward_scales
 from hmarl_env.scenario import Scenario
+from hmarl_env.utils.names import resolve
 
 __all__ = [
     "ARCHITECTURE",
@@ -247,12 +248,7 @@ PPO_PRESET_ALIASES = {"seeds": "reference"}
 
 def ppo_preset(name: str) -> str:
     """A preset's name, its alias resolved; a clear error for an unknown one."""
-    name = PPO_PRESET_ALIASES.get(name, name)
-    if name not in PPO_PRESETS:
-        raise ValueError(
-            f"unknown PPO preset {name!r}: choose one of {sorted(PPO_PRESETS)}"
-        )
-    return name
+    return resolve(name, sorted(PPO_PRESETS), PPO_PRESET_ALIASES, "the PPO preset")
 
 
 @dataclass(frozen=True)
