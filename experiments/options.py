@@ -26,6 +26,7 @@ from analysis.runs.settings import (
 )
 from baselines.evaluate import add_reward_mode_arguments
 from hmarl_env.observations import STORE_OBSERVATION_ALIASES, STORE_OBSERVATIONS
+from hmarl_env.utils.io import read_text_file
 
 __all__ = [
     "PPO_OPTION_NAMES",
@@ -263,8 +264,6 @@ def parse_with_config(
     for one phase (``timesteps``), kept as ``phase_options``."""
     import difflib
     import tomllib
-
-    from hmarl_env.utils.io import read_text_file
 
     first = parser.parse_args(argv)
     first.phase_options = {}
