@@ -98,3 +98,15 @@ def test_a_bad_network_is_refused_with_the_field_named(spec, message):
         scenario_from_dict({"name": "n", "network": spec})
     with pytest.raises(ValueError, match="either nodes or a network"):
         scenario_from_dict({"name": "n", "network": spec, "nodes": []})
+
+
+def test_the_serial_example_is_the_serial_preset_written_out():
+    example = get_scenario(ROOT / "examples" / "serial_chain.toml")
+    assert example.replace(name="serial") == get_scenario("serial")
+
+
+def test_the_csv_example_reads_its_demand_from_the_file():
+    sc = get_scenario(ROOT / "examples" / "csv_demand.toml")
+    rows = (ROOT / "examples" / "demand.csv").read_text().splitlines()[1:]
+    first = [float(r.split(",")[1]) for r in rows]
+    assert list(sc.node("store_1").demand.values) == first
