@@ -30,7 +30,7 @@ from ray.rllib.connectors.learner.general_advantage_estimation import (
 )
 from ray.rllib.core.columns import Columns
 
-from experiments.centring import RunningMean
+from hmarl_env.utils.stats import RunningMean
 
 __all__ = ["CENTER_RATE_KEY", "REWARD_SCALES_KEY", "HmarlPPOLearner", "ScaleRewards"]
 

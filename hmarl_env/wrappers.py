@@ -31,6 +31,13 @@ supplier's padded action 3 into 0, "release 100%", without a word)::
 
     env = PettingZooEnv(parallel_to_aec(PaddedEnv(parallel_env("default"))))
 
+:class:`ScaledRewards` gives a library's learner rewards at the scale hmarl's
+own learner uses (each agent's reward divided by a scale derived from the
+scenario, optionally centred), where a library has no such option (an
+RLlib config of a user's own saw episode returns in the millions)::
+
+    env = ScaledRewards(parallel_env("hierarchy"), gamma=0.99, centring=0.1)
+
 :class:`WithoutInfos` drops the per-agent ledger reports from ``infos``, for
 libraries that turn every info entry into a tensor at every step (TorchRL's
 ``PettingZooWrapper``, hence BenchMARL): 17 entries per agent halve their
@@ -49,8 +56,10 @@ from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 from hmarl_env.env import SupplyChainEnv
 from hmarl_env.registry import ROLES, role_of
+from hmarl_env.rewards import reward_scales
+from hmarl_env.utils.stats import RunningMean
 
-__all__ = ["PaddedEnv", "StoresOnlyEnv", "WithoutInfos"]
+__all__ = ["PaddedEnv", "ScaledRewards", "StoresOnlyEnv", "WithoutInfos"]
 
 
 class _View(ParallelEnv):
@@ -181,6 +190,67 @@ class StoresOnlyEnv(_View):
 
     def _stores(self, d: dict) -> dict:
         return {a: d[a] for a in self.possible_agents}
+
+
+class ScaledRewards(BaseParallelWrapper):
+    """Any of hmarl's parallel envs with each agent's reward at a learner's
+    scale; observations, infos and episodes unchanged.
+
+    Args:
+        env: the env (its ``unwrapped.scenario`` gives the scales).
+        gamma: with a discount factor, each reward is also divided by the
+            effective horizon ``min(horizon, 1 / (1 - gamma))``, so that a
+            discounted return is of order one (``PPOSettings.reward_scaling =
+            "return"``); ``None``: a period's reward of order one
+            (``"period"``).
+        centring: the step of a running mean per role that is subtracted
+            from the scaled rewards (0: none); it is updated at the end of each
+            episode with the episode's mean scaled reward of the role's agents
+            (:class:`hmarl_env.utils.stats.RunningMean`).
+
+    The env's own rewards of the last step stay readable as
+    :attr:`raw_rewards`; the scales as :attr:`scales`.
+    """
+
+    def __init__(
+        self, env: Any, gamma: float | None = None, centring: float = 0.0
+    ) -> None:
+        super().__init__(env)
+        scenario = env.unwrapped.scenario
+        horizon = 1.0
+        if gamma is not None:
+            if not 0.0 <= gamma < 1.0:
+                raise ValueError(f"gamma must be in [0, 1), got {gamma!r}")
+            horizon = min(float(scenario.horizon), 1.0 / (1.0 - gamma))
+        per_agent = reward_scales(scenario)
+        self.scales = {a: per_agent[a] * horizon for a in env.possible_agents}
+        self.centres = {
+            role_of(a).name: RunningMean(centring) for a in env.possible_agents
+        }
+        self.centring = float(centring)
+        self.raw_rewards: dict[str, float] = {}
+        self._episode: dict[str, list[float]] = {}
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        self._episode = {role: [] for role in self.centres}
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, actions: Mapping[str, Any]):
+        obs, rewards, terminations, truncations, infos = self.env.step(actions)
+        self.raw_rewards = dict(rewards)
+        scaled = {}
+        for agent, reward in rewards.items():
+            role = role_of(agent).name
+            value = reward / self.scales[agent]
+            self._episode.setdefault(role, []).append(value)
+            centre = self.centres[role].value if self.centring else None
+            scaled[agent] = value - (centre or 0.0)
+        if not self.env.agents and self.centring:  # the episode ended
+            for role, values in self._episode.items():
+                if values:
+                    self.centres[role].update(float(np.mean(values)))
+            self._episode = {role: [] for role in self.centres}
+        return obs, scaled, terminations, truncations, infos
 
 
 class WithoutInfos(BaseParallelWrapper):

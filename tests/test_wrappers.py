@@ -110,3 +110,46 @@ def test_without_infos_keeps_everything_else():
     for a in obs_f:
         np.testing.assert_array_equal(obs_b[a], obs_f[a])
     np.testing.assert_array_equal(bare.state(), full.state())
+
+
+def test_scaled_rewards_are_the_envs_divided_by_the_scenarios_scale():
+    from pettingzoo.test import parallel_api_test
+
+    import hmarl_env
+    from hmarl_env.rewards import reward_scales
+    from hmarl_env.wrappers import ScaledRewards
+
+    base = hmarl_env.parallel_env("default")
+    env = ScaledRewards(base, gamma=0.99)
+    scales = reward_scales(base.scenario)
+    # min(horizon 100, 1 / (1 - gamma) = 100)
+    assert env.scales == pytest.approx({a: s * 100.0 for a, s in scales.items()})
+    env.reset(seed=0)
+    _, rewards, _, _, _ = env.step({a: 1 for a in env.agents})
+    for agent, reward in rewards.items():
+        assert reward == pytest.approx(env.raw_rewards[agent] / env.scales[agent])
+    parallel_api_test(ScaledRewards(hmarl_env.parallel_env("default")), num_cycles=20)
+    with pytest.raises(ValueError, match="gamma must be in"):
+        ScaledRewards(base, gamma=1.0)
+
+
+def test_scaled_rewards_centre_on_the_last_episodes_mean_per_role():
+    import numpy as np
+
+    import hmarl_env
+    from hmarl_env.wrappers import ScaledRewards
+
+    env = ScaledRewards(hmarl_env.parallel_env("default", horizon=10), centring=1.0)
+    means = []
+    for episode in range(2):
+        env.reset(seed=episode)
+        got = []
+        while env.agents:
+            _, rewards, _, _, _ = env.step({a: 1 for a in env.agents})
+            got.append(rewards["store_1"])
+            raw = env.raw_rewards["store_1"] / env.scales["store_1"]
+            assert rewards["store_1"] == pytest.approx(
+                raw - (means[-1] if means else 0)
+            )
+        means.append(env.centres["store"].value)
+    assert means[0] is not None and np.isfinite(means[0])

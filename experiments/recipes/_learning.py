@@ -7,7 +7,7 @@ lambda 0.95, clip 0.2, entropy 0.01, value weight 0.5, gradient norm 0.5, no
 value clip, two tanh layers of 64; and the rewards reach the learner as they
 reach RLlib's: divided by the store's scale from the scenario
 (:func:`store_reward_scale`) and centred by a running mean over training
-batches (:class:`experiments.centring.RunningMean`). Without them a recipe
+batches (:class:`hmarl_env.utils.stats.RunningMean`). Without them a recipe
 learns nothing on its budget (the critic cannot follow returns in the hundreds).
 """
 

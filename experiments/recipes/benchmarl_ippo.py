@@ -50,7 +50,6 @@ from typing import Any
 import numpy as np
 
 from baselines.policies import make_policies
-from experiments.centring import RunningMean
 from experiments.recipes._learning import (
     HMARL,
     POOLED_ADVANTAGES,
@@ -61,6 +60,7 @@ from experiments.recipes._report import recipe_parser, report
 from hmarl_env import get_scenario, parallel_env
 from hmarl_env.scenario import Scenario
 from hmarl_env.utils.io import results_dir
+from hmarl_env.utils.stats import RunningMean
 from hmarl_env.wrappers import StoresOnlyEnv, WithoutInfos
 
 try:

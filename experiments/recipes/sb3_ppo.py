@@ -48,11 +48,11 @@ from typing import Any
 import numpy as np
 
 from baselines.policies import make_policies
-from experiments.centring import RunningMean
 from experiments.recipes._learning import HMARL, set_threads, store_reward_scale
 from experiments.recipes._report import recipe_parser, report
 from hmarl_env import get_scenario, parallel_env
 from hmarl_env.scenario import Scenario
+from hmarl_env.utils.stats import RunningMean
 from hmarl_env.wrappers import StoresOnlyEnv
 
 try:

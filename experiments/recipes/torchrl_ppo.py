@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 
 from baselines.policies import make_policies
-from experiments.centring import RunningMean
 from experiments.recipes._learning import (
     HMARL,
     POOLED_ADVANTAGES,
@@ -50,6 +49,7 @@ from experiments.recipes._report import recipe_parser, report
 from hmarl_env import get_scenario, parallel_env
 from hmarl_env.registry import role_of
 from hmarl_env.scenario import Scenario
+from hmarl_env.utils.stats import RunningMean
 from hmarl_env.wrappers import WithoutInfos
 
 __all__ = ["groups_by_role", "make_env", "store_policy", "train"]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy import stats
 
-__all__ = ["mean_ci"]
+__all__ = ["RunningMean", "mean_ci"]
 
 
 def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
@@ -23,3 +23,23 @@ def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
         return float(x.mean()), math.nan
     sem = x.std(ddof=1) / math.sqrt(x.size)
     return float(x.mean()), float(stats.t.ppf(0.5 + level / 2, x.size - 1) * sem)
+
+
+class RunningMean:
+    """The mean reward that reward centring subtracts (Naik et al., "Reward
+    Centering", 2024): an exponential average of the batches' (or episodes')
+    mean rewards with step ``rate``, started at the first one's mean. RLlib's
+    learner, the other libraries' recipes and
+    :class:`hmarl_env.wrappers.ScaledRewards` keep one per policy."""
+
+    def __init__(self, rate: float) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"centring rate must be in [0, 1], got {rate!r}")
+        self.rate = float(rate)
+        self.value: float | None = None
+
+    def update(self, batch_mean: float) -> float:
+        """Take in a batch's mean reward; the mean to subtract from that batch."""
+        old = self.value
+        self.value = batch_mean if old is None else old + self.rate * (batch_mean - old)
+        return self.value
