@@ -91,7 +91,7 @@ def main() -> None:
         }
 
     baselines = {  # only the stores differ: warehouse and supplier as in training
-        "seed rule": store_reward({**tuned, **stores("rule_based")}, args.episodes),
+        "rule-based": store_reward({**tuned, **stores("rule_based")}, args.episodes),
         "constant 1.0x": store_reward({**tuned, **stores("constant")}, args.episodes),
         "tuned base-stock": store_reward(tuned, args.episodes),
     }

@@ -2,13 +2,13 @@
 
 How to run:
     python benchmarks/ppo_search.py                        # every candidate, seed 0
-    python benchmarks/ppo_search.py --candidates seeds hmarl --seeds 0 1 2
+    python benchmarks/ppo_search.py --candidates reference hmarl --seeds 0 1 2
     python benchmarks/ppo_search.py --table                # print what is recorded
 
 Each candidate is a set of PPO settings over hmarl's preset (:data:`CANDIDATES`;
-``seeds`` is the reference preset). For each candidate and training seed it trains
-phase 1 on the default scenario (``--timesteps``, default phase 1's budget;
-a finished run of the same settings in the output folder is reused), then
+``reference`` is the HMARL reference design's PPO guide). For each candidate and
+training seed it trains phase 1 on the default scenario (``--timesteps``, default phase
+1's budget; a finished run of the same settings in the output folder is reused), then
 judges the learned store on the *monitoring* seeds (from 2,000,000, never the
 held-out ones): its store reward per store and episode, acting greedily and
 sampled, against the tuned base-stock store on the same episodes, and the
@@ -56,39 +56,39 @@ C = {"reward_centering": 0.1}
 #: candidate name -> (preset, changes to it); ``num_env_runners`` and
 #: ``num_envs_per_env_runner`` change how rollouts are collected instead
 CANDIDATES: dict[str, tuple[str, dict]] = {
-    "seeds": ("seeds", {}),
-    "scaled": ("seeds", SCALED),
-    "center": ("seeds", {**SCALED, **C}),
-    "gamma95": ("seeds", {**SCALED, "gamma": 0.95}),
-    "gamma90": ("seeds", {**SCALED, "gamma": 0.9}),
-    "center_gamma95": ("seeds", {**SCALED, **C, "gamma": 0.95}),
-    "center_lambda80": ("seeds", {**SCALED, **C, "lambda_": 0.8}),
-    "gamma95_lambda80": ("seeds", {**SCALED, "gamma": 0.95, "lambda_": 0.8}),
-    "center_lr1e3": ("seeds", {**SCALED, **C, "lr": 1e-3}),
-    "center_ent001": ("seeds", {**SCALED, **C, "entropy_coeff": 0.001}),
-    "center_noclip": ("seeds", {**SCALED, **C, "grad_clip": None}),
-    "center_batch4k": ("seeds", {**SCALED, **C, "train_batch_size": 4096}),
-    "center_mb256": ("seeds", {**SCALED, **C, "minibatch_size": 256}),
-    "center_128": ("seeds", {**SCALED, **C, "hiddens": (128, 128)}),
-    "center_epochs5": ("seeds", {**SCALED, **C, "num_epochs": 5}),
-    "center_rate03": ("seeds", {**SCALED, "reward_centering": 0.3}),
-    "center_period": ("seeds", {**SCALED, **C, "reward_scaling": "period"}),
-    "center_envs16": ("seeds", {**SCALED, **C, "num_envs_per_env_runner": 16}),
-    "center_runners2": ("seeds", {**SCALED, **C, "num_env_runners": 2}),
+    "reference": ("reference", {}),
+    "scaled": ("reference", SCALED),
+    "center": ("reference", {**SCALED, **C}),
+    "gamma95": ("reference", {**SCALED, "gamma": 0.95}),
+    "gamma90": ("reference", {**SCALED, "gamma": 0.9}),
+    "center_gamma95": ("reference", {**SCALED, **C, "gamma": 0.95}),
+    "center_lambda80": ("reference", {**SCALED, **C, "lambda_": 0.8}),
+    "gamma95_lambda80": ("reference", {**SCALED, "gamma": 0.95, "lambda_": 0.8}),
+    "center_lr1e3": ("reference", {**SCALED, **C, "lr": 1e-3}),
+    "center_ent001": ("reference", {**SCALED, **C, "entropy_coeff": 0.001}),
+    "center_noclip": ("reference", {**SCALED, **C, "grad_clip": None}),
+    "center_batch4k": ("reference", {**SCALED, **C, "train_batch_size": 4096}),
+    "center_mb256": ("reference", {**SCALED, **C, "minibatch_size": 256}),
+    "center_128": ("reference", {**SCALED, **C, "hiddens": (128, 128)}),
+    "center_epochs5": ("reference", {**SCALED, **C, "num_epochs": 5}),
+    "center_rate03": ("reference", {**SCALED, "reward_centering": 0.3}),
+    "center_period": ("reference", {**SCALED, **C, "reward_scaling": "period"}),
+    "center_envs16": ("reference", {**SCALED, **C, "num_envs_per_env_runner": 16}),
+    "center_runners2": ("reference", {**SCALED, **C, "num_env_runners": 2}),
     "center_lr1e3_runners2": (
-        "seeds",
+        "reference",
         {**SCALED, **C, "lr": 1e-3, "num_env_runners": 2},
     ),
     "center_lambda80_runners2": (
-        "seeds",
+        "reference",
         {**SCALED, **C, "lambda_": 0.8, "num_env_runners": 2},
     ),
     "center_gamma95_runners2": (
-        "seeds",
+        "reference",
         {**SCALED, **C, "gamma": 0.95, "num_env_runners": 2},
     ),
     "center_gamma95_lambda90": (
-        "seeds",
+        "reference",
         {**SCALED, **C, "gamma": 0.95, "lambda_": 0.9},
     ),
     # hmarl's preset, as chosen (center_lr1e3_runners2), and its default rollouts

@@ -1,7 +1,7 @@
 """Training throughput of phase 1 (env steps per second) over a small grid.
 
 How to run:
-    python benchmarks/training_throughput.py [--presets hmarl seeds]
+    python benchmarks/training_throughput.py [--presets hmarl reference]
     python benchmarks/training_throughput.py --presets hmarl --grid defaults \
         --critics local central --repeats 3      # central vs local critic
 
@@ -72,7 +72,10 @@ def measure(runners: int, envs: int, ppo: PPOSettings) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--presets", nargs="+", choices=sorted(PPO_PRESETS), default=["hmarl", "seeds"]
+        "--presets",
+        nargs="+",
+        choices=sorted(PPO_PRESETS),
+        default=["hmarl", "reference"],
     )
     parser.add_argument(
         "--critics",
