@@ -236,8 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = [Path(r) for r in args.runs] if args.runs else None
     rows = []
+    pairs = []
     for pair in args.instances:
-        L, p = (int(x) for x in pair.split(","))
+        try:
+            L, p = (int(x) for x in pair.split(","))
+        except ValueError:
+            parser.error(f"--instances: {pair!r} is not L,p (e.g. 2,39)")
+        pairs.append((L, p))
+    for L, p in pairs:
         rows.append(instance(L, p, args.episodes, args.horizon, runs, args.acting))
         r = rows[-1]
         print(f"{r['instance']}: done", file=sys.stderr, flush=True)

@@ -454,3 +454,22 @@ def test_case10_a_run_whose_checkpoints_all_fail_says_why(copy):
         ValueError, match=r"could be restored: final \(EOFError: Ran out"
     ):
         restore_newest(Algo(), copy)
+
+
+def test_case10_an_instance_off_zipkins_table_is_solved_without_a_figure(
+    tmp_path, monkeypatch, capsys
+):
+    import importlib.util
+
+    monkeypatch.setenv("HMARL_RESULTS", str(tmp_path))
+    spec = importlib.util.spec_from_file_location(
+        "optimality_gap", ROOT / "benchmarks" / "optimality_gap.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = ["--instances", "1,9", "--episodes", "2", "--horizon", "50"]
+    assert bench.main(args) == 0
+    assert "| lost_sales_L1_p9 | - / - |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        bench.main(["--instances", "3"])
+    assert "'3' is not L,p" in capsys.readouterr().err
