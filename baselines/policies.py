@@ -356,7 +356,7 @@ def default_ss_levels(scenario: Scenario, warehouse: str) -> tuple[float, float]
     i = scenario.node_names.index(warehouse)
     mean = float(scenario.mean_demand[i])
     s = mean * (scenario.nodes[i].lead_time + 1)
-    lots = sorted(scenario.actions.warehouse_order_lots)
+    lots = sorted(scenario.actions.choices("warehouse_order_lots", mean))
     return s, s + lots[len(lots) // 2] + 2 * mean
 
 
@@ -476,7 +476,7 @@ def _warehouse(c: _Context, i: int) -> Policy:
         s=s,
         S=S,
         inventory_scale=float(c.scales[i]),
-        lots=sc.actions.warehouse_order_lots,
+        lots=sc.actions.choices("warehouse_order_lots", mean),
     )
 
 

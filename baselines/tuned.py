@@ -24,6 +24,7 @@ _NEUTRAL = {
     "initial_pipeline": 0.0,
     "store_max_order": None,
     "expected_store_costs": False,
+    "warehouse_lot_periods": None,
 }
 
 

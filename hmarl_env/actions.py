@@ -59,7 +59,11 @@ class ActionDecoder:
     def __init__(self, scenario: Scenario, agents: dict[str, int]) -> None:
         self.scenario = scenario
         acts = scenario.actions
-        self.values = {a: acts.choices(role_of(a).action_values) for a in agents}
+        serves = scenario.mean_demand
+        self.values = {
+            a: acts.choices(role_of(a).action_values, None if i < 0 else serves[i])
+            for a, i in agents.items()
+        }
         n = len(scenario.nodes)
         nodes = [(a, i) for a, i in agents.items() if a != SUPPLIER]
         width = max(len(self.values[a]) for a, _ in nodes)

@@ -110,3 +110,29 @@ def test_the_csv_example_reads_its_demand_from_the_file():
     rows = (ROOT / "examples" / "demand.csv").read_text().splitlines()[1:]
     first = [float(r.split(",")[1]) for r in rows]
     assert list(sc.node("store_1").demand.values) == first
+
+
+def test_warehouse_lots_in_periods_scale_with_the_demand_each_serves():
+    from hmarl_env.scenario import network
+
+    sc = network(50, 5)  # 100 a store: regions serve 1,000, the centre 5,000
+    env = hmarl_env.parallel_env(sc)
+    assert env.action_space("warehouse_1").n == 4
+    central = sc.actions.choices("warehouse_order_lots", sc.mean_demand[sc.root])
+    region = sc.actions.choices(
+        "warehouse_order_lots", sc.mean_demand[sc.node_names.index("warehouse_2")]
+    )
+    assert central == (0.0, 12_500.0, 25_000.0, 37_500.0)
+    assert region == (0.0, 2_500.0, 5_000.0, 7_500.0)
+    # the (s, S) heuristic orders in its own warehouse's lots
+    from baselines.policies import make_policies
+
+    policies = make_policies(sc, "rule_based")
+    assert policies["warehouse_2"].lots == region
+    assert policies["warehouse_1"].lots == central
+    # and the env decodes them: a region ordering its largest lot orders 7,500
+    env.reset(seed=0)
+    actions = {a: 0 for a in env.agents}
+    actions["warehouse_2"] = 3
+    _, _, _, _, infos = env.step(actions)
+    assert infos["warehouse_2"]["ordered"] == 7_500.0

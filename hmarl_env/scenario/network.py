@@ -22,9 +22,9 @@ Nodes: ``warehouse_1`` is the central warehouse, the root;
 regions (store ``k`` under region ``k * regions // stores``). Unless given,
 a node starts with ``lead_time + 1`` periods of the demand it serves on hand,
 the supplier can release 1.5 times the network's mean demand a period (the
-first one at the regular rate), and the warehouses' order lots are 0, 2.5, 5
-and 7.5 periods of the central warehouse's mean demand (every warehouse
-orders from the same lots). Everything is then validated as any scenario is.
+first one at the regular rate), and each warehouse orders in lots of 0, 2.5,
+5 and 7.5 periods of the mean demand it serves (``warehouse_lot_periods``).
+Everything is then validated as any scenario is.
 """
 
 from __future__ import annotations
@@ -139,7 +139,5 @@ def network_fields(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "nodes": nodes,
         "supplier": {"capacity": 1.5 * total, "regular_capacity": total},
-        "actions": {
-            "warehouse_order_lots": [round(d * total, 3) for d in (0.0, 2.5, 5.0, 7.5)]
-        },
+        "actions": {"warehouse_lot_periods": [0.0, 2.5, 5.0, 7.5]},
     }

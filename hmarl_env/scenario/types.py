@@ -290,12 +290,18 @@ class Actions:
         store_max_order: ``K``: stores order whole quantities instead, action
             ``a`` orders ``a`` units, ``0..K`` (``Discrete(K + 1)``; the
             multipliers are then unused). ``None`` (the default): multipliers.
+        warehouse_lot_periods: lots that scale with each warehouse: a
+            warehouse orders this many periods of the mean demand it serves
+            (``warehouse_order_lots`` is then unused), so a central warehouse
+            of fifty stores and a regional one of five both order in lots
+            that fit them. ``None`` (the default): the fixed lots.
     """
 
     store_order_multipliers: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5)
     warehouse_order_lots: tuple[float, ...] = (0.0, 500.0, 1000.0, 1500.0)
     supplier_fulfil_fractions: tuple[float, ...] = (1.0, 0.8, 0.0)
     store_max_order: int | None = None
+    warehouse_lot_periods: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         K = self.store_max_order
@@ -310,6 +316,8 @@ class Actions:
             if f.name == "store_max_order":
                 continue
             raw = getattr(self, f.name)
+            if raw is None and f.name == "warehouse_lot_periods":
+                continue
             if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
                 raise ValueError(
                     f"actions.{f.name} must be a list of numbers, got {raw!r}"
@@ -333,12 +341,21 @@ class Actions:
         """Whether a store's action is an order quantity (``store_max_order``)."""
         return self.store_max_order is not None
 
-    def choices(self, values: str) -> tuple[float, ...]:
+    def choices(self, values: str, serves: float | None = None) -> tuple[float, ...]:
         """What each action of the field ``values`` means (a registry role's
         :attr:`~hmarl_env.registry.Role.action_values`): its values, or for
-        stores ordering quantities ``0, 1, .., K`` units."""
+        stores ordering quantities ``0, 1, .., K`` units, or for warehouses
+        with ``warehouse_lot_periods`` those periods of ``serves``, the mean
+        demand the warehouse serves."""
         if values == "store_order_multipliers" and self.store_orders_quantities:
             return tuple(float(q) for q in range(self.store_max_order + 1))
+        if values == "warehouse_order_lots" and self.warehouse_lot_periods:
+            if serves is None:
+                raise ValueError(
+                    "warehouse lots in periods of demand need the demand a "
+                    "warehouse serves"
+                )
+            return tuple(float(p) * float(serves) for p in self.warehouse_lot_periods)
         return getattr(self, values)
 
 
