@@ -328,17 +328,27 @@ class MertonJumpDiffusion(DemandProcess):
 
 @dataclass(frozen=True)
 class Trace(DemandProcess):
-    """Replay of a recorded demand series, the same in every replica.
+    """Replay of a recorded demand series.
 
-    Period ``t`` gets ``values[t % len(values)]``.
+    Period ``t`` of an episode gets ``values[start + t]``: ``start`` is 0, or
+    with ``random_start`` drawn for each episode from its generator (so that
+    episodes of different seeds see different windows of a long series, and
+    an evaluation stays reproducible). A series shorter than the horizon is
+    an error of the scenario unless ``wrap`` is set: then it replays from its
+    beginning (``values[(start + t) % len(values)]``).
 
     Attributes:
         values: non-negative demands, one per period.
         source: where the values came from (a CSV path and column), for records.
+        wrap: replay the series from its start when an episode outlasts it.
+        random_start: start each episode at a random period of the series
+            (where it fits the horizon unless ``wrap``).
     """
 
     values: tuple[float, ...]
     source: str = ""
+    wrap: bool = False
+    random_start: bool = False
     kind: ClassVar[str] = "trace"
     _array: np.ndarray = field(init=False, repr=False, compare=False)
 
@@ -357,8 +367,23 @@ class Trace(DemandProcess):
                 f"Trace.values[{i}] must be finite, >= 0 and at most "
                 f"{MAX_MAGNITUDE:g}, got {values[i]!r} (source {self.source!r})"
             )
+        for name in ("wrap", "random_start"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"Trace.{name} must be true or false, got {getattr(self, name)!r}"
+                )
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "_array", arr)
+
+    def check_horizon(self, horizon: int, where: str) -> None:
+        """Refuse a series shorter than ``horizon`` periods unless it wraps."""
+        if not self.wrap and len(self.values) < horizon:
+            raise ValueError(
+                f"{where}: the trace {self.source or '(inline values)'} has "
+                f"{len(self.values)} periods, fewer than the horizon of {horizon}: "
+                "give a longer series, a shorter horizon, or wrap = true to replay "
+                "it from its start"
+            )
 
     @property
     def mean(self) -> float:
@@ -369,11 +394,21 @@ class Trace(DemandProcess):
         return float(self._array.std())
 
     def sample(self, rng, n_periods, batch):
-        idx = np.arange(n_periods) % self._array.size
-        return np.repeat(self._array[idx][:, None], batch, axis=1)
+        size = self._array.size
+        if not self.random_start:
+            idx = np.arange(n_periods) % size
+            return np.repeat(self._array[idx][:, None], batch, axis=1)
+        top = size if self.wrap else max(size - n_periods + 1, 1)
+        start = rng.integers(0, top, size=batch)
+        idx = (start[None, :] + np.arange(n_periods)[:, None]) % size
+        return self._array[idx]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "values": list(self.values), "source": self.source}
+        out = {"kind": self.kind, "values": list(self.values), "source": self.source}
+        for name in ("wrap", "random_start"):  # only where set: older records
+            if getattr(self, name):
+                out[name] = True
+        return out
 
 
 def read_trace_csv(path: str | Path, column: str) -> Trace:
@@ -439,11 +474,13 @@ def demand_from_dict(
         column = params.pop("column", None)
         if column is None:
             raise ValueError(f"{where}: a trace read from a file needs a 'column'")
+        options = {k: params.pop(k) for k in ("wrap", "random_start") if k in params}
         if params:
             raise ValueError(
                 f"{where}: unknown keys for a trace file: {sorted(params)}"
             )
-        return read_trace_csv(path, column)
+        trace = read_trace_csv(path, column)
+        return Trace(trace.values, source=trace.source, **options)
     cls = _KINDS[kind]
     known = {n for n in cls.__dataclass_fields__ if cls.__dataclass_fields__[n].init}  # type: ignore[attr-defined]
     unknown = sorted(set(params) - known)

@@ -67,8 +67,18 @@ def hand_scenario() -> Scenario:
     return Scenario(
         name="hand",
         nodes=(
-            Node("store_1", initial_inventory=15, demand=Trace((10.0,)), **store),
-            Node("store_2", initial_inventory=30, demand=Trace((30.0,)), **store),
+            Node(
+                "store_1",
+                initial_inventory=15,
+                demand=Trace((10.0,), wrap=True),
+                **store,
+            ),
+            Node(
+                "store_2",
+                initial_inventory=30,
+                demand=Trace((30.0,), wrap=True),
+                **store,
+            ),
             Node(
                 "warehouse_1",
                 parent=None,

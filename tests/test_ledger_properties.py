@@ -28,7 +28,9 @@ demands = st.one_of(
         st.floats(1, 30),
         st.floats(0, 0.3),
     ),
-    st.lists(st.floats(0, 40), min_size=1, max_size=8).map(lambda v: Trace(tuple(v))),
+    st.lists(st.floats(0, 40), min_size=1, max_size=8).map(
+        lambda v: Trace(tuple(v), wrap=True)
+    ),
 )
 costs = st.floats(0, 5)
 

@@ -84,8 +84,41 @@ def test_trace_demand_from_csv(tmp_path):
         "demand = {kind = 'trace', path = 'd.csv', column = 'store_2'}\n"
         "[[nodes]]\nname = 'warehouse_1'\nlead_time = 2\nholding_cost = 0.05\n"
     )
+    # two rows for a horizon of 100: refused, unless the series may wrap
+    with pytest.raises(
+        ValueError,
+        match=r"nodes\[store_1\].demand: the trace .*d.csv"
+        r":store_2 has 2 periods, fewer than the horizon of 100",
+    ):
+        load_scenario(tmp_path / "s.toml")
+    text = (
+        (tmp_path / "s.toml")
+        .read_text()
+        .replace("column = 'store_2'}", "column = 'store_2', wrap = true}")
+    )
+    (tmp_path / "s.toml").write_text(text)
     sc = load_scenario(tmp_path / "s.toml")
     assert sc.node("store_1").demand.values == (2.0, 4.0)
+    assert sc.node("store_1").demand.wrap
+
+
+def test_a_trace_with_random_starts_draws_a_window_per_episode():
+    import numpy as np
+
+    from hmarl_env.demand import Trace
+
+    trace = Trace(tuple(float(v) for v in range(50)), random_start=True)
+    draws = trace.sample(np.random.default_rng(0), 10, 4)
+    starts = draws[0]
+    assert len(set(starts)) > 1 and (starts <= 40).all()  # every window fits
+    assert (np.diff(draws, axis=0) == 1).all()  # consecutive periods
+    again = trace.sample(np.random.default_rng(0), 10, 4)
+    assert (again == draws).all()  # the episode's generator decides
+    assert Trace((1.0, 2.0)).to_dict() == {
+        "kind": "trace",
+        "values": [1.0, 2.0],
+        "source": "",
+    }
 
 
 def node(**kw):

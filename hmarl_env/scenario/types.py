@@ -30,6 +30,7 @@ from hmarl_env.demand import (
     DemandProcess,
     MertonJumpDiffusion,
     Poisson,
+    Trace,
     _check_finite,
 )
 from hmarl_env.registry import ROLES, role_of
@@ -468,6 +469,9 @@ class Scenario:
         _check_finite(
             "scenario", "forecast_smoothing", self.forecast_smoothing, strict=True
         )
+        for node in self.nodes:  # a recorded series must cover the horizon
+            if isinstance(node.demand, Trace):
+                node.demand.check_horizon(self.horizon, f"nodes[{node.name}].demand")
         for node in self.nodes:  # a growing demand must stay representable
             if isinstance(node.demand, MertonJumpDiffusion):
                 peak = node.demand.peak(self.horizon)
