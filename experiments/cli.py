@@ -4,6 +4,7 @@ How to run (after ``pip install -e .``)::
 
     hmarl train phase1 --seed 1        # a phase of the curriculum (phase1..phase4)
     hmarl pipeline                     # validate, phases 1-4, compare, gated
+    hmarl sweep phase1 --seeds 0 1 2   # seeds and settings as Ray Tune trials
     hmarl evaluate --policy tuned      # baselines on held-out episodes
     hmarl tune --scenario my.toml      # heuristics for a scenario
     hmarl compare --run RUN            # a learned run against the baselines
@@ -36,6 +37,7 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("experiments.train", "train one phase: hmarl train phase1 [options]"),
     "pipeline": ("experiments.pipeline", "validate, phases 1-4 and compare, gated"),
+    "sweep": ("experiments.sweep", "seeds and settings of a phase as Ray Tune trials"),
     "evaluate": ("baselines.evaluate", "evaluate baselines on held-out episodes"),
     "tune": ("baselines.tune", "tune the heuristics of a scenario"),
     "compare": ("analysis.compare", "compare learned runs with the baselines"),
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"{_usage()}\n\nerror: unknown command {command!r}", file=sys.stderr)
         return 2
-    if as_program and command in ("train", "pipeline"):  # experiments.seeding
+    if as_program and command in ("train", "pipeline", "sweep"):  # seeding.py
         fix_hash_seed()
     if command == "train":
         return _train(rest)

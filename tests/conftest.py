@@ -9,7 +9,12 @@ import pytest
 from tests.helpers import tiny_run
 
 #: modules whose every test trains with RLlib (or runs a library that does)
-SLOW_MODULES = {"test_phase1", "test_curriculum", "test_integrations", "test_snippets"}
+SLOW_MODULES = {
+    "test_phase1",
+    "test_curriculum",
+    "test_integrations",
+    "test_snippets",
+}
 #: fixtures that train with RLlib or start Ray
 SLOW_FIXTURES = {"run", "pipeline", "ray_local", "central_runs", "central_pipeline"}
 
