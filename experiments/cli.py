@@ -11,6 +11,7 @@ How to run (after ``pip install -e .``)::
     hmarl gate RUN                     # the curriculum gate of a run
     hmarl validate --scenario default  # the env's pre-training checks
     hmarl solve lost_sales_L2_p9       # exact optima of single-stage instances
+    hmarl serial                       # a serial chain's optimum (Example 6.1)
     hmarl simulate ...                 # the core under a fixed policy
     hmarl freeze RUN                   # freeze tuned parameters into an old run
     hmarl config RUN                   # a run's resolved config as JSON
@@ -44,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gate": ("analysis.gate", "the curriculum gate of a run"),
     "validate": ("hmarl_env.validate", "the env's pre-training checks"),
     "solve": ("baselines.optimal", "exact optima of single-stage instances"),
+    "serial": ("baselines.serial", "the exact optimum of a serial chain"),
     "simulate": ("baselines.simulate", "simulate the core under a fixed policy"),
     "freeze": ("analysis.runs.record", "freeze tuned parameters into an old run"),
     "config": ("analysis.runs.record", "print a run's resolved config"),
