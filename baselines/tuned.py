@@ -25,6 +25,7 @@ _NEUTRAL = {
     "store_max_order": None,
     "expected_store_costs": False,
     "warehouse_lot_periods": None,
+    "warehouse_max_order": None,
 }
 
 

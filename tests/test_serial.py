@@ -86,3 +86,40 @@ def test_one_stage_is_the_newsvendor(demand):
 def test_bad_instances_are_refused_with_the_field_named(args, message):
     with pytest.raises(ValueError, match=message):
         solve_serial(*args)
+
+
+@pytest.mark.parametrize("stages", [2, 4])
+def test_the_serial_presets_simulate_at_their_solved_optimum(stages):
+    """serial_N2 and serial_N4 (Poisson demand, exact on the integers): the
+    simulator running the solver's echelon levels costs what the solver
+    says, and never orders more than the nodes' K."""
+    from hmarl_env.scenario.presets import SERIAL_INSTANCES
+
+    spec = SERIAL_INSTANCES[stages]
+    sol = solve_serial(
+        spec["holding"],
+        spec["lead_times"],
+        spec["stockout"],
+        spec["demand"].mean,
+        demand="poisson",
+    )
+    sc = get_scenario(f"serial_N{stages}", horizon=1500)
+    K = sc.actions.store_max_order
+    assert K == sc.actions.warehouse_max_order
+    sim = Simulation(sc, batch_size=300)
+    sim.reset(np.random.default_rng(11))
+    per_replica = np.zeros(sim.batch_size)
+    most = 0.0
+    while not sim.done:
+        orders = echelon_base_stock_orders(
+            sim.echelon_inventory_position, np.array(sol.levels)
+        )
+        if sim.period >= 100:
+            most = max(most, float(orders.max()))
+        led = sim.step(orders)
+        if led.period >= 100:
+            per_replica += led.total_cost.sum(axis=1)
+    per_replica /= sc.horizon - 100
+    half = 1.96 * per_replica.std(ddof=1) / np.sqrt(per_replica.size)
+    assert abs(per_replica.mean() - sol.cost) < 1.5 * half, (per_replica.mean(), half)
+    assert most <= K

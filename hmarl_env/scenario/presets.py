@@ -9,6 +9,8 @@
 * ``seasonal`` - the default with a weekly demand pattern.
 * ``hierarchy`` - the default rewarded by the system's cost, with costly
   overtime and a supplier that may smooth its releases.
+* ``serial_N2``, ``serial_N3``, ``serial_N4`` - serial chains of 2 to 4
+  stages whose every node orders whole units (:func:`serial_instance`).
 * ``lost_sales_L<L>_p<p>`` (and ``backorder_L<L>_p<p>``, optionally
   ``_mean<m>``) - one store ordering whole units from an uncapacitated
   supplier, Zipkin's (2008) single-stage instances (:func:`single_stage`).
@@ -19,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from typing import Any
 
 from hmarl_env.demand import (
     NegativeBinomial,
@@ -37,7 +40,7 @@ from hmarl_env.scenario.types import (
     _check_count,
 )
 
-__all__ = ["PRESETS", "preset", "single_stage"]
+__all__ = ["PRESETS", "SERIAL_INSTANCES", "preset", "serial_instance", "single_stage"]
 
 
 def default() -> Scenario:
@@ -125,6 +128,79 @@ def serial() -> Scenario:
         shortage="backorder",
         in_transit_holding=True,
         actions=Actions(warehouse_order_lots=(0.0, 5.0, 10.0, 15.0)),
+    )
+
+
+#: serial instances with every node ordering whole units, by stage count:
+#: local holding costs and lead times from the store up, the store's
+#: stockout cost per unit backlogged and period, the demand per period
+SERIAL_INSTANCES: dict[int, dict[str, Any]] = {
+    2: {
+        "holding": (3.0, 1.0),
+        "lead_times": (1, 2),
+        "stockout": 19.0,
+        "demand": Poisson(5.0),
+    },
+    3: {
+        "holding": (7.0, 4.0, 2.0),
+        "lead_times": (1, 1, 2),
+        "stockout": 37.12,
+        "demand": Normal(5.0, 1.0),
+    },  # Snyder & Shen, Example 6.1
+    4: {
+        "holding": (4.0, 3.0, 2.0, 1.0),
+        "lead_times": (1, 1, 1, 2),
+        "stockout": 39.0,
+        "demand": Poisson(5.0),
+    },
+}
+
+
+def serial_instance(stages: int) -> Scenario:
+    """A serial chain of ``stages`` stages (``serial_N2``, ``serial_N3`` =
+    Example 6.1, ``serial_N4``): ``store_1`` <- ``warehouse_1`` <- ... <-
+    ``warehouse_<stages - 1>`` (the root), backorders, in-transit stock held
+    at the shipper's rate, an uncapacitated supplier, and every node ordering
+    whole units ``0..K``: ``K`` is twice the demand's 1 - 1e-6 quantile, so
+    that an echelon base-stock policy, which orders what the stage below
+    ordered (in steady state, a period's demand), is never cut. Each node
+    starts with its lead time's mean demand on hand (the store one period
+    more). ``baselines.serial.solve_serial`` gives the optimum."""
+    from scipy import stats
+
+    if stages not in SERIAL_INSTANCES:
+        raise ValueError(
+            f"serial instances have {sorted(SERIAL_INSTANCES)} stages, got {stages!r}"
+        )
+    spec = SERIAL_INSTANCES[stages]
+    demand = spec["demand"]
+    if isinstance(demand, Poisson):
+        top = float(stats.poisson.isf(1e-6, demand.mean))
+    else:
+        top = float(stats.norm.isf(1e-6, demand.mean, demand.std))
+    K = int(2 * math.ceil(top))
+    nodes = []
+    names = ["store_1", *(f"warehouse_{j}" for j in range(1, stages))]
+    for j, name in enumerate(names):
+        lead = spec["lead_times"][j]
+        nodes.append(
+            Node(
+                name,
+                parent=names[j + 1] if j + 1 < stages else None,
+                lead_time=lead,
+                holding_cost=spec["holding"][j],
+                stockout_cost=spec["stockout"] if j == 0 else 0.0,
+                initial_inventory=float(demand.mean) * (lead + (j == 0)),
+                demand=demand if j == 0 else None,
+            )
+        )
+    return Scenario(
+        name=f"serial_N{stages}",
+        nodes=tuple(nodes),
+        horizon=1000,
+        shortage="backorder",
+        in_transit_holding=True,
+        actions=Actions(store_max_order=K, warehouse_max_order=K),
     )
 
 
@@ -310,9 +386,12 @@ PRESETS = {
 
 
 def preset(name: str) -> Scenario | None:
-    """The preset or single-stage instance called ``name``, or None."""
+    """The preset, single-stage or serial instance called ``name``, or None."""
     if name in PRESETS:
         return PRESETS[name]()
+    serial = re.fullmatch(r"serial_N([0-9]+)", name)
+    if serial is not None and int(serial.group(1)) in SERIAL_INSTANCES:
+        return serial_instance(int(serial.group(1)))
     m = _SINGLE_STAGE.fullmatch(name)
     if m is None:
         return None

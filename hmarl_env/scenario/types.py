@@ -291,6 +291,10 @@ class Actions:
         store_max_order: ``K``: stores order whole quantities instead, action
             ``a`` orders ``a`` units, ``0..K`` (``Discrete(K + 1)``; the
             multipliers are then unused). ``None`` (the default): multipliers.
+        warehouse_max_order: ``K``: warehouses order whole quantities
+            instead, action ``a`` orders ``a`` units, ``0..K``
+            (``Discrete(K + 1)``), as stores do with ``store_max_order``;
+            ``None`` (the default): lots.
         warehouse_lot_periods: lots that scale with each warehouse: a
             warehouse orders this many periods of the mean demand it serves
             (``warehouse_order_lots`` is then unused), so a central warehouse
@@ -302,19 +306,31 @@ class Actions:
     warehouse_order_lots: tuple[float, ...] = (0.0, 500.0, 1000.0, 1500.0)
     supplier_fulfil_fractions: tuple[float, ...] = (1.0, 0.8, 0.0)
     store_max_order: int | None = None
+    warehouse_max_order: int | None = None
     warehouse_lot_periods: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        K = self.store_max_order
-        if K is not None and (
-            isinstance(K, bool) or not isinstance(K, int) or not 1 <= K <= MAX_ACTIONS
+        for name, who in (
+            ("store_max_order", "stores"),
+            ("warehouse_max_order", "warehouses"),
         ):
+            K = getattr(self, name)
+            if K is not None and (
+                isinstance(K, bool)
+                or not isinstance(K, int)
+                or not 1 <= K <= MAX_ACTIONS
+            ):
+                raise ValueError(
+                    f"actions.{name} must be an integer in [1, {MAX_ACTIONS}] "
+                    f"({who} order 0..K units, Discrete(K + 1)), got {K!r}"
+                )
+        if self.warehouse_max_order is not None and self.warehouse_lot_periods:
             raise ValueError(
-                f"actions.store_max_order must be an integer in [1, {MAX_ACTIONS}] "
-                f"(stores order 0..K units, Discrete(K + 1)), got {K!r}"
+                "actions.warehouse_max_order and actions.warehouse_lot_periods both "
+                "say what a warehouse orders: give one"
             )
         for f in dataclasses.fields(self):
-            if f.name == "store_max_order":
+            if f.name in ("store_max_order", "warehouse_max_order"):
                 continue
             raw = getattr(self, f.name)
             if raw is None and f.name == "warehouse_lot_periods":
@@ -350,6 +366,8 @@ class Actions:
         demand the warehouse serves."""
         if values == "store_order_multipliers" and self.store_orders_quantities:
             return tuple(float(q) for q in range(self.store_max_order + 1))
+        if values == "warehouse_order_lots" and self.warehouse_max_order is not None:
+            return tuple(float(q) for q in range(self.warehouse_max_order + 1))
         if values == "warehouse_order_lots" and self.warehouse_lot_periods:
             if serves is None:
                 raise ValueError(
