@@ -8,7 +8,8 @@ How to run:
 
 Each trial is one normal run (``experiments/train.py``): its own run folder
 under ``--output`` (default ``results/``), its config recording the sweep
-(``sweep``: the trial's name, seed and settings, and the Ray node it ran on).
+(``sweep``: the trial's name, seed and settings, and the Ray node it ran on:
+its IP address and ID).
 Trials run concurrently as the cluster's CPUs allow, each taking one CPU
 plus one per remote env runner (``--num-env-runners``, default 0 in a sweep:
 every trial samples in its own process). Every other option is a phase
@@ -108,6 +109,7 @@ def _train(trial: dict[str, Any], base: PhaseOptions, phase: str, root: Path) ->
         "seed": trial["seed"],
         "ppo": trial["ppo"],
         "node": ray.util.get_node_ip_address(),
+        "node_id": ray.get_runtime_context().get_node_id(),  # nodes of one host
         "address": ray.get_runtime_context().gcs_address,
     }
     run = run_phase(PHASES[phase], options, extra_config={"sweep": where})

@@ -55,6 +55,7 @@ def test_two_seeds_run_as_concurrent_trials_into_normal_run_folders(tmp_path):
         config = json.loads((run / "config.json").read_text())
         assert config["sweep"]["trial"] == f"seed{config['seed']}"
         assert config["sweep"]["node"] and config["sweep"]["address"]
+        assert len(config["sweep"]["node_id"]) > 16
         assert (run / "checkpoints" / "latest").read_text().strip() == "final"
     again = _sweep(tmp_path)  # finished trials are kept, nothing retrains
     assert again.returncode == 0, again.stderr[-3000:]
