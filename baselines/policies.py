@@ -435,10 +435,17 @@ class _Context:
     demand: np.ndarray
 
 
+def _own(c: _Context, role: str, i: int) -> dict[str, Any]:
+    """The tuned parameters of node ``i``: its role's, with the node's own
+    where it has them (``params["nodes"][name]``, from per-node tuning)."""
+    own = c.params.get("nodes", {}).get(c.scenario.nodes[i].name, {})
+    return {**c.params.get(role, {}), **own}
+
+
 def _store(c: _Context, i: int) -> Policy:
     sc, acts, kind = c.scenario, c.scenario.actions, c.kind
     L = sc.nodes[i].lead_time
-    p = c.params.get("store", {}) if kind != "rule_based" else {}
+    p = _own(c, "store", i) if kind != "rule_based" else {}
     if acts.store_orders_quantities:
         mean = float(c.demand[i])
         if kind == "constant":
@@ -468,7 +475,7 @@ def _warehouse(c: _Context, i: int) -> Policy:
     sc = c.scenario
     mean = float(sc.mean_demand[i])
     if c.kind in TUNED_SETS:
-        p = c.params["warehouse"]
+        p = _own(c, "warehouse", i)
         s, S = p["s_days"] * mean, p["S_days"] * mean
     else:
         s, S = default_ss_levels(sc, sc.nodes[i].name)

@@ -7,6 +7,10 @@ Grid search, by coordinate descent: the base-stock store's cover and safety
 factor (with the default (s, S) warehouses), then the warehouses' (s, S) with
 the tuned stores, then the stores again. Each role is scored by the mean
 episode reward of its agents, the quantity its learned counterpart maximises.
+With ``--per node`` each warehouse and then each store is searched again on
+its own, scored by its own reward, the others at their values (a central
+warehouse and regional ones, or stores of other sizes, rarely share their
+best parameters); a node's own parameters are ``params["nodes"][name]``.
 Training seeds are ``0 .. episodes-1``; the verdict uses ``--held-out`` episodes
 from seed 1,000,000, against the reference design's baseline on the same demand.
 
@@ -79,15 +83,23 @@ def _search(scenario, params, role, grid, episodes, progress) -> tuple[dict, lis
     return {**params, role: best}, edges
 
 
+def _ss(grid_point: dict) -> dict:
+    if "gap_days" not in grid_point:  # a store's point
+        return dict(grid_point)
+    return {
+        "s_days": grid_point["s_days"],
+        "S_days": grid_point["s_days"] + grid_point["gap_days"],
+    }
+
+
 def _policy_params(p: dict) -> dict:
     """Grid coordinates -> make_policies parameters."""
     wh = p.get("warehouse")
     out = {"store": dict(p.get("store", {}))}
     if wh is not None:
-        out["warehouse"] = {
-            "s_days": wh["s_days"],
-            "S_days": wh["s_days"] + wh["gap_days"],
-        }
+        out["warehouse"] = _ss(wh)
+    if p.get("nodes"):
+        out["nodes"] = {name: _ss(own) for name, own in p["nodes"].items()}
     return out
 
 
@@ -98,13 +110,46 @@ def _default_warehouse(scenario: Scenario) -> dict:
     return {"s_days": s / mean, "gap_days": (S - s) / mean}
 
 
+def _agent_reward(df, agent: str) -> float:
+    return float(df[df["agent"] == agent]["episode_reward"].mean())
+
+
+def _search_node(scenario, params, name, role, grid, episodes, progress):
+    """A node's own grid search, scored by its own reward, the rest fixed."""
+    names = list(grid)
+    best, best_score = None, -np.inf
+    for values in itertools.product(*grid.values()):
+        own = dict(zip(names, values, strict=True))
+        trial = {**params, "nodes": {**params.get("nodes", {}), name: own}}
+        df = evaluate(
+            scenario,
+            make_policies(scenario, "tuned", _policy_params(trial)),
+            episodes,
+            seed=0,
+        )
+        score = _agent_reward(df, name)
+        if score > best_score:
+            best, best_score = own, score
+    if progress:
+        print(f"  {name}: best reward {best_score:.2f}", file=sys.stderr, flush=True)
+    edges = [
+        f"{name}.{k}={v}" for k, v in best.items() if v in (grid[k][0], grid[k][-1])
+    ]
+    return {**params, "nodes": {**params.get("nodes", {}), name: best}}, edges
+
+
 def tune(
     scenario: Scenario,
     episodes: int = 500,
     held_out: int = 1000,
     progress: bool = False,
+    per: str = "role",
 ) -> dict[str, Any]:
-    """Tune, judge on held-out seeds, and return the record (not written)."""
+    """Tune, judge on held-out seeds, and return the record (not written).
+    ``per``: ``"role"`` (one parameter set per role) or ``"node"`` (then each
+    warehouse and each store on its own as well)."""
+    if per not in ("role", "node"):
+        raise ValueError(f"per must be 'role' or 'node', got {per!r}")
     start = time.perf_counter()
     params: dict = {"store": {"cover_offset": 0.0, "safety_factor": 1.65}}
     rounds = [("store", STORE_GRID)]
@@ -114,6 +159,16 @@ def tune(
     edges: dict[str, list[str]] = {}
     for role, grid in rounds:
         params, edges[role] = _search(scenario, params, role, grid, episodes, progress)
+    if per == "node":
+        nodes = [
+            (int(j), "warehouse", WAREHOUSE_GRID) for j in scenario.warehouse_index
+        ]
+        nodes += [(int(j), "store", STORE_GRID) for j in scenario.store_index]
+        for j, role, grid in nodes:
+            name = scenario.node_names[j]
+            params, edges[name] = _search_node(
+                scenario, params, name, role, grid, episodes, progress
+            )
     final = _policy_params(params)
 
     verdict: dict[str, Any] = {"first_seed": HELD_OUT_SEED, "episodes": held_out}
@@ -126,18 +181,20 @@ def tune(
         )
         for kind in ("rule_based", "tuned")
     }
+    verdict["per_agent"] = {
+        agent: {kind: _agent_reward(df, agent) for kind, df in frames.items()}
+        for agent in frames["tuned"]["agent"].unique()
+    }
     for role in ("store", "warehouse", "supplier"):
-        per = {}
+        by = {}
         for kind, df in frames.items():
-            per[kind] = (
-                df[df["role"] == role].groupby("episode")["episode_reward"].sum()
-            )
-        if per["rule_based"].empty:
+            by[kind] = df[df["role"] == role].groupby("episode")["episode_reward"].sum()
+        if by["rule_based"].empty:
             continue
-        diff = (per["tuned"] - per["rule_based"]).to_numpy()
+        diff = (by["tuned"] - by["rule_based"]).to_numpy()
         entry = {}
         for kind in ("rule_based", "tuned"):
-            m, h = mean_ci(per[kind].to_numpy())
+            m, h = mean_ci(by[kind].to_numpy())
             entry[kind] = {"mean": m, "ci95": h}
         m, h = mean_ci(diff)
         entry["tuned_minus_rule_based"] = {"mean": m, "ci95": h}
@@ -146,7 +203,8 @@ def tune(
         "scenario": scenario.name,
         "fingerprint": fingerprint(scenario),
         "params": final,
-        "objective": "mean episode reward of each role's agents, by coordinate descent",
+        "objective": "mean episode reward of each role's agents, by coordinate descent"
+        + ("; then each node's own reward" if per == "node" else ""),
         "training": {
             "first_seed": 0,
             "episodes": episodes,
@@ -165,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     add_reward_mode_arguments(parser)
     parser.add_argument("--episodes", type=int, default=500, help="training episodes")
     parser.add_argument("--held-out", type=int, default=1000, help="held-out episodes")
+    parser.add_argument(
+        "--per",
+        choices=("role", "node"),
+        default="role",
+        help="one parameter set per role (default), or each warehouse and store "
+        "its own as well",
+    )
     args = parser.parse_args(argv)
     if args.episodes < 2 or args.held_out < 2:
         parser.error("--episodes and --held-out must be at least 2")
@@ -174,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as exc:
         parser.error(str(exc))
-    record = tune(scenario, args.episodes, args.held_out, progress=sys.stderr.isatty())
+    record = tune(
+        scenario, args.episodes, args.held_out, sys.stderr.isatty(), per=args.per
+    )
     path = write_json_atomic(tuned_path(scenario), record)
     print(f"tuned {scenario.name!r} in {record['seconds']} s: {record['params']}")
     print(
@@ -188,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{k} {v['mean']:.2f} ± {v['ci95']:.2f}" for k, v in entry.items()
         )
         print(f"  {key[:-7]:<10} {cells}")
+    print("  per agent (mean episode reward, rule-based -> tuned):")
+    for agent, entry in record["held_out"]["per_agent"].items():
+        print(f"    {agent:<12} {entry['rule_based']:10.2f} -> {entry['tuned']:10.2f}")
     if record["at_grid_edge"]:
         print(
             "note: best values on the grid's edge "

@@ -204,3 +204,33 @@ def test_a_scenario_named_like_a_preset_never_overwrites_its_record(
 def test_scenario_names_cannot_become_unsafe_paths(name):
     with pytest.raises(ValueError, match="scenario.name"):
         get_scenario("default").replace(name=name)
+
+
+@pytest.mark.slow  # some 700 evaluations: the fast suite stays about a minute
+def test_per_node_tuning_fits_each_warehouse_of_a_three_level_tree(
+    monkeypatch, tmp_path
+):
+    """One (s, S) for the central warehouse and the regional ones fits
+    neither; tuned node by node, the central warehouse's reward rises and
+    each node acts with its own parameters."""
+    from pathlib import Path
+
+    from baselines.tune import tune
+
+    monkeypatch.setenv("HMARL_RESULTS", str(tmp_path))
+    root = Path(__file__).resolve().parent.parent
+    sc = get_scenario(root / "examples" / "three_level.toml")
+    shared = tune(sc, episodes=4, held_out=20)
+    own = tune(sc, episodes=4, held_out=20, per="node")
+    assert "nodes" not in shared["params"]
+    assert set(own["params"]["nodes"]) == set(sc.node_names)
+    central = {r["held_out"]["per_agent"]["warehouse_1"]["tuned"] for r in (shared,)}
+    assert own["held_out"]["per_agent"]["warehouse_1"]["tuned"] > max(central)
+    policies = make_policies(sc, "tuned", own["params"])
+    for name in ("warehouse_1", "warehouse_2"):
+        mine = own["params"]["nodes"][name]
+        mean = float(sc.mean_demand[sc.node_names.index(name)])
+        assert policies[name].s == pytest.approx(mine["s_days"] * mean)
+        assert policies[name].S == pytest.approx(mine["S_days"] * mean)
+    with pytest.raises(ValueError, match="per must be 'role' or 'node'"):
+        tune(sc, episodes=2, held_out=2, per="agent")
