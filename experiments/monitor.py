@@ -16,7 +16,7 @@ from analysis.runs.loading import assemble_policies
 from analysis.runs.record import RunConfig
 from analysis.runs.settings import MONITOR_SEED, Phase
 from baselines.evaluate import evaluate
-from experiments.run_folder import LEARNER_KEYS
+from experiments.run_folder import LEARNER_KEYS, is_missing
 from hmarl_env.registry import ROLES, role_of, role_of_module
 from hmarl_env.scenario import Scenario
 
@@ -31,10 +31,6 @@ __all__ = [
 
 #: the heuristics' rewards on the monitoring episodes (training_plots' lines)
 REFERENCES_FILE = "monitor_references.json"
-
-
-def _isnan(x: Any) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
 
 
 def row_from_result(
@@ -147,7 +143,7 @@ def _fmt(x: Any, spec: str) -> str:
     """``x`` formatted, or ``-`` of the same width where it is missing (no
     episode ended in the iteration)."""
     width = spec.split(".")[0].rstrip(",")
-    return format("-", ">" + width) if _isnan(x) else format(x, spec)
+    return format("-", ">" + width) if is_missing(x) else format(x, spec)
 
 
 #: what the printed line carries forward from the last iteration in which an
@@ -175,7 +171,7 @@ class Progress:
 
     def line(self, row: dict[str, Any]) -> str:
         for key in SMOOTHED:
-            if not _isnan(row.get(key)):
+            if not is_missing(row.get(key)):
                 self.last[key] = row[key]
         shown = {**row, **{k: self.last.get(k, math.nan) for k in SMOOTHED}}
         self.seconds += row.get("seconds") or 0.0
@@ -190,7 +186,7 @@ class Progress:
 
 
 def _duration(seconds: float) -> str:
-    if _isnan(seconds):
+    if is_missing(seconds):
         return "-"
     seconds = int(round(seconds))
     minutes, s = divmod(seconds, 60)
@@ -215,7 +211,7 @@ def format_row(row: dict[str, Any], phase: Phase) -> str:
         ),
         f"{_fmt(row['env_steps_per_s'], '6,.0f')} steps/s",
     ]
-    evals = [r for r in roles if not _isnan(row.get(f"eval_{r}_reward"))]
+    evals = [r for r in roles if not is_missing(row.get(f"eval_{r}_reward"))]
     if evals:
         parts.append(
             "eval " + " ".join(f"{row[f'eval_{r}_reward']:.1f}" for r in evals)

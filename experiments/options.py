@@ -15,7 +15,7 @@ import argparse
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
-from analysis.runs.record import RUN_OPTIONS, RunConfig
+from analysis.runs.record import RUN_OPTIONS, RunConfig, as_tuple
 from analysis.runs.settings import (
     PPO_PRESET_ALIASES,
     PPO_PRESETS,
@@ -120,7 +120,7 @@ class PhaseOptions:
         return cls(
             **{k: given[k] for k in names if k in given},
             ppo={
-                f.name: _tuple(given[f.name])  # a resumed pipeline's lists
+                f.name: as_tuple(given[f.name])  # a resumed pipeline's lists
                 for f in fields(PPOSettings)
                 if given.get(f.name) is not None
             },
@@ -147,10 +147,6 @@ class PhaseOptions:
 def run_option_defaults() -> dict[str, int]:
     """The run options' defaults (:data:`analysis.runs.record.RUN_OPTIONS`)."""
     return {f.name: f.default for f in fields(RunConfig) if f.name in RUN_OPTIONS}
-
-
-def _tuple(v: Any) -> Any:
-    return tuple(v) if isinstance(v, list) else v
 
 
 def _optional_float(text: str) -> float | None:

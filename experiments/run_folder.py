@@ -39,6 +39,7 @@ __all__ = [
     "COLUMNS",
     "LEARNER_KEYS",
     "columns",
+    "is_missing",
     "RunLock",
     "clean_strays",
     "new_run_folder",
@@ -243,7 +244,8 @@ def restore_newest(algo: Any, run_dir: Path) -> Path:
 
 
 # --------------------------------------------------------------------- metrics
-def _isnan(x: Any) -> bool:
+def is_missing(x: Any) -> bool:
+    """A metric with no value (None or NaN: no episode ended)."""
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
@@ -256,7 +258,9 @@ def write_metrics(
     writer = csv.DictWriter(buf, fieldnames=names, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if _isnan(row.get(k)) else row.get(k)) for k in names})
+        writer.writerow(
+            {k: ("" if is_missing(row.get(k)) else row.get(k)) for k in names}
+        )
     write_atomic(run_dir / METRICS_FILE, lambda p: p.write_text(buf.getvalue()))
     write_json_atomic(run_dir / REFERENCE_METRICS_FILE, reference_schema(rows))
 
@@ -266,7 +270,7 @@ def reference_schema(rows: list[dict[str, Any]]) -> dict[str, Any]:
     schema (one entry per iteration; None where no episode ended)."""
 
     def col(k: str) -> list[float | None]:
-        return [None if _isnan(r.get(k)) else float(r[k]) for r in rows]
+        return [None if is_missing(r.get(k)) else float(r[k]) for r in rows]
 
     return {
         "episode_rewards": col("store_reward"),

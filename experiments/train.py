@@ -346,7 +346,7 @@ def _run_phase(
                 row.update(monitor(algo, config, options["eval_episodes"]))
             rows.append(row)
             for k, v in row.items():
-                if k != "iteration" and v is not None and not math.isnan(v):
+                if k != "iteration" and not run_folder.is_missing(v):
                     writer.add_scalar(k, v, int(timesteps))
             writer.flush()
             print(progress.line(row), flush=True)

@@ -16,6 +16,24 @@ EXAMPLE_6_1 = ((7.0, 4.0, 2.0), (1, 1, 2), 37.12, 5.0, 1.0)
 PUBLISHED_LEVELS, PUBLISHED_COST = (6.51, 12.01, 22.70), 47.67
 
 
+def _simulated(sc, levels, batch: int, seed: int) -> tuple[np.ndarray, float]:
+    """Per-replica cost per period of echelon base-stock at ``levels`` after
+    a 100-period warm-up, and the largest order placed after it."""
+    sim = Simulation(sc, batch_size=batch)
+    sim.reset(np.random.default_rng(seed))
+    per_replica, most = np.zeros(batch), 0.0
+    while not sim.done:
+        orders = echelon_base_stock_orders(
+            sim.echelon_inventory_position, np.array(levels)
+        )
+        if sim.period >= 100:
+            most = max(most, float(orders.max()))
+        led = sim.step(orders)
+        if led.period >= 100:
+            per_replica += led.total_cost.sum(axis=1)
+    return per_replica / (sc.horizon - 100), most
+
+
 def test_example_6_1_levels_and_cost():
     sol = solve_serial(*EXAMPLE_6_1)
     assert sol.levels == pytest.approx(PUBLISHED_LEVELS, abs=0.03)
@@ -35,17 +53,7 @@ def test_example_6_1_levels_and_cost():
 def test_the_simulator_agrees_with_the_solver_within_its_ci():
     sol = solve_serial(*EXAMPLE_6_1)
     sc = get_scenario("serial", horizon=1500)  # node order: store, middle, top
-    sim = Simulation(sc, batch_size=400)
-    sim.reset(np.random.default_rng(7))
-    per_replica = np.zeros(sim.batch_size)
-    while not sim.done:
-        orders = echelon_base_stock_orders(
-            sim.echelon_inventory_position, np.array(sol.levels)
-        )
-        led = sim.step(orders)
-        if led.period >= 100:
-            per_replica += led.total_cost.sum(axis=1)
-    per_replica /= sc.horizon - 100
+    per_replica, _ = _simulated(sc, sol.levels, 400, 7)
     half = 1.96 * per_replica.std(ddof=1) / np.sqrt(per_replica.size)
     assert abs(per_replica.mean() - sol.cost) < 1.5 * half, (per_replica.mean(), half)
 
@@ -106,20 +114,7 @@ def test_the_serial_presets_simulate_at_their_solved_optimum(stages):
     sc = get_scenario(f"serial_N{stages}", horizon=1500)
     K = sc.actions.store_max_order
     assert K == sc.actions.warehouse_max_order
-    sim = Simulation(sc, batch_size=300)
-    sim.reset(np.random.default_rng(11))
-    per_replica = np.zeros(sim.batch_size)
-    most = 0.0
-    while not sim.done:
-        orders = echelon_base_stock_orders(
-            sim.echelon_inventory_position, np.array(sol.levels)
-        )
-        if sim.period >= 100:
-            most = max(most, float(orders.max()))
-        led = sim.step(orders)
-        if led.period >= 100:
-            per_replica += led.total_cost.sum(axis=1)
-    per_replica /= sc.horizon - 100
+    per_replica, most = _simulated(sc, sol.levels, 300, 11)
     half = 1.96 * per_replica.std(ddof=1) / np.sqrt(per_replica.size)
     assert abs(per_replica.mean() - sol.cost) < 1.5 * half, (per_replica.mean(), half)
     assert most <= K

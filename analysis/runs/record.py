@@ -204,7 +204,8 @@ class RunConfig:
         return config
 
 
-def _tuple(v: Any) -> Any:
+def as_tuple(v: Any) -> Any:
+    """A list read back from JSON as the tuple a settings field holds."""
     return tuple(v) if isinstance(v, list) else v
 
 
@@ -215,7 +216,9 @@ def ppo_from_dict(data: dict[str, Any]) -> PPOSettings:
     stray = sorted(set(data) - known)
     if stray:
         raise ValueError(f"unknown PPO settings {stray}")
-    return replace(PPO_PRESETS["reference"], **{k: _tuple(v) for k, v in data.items()})
+    return replace(
+        PPO_PRESETS["reference"], **{k: as_tuple(v) for k, v in data.items()}
+    )
 
 
 def phase_from_dict(data: dict[str, Any]) -> Phase:
@@ -232,7 +235,7 @@ def phase_from_dict(data: dict[str, Any]) -> Phase:
         if row
         else {}
     )
-    return Phase(**{**defaults, **{k: _tuple(v) for k, v in data.items()}})
+    return Phase(**{**defaults, **{k: as_tuple(v) for k, v in data.items()}})
 
 
 def read_run_config(run: str | Path) -> RunConfig:

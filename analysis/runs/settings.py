@@ -62,11 +62,6 @@ def setting(default: Any, help: str, **cli: Any) -> Any:
     return field(default=default, metadata={"help": help, **cli})
 
 
-def help_of(cls: type, name: str) -> str:
-    """The help text of one settings field."""
-    return next(f.metadata["help"] for f in fields(cls) if f.name == name)
-
-
 @dataclass(frozen=True)
 class PPOSettings:
     """PPO hyperparameters and how rewards reach the learner.

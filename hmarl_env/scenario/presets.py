@@ -43,6 +43,16 @@ from hmarl_env.scenario.types import (
 __all__ = ["PRESETS", "SERIAL_INSTANCES", "preset", "serial_instance", "single_stage"]
 
 
+#: the default chain's store fields but the demand (``four_stores`` too)
+_DEFAULT_STORE = dict(
+    lead_time=2,
+    holding_cost=0.073,
+    stockout_cost=1.0,
+    initial_inventory=300.0,
+    parent="warehouse_1",
+)
+
+
 def default() -> Scenario:
     """Two stores under one warehouse: the HMARL reference design's worked example.
 
@@ -55,13 +65,7 @@ def default() -> Scenario:
     warehouse's lots of 500 / 1000 / 1500 units take one to three days to
     release and the supplier's choice to delay or release matters.
     """
-    store = dict(
-        lead_time=2,
-        holding_cost=0.073,
-        stockout_cost=1.0,
-        initial_inventory=300.0,
-        parent="warehouse_1",
-    )
+    store = _DEFAULT_STORE
     return Scenario(
         name="default",
         nodes=(
@@ -207,13 +211,7 @@ def serial_instance(stages: int) -> Scenario:
 def four_stores() -> Scenario:
     """The default network with four stores of different size and variability."""
     base = default()
-    store = dict(
-        lead_time=2,
-        holding_cost=0.073,
-        stockout_cost=1.0,
-        initial_inventory=300.0,
-        parent="warehouse_1",
-    )
+    store = _DEFAULT_STORE
     return base.replace(
         name="four_stores",
         nodes=(
