@@ -37,7 +37,7 @@ from _runs import last_diagnostic  # noqa: E402
 
 from analysis.runs.folder import is_finished  # noqa: E402
 from analysis.runs.loading import load_policies  # noqa: E402
-from analysis.runs.settings import PPO_PRESETS  # noqa: E402
+from analysis.runs.settings import ENV_RUNNERS, PPO_PRESETS  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from experiments import phase1  # noqa: E402
@@ -55,15 +55,74 @@ def store_reward(policies, episodes: int) -> np.ndarray:
     return stores.groupby("episode")["episode_reward"].mean().to_numpy()
 
 
-def finished_run(out: Path, seed: int, timesteps: int, ppo: dict) -> Path | None:
-    """The newest complete run of this seed, budget and settings in ``out``."""
+def finished_run(
+    out: Path, seed: int, timesteps: int, ppo: dict, runner: str
+) -> Path | None:
+    """The newest complete run of this seed, budget, settings and env runner
+    in ``out``."""
     for run in sorted(out.glob(f"default__phase1__{seed}__*"), reverse=True):
         if not is_finished(run):
             continue
         config = json.loads((run / "config.json").read_text())
-        if config["timesteps"] == timesteps and config["ppo"] == ppo:
+        used = config.get("runners", {}).get("env_runner", "pettingzoo")
+        if config["timesteps"] == timesteps and config["ppo"] == ppo and used == runner:
             return run
     return None
+
+
+def learned(args, out: Path, ppo: dict, runner: str, baselines: dict):
+    """Train (or reuse) phase 1 per seed with ``runner`` and evaluate it:
+    one entry per seed, and the pooled per-episode reward over seeds."""
+    runs, per_episode = [], []
+    for seed in args.seeds:
+        run = finished_run(out, seed, args.timesteps, ppo, runner)
+        if run is None:  # train it; a finished run of this budget is reused
+            start = time.perf_counter()
+            code = phase1.main(
+                [
+                    "--seed",
+                    str(seed),
+                    "--timesteps",
+                    str(args.timesteps),
+                    "--output",
+                    str(out),
+                    "--ppo-preset",
+                    args.ppo_preset,
+                    "--env-runner",
+                    runner,
+                    "--gate-episodes",
+                    "0",
+                ]
+            )
+            print(
+                f"{runner} seed {seed}: {time.perf_counter() - start:.0f} s",
+                flush=True,
+            )
+            run = finished_run(out, seed, args.timesteps, ppo, runner)
+            if code != 0 or run is None:
+                raise SystemExit(f"training seed {seed} ({runner}) failed")
+        with (run / "metrics.csv").open() as fh:
+            train_s = sum(float(r["seconds"]) for r in csv.DictReader(fh))
+        entry = {
+            "seed": seed,
+            "env_runner": runner,
+            "run": str(run),
+            "train_seconds": train_s,
+            "vf_explained_var": last_diagnostic(run, "store_vf_explained_var"),
+        }
+        for acting in ("greedy", "sampled"):
+            x = store_reward(
+                load_policies(run, acting=acting, seed=seed), args.episodes
+            )
+            m, h = mean_ci(x)
+            entry[acting] = {"mean": m, "ci95": h}
+            for name, b in baselines.items():
+                dm, dh = mean_ci(x - b)
+                entry[acting][f"minus {name}"] = {"mean": dm, "ci95": dh}
+            if acting == "greedy":
+                per_episode.append(x)
+        runs.append(entry)
+    return runs, np.mean(per_episode, axis=0)
 
 
 def main() -> None:
@@ -73,6 +132,13 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=500)
     parser.add_argument("--output", default=None, help="folder for the runs")
     parser.add_argument("--ppo-preset", choices=sorted(PPO_PRESETS), default="hmarl")
+    parser.add_argument(
+        "--env-runners",
+        nargs="+",
+        choices=ENV_RUNNERS,
+        default=["batched"],
+        help="train with each (two: their pooled difference is reported too)",
+    )
     args = parser.parse_args()
     sc = get_scenario("default")
     out = (
@@ -107,57 +173,22 @@ def main() -> None:
     for name, x in baselines.items():
         m, h = mean_ci(x)
         record["baselines"][name] = {"mean": m, "ci95": h}
-    learned_means, per_episode = [], []
-    for seed in args.seeds:
-        run = finished_run(out, seed, args.timesteps, ppo)
-        if run is None:  # train it; a finished run of this budget is reused
-            start = time.perf_counter()
-            code = phase1.main(
-                [
-                    "--seed",
-                    str(seed),
-                    "--timesteps",
-                    str(args.timesteps),
-                    "--output",
-                    str(out),
-                    "--ppo-preset",
-                    args.ppo_preset,
-                    "--gate-episodes",
-                    "0",
-                ]
-            )
-            print(f"seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
-            run = finished_run(out, seed, args.timesteps, ppo)
-            if code != 0 or run is None:
-                raise SystemExit(f"training seed {seed} failed")
-        with (run / "metrics.csv").open() as fh:
-            train_s = sum(float(r["seconds"]) for r in csv.DictReader(fh))
-        entry = {
-            "seed": seed,
-            "run": str(run),
-            "train_seconds": train_s,
-            "vf_explained_var": last_diagnostic(run, "store_vf_explained_var"),
-        }
-        for acting in ("greedy", "sampled"):
-            x = store_reward(
-                load_policies(run, acting=acting, seed=seed), args.episodes
-            )
-            m, h = mean_ci(x)
-            entry[acting] = {"mean": m, "ci95": h}
-            for name, b in baselines.items():
-                dm, dh = mean_ci(x - b)
-                entry[acting][f"minus {name}"] = {"mean": dm, "ci95": dh}
-            if acting == "greedy":
-                learned_means.append(m)
-                per_episode.append(x)
-        record["runs"].append(entry)
-    m, h = mean_ci(np.array(learned_means))
-    record["learned_over_seeds"] = {"mean": m, "ci95": h}
-    pooled = np.mean(per_episode, axis=0)
-    record["pooled"] = {}
-    for name, b in baselines.items():
-        dm, dh = mean_ci(pooled - b)
-        record["pooled"][f"minus {name}"] = {"mean": dm, "ci95": dh}
+    pooled_of: dict[str, np.ndarray] = {}
+    for runner in args.env_runners:
+        runs, pooled = learned(args, out, ppo, runner, baselines)
+        pooled_of[runner] = pooled
+        record["runs"] += runs
+        learned_means = [e["greedy"]["mean"] for e in runs]
+        m, h = mean_ci(np.array(learned_means))
+        record.setdefault("learned_over_seeds", {})[runner] = {"mean": m, "ci95": h}
+        record.setdefault("pooled", {})[runner] = {}
+        for name, b in baselines.items():
+            dm, dh = mean_ci(pooled - b)
+            record["pooled"][runner][f"minus {name}"] = {"mean": dm, "ci95": dh}
+    if len(pooled_of) == 2:
+        (a, x), (b, y) = pooled_of.items()
+        dm, dh = mean_ci(x - y)
+        record["runner_difference"] = {"runners": [a, b], "mean": dm, "ci95": dh}
     path = write_json_atomic(
         results_dir() / "benchmarks" / f"phase1_quality_{args.ppo_preset}.json",
         record,
@@ -179,25 +210,32 @@ def main() -> None:
                 if k.startswith("minus")
             )
             print(
-                f"  seed {e['seed']} {acting:<8}        {r['mean']:8.1f} ± "
-                f"{r['ci95']:.1f}   ({diffs})"
+                f"  {e['env_runner']:<10} seed {e['seed']} {acting:<8} "
+                f"{r['mean']:8.1f} ± {r['ci95']:.1f}   ({diffs})"
             )
         print(
-            f"  seed {e['seed']}: trained {e['train_seconds']:.0f} s, value explained "
-            f"variance {e['vf_explained_var']:.2f} (last 5 iterations)"
+            f"  {e['env_runner']:<10} seed {e['seed']}: trained "
+            f"{e['train_seconds']:.0f} s, value explained variance "
+            f"{e['vf_explained_var']:.2f} (last 5 iterations)"
         )
-    v = record["learned_over_seeds"]
-    print(
-        f"  greedy, {len(args.seeds)} seeds         {v['mean']:8.1f} ± {v['ci95']:.1f} "
-        "(CI over training seeds)"
-    )
-    print(
-        "  pooled over seeds: "
-        + ", ".join(
-            f"{k} {v['mean']:+.1f} ± {v['ci95']:.1f}"
-            for k, v in record["pooled"].items()
+    for runner, v in record["learned_over_seeds"].items():
+        print(
+            f"  {runner:<10} greedy, {len(args.seeds)} seeds {v['mean']:8.1f} ± "
+            f"{v['ci95']:.1f} (CI over training seeds)"
         )
-    )
+        print(
+            f"  {runner:<10} pooled over seeds: "
+            + ", ".join(
+                f"{k} {v['mean']:+.1f} ± {v['ci95']:.1f}"
+                for k, v in record["pooled"][runner].items()
+            )
+        )
+    if "runner_difference" in record:
+        d = record["runner_difference"]
+        print(
+            f"  pooled, {d['runners'][0]} minus {d['runners'][1]}: "
+            f"{d['mean']:+.1f} ± {d['ci95']:.1f}"
+        )
     print(f"written to {path}")
 
 

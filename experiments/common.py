@@ -17,7 +17,7 @@ PPO settings, phases and run configs are plain data in :mod:`analysis.runs`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -34,10 +34,12 @@ import hmarl_env
 from analysis.runs.loading import quiet_ray_notices
 from analysis.runs.settings import Phase, PPOSettings, RunnerSettings
 from baselines.policies import make_policies
+from experiments.batched_runner import BatchedEnvRunner
 from experiments.critic import OWN, CentralCriticModule, CentralStateEnv
 from experiments.heads import MODULES as HEAD_MODULES
+from experiments.kpis import episode_kpis
 from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
-from hmarl_env.registry import module_id, role_of
+from hmarl_env.registry import module_id
 from hmarl_env.scenario import Scenario, scenario_from_dict
 
 __all__ = [
@@ -127,13 +129,12 @@ class HeuristicRLModule(RLModule):
 
 
 # ------------------------------------------------------------------ callback
-KPI_KEYS = ("service_level", "lost_sales", "stockout_periods", "holding_cost")
-
-
 class KPICallback(RLlibCallback):
     """Logs the stores' ledger KPIs of every finished episode as RLlib metrics
-    (``env_runners/kpi/<name>``): mean service level per store-period, lost
-    units, store-periods with a stockout, holding cost (stores, per episode)."""
+    (``env_runners/kpi/<name>``, :func:`experiments.kpis.store_kpis`): mean
+    service level per store-period, lost units, store-periods with a
+    stockout, holding cost (stores, per episode). The batched env runner logs
+    the same from its period tables."""
 
     def on_episode_end(
         self, *, episode, prev_episode_chunks=None, metrics_logger=None, **kwargs: Any
@@ -142,30 +143,6 @@ class KPICallback(RLlibCallback):
             return
         for key, value in episode_kpis([*(prev_episode_chunks or []), episode]).items():
             metrics_logger.log_value(("kpi", key), value, reduce="mean", window=100)
-
-
-def episode_kpis(chunks: Iterable[Any]) -> dict[str, float]:
-    """Store KPIs of one episode from its chunks' infos (the reset report is
-    superseded by period 0's ledger row)."""
-    rows: dict[tuple[str, float], dict] = {}
-    for chunk in chunks:
-        for agent, infos in chunk.get_infos().items():
-            if role_of(agent).name != "store":
-                continue
-            for info in infos:
-                if info:
-                    rows[(agent, info["period"])] = info
-    if not rows:
-        return {}
-    values = list(rows.values())
-    return {
-        "service_level": float(np.mean([r["service_level"] for r in values])),
-        "lost_sales": float(sum(r["lost_sales"] for r in values)),
-        "stockout_periods": float(
-            sum(r["lost_sales"] + r["backlog"] > 0 for r in values)
-        ),
-        "holding_cost": float(sum(r["holding_cost"] for r in values)),
-    }
 
 
 def build_config(
@@ -267,6 +244,9 @@ def build_config(
         .env_runners(
             num_env_runners=runners.num_env_runners,
             num_envs_per_env_runner=runners.num_envs_per_env_runner,
+            env_runner_cls=(
+                BatchedEnvRunner if runners.env_runner == "batched" else None
+            ),
         )
         .multi_agent(
             policies=set(modules),

@@ -82,6 +82,7 @@ class PhaseOptions:
     num_envs_per_env_runner: int | None = _from(
         RunnerSettings, "num_envs_per_env_runner"
     )
+    env_runner: str | None = _from(RunnerSettings, "env_runner")
     output: str | None = setting(None, "folder for run folders (default: results/)")
     address: str | None = setting(
         None, "join an existing Ray cluster (e.g. 'auto' or host:port)"

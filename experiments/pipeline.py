@@ -94,6 +94,7 @@ KEPT = (
     "timesteps",
     "num_env_runners",
     "num_envs_per_env_runner",
+    "env_runner",
     "eval_interval",
     "eval_episodes",
     "checkpoint_interval",

@@ -180,7 +180,10 @@ class RunConfig:
                     data.get("store_observation", "pipeline")
                 ),
                 ppo_preset=ppo_preset(data.get("ppo_preset") or "reference"),
-                runners=RunnerSettings(**data.get("runners", {})),
+                # runs recorded before the batched runner sampled with RLlib's
+                runners=RunnerSettings(
+                    **{"env_runner": "pettingzoo", **data.get("runners", {})}
+                ),
                 heuristic_params=data.get("heuristic_params"),
                 source=data.get("from"),
                 eval_interval=int(ev.get("interval", defaults["eval_interval"])),

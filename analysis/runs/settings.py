@@ -31,6 +31,7 @@ from hmarl_env.utils.names import resolve
 __all__ = [
     "ARCHITECTURE",
     "CRITICS",
+    "ENV_RUNNERS",
     "MONITOR_SEED",
     "PHASES",
     "POLICY_HEADS",
@@ -48,6 +49,8 @@ __all__ = [
 MONITOR_SEED = 2_000_000
 #: what the learner divides rewards by (:attr:`PPOSettings.reward_scaling`)
 REWARD_SCALING = ("none", "period", "return")
+#: how env runners sample (:attr:`RunnerSettings.env_runner`)
+ENV_RUNNERS = ("batched", "pettingzoo")
 #: what a learned module's value function sees (:mod:`experiments.critic`)
 CRITICS = ("local", "central")
 #: how a learned module's outputs become its action distribution
@@ -255,10 +258,27 @@ class RunnerSettings:
         "remote env runners, a CPU each (0: sample in the driver; on 2 cores "
         "two runners sample while the driver waits, then the driver learns)",
     )
-    num_envs_per_env_runner: int = setting(16, "envs each runner steps at once")
+    num_envs_per_env_runner: int = setting(
+        16, "envs each runner steps at once (the batched runner's replicas)"
+    )
+    env_runner: str = setting(
+        "batched",
+        "how a runner samples: batched (every replica in one step of hmarl's "
+        "batched core, each module acting once on all its rows: "
+        "experiments/batched_runner.py) or pettingzoo (RLlib's multi-agent "
+        "runner over the PettingZoo env, one env and agent at a time)",
+        choices=ENV_RUNNERS,
+    )
 
     def __post_init__(self) -> None:
+        if self.env_runner not in ENV_RUNNERS:
+            raise ValueError(
+                f"RunnerSettings.env_runner must be one of {list(ENV_RUNNERS)}, "
+                f"got {self.env_runner!r}"
+            )
         for f in fields(self):
+            if f.name == "env_runner":
+                continue
             v = getattr(self, f.name)
             low = 0 if f.name == "num_env_runners" else 1
             if not isinstance(v, int) or isinstance(v, bool) or v < low:

@@ -1,0 +1,202 @@
+"""The batched env runner against the PettingZoo env it replaces.
+
+Each test builds RLlib's config of phase 1 and a :class:`BatchedEnvRunner` in
+this process (no Ray cluster), samples whole episodes, then replays every
+replica's episode in a PettingZoo env drawing from the same generator, with
+the stores' sampled actions and the tuned heuristics acting for the other
+agents: observations, rewards, the global state and the KPIs must be equal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray")
+
+from analysis.runs.loading import OWN_KEY, STATE_KEY  # noqa: E402
+from analysis.runs.settings import PHASES, PPOSettings, RunnerSettings  # noqa: E402
+from baselines.policies import make_policies  # noqa: E402
+from experiments.batched_runner import (  # noqa: E402
+    BatchedEnvRunner,
+    replica_generators,
+)
+from experiments.common import build_config  # noqa: E402
+from experiments.kpis import episode_kpis  # noqa: E402
+from hmarl_env import get_scenario, parallel_env  # noqa: E402
+from hmarl_env.registry import role_of  # noqa: E402
+
+SEED = 7
+
+
+def make_runner(scenario, replicas=3, critic="local", runner_index=None):
+    config = build_config(
+        scenario,
+        PHASES["phase1"],
+        PPOSettings(critic=critic, train_batch_size=60, minibatch_size=30),
+        RunnerSettings(0, replicas, "batched"),
+        seed=SEED,
+    )
+    return BatchedEnvRunner(config=config, worker_index=runner_index)
+
+
+def replay(scenario, episodes, replica, runner=0, central=False):
+    """Play one replica's episode in the PettingZoo env: the stores' actions
+    from the episodes, the others' from their tuned heuristics; returns
+    per store the observations, rewards (and states) seen, and the infos."""
+    env = parallel_env(scenario)
+    env.reset(seed=0)
+    env._rng = replica_generators(SEED, runner, replica + 1)[replica]
+    obs, _ = env.reset()
+    heuristics = make_policies(scenario, "tuned")
+    mine = {e.agent_id: e for e in episodes}
+    seen = {a: {"obs": [obs[a]], "rewards": [], "state": [env.state()]} for a in mine}
+    infos_all = []
+    t = 0
+    while env.agents:
+        actions = {}
+        for a in env.agents:
+            if a in mine:
+                actions[a] = int(mine[a].get_actions(t))
+            else:
+                actions[a] = int(heuristics[a](obs[a][None])[0])
+        obs, rewards, _, _, infos = env.step(actions)
+        infos_all.append(infos)
+        for a in mine:
+            seen[a]["obs"].append(obs[a])
+            seen[a]["rewards"].append(rewards[a])
+            seen[a]["state"].append(env.state())
+        t += 1
+    return seen, infos_all
+
+
+class _Infos:
+    """An episode chunk as :func:`episode_kpis` reads it."""
+
+    def __init__(self, infos):
+        self._infos = infos
+
+    def get_infos(self):
+        agents = self._infos[0]
+        return {a: [i[a] for i in self._infos] for a in agents}
+
+
+@pytest.mark.parametrize(
+    "name", ["default", "four_stores", "serial", "backorder", "seasonal", "hierarchy"]
+)
+def test_episodes_equal_the_pettingzoo_env(name):
+    scenario = get_scenario(name)
+    runner = make_runner(scenario)
+    try:
+        chunks = runner.sample(num_episodes=3)
+        metrics = runner.get_metrics()
+    finally:
+        runner.stop()
+    stores = [
+        a for a in parallel_env(scenario).possible_agents if role_of(a).name == "store"
+    ]
+    # every store of every replica: one chunk of the whole horizon
+    assert len(chunks) == 3 * len(stores)
+    assert {c.module_id for c in chunks} == {"store"}
+    assert all(c.is_truncated and not c.is_terminated for c in chunks)
+    assert all(len(c) == scenario.horizon for c in chunks)
+    by_replica = {}
+    for c in chunks:
+        by_replica.setdefault(c.multi_agent_episode_id, []).append(c)
+    assert len(by_replica) == 3
+    kpis = []
+    for replica, eps in enumerate(by_replica.values()):
+        seen, infos = replay(scenario, eps, replica)
+        for e in eps:
+            n = len(e)
+            np.testing.assert_array_equal(
+                e.get_observations(slice(0, n + 1)), np.array(seen[e.agent_id]["obs"])
+            )
+            np.testing.assert_array_equal(
+                e.get_rewards(slice(0, n)), np.array(seen[e.agent_id]["rewards"])
+            )
+            logp = e.get_extra_model_outputs("action_logp", slice(0, n))
+            assert np.all(np.isfinite(logp)) and np.all(logp <= 0)
+        kpis.append(episode_kpis([_Infos(infos)]))
+    for key, value in metrics["kpi"].items():
+        assert float(value) == pytest.approx(np.mean([k[key] for k in kpis]), rel=1e-9)
+    assert float(metrics["num_env_steps_sampled"]) == 3 * scenario.horizon
+    assert float(metrics["num_episodes"]) == 3
+
+
+def test_central_critic_episodes_carry_the_global_state():
+    scenario = get_scenario("default")
+    runner = make_runner(scenario, replicas=2, critic="central")
+    try:
+        chunks = runner.sample(num_episodes=2)
+    finally:
+        runner.stop()
+    by_replica = {}
+    for c in chunks:
+        by_replica.setdefault(c.multi_agent_episode_id, []).append(c)
+    for replica, eps in enumerate(by_replica.values()):
+        seen, _ = replay(scenario, eps, replica)
+        for e in eps:
+            obs = e.get_observations(slice(0, len(e) + 1))
+            np.testing.assert_array_equal(
+                obs[OWN_KEY], np.array(seen[e.agent_id]["obs"])
+            )
+            np.testing.assert_array_equal(
+                obs[STATE_KEY], np.array(seen[e.agent_id]["state"], dtype=np.float32)
+            )
+
+
+def test_fragments_continue_episodes_and_are_cut_at_the_horizon():
+    scenario = get_scenario("default")
+    runner = make_runner(scenario, replicas=2)
+    try:
+        first = runner.sample(num_timesteps=2 * 60)  # 60 periods each
+        second = runner.sample(num_timesteps=2 * 60)  # 40, then 20 of the next
+    finally:
+        runner.stop()
+    assert {len(c) for c in first} == {60} and not any(c.is_done for c in first)
+    assert all(c.t_started == 0 for c in first)
+    lengths = sorted((c.t_started, len(c), c.is_truncated) for c in second)
+    assert lengths == [(0, 20, False)] * 4 + [(60, 40, True)] * 4
+    # a chunk continues its episode: its first observation is the last one's
+    cont = {(c.agent_id, c.multi_agent_episode_id.rsplit("_", 1)[0]): c for c in second}
+    for c in first:
+        nxt = cont[(c.agent_id, c.multi_agent_episode_id.rsplit("_", 1)[0])]
+        np.testing.assert_array_equal(c.get_observations(-1), nxt.get_observations(0))
+
+
+def test_seeding_is_reproducible_and_distinct_per_runner_and_replica():
+    a = [g.random() for g in replica_generators(3, 1, 4)]
+    b = [g.random() for g in replica_generators(3, 1, 4)]
+    c = [g.random() for g in replica_generators(3, 2, 4)]
+    assert a == b and len(set(a + c)) == 8
+    # no replica stream is an integer seed's (held-out and monitoring episodes)
+    ints = {np.random.default_rng(s).random() for s in range(0, 5)}
+    assert not ints & set(a + c)
+    scenario = get_scenario("default")
+    episodes = []
+    for _ in range(2):
+        runner = make_runner(scenario, replicas=2, runner_index=1)
+        try:
+            episodes.append(runner.sample(num_episodes=2))
+        finally:
+            runner.stop()
+    for x, y in zip(*episodes, strict=True):
+        np.testing.assert_array_equal(
+            x.get_observations(slice(0, len(x) + 1)),
+            y.get_observations(slice(0, len(y) + 1)),
+        )
+
+
+def test_random_actions_are_refused_with_the_way_out():
+    runner = make_runner(get_scenario("default"), replicas=1)
+    try:
+        with pytest.raises(ValueError, match="pettingzoo"):
+            runner.sample(num_timesteps=10, random_actions=True)
+    finally:
+        runner.stop()
+
+
+def test_unknown_env_runner_is_refused():
+    with pytest.raises(ValueError, match="env_runner must be one of"):
+        RunnerSettings(env_runner="fast")
