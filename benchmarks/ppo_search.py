@@ -49,10 +49,17 @@ from hmarl_env.utils.stats import mean_ci  # noqa: E402
 #: the search's first step: the reference design's PPO settings with rewards scaled to
 #: returns of order one, no value clip and minibatches of 512 (the candidates change it)
 SCALED = {"vf_clip_param": None, "reward_scaling": "return", "minibatch_size": 512}
-#: how the search sampled unless a candidate says otherwise (one process)
-RUNNERS = {"num_env_runners": 0, "num_envs_per_env_runner": 8}
+#: how the search sampled unless a candidate says otherwise (one process,
+#: RLlib's PettingZoo runner: the search before the batched runner)
+RUNNERS = {
+    "num_env_runners": 0,
+    "num_envs_per_env_runner": 8,
+    "env_runner": "pettingzoo",
+}
 RUNNER_KEYS = tuple(RUNNERS)
 C = {"reward_centering": 0.1}
+BATCHED = {"num_env_runners": 2, "num_envs_per_env_runner": 16, "env_runner": "batched"}
+BIG = {"train_batch_size": 4096, "minibatch_size": 2048, "num_epochs": 5}
 #: candidate name -> (preset, changes to it); ``num_env_runners`` and
 #: ``num_envs_per_env_runner`` change how rollouts are collected instead
 CANDIDATES: dict[str, tuple[str, dict]] = {
@@ -93,6 +100,15 @@ CANDIDATES: dict[str, tuple[str, dict]] = {
     ),
     # hmarl's preset, as chosen (center_lr1e3_runners2), and its default rollouts
     "hmarl": ("hmarl", {"num_env_runners": 2, "num_envs_per_env_runner": 16}),
+    # the batched env runner (2 x 16 replicas): the preset as it was, then
+    # learner settings that make fewer, larger SGD steps per env step
+    "batched": ("hmarl", BATCHED),
+    "batched_tb4k_mb2k_ep5": ("hmarl", {**BATCHED, **BIG}),
+    "batched_tb4k_mb2k_ep5_lr2e3": ("hmarl", {**BATCHED, **BIG, "lr": 2e-3}),
+    "batched_tb4k_mb1k_ep5": (
+        "hmarl",
+        {**BATCHED, **BIG, "minibatch_size": 1024},
+    ),
 }
 EPISODES = 200
 
@@ -121,7 +137,8 @@ def finished(
             continue
         config = json.loads((run / "config.json").read_text())
         same = config["timesteps"] == timesteps and config["ppo"] == ppo
-        if same and all(config["runners"][k] == v for k, v in runners.items()):
+        used = {"env_runner": "pettingzoo", **config["runners"]}
+        if same and all(used[k] == v for k, v in runners.items()):
             return run
     return None
 
@@ -143,17 +160,24 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=phase1.PHASE.timesteps)
     parser.add_argument("--output", default=None, help="folder for the runs")
     parser.add_argument("--table", action="store_true", help="only print the table")
+    parser.add_argument(
+        "--name",
+        default="ppo_search",
+        help="the record (results/benchmarks/NAME.json) and its table "
+        "(benchmarks/NAME.md); ppo_search_batched holds the search with the "
+        "batched env runner",
+    )
     args = parser.parse_args()
     unknown = [c for c in args.candidates if c not in CANDIDATES]
     if unknown:
         parser.error(f"unknown candidates {unknown}; choose from {list(CANDIDATES)}")
-    path = results_dir() / "benchmarks" / "ppo_search.json"
+    path = results_dir() / "benchmarks" / f"{args.name}.json"
     record = json.loads(path.read_text()) if path.is_file() else {"results": []}
     if not args.table:
         _search(args, record, path)
     _print(record)
     if record["results"]:
-        table = Path(__file__).with_name("ppo_search.md")
+        table = Path(__file__).with_name(f"{args.name}.md")
         write_atomic(table, lambda tmp: tmp.write_text(_markdown(record)))
         print(f"table: {table}")
 

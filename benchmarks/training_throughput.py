@@ -1,23 +1,29 @@
-"""Training throughput of phase 1 (env steps per second) over a small grid.
+"""Training throughput of phase 1: the batched env runner beside RLlib's.
 
 How to run:
-    python benchmarks/training_throughput.py [--presets hmarl reference]
-    python benchmarks/training_throughput.py --presets hmarl --grid defaults \
-        --critics local central --repeats 3      # central vs local critic
+    python benchmarks/training_throughput.py                  # the defaults
+    python benchmarks/training_throughput.py --stores 50      # a 50-store chain
+    python benchmarks/training_throughput.py --grid           # runners x envs
+    python benchmarks/training_throughput.py --profile        # where time goes
 
-For each PPO preset and rollout setting: one warm-up iteration, then
-:data:`TIMED` timed PPO iterations of the preset's train batch on the default
-scenario (their total steps over their total time). "sampling" is the env
-runners' share (RLlib's env_runner_sampling_timer), "iteration" the whole
-training step with the learner's update. Remote env runners take a CPU each
-and sample while the driver waits; the driver then learns. Uses every core of
-the machine (the target, 2,000 env steps/s, is for 2 cores).
+For each env runner (``batched``, ``pettingzoo``) and rollout setting it
+builds phase 1 on the scenario (the default one, or ``--stores N`` stores
+under one warehouse from the network generator), runs one warm-up iteration,
+then :data:`TIMED` PPO iterations, and reports
 
-With ``--critics local central`` each setting is measured with both critics,
-alternating, ``--repeats`` times, and the central critic's throughput is
-printed as a ratio of the local one's measured in the same run (the central
-critic's env runners pair every observation with the global state, and its
-learner evaluates a wider value network).
+* *sampling*: env steps per second of the env runners alone, timed around
+  RLlib's own parallel sample of one train batch (remote runners sample at
+  once, a core each);
+* *iteration*: env steps per second of whole training iterations (sampling,
+  the learner's update, weight sync, RLlib's metrics), wall clock;
+* agent steps per second (env steps x agents) for chains with many agents;
+* the batched runner's figures as ratios of the PettingZoo runner's measured
+  in the same run.
+
+``--profile`` splits one iteration of each runner into sampling, the
+learner's update (its connector pipeline, then the SGD minibatches) and the
+rest (weight sync, metrics), from RLlib's timers. Uses every core of the
+machine (the targets are for 2 cores).
 """
 
 from __future__ import annotations
@@ -26,73 +32,108 @@ import argparse
 import logging
 import os
 import platform
+import time
 from dataclasses import replace
 
-import numpy as np
 import ray
+from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 
-from analysis.runs.settings import (
-    CRITICS,
-    PPO_PRESETS,
-    Phase,
-    PPOSettings,
-    RunnerSettings,
-)
+from analysis.runs.settings import CRITICS, PHASES, PPO_PRESETS, RunnerSettings
 from experiments.common import build_config
 from hmarl_env import get_scenario
+from hmarl_env.scenario import network
 
 TIMED = 5
-GRID = [(0, 1), (0, 8), (0, 16), (1, 8), (2, 4), (2, 8), (2, 16)]
-DEFAULTS = [(2, 16)]  # the phase scripts' rollout defaults
+GRID = [(0, 16), (0, 64), (2, 16), (2, 32), (2, 64), (2, 128)]
 
 
-def measure(runners: int, envs: int, ppo: PPOSettings) -> tuple[float, float]:
-    """(sampling, whole iteration) env steps/s of phase 1 with these settings."""
-    sc = get_scenario("default")
-    steps = ppo.train_batch_size
-    config = build_config(
-        sc, Phase("phase1", ("store",)), ppo, RunnerSettings(runners, envs)
-    )
+def scenario_of(stores: int | None):
+    if not stores:
+        return get_scenario("default")
+    return network(stores)  # every store under one warehouse
+
+
+def measure(scenario, runners: RunnerSettings, ppo, profile: bool = False) -> dict:
+    """Sampling and whole-iteration env steps per second of phase 1 (on a
+    generated chain, which has no tuned heuristics, the warehouse and
+    supplier follow the untuned base-stock rules)."""
+    phase = PHASES["phase1"]
+    if scenario.name != "default":
+        phase = replace(
+            phase, heuristic={"warehouse": "base_stock", "supplier": "base_stock"}
+        )
+    config = build_config(scenario, phase, ppo, runners)
     algo = config.build_algo()
     try:
-        before = algo.train()["num_env_steps_sampled_lifetime"]  # warm-up
-        sample = whole = 0.0
+        algo.train()  # warm-up: compiles, fills caches
+        batch = config.total_train_batch_size
+        start = time.perf_counter()
+        sampled = 0
+        for _ in range(TIMED):
+            episodes = synchronous_parallel_sample(
+                worker_set=algo.env_runner_group,
+                max_env_steps=batch,
+                concat=True,
+                _uses_new_env_runners=True,
+            )
+            sampled += batch  # RLlib samples at least the batch; count it
+            del episodes
+        sample_s = time.perf_counter() - start
+        before = algo.train()["num_env_steps_sampled_lifetime"]
+        start = time.perf_counter()
         for _ in range(TIMED):
             res = algo.train()
-            timers = res["timers"]
-            sample += timers["env_runner_sampling_timer"]
-            whole += timers["training_iteration"]
-        # runners finish their episodes' steps: count what was sampled
+        whole_s = time.perf_counter() - start
         steps = res["num_env_steps_sampled_lifetime"] - before
-        return steps / sample, steps / whole
+        out = {"sampling": sampled / sample_s, "iteration": steps / whole_s}
+        if profile:
+            out["split"] = _split(algo, batch)
+        return out
     finally:
         algo.stop()
 
 
+def _split(algo, batch: int) -> dict[str, float]:
+    """Seconds of one iteration's parts, each timed on its own: sampling a
+    train batch, the learner's update on it (its connector pipeline and SGD),
+    and a whole iteration; the rest is weight sync and RLlib's metrics."""
+    cfg = algo.config
+    start = time.perf_counter()
+    episodes = synchronous_parallel_sample(
+        worker_set=algo.env_runner_group,
+        max_env_steps=batch,
+        concat=True,
+        _uses_new_env_runners=True,
+    )
+    sample = time.perf_counter() - start
+    start = time.perf_counter()
+    algo.learner_group.update(
+        episodes=episodes,
+        num_epochs=cfg.num_epochs,
+        minibatch_size=cfg.minibatch_size,
+        shuffle_batch_per_epoch=cfg.shuffle_batch_per_epoch,
+        timesteps={},
+    )
+    learn = time.perf_counter() - start
+    start = time.perf_counter()
+    algo.train()
+    whole = time.perf_counter() - start
+    return {
+        "iteration": whole,
+        "sampling": sample,
+        "learner": learn,
+        "rest": max(whole - sample - learn, 0.0),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--presets",
-        nargs="+",
-        choices=sorted(PPO_PRESETS),
-        default=["hmarl", "reference"],
-    )
-    parser.add_argument(
-        "--critics",
-        nargs="+",
-        choices=CRITICS,
-        default=["local"],
-        help="value functions to measure (default: local)",
-    )
-    parser.add_argument(
-        "--grid",
-        choices=("full", "defaults"),
-        default="full",
-        help="rollout settings: the full grid or the phase scripts' defaults (2x16)",
-    )
-    parser.add_argument(
-        "--repeats", type=int, default=1, help="measurements of each cell"
-    )
+    parser.add_argument("--stores", type=int, default=None, help="stores of a chain")
+    parser.add_argument("--grid", action="store_true", help="runners x envs grid")
+    parser.add_argument("--profile", action="store_true", help="split an iteration")
+    parser.add_argument("--preset", choices=sorted(PPO_PRESETS), default="hmarl")
+    parser.add_argument("--critic", choices=CRITICS, default="local")
+    parser.add_argument("--env-runners", nargs="+", default=["batched", "pettingzoo"])
     args = parser.parse_args()
     ray.init(
         address="local",
@@ -100,42 +141,53 @@ def main() -> None:
         log_to_driver=False,
         logging_level=logging.ERROR,
     )
-    print(
-        f"phase-1 training throughput, default scenario, {platform.machine()}, "
-        f"{os.cpu_count()} cores"
+    scenario = scenario_of(args.stores)
+    agents = len(scenario.nodes) + 1
+    ppo = replace(PPO_PRESETS[args.preset], critic=args.critic)
+    default = RunnerSettings()
+    grid = (
+        GRID
+        if args.grid
+        else [(default.num_env_runners, default.num_envs_per_env_runner)]
     )
     print(
-        f"{'preset':>7} {'critic':>7} {'runners':>7} {'envs/runner':>11} "
-        f"{'minibatch':>9} {'sampling steps/s':>17} {'iteration steps/s':>18}"
+        f"phase-1 training throughput, scenario {scenario.name!r} ({agents} "
+        f"agents), preset {args.preset}, {args.critic} critic (train batch "
+        f"{ppo.train_batch_size}, "
+        f"minibatch {ppo.minibatch_size}, {ppo.num_epochs} epochs), "
+        f"{platform.machine()}, {os.cpu_count()} cores"
     )
-    grid = GRID if args.grid == "full" else DEFAULTS
-    whole_of: dict[tuple, list[float]] = {}
-    for preset in args.presets:
-        for runners, envs in grid:
-            if runners > os.cpu_count():  # a CPU each; the driver waits meanwhile
-                continue
-            for _ in range(args.repeats):
-                for critic in args.critics:
-                    ppo = replace(PPO_PRESETS[preset], critic=critic)
-                    sample, whole = measure(runners, envs, ppo)
-                    whole_of.setdefault((preset, runners, envs, critic), []).append(
-                        whole
-                    )
-                    cells = (
-                        f"{preset:>7} {critic:>7} {runners:>7} {envs:>11} "
-                        f"{ppo.minibatch_size:>9}"
-                    )
-                    print(f"{cells} {sample:>17,.0f} {whole:>18,.0f}", flush=True)
-    if set(args.critics) == {"local", "central"}:
-        for (preset, runners, envs, critic), central in whole_of.items():
-            if critic != "central":
-                continue
-            local = whole_of[(preset, runners, envs, "local")]
+    print(
+        f"{'env runner':>10} {'runners':>7} {'envs':>5} {'sampling steps/s':>17} "
+        f"{'iteration steps/s':>18} {'iteration agent steps/s':>24}"
+    )
+    for runners, envs in grid:
+        if runners > os.cpu_count():
+            continue
+        results = {}
+        for kind in args.env_runners:
+            r = measure(
+                scenario, RunnerSettings(runners, envs, kind), ppo, args.profile
+            )
+            results[kind] = r
             print(
-                f"{preset} {runners}x{envs}: central / local critic, whole "
-                f"iteration: {np.mean(central) / np.mean(local):.2f} (means of "
-                f"{len(central)}: {np.mean(central):,.0f} vs {np.mean(local):,.0f} "
-                "env steps/s)"
+                f"{kind:>10} {runners:>7} {envs:>5} {r['sampling']:>17,.0f} "
+                f"{r['iteration']:>18,.0f} {r['iteration'] * agents:>24,.0f}",
+                flush=True,
+            )
+            if "split" in r:
+                s = r["split"]
+                print(
+                    f"{'':>10} one iteration {s['iteration']:.3f} s: sampling "
+                    f"{s['sampling']:.3f} s, learner {s['learner']:.3f} s, rest "
+                    f"{s['rest']:.3f} s"
+                )
+        if {"batched", "pettingzoo"} <= set(results):
+            b, p = results["batched"], results["pettingzoo"]
+            print(
+                f"{'':>10} batched / pettingzoo: sampling "
+                f"{b['sampling'] / p['sampling']:.1f}x, iteration "
+                f"{b['iteration'] / p['iteration']:.1f}x"
             )
     ray.shutdown()
 

@@ -47,6 +47,7 @@ env's for the same generator and actions (``tests/test_batched_runner.py``).
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections import defaultdict
@@ -56,6 +57,7 @@ import torch
 from ray.rllib.core.columns import Columns
 from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+from ray.rllib.env.utils.infinite_lookback_buffer import InfiniteLookbackBuffer
 from ray.rllib.utils.metrics import (
     NUM_AGENT_STEPS_SAMPLED,
     NUM_AGENT_STEPS_SAMPLED_LIFETIME,
@@ -68,7 +70,7 @@ from ray.rllib.utils.metrics import (
 )
 
 from analysis.runs.loading import OWN_KEY, STATE_KEY
-from experiments.kpis import KPI_FIELDS, store_kpis
+from experiments.kpis import KPI_FIELDS, KPI_WINDOW, store_kpis
 from hmarl_env.registry import module_id, role_of
 from hmarl_env.rewards import table_columns
 from hmarl_env.rollout import Rollout
@@ -76,8 +78,8 @@ from hmarl_env.scenario import scenario_from_dict
 
 __all__ = ["BatchedEnvRunner", "replica_generators"]
 
-#: what a learned module's forward pass leaves in an episode beside the action
-_KEPT = (Columns.ACTION_DIST_INPUTS, Columns.ACTION_LOGP)
+#: the infos of a chunk's steps (the ledger's rows reach metrics as KPIs)
+_NO_INFO: dict = {}
 
 
 def replica_generators(seed: int | None, runner: int, replicas: int) -> list:
@@ -122,6 +124,8 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
             scenario, replicas, env_config.get("store_observation", "pipeline")
         )
         self._central = env_config.get("critic", "local") == "central"
+        #: every agent's observation side by side (``Rollout.observe``'s width)
+        self._obs_width = max(sl.stop for sl in self._rollout.roles.slices.values())
         self._rngs = replica_generators(
             self.config.seed, self.worker_index or 0, replicas
         )
@@ -194,9 +198,7 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
         horizon = rollout.sim.scenario.horizon
         t0 = self._t
         trained = [g for g in self._groups if self._trained(g.mid)]
-        obs = np.empty(
-            (length + 1, B, rollout.roles.slices[rollout.agents[-1]].stop), np.float32
-        )
+        obs = np.empty((length + 1, B, self._obs_width), np.float32)
         states = (
             np.empty((length + 1, B, rollout.roles.state_space.shape[0]), np.float32)
             if self._central and trained
@@ -272,21 +274,21 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
         return acts.numpy(), kept
 
     def _episodes(self, trained, obs, states, actions, rewards, extras, t0, done):
+        """One chunk per replica and agent of each trained module. Chunks carry
+        no spaces: RLlib's learner connectors read numpy buffers only."""
         out = []
         B = self.num_envs
         for g in trained:
-            o_space = self.env.envs[0].unwrapped.get_observation_space(g.agents[0])
-            a_space = self.env.envs[0].unwrapped.get_action_space(g.agents[0])
             for j, (agent, col, sl) in enumerate(
                 zip(g.agents, g.columns, g.slices, strict=True)
             ):
+                own = obs[:, :, sl]
                 for b in range(B):
                     row = j * B + b
-                    own = obs[:, b, sl]
                     observations = (
-                        {OWN_KEY: own, STATE_KEY: states[:, b]}
+                        {OWN_KEY: own[:, b], STATE_KEY: states[:, b]}
                         if states is not None
-                        else own
+                        else own[:, b]
                     )
                     out.append(
                         _chunk(
@@ -299,8 +301,6 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
                             f"{self._episode_ids[b]}_{t0}",
                             t0,
                             done,
-                            o_space,
-                            a_space,
                         )
                     )
         return out
@@ -333,29 +333,41 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
             )
 
     def _log_episodes(self, horizon: int) -> None:
+        """RLlib's episode metrics and the stores' KPIs of the ``B`` episodes
+        that just ended. Each metric keeps a window of the latest episodes
+        (RLlib's: 100 over all runners; the KPIs': 100 per runner), so only
+        the last window's worth of replicas is logged: the same means, minima
+        and maxima as logging every one."""
         B = self.num_envs
         m = self.metrics
         m.log_value(NUM_EPISODES, B, reduce="sum")
         m.log_value(NUM_EPISODES_LIFETIME, B, reduce="lifetime_sum")
         seconds = (time.perf_counter() - self._started) / B
         agents = self._rollout.agents
-        kpis = store_kpis(np.stack(self._kpi_rows, axis=1)[:, :, self._stores_nodes])
-        for b in range(B):
-            returns = self._returns[b]
-            per_module: dict[str, float] = defaultdict(float)
-            for g in self._groups:
-                for col in g.columns:
-                    per_module[g.mid] += float(returns[col])
+        returns = self._returns
+        modules = {g.mid: returns[:, g.columns].sum(axis=1) for g in self._groups}
+        window = max(
+            1,
+            math.ceil(
+                self.config.metrics_num_episodes_for_smoothing
+                / (self.config.num_env_runners or 1)
+            ),
+        )
+        for b in range(max(0, B - window), B):
             self._log_episode_metrics(
                 horizon,
-                float(returns.sum()),
+                float(returns[b].sum()),
                 seconds,
-                {a: float(r) for a, r in zip(agents, returns, strict=True)},
-                dict(per_module),
+                dict(zip(agents, returns[b].tolist(), strict=True)),
+                {mid: float(r[b]) for mid, r in modules.items()},
                 dict.fromkeys(agents, horizon),
             )
+        kpis = store_kpis(np.stack(self._kpi_rows, axis=1)[:, :, self._stores_nodes])
+        for b in range(max(0, B - KPI_WINDOW), B):
             for key, values in kpis.items():
-                m.log_value(("kpi", key), float(values[b]), reduce="mean", window=100)
+                m.log_value(
+                    ("kpi", key), float(values[b]), reduce="mean", window=KPI_WINDOW
+                )
 
     @property
     def _stores_nodes(self) -> list[int]:
@@ -365,6 +377,16 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
     def get_metrics(self):
         # episodes are logged as they end; nothing is kept for later
         return self.metrics.reduce()
+
+
+def _buffer(data) -> InfiniteLookbackBuffer:
+    """RLlib's buffer of an episode's column over ``data`` (a numpy array, a
+    dict of them, or a list), no lookback, no space: what its constructor
+    makes, without deriving a space's structure for every buffer."""
+    buf = InfiniteLookbackBuffer.__new__(InfiniteLookbackBuffer)
+    buf.data, buf.lookback, buf.finalized = data, 0, not isinstance(data, list)
+    buf._space = buf._space_struct = None
+    return buf
 
 
 def _chunk(
@@ -377,32 +399,29 @@ def _chunk(
     episode_id,
     t0,
     done,
-    o_space,
-    a_space,
 ) -> SingleAgentEpisode:
-    """One agent's chunk of one replica's episode, numpy-backed."""
-    episode = SingleAgentEpisode(
-        observations=_rows(observations),
-        actions=list(actions),
-        rewards=list(rewards),
-        extra_model_outputs={c: list(v) for c, v in extras.items()},
-        observation_space=o_space,
-        action_space=a_space,
-        truncated=done,
-        t_started=t0,
-        len_lookback_buffer=0,
-        agent_id=agent,
-        module_id=mid,
-        multi_agent_episode_id=episode_id,
-    )
-    return episode.to_numpy()
-
-
-def _rows(observations):
-    if isinstance(observations, dict):
-        keys = list(observations)
-        return [
-            {k: observations[k][i] for k in keys}
-            for i in range(len(observations[keys[0]]))
-        ]
-    return list(observations)
+    """One agent's chunk of one replica's episode, numpy buffers from the
+    start. Every slot of RLlib's ``SingleAgentEpisode`` is set as its
+    constructor sets it for these arguments (``tests/test_batched_runner.py``
+    compares the two), at a fraction of the constructor's cost, which
+    derives space structures and validates lengths the runner already knows."""
+    n = len(actions)
+    episode = SingleAgentEpisode.__new__(SingleAgentEpisode)
+    episode.id_ = uuid.uuid4().hex
+    episode.agent_id = agent
+    episode.module_id = mid
+    episode.multi_agent_episode_id = episode_id
+    episode.observations = _buffer(observations)
+    episode.infos = _buffer([_NO_INFO] * (n + 1))
+    episode.actions = _buffer(actions)
+    episode.rewards = _buffer(rewards)
+    episode.extra_model_outputs = {c: _buffer(v) for c, v in extras.items()}
+    episode._observation_space = episode._action_space = None
+    episode.is_terminated = False
+    episode.is_truncated = done
+    episode.t_started = t0
+    episode.t = t0 + n
+    episode._custom_data = {}
+    episode._start_time = episode._last_step_time = None
+    episode._last_added_observation = episode._last_added_infos = None
+    return episode

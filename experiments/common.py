@@ -37,7 +37,7 @@ from baselines.policies import make_policies
 from experiments.batched_runner import BatchedEnvRunner
 from experiments.critic import OWN, CentralCriticModule, CentralStateEnv
 from experiments.heads import MODULES as HEAD_MODULES
-from experiments.kpis import episode_kpis
+from experiments.kpis import KPI_WINDOW, episode_kpis
 from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
 from hmarl_env.registry import module_id
 from hmarl_env.scenario import Scenario, scenario_from_dict
@@ -142,7 +142,9 @@ class KPICallback(RLlibCallback):
         if metrics_logger is None:
             return
         for key, value in episode_kpis([*(prev_episode_chunks or []), episode]).items():
-            metrics_logger.log_value(("kpi", key), value, reduce="mean", window=100)
+            metrics_logger.log_value(
+                ("kpi", key), value, reduce="mean", window=KPI_WINDOW
+            )
 
 
 def build_config(
@@ -270,6 +272,8 @@ def build_config(
             train_batch_size_per_learner=ppo.train_batch_size,
         )
         .learners(
+            num_learners=runners.num_learners,
+            num_gpus_per_learner=runners.num_gpus_per_learner,
             learner_class=HmarlPPOLearner,
             learner_config_dict={
                 REWARD_SCALES_KEY: ppo.learner_reward_scales(scenario),

@@ -12,9 +12,11 @@ import numpy as np
 
 from hmarl_env.registry import role_of
 
-__all__ = ["KPI_FIELDS", "KPI_KEYS", "episode_kpis", "store_kpis"]
+__all__ = ["KPI_FIELDS", "KPI_KEYS", "KPI_WINDOW", "episode_kpis", "store_kpis"]
 
 KPI_KEYS = ("service_level", "lost_sales", "stockout_periods", "holding_cost")
+#: the KPIs are means over each env runner's latest this many episodes
+KPI_WINDOW = 100
 #: the period-table columns :func:`store_kpis` reads, in its last axis' order
 KPI_FIELDS = ("service_level", "lost", "backlog", "holding_cost")
 

@@ -83,6 +83,8 @@ class PhaseOptions:
         RunnerSettings, "num_envs_per_env_runner"
     )
     env_runner: str | None = _from(RunnerSettings, "env_runner")
+    num_learners: int | None = _from(RunnerSettings, "num_learners")
+    num_gpus_per_learner: float | None = _from(RunnerSettings, "num_gpus_per_learner")
     output: str | None = setting(None, "folder for run folders (default: results/)")
     address: str | None = setting(
         None, "join an existing Ray cluster (e.g. 'auto' or host:port)"

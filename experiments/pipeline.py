@@ -95,6 +95,8 @@ KEPT = (
     "num_env_runners",
     "num_envs_per_env_runner",
     "env_runner",
+    "num_learners",
+    "num_gpus_per_learner",
     "eval_interval",
     "eval_episodes",
     "checkpoint_interval",

@@ -123,16 +123,34 @@ def _check_answers(address: str) -> None:
 
 
 def _check_cpus(runners: RunnerSettings) -> None:
-    """Each remote env runner takes a CPU of the cluster: with fewer, Ray would
-    wait for them forever."""
+    """Each remote env runner and learner takes a CPU of the cluster, a GPU
+    learner its GPUs: with fewer, Ray would wait for them forever."""
     import ray
 
-    cpus = ray.cluster_resources().get("CPU", 0)
+    resources = ray.cluster_resources()
+    cpus = resources.get("CPU", 0)
     if runners.num_env_runners > cpus:
         raise ValueError(
             f"--num-env-runners {runners.num_env_runners} needs as many CPUs, the "
             f"Ray cluster has {cpus:g}: use --num-env-runners {int(cpus)} or fewer "
             "(0 samples in the driver)"
+        )
+    learners = max(runners.num_learners, 1)  # 0: the driver's own learner
+    gpus = runners.num_gpus_per_learner * learners
+    if gpus > resources.get("GPU", 0):
+        raise ValueError(
+            f"--num-gpus-per-learner {runners.num_gpus_per_learner:g} with "
+            f"{learners} learner(s) needs {gpus:g} GPUs, the Ray cluster has "
+            f"{resources.get('GPU', 0):g}: use --num-gpus-per-learner 0 (learn "
+            "on the CPU)"
+        )
+    if runners.num_gpus_per_learner == 0 and (
+        runners.num_learners + runners.num_env_runners > cpus
+    ):
+        raise ValueError(
+            f"--num-learners {runners.num_learners} and --num-env-runners "
+            f"{runners.num_env_runners} take a CPU each, the Ray cluster has "
+            f"{cpus:g}"
         )
 
 

@@ -14,6 +14,7 @@ SLOW_MODULES = {
     "test_curriculum",
     "test_integrations",
     "test_snippets",
+    "test_batched_runner",  # builds RLlib's modules and env runners
 }
 #: fixtures that train with RLlib or start Ray
 SLOW_FIXTURES = {"run", "pipeline", "ray_local", "central_runs", "central_pipeline"}

@@ -85,8 +85,9 @@ def test_heuristic_modules_act_exactly_as_the_baselines():
             module.forward_train({Columns.OBS: obs})
 
 
+@pytest.mark.parametrize("env_runner", ["batched", "pettingzoo"])
 @pytest.mark.parametrize("critic", ["local", "central"])
-def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path, critic):
+def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path, critic, env_runner):
     import ray
 
     from analysis.runs.loading import ModulePolicy, load_policies
@@ -122,7 +123,7 @@ def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path, critic):
     )
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
-        in_driver = RunnerSettings(num_env_runners=0, num_envs_per_env_runner=1)
+        in_driver = RunnerSettings(0, 1, env_runner)
         algo = build_config(sc, phase, ppo, in_driver).build_algo()
         algo.train()
         trained = ModulePolicy(algo.get_module("store"), "store")
@@ -135,6 +136,22 @@ def test_loaded_checkpoint_acts_like_the_trained_module(tmp_path, critic):
     space.seed(0)
     obs = np.stack([space.sample() for _ in range(500)])
     np.testing.assert_array_equal(loaded(obs), trained(obs))
+
+
+def test_a_gpu_learner_without_a_gpu_is_refused_before_anything_runs(tmp_path):
+    proc = script(
+        "phase1",
+        *TINY,
+        "--output",
+        str(tmp_path),
+        "--num-gpus-per-learner",
+        "1",
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "--num-gpus-per-learner 1 with 1 learner(s) needs 1 GPUs" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_resume_continues_a_killed_run(tmp_path):

@@ -270,17 +270,34 @@ class RunnerSettings:
         choices=ENV_RUNNERS,
     )
 
+    num_learners: int = setting(
+        0,
+        "learner processes (0: the driver learns; n > 0: n remote learners, a "
+        "CPU or GPU each, splitting every train batch, as RLlib's data-parallel "
+        "learners do on a cluster)",
+    )
+    num_gpus_per_learner: float = setting(
+        0.0,
+        "GPUs per learner (1: learn on a GPU, in the driver when num_learners "
+        "is 0); refused before anything runs where the cluster has none",
+    )
+
     def __post_init__(self) -> None:
+        g = self.num_gpus_per_learner
+        if isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 <= g:
+            raise ValueError(
+                f"RunnerSettings.num_gpus_per_learner must be a number >= 0, got {g!r}"
+            )
         if self.env_runner not in ENV_RUNNERS:
             raise ValueError(
                 f"RunnerSettings.env_runner must be one of {list(ENV_RUNNERS)}, "
                 f"got {self.env_runner!r}"
             )
         for f in fields(self):
-            if f.name == "env_runner":
+            if f.name in ("env_runner", "num_gpus_per_learner"):
                 continue
             v = getattr(self, f.name)
-            low = 0 if f.name == "num_env_runners" else 1
+            low = 1 if f.name == "num_envs_per_env_runner" else 0
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
                 raise ValueError(
                     f"RunnerSettings.{f.name} must be an integer >= {low}, got {v!r}"
