@@ -98,11 +98,13 @@ CANDIDATES: dict[str, tuple[str, dict]] = {
         "reference",
         {**SCALED, **C, "gamma": 0.95, "lambda_": 0.9},
     ),
-    # hmarl's preset, as chosen (center_lr1e3_runners2), and its default rollouts
-    "hmarl": ("hmarl", {"num_env_runners": 2, "num_envs_per_env_runner": 16}),
-    # the batched env runner (2 x 16 replicas): the preset as it was, then
-    # learner settings that make fewer, larger SGD steps per env step
-    "batched": ("hmarl", BATCHED),
+    # hmarl's preset as chosen here (center_lr1e3_runners2; now small_batches)
+    # and its rollouts then
+    "hmarl": ("small_batches", {"num_env_runners": 2, "num_envs_per_env_runner": 16}),
+    # the batched env runner (2 x 16 replicas): that preset, then learner
+    # settings that make fewer, larger SGD steps per env step (the preset
+    # since the batched runner, at four times the budget)
+    "batched": ("small_batches", BATCHED),
     "batched_tb4k_mb2k_ep5": ("hmarl", {**BATCHED, **BIG}),
     "batched_tb4k_mb2k_ep5_lr2e3": ("hmarl", {**BATCHED, **BIG, "lr": 2e-3}),
     "batched_tb4k_mb1k_ep5": (

@@ -100,7 +100,9 @@ class PhaseOptions:
     gate_episodes: int | None = _from(RunConfig, "gate_episodes")
     ppo_preset: str | None = setting(
         None,
-        "named PPO settings: hmarl (the default) or reference (the HMARL "
+        "named PPO settings: hmarl (the default), small_batches (hmarl's "
+        "settings with 8x the SGD steps per env step, for a quarter of the "
+        "budget: with --env-runner pettingzoo) or reference (the HMARL "
         "reference design's PPO guide; alias seeds); phases 2-4: the preset of "
         "the run they start from; the single settings below override it",
         choices=tuple(sorted(PPO_PRESETS)) + tuple(PPO_PRESET_ALIASES),

@@ -13,12 +13,13 @@ writes ``gate.json``: does the learned store beat the reference design's rule-ba
 store on held-out episodes? Phase 2 (``experiments/phase2.py``) starts from this run.
 Every option: ``--help``.
 
-Results to expect (default scenario, default budget of 200,000 env steps,
-hmarl's PPO preset, about 100 s of training on 2 cores): the stores' episode
-reward rises from about -10,000 (random ordering); the greedy policy passes
-the reference design's rule-based store (819 per store on held-out seeds) within about
-20,000 steps and ends at 896-898 over training seeds 0-2, above the tuned
-base-stock heuristic (888) by 8-10 per store and episode. With
+Results to expect (default scenario, default budget of 800,000 env steps,
+hmarl's PPO preset, the batched env runner, about 80 s of training on 2
+cores): the stores' episode reward rises from about -10,000 (random
+ordering); the greedy policy passes the reference design's rule-based store
+(819 per store on held-out seeds) within about 100,000 steps and ends at
+897-902 over training seeds 0-2, above the tuned base-stock heuristic (888)
+by 9-14 per store and episode. With
 ``--ppo-preset reference`` (the reference design's PPO guide) the critic learns nothing
 and the store ends short of the tuned heuristic. See docs/results.md.
 """

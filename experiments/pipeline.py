@@ -19,7 +19,7 @@ checkpoint. A summary of every phase is printed at the end.
 
 Every phase option (``--timesteps``, ``--num-env-runners``, ``--lr``, ...)
 applies to each phase; without ``--timesteps`` each phase has its own default
-budget (phase 1: 200,000 env steps, 2: 100,000, 3: 50,000, 4: 100,000).
+budget (phase 1: 800,000 env steps, 2: 400,000, 3: 200,000, 4: 400,000).
 
 Exit status: 0 when every step ran and every gate passed (or ``--force``), 2
 for bad input (an unknown scenario, a folder that is not a pipeline), 3 when

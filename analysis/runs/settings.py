@@ -104,9 +104,9 @@ class PPOSettings:
         "step size of the running mean reward the learner subtracts (after "
         "scaling) before computing advantages (0: none)",
     )
-    minibatch_size: int = setting(512, "SGD minibatch")
-    num_epochs: int = setting(10, "passes over each train batch")
-    train_batch_size: int = setting(2048, "env steps per training iteration")
+    minibatch_size: int = setting(2048, "SGD minibatch")
+    num_epochs: int = setting(5, "passes over each train batch")
+    train_batch_size: int = setting(4096, "env steps per training iteration")
     hiddens: tuple[int, ...] = setting(
         (64, 64), "hidden layer sizes of the policy and value networks, e.g. 64,64"
     )
@@ -226,13 +226,26 @@ class PPOSettings:
 
 
 #: Named PPO settings. ``hmarl``: the defaults, chosen by
-#: ``benchmarks/ppo_search.py`` (table in ``benchmarks/ppo_search.md``).
+#: ``benchmarks/ppo_search.py`` (tables in ``benchmarks/ppo_search.md`` and,
+#: with the batched env runner, ``benchmarks/ppo_search_batched.md``): train
+#: batches of 4,096 env steps, minibatches of 2,048, 5 epochs, for budgets
+#: four times those of ``small_batches``.
+#: ``small_batches``: the same with the learner of the PettingZoo runner's
+#: time (2,048 env steps, minibatches of 512, 10 epochs: eight times the SGD
+#: steps per env step), for loops where env steps are dear (RLlib's PettingZoo
+#: runner, the recipes for other libraries); it learns as much in a quarter
+#: of the env steps.
 #: ``reference``: the HMARL reference design's PPO guide (lr 3e-4, minibatch
 #: 64, unscaled rewards and RLlib's value clip of 10).
 PPO_PRESETS: dict[str, PPOSettings] = {
     "hmarl": PPOSettings(),
+    "small_batches": PPOSettings(
+        train_batch_size=2048, minibatch_size=512, num_epochs=10
+    ),
     "reference": PPOSettings(
         lr=3e-4,
+        train_batch_size=2048,
+        num_epochs=10,
         grad_clip=0.5,
         vf_clip_param=10.0,
         reward_scaling="none",
@@ -378,7 +391,7 @@ PHASES: dict[str, Phase] = {
             name="phase1",
             train=("store",),
             heuristic={"warehouse": "tuned", "supplier": "tuned"},
-            timesteps=200_000,
+            timesteps=800_000,
             compare=True,
         ),
         Phase(
@@ -388,7 +401,7 @@ PHASES: dict[str, Phase] = {
             heuristic={"supplier": "tuned"},
             source="phase1",
             load=("store",),
-            timesteps=100_000,
+            timesteps=400_000,
         ),
         Phase(
             name="phase3",
@@ -396,14 +409,14 @@ PHASES: dict[str, Phase] = {
             frozen=("store", "warehouse"),
             source="phase2",
             load=("store", "warehouse"),
-            timesteps=50_000,
+            timesteps=200_000,
         ),
         Phase(
             name="phase4",
             train=("store", "warehouse", "supplier"),
             source="phase3",
             load=("store", "warehouse", "supplier"),
-            timesteps=100_000,
+            timesteps=400_000,
             ppo_changes={"lr": 1e-4},
         ),
     )

@@ -1,7 +1,10 @@
 """hmarl's learning settings for other libraries' PPO: the numbers phase 1 uses.
 
 Every recipe trains the stores' shared policy with RLlib's phase-1 settings
-(:data:`HMARL`, ``PPO_PRESETS["hmarl"]``): learning rate 1e-3, 2,048 env steps
+for loops that step one env at a time (:data:`HMARL`,
+``PPO_PRESETS["small_batches"]``: hmarl's preset with the learner it had with
+RLlib's PettingZoo runner, which learns in a quarter of the env steps of the
+batched runner's defaults): learning rate 1e-3, 2,048 env steps
 per update, minibatches of 512 store decisions, 10 epochs, discount 0.99, GAE
 lambda 0.95, clip 0.2, entropy 0.01, value weight 0.5, gradient norm 0.5, no
 value clip, two tanh layers of 64; and the rewards reach the learner as they
@@ -25,7 +28,7 @@ __all__ = ["HMARL", "POOLED_ADVANTAGES", "set_threads", "store_reward_scale"]
 POOLED_ADVANTAGES = "You requested advantage normalization"
 
 #: the settings every recipe takes its numbers from
-HMARL: PPOSettings = PPO_PRESETS["hmarl"]
+HMARL: PPOSettings = PPO_PRESETS["small_batches"]
 
 
 def store_reward_scale(scenario: Scenario, ppo: PPOSettings = HMARL) -> float:
