@@ -38,11 +38,12 @@ runner, remote runners ``1, 2, ...``) draws from
 episode after another, as a PettingZoo env keeps its generator across
 ``reset()`` calls. Every replica of a run has its own stream (RLlib's
 PettingZoo path seeds env ``e`` of runner ``r`` with ``seed + r + e``, so two
-runners share most of their demand), and none is an integer seed of the
-held-out or monitoring episodes.
+runners share most of their demand), and none is the stream of an integer
+seed below 2**32, as the held-out and monitoring episodes' are.
 
-The observations, rewards and ledger of a replica equal the PettingZoo
-env's for the same generator and actions (``tests/test_batched_runner.py``).
+The observations, rewards, global state and KPIs of a replica equal the
+PettingZoo env's for the same generator and actions
+(``tests/test_batched_runner.py``).
 """
 
 from __future__ import annotations
