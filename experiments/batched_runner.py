@@ -134,8 +134,10 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
         for agent in self._rollout.agents:
             by_module[module_id(agent)].append(agent)
         self._groups = [_Group(m, a, self._rollout) for m, a in by_module.items()]
-        self._stores = [
-            i for i, a in enumerate(self._rollout.agents) if role_of(a).name == "store"
+        # the stores' node indices: the KPIs' columns of the period tables
+        node_of = self._rollout.roles.node_of
+        self._store_nodes = [
+            node_of[a] for a in self._rollout.agents if role_of(a).name == "store"
         ]
         self._t = -1  # the period the replicas are at; -1: not reset yet
         self._episode_ids: list[str] = []
@@ -363,17 +365,12 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
                 {mid: float(r[b]) for mid, r in modules.items()},
                 dict.fromkeys(agents, horizon),
             )
-        kpis = store_kpis(np.stack(self._kpi_rows, axis=1)[:, :, self._stores_nodes])
+        kpis = store_kpis(np.stack(self._kpi_rows, axis=1)[:, :, self._store_nodes])
         for b in range(max(0, B - KPI_WINDOW), B):
             for key, values in kpis.items():
                 m.log_value(
                     ("kpi", key), float(values[b]), reduce="mean", window=KPI_WINDOW
                 )
-
-    @property
-    def _stores_nodes(self) -> list[int]:
-        node_of = self._rollout.roles.node_of
-        return [node_of[self._rollout.agents[i]] for i in self._stores]
 
     def get_metrics(self):
         # episodes are logged as they end; nothing is kept for later
