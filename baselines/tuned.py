@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ _NEUTRAL = {
     "expected_store_costs": False,
     "warehouse_lot_periods": None,
     "warehouse_max_order": None,
+    "storage": math.inf,
+    "truck_volume": math.inf,
+    "products": [],
 }
 
 

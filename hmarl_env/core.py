@@ -8,23 +8,39 @@ reads and writes are one piece, and the timeline below is their spec.)
 axis first. It knows nothing of agents, observations or rewards: it takes order
 quantities and returns the period's :class:`~hmarl_env.ledger.Ledger`.
 
+With a catalogue of ``P`` products (:attr:`Scenario.products`) every state
+array has one column per node and product, node-major (column ``i * P + p``),
+and every step below runs for each product; the capacities are what couples
+products. Without a catalogue ``P = 1`` and a column is a node.
+
 Timeline of period ``t`` (the textbook's periodic review):
 
-1. shipments due in ``t`` arrive and join on-hand;
+1. shipments due in ``t`` arrive and join on-hand; where a node's storage
+   (``Node.storage``, volume) cannot take them all, every product arriving is
+   accepted in the same proportion, that of the room left to the volume
+   arriving, and the rest is discarded (ledger ``discarded``, costing the
+   product's ``value`` a unit);
 2. customer demand at stores is served from on-hand; the unmet part is lost
    (``lost_sales``) or added to the store's backlog (``backorder``), which is
    served first in later periods;
 3. every node orders (``step``'s ``orders``); each node then ships to its
    children from on-hand against what they ordered plus what it still owes
    them, rationing proportionally when short (what it cannot ship stays owed);
-   the supplier releases ``min(outstanding * fulfil, capacity)`` to the root
-   and owes the rest. A shipment sent in ``t`` to a node with lead time ``L``
-   arrives at the start of ``t + L``;
+   the supplier releases ``outstanding * fulfil`` to the root and owes the
+   rest. Then the volume limits: where what goes down a lane (to a node from
+   its parent: ``Node.truck_volume``; to the root from the supplier:
+   ``Supplier.capacity``) exceeds its volume, every product on it is cut in the
+   same proportion (ledger ``capacity_cut``) and the cut stays owed. With one
+   product the supplier's rule is ``min(outstanding * fulfil, capacity)``. A
+   shipment sent in ``t`` to a node with lead time ``L`` arrives at the start
+   of ``t + L``;
 4. costs are charged on end-of-period quantities: on-hand at the node's
    holding cost; units in transit to a node at its parent's holding cost when
    ``in_transit_holding`` is on (the supplier's pipeline is free); stockout cost
    per unit lost, or per unit backlogged (stores) or owed to children
-   (warehouses) at the end of the period; a fixed cost per order placed.
+   (warehouses) at the end of the period; a node's fixed cost per period in
+   which it orders, shared equally by the products it ordered, plus each
+   ordered product's own; the value of what was discarded.
 
 :meth:`Simulation.reset` runs 1-2 of period 0. :meth:`Simulation.step` runs 3-4
 of period ``t``, returns its complete ledger, then runs 1-2 of ``t + 1`` (unless
@@ -49,10 +65,12 @@ from enum import IntEnum
 import numpy as np
 
 from hmarl_env._jit import kernel
-from hmarl_env.demand import MAX_MAGNITUDE
+from hmarl_env.demand import MAX_MAGNITUDE, sample_columns
 from hmarl_env.ledger import (
+    CAPACITY_FIELDS,
     NODE_FIELDS,
     SUPPLIER_FIELDS,
+    CapacityField,
     Ledger,
     NodeField,
     SupplierField,
@@ -76,16 +94,20 @@ class StateField(IntEnum):
     lost = 8
     customer_backlog = 9
     owed_children = 10
+    discarded = 11
 
 
 STATE_FIELDS = tuple(f.name for f in StateField)
 # short names for the kernels: state[b, _S.on_hand, i], led[b, _L.shipped, i]
-_S, _L, _SF = StateField, NodeField, SupplierField
+_S, _L, _SF, _CF = StateField, NodeField, SupplierField, CapacityField
 #: the floor of a divisor that may be 0: ``x / max(y, TINY)`` is finite where
 #: ``y`` is 0 (and ``x >= 0``); every kernel of hmarl's uses this one
 TINY = 1e-300
-#: rows of the per-node constants given to the kernels
-_HOLD, _STOCKOUT, _FIXED, _HOLD_TRANSIT = range(4)
+#: rows of the per-column constants given to the kernels (``_FIXED``: the
+#: product's own fixed cost; a node's is shared by what it orders)
+_HOLD, _STOCKOUT, _FIXED, _HOLD_TRANSIT, _VALUE = range(5)
+#: rows of the per-node limits given to the kernels
+_STORAGE, _TRUCK, _MAJOR = range(3)
 #: what a step kernel reports about its inputs (nothing is changed unless OK)
 _OK, _BAD_ORDERS, _BAD_FULFIL = range(3)
 #: the largest order a node may place in a period: a thousand times the largest
@@ -107,38 +129,56 @@ def served(done, undone):  # pragma: no cover - jit
 
 
 @kernel
-def _open(state, pipeline, demand, t, backorder):  # pragma: no cover - jit
+def _open(state, pipeline, demand, t, backorder, limits, volume):  # pragma: no cover
     """Steps 1-2 of period ``t`` for every replica (in place)."""
     slot = t % pipeline.shape[1]
     for b in range(state.shape[0]):
-        _open_replica(state, pipeline, demand, b, t, slot, backorder)
+        _open_replica(state, pipeline, demand, b, t, slot, backorder, limits, volume)
 
 
 @kernel(inline=True)
-def _open_replica(state, pipeline, demand, b, t, slot, backorder):  # pragma: no cover
+def _open_replica(  # pragma: no cover - jit
+    state, pipeline, demand, b, t, slot, backorder, limits, volume
+):
     """Steps 1-2 of period ``t`` for replica ``b``: arrivals, then customer demand."""
-    for i in range(state.shape[2]):
-        received = pipeline[b, slot, i]
-        pipeline[b, slot, i] = 0.0
-        opening = state[b, _S.on_hand, i]
-        state[b, _S.opening, i] = opening
-        state[b, _S.received, i] = received
-        on_hand = opening + received
-        # max(.., 0) absorbs rounding once a node's pipeline has emptied
-        state[b, _S.in_transit, i] = max(state[b, _S.in_transit, i] - received, 0.0)
-        # demand is zero at warehouses, so they are left alone
-        d = demand[t, b, i]
-        state[b, _S.demand, i] = d
-        need = d + state[b, _S.customer_backlog, i] if backorder else d
-        sold = min(on_hand, need)
-        state[b, _S.sold, i] = sold
-        state[b, _S.on_hand, i] = on_hand - sold
-        if backorder:
-            state[b, _S.customer_backlog, i] = need - sold
-            state[b, _S.backlog, i] = need - sold + state[b, _S.owed_children, i]
-            state[b, _S.lost, i] = 0.0
-        else:
-            state[b, _S.lost, i] = need - sold
+    P = volume.shape[0]
+    for i in range(limits.shape[1]):
+        accept = 1.0  # the share of what arrives that the storage takes
+        storage = limits[_STORAGE, i]
+        if storage < np.inf:
+            held = 0.0
+            arriving = 0.0
+            for q in range(P):
+                held += state[b, _S.on_hand, i * P + q] * volume[q]
+                arriving += pipeline[b, slot, i * P + q] * volume[q]
+            room = max(storage - held, 0.0)
+            if arriving > room:
+                accept = room / arriving
+        for q in range(P):
+            k = i * P + q
+            received = pipeline[b, slot, k]
+            pipeline[b, slot, k] = 0.0
+            kept = received if accept == 1.0 else received * accept
+            opening = state[b, _S.on_hand, k]
+            state[b, _S.opening, k] = opening
+            state[b, _S.received, k] = received
+            state[b, _S.discarded, k] = received - kept
+            on_hand = opening + kept
+            # max(.., 0) absorbs rounding once a node's pipeline has emptied
+            state[b, _S.in_transit, k] = max(state[b, _S.in_transit, k] - received, 0.0)
+            # demand is zero at warehouses, so they are left alone
+            d = demand[t, b, k]
+            state[b, _S.demand, k] = d
+            need = d + state[b, _S.customer_backlog, k] if backorder else d
+            sold = min(on_hand, need)
+            state[b, _S.sold, k] = sold
+            state[b, _S.on_hand, k] = on_hand - sold
+            if backorder:
+                state[b, _S.customer_backlog, k] = need - sold
+                state[b, _S.backlog, k] = need - sold + state[b, _S.owed_children, k]
+                state[b, _S.lost, k] = 0.0
+            else:
+                state[b, _S.lost, k] = need - sold
 
 
 @kernel
@@ -167,6 +207,8 @@ def _step(  # pragma: no cover - jit
     parent,
     lead,
     consts,
+    limits,
+    volume,
     supplier,
     root,
     t,
@@ -175,15 +217,18 @@ def _step(  # pragma: no cover - jit
 ):
     """Steps 3-4 of period ``t`` (state updated in place), then 1-2 of ``t + 1``.
 
-    Returns ``(status, ledger node block, ledger supplier block)``; on a status
-    other than ``_OK`` nothing has changed.
+    Returns ``(status, ledger node block, ledger supplier block, ledger
+    capacity block)``; on a status other than ``_OK`` nothing has changed.
     """
     status = _check(orders, fulfil, MAX_ORDER)
-    B, _, N = state.shape
-    led = np.empty((B, len(NODE_FIELDS), N))
+    B, _, K = state.shape
+    P = volume.shape[0]
+    N = K // P
+    led = np.empty((B, len(NODE_FIELDS), K))
     sup = np.empty((B, len(SUPPLIER_FIELDS)))
+    cap = np.empty((B, len(CAPACITY_FIELDS), K))
     if status != _OK:
-        return status, led, sup
+        return status, led, sup, cap
     capacity, regular = supplier[0], supplier[1]
     overtime_cost, backlog_cost = supplier[2], supplier[3]
     M = pipeline.shape[1]
@@ -192,79 +237,121 @@ def _step(  # pragma: no cover - jit
         arrival[i] = (t + lead[i]) % M
     opens = t + 1 < horizon
     next_slot = (t + 1) % M
-    # per replica: what each node's children ask of it, got from it, still miss
-    requested = np.empty(N)
-    shipped = np.empty(N)
-    child_orders = np.empty(N)
-    owed_children = np.empty(N)
+    # per replica and column: what its children ask of it, got from it, still
+    # miss; what it owes and ships before and after the volume limits
+    requested = np.empty(K)
+    shipped = np.empty(K)
+    child_orders = np.empty(K)
+    owed_children = np.empty(K)
+    owed = np.empty(K)
+    ship = np.empty(K)
     for b in range(B):
         f = fulfil[b] if fulfil.shape[0] == B else fulfil[0]
         # 3. orders, then shipments from on-hand (proportional rationing)
-        for i in range(N):
-            requested[i] = 0.0
-            shipped[i] = 0.0
-            child_orders[i] = 0.0
-            owed_children[i] = 0.0
+        for k in range(K):
+            requested[k] = 0.0
+            shipped[k] = 0.0
+            child_orders[k] = 0.0
+            owed_children[k] = 0.0
         for i in range(N):
             p = parent[i]
             if p >= 0:
-                requested[p] += state[b, _S.inbound_backlog, i] + orders[b, i]
+                for q in range(P):
+                    k = i * P + q
+                    requested[p * P + q] += state[b, _S.inbound_backlog, k] + orders[b, k]
         for i in range(N):
-            order = orders[b, i]
-            owed = state[b, _S.inbound_backlog, i] + order
             p = parent[i]
-            if p >= 0:  # each child gets its parent's fraction
-                frac = min(state[b, _S.on_hand, p] / max(requested[p], TINY), 1.0)
-                ship = owed * frac
-                shipped[p] += ship
-                child_orders[p] += order
-                owed_children[p] += owed - ship
-            else:  # the supplier releases to the root
-                ship = min(owed * f, capacity)
-            led[b, _L.ordered, i] = order
-            led[b, _L.inbound, i] = ship
-            led[b, _L.inbound_backlog, i] = owed - ship
-            state[b, _S.inbound_backlog, i] = owed - ship
-            pipeline[b, arrival[i], i] += ship
-            state[b, _S.in_transit, i] += ship
+            for q in range(P):
+                k = i * P + q
+                owed[k] = state[b, _S.inbound_backlog, k] + orders[b, k]
+                if p >= 0:  # each child gets its parent's fraction
+                    pk = p * P + q
+                    frac = min(state[b, _S.on_hand, pk] / max(requested[pk], TINY), 1.0)
+                    ship[k] = owed[k] * frac
+                else:  # the supplier releases to the root
+                    ship[k] = owed[k] * f
+            # the lane's volume: every product cut in one proportion
+            limit = capacity if p < 0 else limits[_TRUCK, i]
+            total = 0.0
+            if limit < np.inf:
+                for q in range(P):
+                    total += ship[i * P + q] * volume[q]
+            for q in range(P):
+                k = i * P + q
+                if total > limit:
+                    full = ship[k]
+                    ship[k] = limit * ((full * volume[q]) / total) / volume[q]
+                    cap[b, _CF.capacity_cut, k] = full - ship[k]
+                else:
+                    cap[b, _CF.capacity_cut, k] = 0.0
+                order = orders[b, k]
+                if p >= 0:
+                    pk = p * P + q
+                    shipped[pk] += ship[k]
+                    child_orders[pk] += order
+                    owed_children[pk] += owed[k] - ship[k]
+                led[b, _L.ordered, k] = order
+                led[b, _L.inbound, k] = ship[k]
+                led[b, _L.inbound_backlog, k] = owed[k] - ship[k]
+                state[b, _S.inbound_backlog, k] = owed[k] - ship[k]
+                pipeline[b, arrival[i], k] += ship[k]
+                state[b, _S.in_transit, k] += ship[k]
         # 4. costs on end-of-period quantities
         for i in range(N):
-            backlog = state[b, _S.customer_backlog, i] + owed_children[i]
-            # max(.., 0): rounding when a node ships its all
-            closing = max(state[b, _S.on_hand, i] - shipped[i], 0.0)
-            in_transit = state[b, _S.in_transit, i]
-            lost = state[b, _S.lost, i]
-            holding = closing * consts[_HOLD, i]
-            transit = in_transit * consts[_HOLD_TRANSIT, i]
-            stockout = (lost + backlog) * consts[_STOCKOUT, i]
-            order_cost = consts[_FIXED, i] if orders[b, i] > 0.0 else 0.0
-            led[b, _L.opening, i] = state[b, _S.opening, i]
-            led[b, _L.received, i] = state[b, _S.received, i]
-            led[b, _L.demand, i] = state[b, _S.demand, i] + child_orders[i]
-            led[b, _L.sold, i] = state[b, _S.sold, i]
-            led[b, _L.lost, i] = lost
-            led[b, _L.shipped, i] = shipped[i]
-            led[b, _L.backlog, i] = backlog
-            led[b, _L.closing, i] = closing
-            led[b, _L.in_transit, i] = in_transit
-            led[b, _L.holding_cost, i] = holding
-            led[b, _L.transit_cost, i] = transit
-            led[b, _L.stockout_cost, i] = stockout
-            led[b, _L.order_cost, i] = order_cost
-            led[b, _L.total_cost, i] = holding + transit + stockout + order_cost
-            state[b, _S.on_hand, i] = closing
-            state[b, _S.backlog, i] = backlog
-            state[b, _S.owed_children, i] = owed_children[i]
-        released = led[b, _L.inbound, root]
+            lines = 0  # the products this node ordered share its fixed cost
+            for q in range(P):
+                if orders[b, i * P + q] > 0.0:
+                    lines += 1
+            share = limits[_MAJOR, i] / lines if lines > 0 else 0.0
+            for q in range(P):
+                k = i * P + q
+                backlog = state[b, _S.customer_backlog, k] + owed_children[k]
+                # max(.., 0): rounding when a node ships its all
+                closing = max(state[b, _S.on_hand, k] - shipped[k], 0.0)
+                in_transit = state[b, _S.in_transit, k]
+                lost = state[b, _S.lost, k]
+                holding = closing * consts[_HOLD, k]
+                transit = in_transit * consts[_HOLD_TRANSIT, k]
+                stockout = (lost + backlog) * consts[_STOCKOUT, k]
+                order_cost = share + consts[_FIXED, k] if orders[b, k] > 0.0 else 0.0
+                discarded = state[b, _S.discarded, k]
+                discard_cost = discarded * consts[_VALUE, k]
+                led[b, _L.opening, k] = state[b, _S.opening, k]
+                led[b, _L.received, k] = state[b, _S.received, k]
+                led[b, _L.demand, k] = state[b, _S.demand, k] + child_orders[k]
+                led[b, _L.sold, k] = state[b, _S.sold, k]
+                led[b, _L.lost, k] = lost
+                led[b, _L.shipped, k] = shipped[k]
+                led[b, _L.backlog, k] = backlog
+                led[b, _L.closing, k] = closing
+                led[b, _L.in_transit, k] = in_transit
+                led[b, _L.holding_cost, k] = holding
+                led[b, _L.transit_cost, k] = transit
+                led[b, _L.stockout_cost, k] = stockout
+                led[b, _L.order_cost, k] = order_cost
+                led[b, _L.total_cost, k] = (
+                    holding + transit + stockout + order_cost + discard_cost
+                )
+                cap[b, _CF.discarded, k] = discarded
+                cap[b, _CF.discard_cost, k] = discard_cost
+                state[b, _S.on_hand, k] = closing
+                state[b, _S.backlog, k] = backlog
+                state[b, _S.owed_children, k] = owed_children[k]
+        # the supplier's release and backlog, in volume (units with one product)
+        released = 0.0
+        owes = 0.0
+        for q in range(P):
+            released += led[b, _L.inbound, root * P + q] * volume[q]
+            owes += led[b, _L.inbound_backlog, root * P + q] * volume[q]
         overtime = max(released - regular, 0.0)
         sup[b, _SF.supplier_overtime] = overtime
         sup[b, _SF.supplier_overtime_cost] = overtime * overtime_cost
-        sup[b, _SF.supplier_backlog_cost] = (
-            led[b, _L.inbound_backlog, root] * backlog_cost
-        )
+        sup[b, _SF.supplier_backlog_cost] = owes * backlog_cost
         if opens:  # the next period, while this replica is in cache
-            _open_replica(state, pipeline, demand, b, t + 1, next_slot, backorder)
-    return status, led, sup
+            _open_replica(
+                state, pipeline, demand, b, t + 1, next_slot, backorder, limits, volume
+            )
+    return status, led, sup, cap
 
 
 def _state_field(k: int) -> property:
@@ -283,7 +370,8 @@ class Simulation:
         scenario: the supply chain.
         batch_size: number of independent replicas ``B``.
 
-    Attributes (valid after :meth:`reset`, shape ``(B, N)`` unless noted):
+    Attributes (valid after :meth:`reset`, shape ``(B, N)`` unless noted; with
+    a catalogue of ``P`` products, ``(B, N * P)``, node-major):
         on_hand: units on hand.
         in_transit: units shipped to each node that have not arrived.
         inbound_backlog: units each node ordered that its parent (the supplier
@@ -294,7 +382,7 @@ class Simulation:
         demand, sold, lost, received, opening: this period's values so far.
 
     Each of these attributes is a copy, taken when read. :attr:`state_array`
-    is the live state itself, ``(B, len(STATE_FIELDS), N)``, which every step
+    is the live state itself, ``(B, len(STATE_FIELDS), N * P)``, which every step
     updates in place (for readers that copy what they keep).
     """
 
@@ -319,36 +407,56 @@ class Simulation:
         self.scenario = scenario
         self.batch_size = int(batch_size)
         n = self.n_nodes = len(scenario.nodes)
+        P = self.n_products = scenario.n_products
+        self.n_columns = n * P
         self._parent = np.ascontiguousarray(scenario.parent_index, dtype=np.int64)
         self._root = int(scenario.root)
         self._lead = np.ascontiguousarray(scenario.lead_times, dtype=np.int64)
         self._M = int(self._lead.max())
+        # per column (node-major): node rate x product multiplier
+        volume, value, hold_x, stockout_x, fixed = scenario.product_table
         h = np.array([nd.holding_cost for nd in scenario.nodes], dtype=np.float64)
-        consts = np.zeros((4, n))
-        consts[_HOLD] = h
-        consts[_STOCKOUT] = [nd.stockout_cost for nd in scenario.nodes]
-        consts[_FIXED] = [nd.fixed_order_cost for nd in scenario.nodes]
+        stockout = np.array([nd.stockout_cost for nd in scenario.nodes])
+        consts = np.zeros((5, n, P))
+        consts[_HOLD] = np.outer(h, hold_x)
+        consts[_STOCKOUT] = np.outer(stockout, stockout_x)
+        consts[_FIXED] = fixed
         if scenario.in_transit_holding:  # at the parent's rate; the supplier's is free
-            consts[_HOLD_TRANSIT] = np.where(
-                self._parent < 0, 0.0, h[np.maximum(self._parent, 0)]
-            )
-        self._consts = consts
+            rate = np.where(self._parent < 0, 0.0, h[np.maximum(self._parent, 0)])
+            consts[_HOLD_TRANSIT] = np.outer(rate, hold_x)
+        consts[_VALUE] = value
+        self._consts = np.ascontiguousarray(consts.reshape(5, n * P))
+        self._limits = np.array(
+            [
+                [nd.storage for nd in scenario.nodes],
+                [nd.truck_volume for nd in scenario.nodes],
+                [nd.fixed_order_cost for nd in scenario.nodes],
+            ],
+            dtype=np.float64,
+        )
+        self._volume = np.ascontiguousarray(volume, dtype=np.float64)
         sup = scenario.supplier
         self._supplier = np.array(
             [sup.capacity, sup.regular_capacity, sup.overtime_cost, sup.backlog_cost],
             dtype=np.float64,
         )
-        self._init = np.array(
-            [nd.initial_inventory for nd in scenario.nodes], dtype=np.float64
-        )
+        initial, pipeline = scenario.initial_units
+        self._init = initial.reshape(n * P)
         # what arrives in periods 1 .. L - 1: pipeline slots 1 .. L - 1
-        self._init_pipeline = np.zeros((self._M, n))
+        self._init_pipeline = np.zeros((self._M, n, P))
         for i, nd in enumerate(scenario.nodes):
-            self._init_pipeline[1 : nd.lead_time, i] = nd.initial_pipeline
+            self._init_pipeline[1 : nd.lead_time, i] = pipeline[i]
+        self._init_pipeline = self._init_pipeline.reshape(self._M, n * P)
         self._backorder = scenario.shortage == "backorder"
         self._horizon = int(scenario.horizon)
-        self._stores = scenario.store_index
-        self._processes = [scenario.nodes[i].demand for i in self._stores]
+        # the columns that face demand, and each one's process
+        self._demand_columns = np.array(
+            [i * P + q for i in scenario.store_index for q in range(P)], dtype=np.intp
+        )
+        self._processes = [
+            d for i in scenario.store_index
+            for d in scenario.store_demand(scenario.node_names[i])
+        ]
         self._state: np.ndarray | None = None
         self.period = -1
 
@@ -361,16 +469,14 @@ class Simulation:
                 replica (replica ``b`` then meets the same demand as a batch of
                 one reset with ``rng[b]``).
         """
-        B, n, T = self.batch_size, self.n_nodes, self.scenario.horizon
+        B, K, T = self.batch_size, self.n_columns, self.scenario.horizon
         if not isinstance(rng, np.random.Generator) and not hasattr(rng, "__iter__"):
             raise ValueError(
                 "reset needs a numpy Generator (or one per replica), got "
                 f"{rng!r}; for a seed, pass np.random.default_rng(seed)"
             )
-        demand = np.zeros((T, B, n))
         if isinstance(rng, np.random.Generator):
-            for i, p in zip(self._stores, self._processes, strict=True):
-                demand[:, :, i] = p.sample(rng, T, B)
+            rngs = None
         else:
             rngs = list(rng)
             if len(rngs) != B or not all(
@@ -380,15 +486,28 @@ class Simulation:
                     f"reset needs one numpy Generator or {B} of them (one per "
                     f"replica), got {len(rngs)} items"
                 )
+        demand = np.zeros((T, B, K))
+        cols = self._demand_columns
+        if self.scenario.products:  # a catalogue: every column of a kind at once
+            if rngs is None:
+                demand[:, :, cols] = sample_columns(self._processes, rng, T, B)
+            else:
+                for b, r in enumerate(rngs):
+                    demand[:, b, cols] = sample_columns(self._processes, r, T, 1)[:, 0]
+        elif rngs is None:
+            for i, p in zip(cols, self._processes, strict=True):
+                demand[:, :, i] = p.sample(rng, T, B)
+        else:
             for b, r in enumerate(rngs):
-                for i, p in zip(self._stores, self._processes, strict=True):
+                for i, p in zip(cols, self._processes, strict=True):
                     demand[:, b, i] = p.sample(r, T, 1)[:, 0]
         self._demand = demand
-        state = np.zeros((B, len(StateField), n))
+        state = np.zeros((B, len(StateField), K))
         state[:, _S.on_hand] = self._init
         state[:, _S.in_transit] = self._init_pipeline.sum(axis=0)
         self._pipeline = np.repeat(self._init_pipeline[None], B, axis=0)
-        _open(state, self._pipeline, demand, 0, self._backorder)
+        _open(state, self._pipeline, demand, 0, self._backorder, self._limits,
+              self._volume)
         self._state = state
         self.period = 0
 
@@ -428,7 +547,7 @@ class Simulation:
             )
         orders = self._as_orders(orders)
         f = self._as_fulfil(fulfil)
-        status, nodes, supplier = _step(
+        status, nodes, supplier, capacity = _step(
             self._state,
             self._pipeline,
             self._demand,
@@ -437,6 +556,8 @@ class Simulation:
             self._parent,
             self._lead,
             self._consts,
+            self._limits,
+            self._volume,
             self._supplier,
             self._root,
             t,
@@ -448,7 +569,10 @@ class Simulation:
         elif status == _BAD_FULFIL:
             self._bad_fulfil(fulfil)
         self.period = t + 1
-        return Ledger(t, self.scenario.node_names, nodes, supplier)
+        return Ledger(
+            t, self.scenario.node_names, nodes, supplier, capacity,
+            self.scenario.product_names,
+        )
 
     def _as_orders(self, orders) -> np.ndarray:
         """``orders`` as a C-contiguous, writable float64 ``(B, N)`` array."""
@@ -462,7 +586,13 @@ class Simulation:
                 orders = np.array(orders, dtype=np.float64)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"orders must be numbers: {exc}") from None
-        if orders.shape != (self.batch_size, self.n_nodes):
+        if orders.shape != (self.batch_size, self.n_columns):
+            if self.n_products > 1:
+                raise ValueError(
+                    f"orders must have shape (batch, nodes x products) = "
+                    f"{(self.batch_size, self.n_columns)}, node-major (column "
+                    f"i * {self.n_products} + p), got {orders.shape}"
+                )
             raise ValueError(
                 f"orders must have shape (batch, nodes) = "
                 f"{(self.batch_size, self.n_nodes)} in the order "
@@ -507,10 +637,14 @@ class Simulation:
 
     def _bad_orders(self, orders: np.ndarray) -> None:
         bad = ~((orders >= 0) & (orders <= MAX_ORDER))
-        b, i = (int(x[0]) for x in np.nonzero(bad))
+        b, k = (int(x[0]) for x in np.nonzero(bad))
+        P = self.n_products
+        where = f"node {self.scenario.node_names[k // P]!r}"
+        if P > 1:
+            where += f", product {self.scenario.product_names[k % P]!r}"
         raise ValueError(
             f"orders must be finite, >= 0 and at most {MAX_ORDER:g}; replica {b}, "
-            f"node {self.scenario.node_names[i]!r} got {float(orders[b, i])!r}"
+            f"{where} got {float(orders[b, k])!r}"
         )
 
     # ------------------------------------------------------------ derived state
@@ -522,4 +656,10 @@ class Simulation:
     @property
     def echelon_inventory_position(self) -> np.ndarray:
         """Echelon inventory position of each node (its own and everything below it)."""
-        return self.inventory_position @ self.scenario.subtree
+        ip = self.inventory_position
+        if self.n_products == 1:
+            return ip @ self.scenario.subtree
+        B, N, P = self.batch_size, self.n_nodes, self.n_products
+        return np.einsum(
+            "bkp,kj->bjp", ip.reshape(B, N, P), self.scenario.subtree
+        ).reshape(B, N * P)

@@ -4,6 +4,12 @@ A :class:`Ledger` holds one period for a batch of replicas: each node field is
 an array of shape ``(B, N)`` (replica, node in scenario order), each supplier
 field shape ``(B,)``. Quantities are in units, costs in the scenario's money.
 
+With a catalogue of ``P`` products every node field is kept per node and
+product: shape ``(B, N * P)``, node-major (column ``i * P + p`` is product
+``p`` at node ``i``); :meth:`Ledger.by_product` gives ``(B, N, P)`` and
+:meth:`Ledger.node_total` the sum over products ``(B, N)``. Without a catalogue
+``P = 1`` and the two layouts are one.
+
 Node fields:
 
 =================  ===============================================================
@@ -23,7 +29,18 @@ holding_cost       closing * holding cost
 transit_cost       in_transit * the parent's holding cost (if in-transit holding is on)
 stockout_cost      (lost + backlog) * stockout cost
 order_cost         fixed cost if the node ordered
-total_cost         the sum of the four costs
+total_cost         the sum of the four costs and ``discard_cost``
+=================  ===============================================================
+
+Capacity fields (:attr:`Ledger.capacity`, the node fields' shape; all 0 where
+no capacity binds):
+
+=================  ===============================================================
+discarded          units that arrived but found the node's storage full (step 1)
+discard_cost       discarded * the product's value
+capacity_cut       units of this node's inbound shipment held back by a volume
+                   limit: its truck, or at the root the supplier's release
+                   volume; they stay owed (``inbound_backlog``)
 =================  ===============================================================
 
 Supplier fields: ``supplier_overtime`` (units released above regular capacity),
@@ -31,9 +48,10 @@ Supplier fields: ``supplier_overtime`` (units released above regular capacity),
 received, released and owes are the root's ``ordered``, ``inbound`` and
 ``inbound_backlog``.
 
-Invariants: ``closing = opening + received - shipped - sold`` at every node, and
-over the whole chain, everything the supplier released plus the initial stock
-equals what was sold plus what is on hand plus what is in transit.
+Invariants: ``closing = opening + received - discarded - shipped - sold`` at
+every node and product, and over the whole chain, per product, everything the
+supplier released plus the initial stock equals what was sold plus what was
+discarded plus what is on hand plus what is in transit.
 """
 
 from __future__ import annotations
@@ -45,6 +63,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 __all__ = [
+    "CAPACITY_FIELDS",
+    "CapacityField",
     "NODE_FIELDS",
     "SUPPLIER_FIELDS",
     "Ledger",
@@ -84,7 +104,16 @@ class SupplierField(IntEnum):
     supplier_backlog_cost = 2
 
 
+class CapacityField(IntEnum):
+    """Each capacity field's row in :attr:`Ledger.capacity` (its axis 1)."""
+
+    discarded = 0
+    discard_cost = 1
+    capacity_cut = 2
+
+
 NODE_FIELDS = tuple(f.name for f in NodeField)
+CAPACITY_FIELDS = tuple(f.name for f in CapacityField)
 SUPPLIER_FIELDS = tuple(f.name for f in SupplierField)
 
 
@@ -98,13 +127,18 @@ class Ledger:
     ``(B, len(SUPPLIER_FIELDS))``, fields in the order of those tuples (each
     replica's period in one place, which keeps large batches cache-friendly).
 
+    Capacity fields (:data:`CAPACITY_FIELDS`) are attributes too, views of a
+    third block ``capacity``, shape ``(B, len(CAPACITY_FIELDS), N * P)``.
+
     Args:
         period: the period reconciled.
         node_names: the scenario's node names, in node order.
         nodes, supplier: the two blocks.
+        capacity: the capacity block (zeros when not given).
+        products: the product names (one, ``"product"``, when not given).
     """
 
-    __slots__ = ("period", "node_names", "nodes", "supplier")
+    __slots__ = ("period", "node_names", "nodes", "supplier", "capacity", "products")
 
     if TYPE_CHECKING:  # the fields are properties added below, one per name
 
@@ -116,19 +150,32 @@ class Ledger:
         node_names: tuple[str, ...],
         nodes: np.ndarray,
         supplier: np.ndarray,
+        capacity: np.ndarray | None = None,
+        products: tuple[str, ...] = ("product",),
     ) -> None:
         self.period = period
         self.node_names = node_names
         self.nodes = nodes
         self.supplier = supplier
+        if capacity is None:
+            capacity = np.zeros((nodes.shape[0], len(CAPACITY_FIELDS), nodes.shape[2]))
+        self.capacity = capacity
+        self.products = products
 
     @classmethod
     def from_fields(
-        cls, period: int, node_names: tuple[str, ...], **fields: np.ndarray
+        cls,
+        period: int,
+        node_names: tuple[str, ...],
+        products: tuple[str, ...] = ("product",),
+        **fields: np.ndarray,
     ) -> Ledger:
-        """A ledger from every field of NODE_FIELDS and SUPPLIER_FIELDS, by name."""
+        """A ledger from every field of NODE_FIELDS and SUPPLIER_FIELDS, by name
+        (capacity fields, when not given, are zero)."""
         missing = [f for f in (*NODE_FIELDS, *SUPPLIER_FIELDS) if f not in fields]
-        unknown = sorted(set(fields) - set(NODE_FIELDS) - set(SUPPLIER_FIELDS))
+        unknown = sorted(
+            set(fields) - set(NODE_FIELDS) - set(SUPPLIER_FIELDS) - set(CAPACITY_FIELDS)
+        )
         if missing or unknown:
             raise ValueError(
                 f"a ledger needs every field once; missing {missing}, unknown {unknown}"
@@ -139,34 +186,73 @@ class Ledger:
         supplier = np.stack(
             [np.asarray(fields[f], dtype=np.float64) for f in SUPPLIER_FIELDS], axis=1
         )
-        return cls(period, tuple(node_names), nodes, supplier)
+        capacity = np.stack(
+            [
+                np.broadcast_to(np.asarray(fields.get(f, 0.0), dtype=np.float64),
+                                nodes[:, 0].shape)
+                for f in CAPACITY_FIELDS
+            ],
+            axis=1,
+        )
+        return cls(period, tuple(node_names), nodes, supplier, capacity, products)
 
     def replace(self, **fields: np.ndarray) -> Ledger:
         """A copy with some fields replaced (the original is left as it is)."""
-        current = {f: getattr(self, f) for f in (*NODE_FIELDS, *SUPPLIER_FIELDS)}
+        every = (*NODE_FIELDS, *SUPPLIER_FIELDS, *CAPACITY_FIELDS)
+        current = {f: getattr(self, f) for f in every}
         unknown = sorted(set(fields) - set(current))
         if unknown:
             raise ValueError(f"unknown ledger fields {unknown}")
         current.update(fields)
-        return Ledger.from_fields(self.period, self.node_names, **current)
+        return Ledger.from_fields(
+            self.period, self.node_names, self.products, **current
+        )
 
     def __repr__(self) -> str:
-        B, _, N = self.nodes.shape
-        return f"Ledger(period={self.period}, nodes={N}, replicas={B})"
+        B, _, K = self.nodes.shape
+        P = len(self.products)
+        return (
+            f"Ledger(period={self.period}, nodes={K // P}, products={P}, "
+            f"replicas={B})"
+        )
 
     def __reduce__(self):
-        return (Ledger, (self.period, self.node_names, self.nodes, self.supplier))
+        return (
+            Ledger,
+            (self.period, self.node_names, self.nodes, self.supplier, self.capacity,
+             self.products),
+        )
 
-    def row(self, node: str | int, replica: int = 0) -> dict[str, float]:
-        """Every node field of one node and replica as plain floats."""
+    def by_product(self, field: str) -> np.ndarray:
+        """A node or capacity field as ``(B, N, P)`` (a view)."""
+        x = getattr(self, field)
+        return x.reshape(x.shape[0], len(self.node_names), len(self.products))
+
+    def node_total(self, field: str) -> np.ndarray:
+        """A node or capacity field summed over products, ``(B, N)``."""
+        return self.by_product(field).sum(axis=2)
+
+    def row(
+        self, node: str | int, replica: int = 0, product: str | int = 0
+    ) -> dict[str, float]:
+        """Every node and capacity field of one node, product and replica as
+        plain floats."""
         i = self.node_names.index(node) if isinstance(node, str) else int(node)
+        p = self.products.index(product) if isinstance(product, str) else int(product)
+        k = i * len(self.products) + p
         out = {"period": float(self.period)}
-        out.update(zip(NODE_FIELDS, self.nodes[replica, :, i].tolist(), strict=True))
+        out.update(zip(NODE_FIELDS, self.nodes[replica, :, k].tolist(), strict=True))
+        out.update(
+            zip(CAPACITY_FIELDS, self.capacity[replica, :, k].tolist(), strict=True)
+        )
         return out
 
     def balance_error(self) -> float:
-        """Largest ``|closing - (opening + received - shipped - sold)|``."""
-        gap = self.closing - (self.opening + self.received - self.shipped - self.sold)
+        """Largest ``|closing - (opening + received - discarded - shipped -
+        sold)|`` over nodes, products and replicas."""
+        gap = self.closing - (
+            self.opening + self.received - self.discarded - self.shipped - self.sold
+        )
         return float(np.abs(gap).max())
 
 
@@ -184,24 +270,41 @@ for _k, _name in enumerate(NODE_FIELDS):
     setattr(Ledger, _name, _node_field(_k))
 for _k, _name in enumerate(SUPPLIER_FIELDS):
     setattr(Ledger, _name, _supplier_field(_k))
+for _k, _name in enumerate(CAPACITY_FIELDS):
+    setattr(
+        Ledger,
+        _name,
+        property(
+            lambda self, k=_k: self.capacity[:, k],
+            doc=f"capacity field {CAPACITY_FIELDS[_k]}",
+        ),
+    )
 del _k, _name
 
 
 def ledgers_to_frame(ledgers: Iterable[Ledger]):
-    """A long pandas DataFrame: one row per period, replica and node."""
+    """A long pandas DataFrame: one row per period, replica and node (and per
+    product, with a ``product`` column and the capacity fields, for a
+    catalogue)."""
     import pandas as pd
 
     frames = []
+    columns = ["period", "replica", "node", *NODE_FIELDS]
     for led in ledgers:
-        B, N = led.closing.shape
+        B, K = led.closing.shape
+        P = len(led.products)
         cols = {
-            "period": np.full(B * N, led.period),
-            "replica": np.repeat(np.arange(B), N),
-            "node": np.tile(np.array(led.node_names, dtype=object), B),
+            "period": np.full(B * K, led.period),
+            "replica": np.repeat(np.arange(B), K),
+            "node": np.tile(np.repeat(np.array(led.node_names, dtype=object), P), B),
         }
-        for name in NODE_FIELDS:
+        names = NODE_FIELDS
+        if P > 1:
+            cols["product"] = np.tile(np.array(led.products, dtype=object), B * K // P)
+            names = (*NODE_FIELDS, *CAPACITY_FIELDS)
+        for name in names:
             cols[name] = getattr(led, name).reshape(-1)
         frames.append(pd.DataFrame(cols))
     if not frames:
-        return pd.DataFrame(columns=["period", "replica", "node", *NODE_FIELDS])
+        return pd.DataFrame(columns=columns)
     return pd.concat(frames, ignore_index=True)

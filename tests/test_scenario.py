@@ -136,7 +136,12 @@ BAD = [
     (lambda: node(holding_cost=math.nan), "nodes[store_1].holding_cost"),
     (lambda: node(stockout_cost="x"), "nodes[store_1].stockout_cost"),
     (lambda: node(initial_inventory=math.inf), "nodes[store_1].initial_inventory"),
-    (lambda: node(demand=None), "nodes[store_1].demand is required"),
+    (
+        lambda: Scenario("x", (node(demand=None),)),
+        "nodes[store_1].demand is required",
+    ),
+    (lambda: node(storage=0.0), "nodes[store_1].storage"),
+    (lambda: node(truck_volume=-1.0), "nodes[store_1].truck_volume"),
     (lambda: node(name="warehouse_1", demand=Poisson(3)), "nodes[warehouse_1].demand"),
     (lambda: Poisson(0), "Poisson.mean"),
     (lambda: Normal(5, -1), "Normal.std"),

@@ -34,6 +34,7 @@ from hmarl_env.demand import (
     _check_finite,
 )
 from hmarl_env.registry import ROLES, role_of
+from hmarl_env.scenario.products import MAX_PRODUCTS, Product, check_capacity
 
 #: a scenario's name becomes part of run folders and file names: nothing that
 #: could climb out of a folder or need quoting
@@ -84,7 +85,17 @@ class Node:
             - 1`` of an episode (as if the node had ordered that much every
             period before it started), so that an episode can start near the
             steady state; 0 by default (nothing in transit).
-        demand: the customer demand process; stores only.
+        demand: the customer demand process; stores only, and only in a
+            scenario without ``products`` (a catalogue gives each product's
+            demand at each store).
+        storage: the most volume a node holds on hand (the sum over products
+            of units times each product's volume; one unit of volume each in a
+            single-product chain); what arrives beyond it is discarded
+            (:mod:`hmarl_env.core`, step 1). ``inf``: no limit.
+        truck_volume: the most volume the parent ships to this node in a
+            period (its lane's truck); shipments beyond it are cut and stay
+            owed (step 3). ``inf``: no limit. The root's lane is the
+            supplier's release volume (:attr:`Supplier.capacity`).
     """
 
     name: str
@@ -96,6 +107,8 @@ class Node:
     initial_inventory: float = 0.0
     initial_pipeline: float = 0.0
     demand: DemandProcess | None = None
+    storage: float = math.inf
+    truck_volume: float = math.inf
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -130,8 +143,8 @@ class Node:
             raise ValueError(
                 f"{where}.demand must be a demand process, got {self.demand!r}"
             )
-        if self.is_store and self.demand is None:
-            raise ValueError(f"{where}.demand is required for a store")
+        check_capacity(where, "storage", self.storage)
+        check_capacity(where, "truck_volume", self.truck_volume)
         if not self.is_store and self.demand is not None:
             raise ValueError(f"{where}.demand must be empty: only stores face demand")
 
@@ -148,9 +161,12 @@ class Supplier:
     Its lead time is the root node's ``lead_time``.
 
     Attributes:
-        capacity: most units released per period (``inf`` for unlimited).
-        regular_capacity: units per period released without overtime; units above
-            it cost ``overtime_cost`` each (``inf``: no overtime).
+        capacity: most units released per period (``inf`` for unlimited); with
+            a catalogue, the most volume released per period across products,
+            shared in proportion to what each product's release would be.
+        regular_capacity: units (with a catalogue: volume) per period released
+            without overtime; units above it cost ``overtime_cost`` each, per
+            unit of volume with a catalogue (``inf``: no overtime).
         overtime_cost: cost per unit released above ``regular_capacity``.
         backlog_cost: cost per unit ordered but not yet released, per period.
     """
@@ -395,6 +411,9 @@ class Scenario:
         actions: meaning of the discrete actions.
         forecast_smoothing: weight of the newest demand in the stores'
             exponentially smoothed forecast, in (0, 1].
+        products: the catalogue (:class:`~hmarl_env.scenario.products.Product`),
+            each with its demand at every store; empty (the default) for a
+            single product whose demand is each store's ``demand``.
     """
 
     name: str
@@ -406,6 +425,7 @@ class Scenario:
     rewards: Rewards = field(default_factory=Rewards)
     actions: Actions = field(default_factory=Actions)
     forecast_smoothing: float = 0.2
+    products: tuple[Product, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _SCENARIO_NAME.fullmatch(self.name):
@@ -487,16 +507,16 @@ class Scenario:
         _check_finite(
             "scenario", "forecast_smoothing", self.forecast_smoothing, strict=True
         )
-        for node in self.nodes:  # a recorded series must cover the horizon
-            if isinstance(node.demand, Trace):
-                node.demand.check_horizon(self.horizon, f"nodes[{node.name}].demand")
-        for node in self.nodes:  # a growing demand must stay representable
-            if isinstance(node.demand, MertonJumpDiffusion):
-                peak = node.demand.peak(self.horizon)
+        self._check_products()
+        for where, d in self._demands():  # a recorded series must cover the horizon
+            if isinstance(d, Trace):
+                d.check_horizon(self.horizon, where)
+        for where, d in self._demands():  # a growing demand must stay representable
+            if isinstance(d, MertonJumpDiffusion):
+                peak = d.peak(self.horizon)
                 if peak > MAX_MAGNITUDE:
-                    d = node.demand
                     raise ValueError(
-                        f"nodes[{node.name}].demand: Merton demand from {d.initial:g} "
+                        f"{where}: Merton demand from {d.initial:g} "
                         f"with drift {d.drift:g} and volatility {d.volatility:g} per "
                         f"period can reach {peak:.3g} units a period within the "
                         f"{self.horizon}-period horizon (at most {MAX_MAGNITUDE:g}); "
@@ -510,19 +530,142 @@ class Scenario:
                     "which agents receive only in 'system' or 'mixed' mode; "
                     f"scenario {self.name!r} is in mode {self.rewards.mode!r}"
                 )
-            for node in self.nodes:
-                if node.is_store and not isinstance(node.demand, Poisson):
+            for where, d in self._demands():
+                if not isinstance(d, Poisson):
                     raise ValueError(
                         f"rewards.expected_store_costs needs Poisson demand at "
                         f"every store (its expected costs are exact for "
-                        f"whole-unit demand); nodes[{node.name}] has "
-                        f"{node.demand!r}"
+                        f"whole-unit demand); {where} is {d!r}"
                     )
         if self.forecast_smoothing > 1:
             raise ValueError(
                 f"scenario.forecast_smoothing must be in (0, 1], got "
                 f"{self.forecast_smoothing!r}"
             )
+
+    def _check_products(self) -> None:
+        """Stores' demand comes from their node or from every product, never
+        both; capacities hold at least one unit of the largest product."""
+        stores = [n.name for n in self.nodes if n.is_store]
+        products = tuple(self.products)
+        object.__setattr__(self, "products", products)
+        if not products:
+            for n in self.nodes:
+                if n.is_store and n.demand is None:
+                    raise ValueError(f"nodes[{n.name}].demand is required for a store")
+            return
+        if len(products) > MAX_PRODUCTS:
+            raise ValueError(
+                f"scenario.products: at most {MAX_PRODUCTS:,} products, got "
+                f"{len(products):,}"
+            )
+        for p in products:
+            if not isinstance(p, Product):
+                raise ValueError(f"scenario.products must hold Products, got {p!r}")
+        names = [p.name for p in products]
+        if len(set(names)) != len(names):
+            seen: set[str] = set()
+            dupes = sorted({x for x in names if x in seen or seen.add(x)})
+            raise ValueError(f"scenario.products: duplicate names {dupes[:10]}")
+        for n in self.nodes:
+            if n.demand is not None:
+                raise ValueError(
+                    f"nodes[{n.name}].demand must be empty in a scenario with "
+                    "products: each product gives its demand at each store"
+                )
+        for p in products:
+            missing = [s for s in stores if s not in p.demand]
+            extra = sorted(set(p.demand) - set(stores))
+            if missing or extra:
+                raise ValueError(
+                    f"products[{p.name}].demand must name every store once; "
+                    f"missing {missing}, not stores {extra}"
+                )
+        largest = max(products, key=lambda p: p.volume)
+        volumes = {p.name: p.volume for p in products}
+        limits = [(f"nodes[{n.name}]", k, getattr(n, k)) for n in self.nodes
+                  for k in ("storage", "truck_volume")]
+        limits.append(("supplier", "capacity", self.supplier.capacity))
+        for where, key, value in limits:
+            if value < largest.volume:
+                raise ValueError(
+                    f"{where}.{key} is {value:g}, less than one unit of the "
+                    f"largest product ({largest.name!r}, volume {largest.volume:g})"
+                )
+        nodes = set(self.node_names)
+        for p in products:
+            for key in ("initial_inventory", "initial_pipeline"):
+                unknown = sorted(set(getattr(p, key)) - nodes)
+                if unknown:
+                    raise ValueError(
+                        f"products[{p.name}].{key} names {unknown}, not nodes; "
+                        f"nodes: {sorted(nodes)}"
+                    )
+        for n in self.nodes:
+            if n.initial_inventory or n.initial_pipeline:
+                raise ValueError(
+                    f"nodes[{n.name}]: initial_inventory and initial_pipeline must "
+                    "be 0 in a scenario with products (each product gives its own)"
+                )
+            held = sum(p.initial_inventory.get(n.name, 0.0) * p.volume
+                       for p in products)
+            if held > n.storage:
+                raise ValueError(
+                    f"nodes[{n.name}]: the products' initial_inventory takes "
+                    f"{held:g} of volume, more than its storage {n.storage:g}"
+                )
+
+    def _demands(self):
+        """``(where, process)`` of every store's demand of every product."""
+        if not self.products:
+            return [(f"nodes[{n.name}].demand", n.demand) for n in self.nodes
+                    if n.demand is not None]
+        return [(f"products[{p.name}].demand[{s}]", d) for p in self.products
+                for s, d in p.demand.items()]
+
+    # ----------------------------------------------------------------- catalogue
+    @property
+    def n_products(self) -> int:
+        """Products stocked: 1 for a scenario without a catalogue."""
+        return max(len(self.products), 1)
+
+    @cached_property
+    def product_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.products) or ("product",)
+
+    @cached_property
+    def product_table(self) -> np.ndarray:
+        """``(5, P)``: each product's volume, value, holding and stockout
+        multipliers and own fixed order cost (``1, 1, 1, 1, 0`` without a
+        catalogue)."""
+        if not self.products:
+            return np.array([[1.0], [1.0], [1.0], [1.0], [0.0]])
+        keys = ("volume", "value", "holding_cost", "stockout_cost", "fixed_order_cost")
+        return np.array([[getattr(p, k) for p in self.products] for k in keys])
+
+    @cached_property
+    def initial_units(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(N, P)`` units on hand at the start, and ``(N, P)`` arriving in
+        each of the periods ``1 .. L - 1``."""
+        if not self.products:
+            return (
+                np.array([[n.initial_inventory] for n in self.nodes], dtype=float),
+                np.array([[n.initial_pipeline] for n in self.nodes], dtype=float),
+            )
+        out = []
+        for key in ("initial_inventory", "initial_pipeline"):
+            out.append(np.array(
+                [[getattr(p, key).get(n.name, 0.0) for p in self.products]
+                 for n in self.nodes],
+                dtype=float,
+            ))
+        return out[0], out[1]
+
+    def store_demand(self, store: str) -> tuple[DemandProcess, ...]:
+        """A store's demand process for each product, in product order."""
+        if not self.products:
+            return (self.node(store).demand,)
+        return tuple(p.demand[store] for p in self.products)
 
     # ----------------------------------------------------------------- topology
     @cached_property
@@ -572,20 +715,46 @@ class Scenario:
         return self.nodes[self.root].lead_time
 
     @cached_property
-    def mean_demand(self) -> np.ndarray:
-        """Nominal expected demand per period flowing through each node."""
-        own = np.array(
-            [n.demand.mean if n.demand is not None else 0.0 for n in self.nodes]
-        )
+    def product_mean_demand(self) -> np.ndarray:
+        """``(N, P)``: nominal expected demand per period of each product
+        flowing through each node."""
+        own = np.zeros((len(self.nodes), self.n_products))
+        for i, n in enumerate(self.nodes):
+            if n.is_store:
+                own[i] = [d.mean for d in self.store_demand(n.name)]
         return self.subtree.T @ own
 
     @cached_property
-    def demand_std(self) -> np.ndarray:
-        """Nominal std of demand per period through each node (stores independent)."""
-        own = np.array(
-            [n.demand.std if n.demand is not None else 0.0 for n in self.nodes]
-        )
+    def product_demand_std(self) -> np.ndarray:
+        """``(N, P)``: nominal std of each product's demand through each node
+        (stores and products independent)."""
+        own = np.zeros((len(self.nodes), self.n_products))
+        for i, n in enumerate(self.nodes):
+            if n.is_store:
+                own[i] = [d.std for d in self.store_demand(n.name)]
         return np.sqrt(self.subtree.T @ own**2)
+
+    @cached_property
+    def mean_demand(self) -> np.ndarray:
+        """Nominal expected demand per period flowing through each node
+        (units of every product together)."""
+        if not self.products:
+            own = np.array(
+                [n.demand.mean if n.demand is not None else 0.0 for n in self.nodes]
+            )
+            return self.subtree.T @ own
+        return self.product_mean_demand.sum(axis=1)
+
+    @cached_property
+    def demand_std(self) -> np.ndarray:
+        """Nominal std of demand per period through each node (stores and
+        products independent)."""
+        if not self.products:
+            own = np.array(
+                [n.demand.std if n.demand is not None else 0.0 for n in self.nodes]
+            )
+            return np.sqrt(self.subtree.T @ own**2)
+        return np.sqrt((self.product_demand_std**2).sum(axis=1))
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -625,7 +794,7 @@ class Scenario:
         """A plain TOML/JSON-friendly dict that :func:`scenario_from_dict` reads."""
 
         def plain(obj: Any) -> Any:
-            if isinstance(obj, DemandProcess):
+            if isinstance(obj, (DemandProcess, Product)):
                 return obj.to_dict()
             if dataclasses.is_dataclass(obj):
                 return {
