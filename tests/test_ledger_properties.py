@@ -17,6 +17,7 @@ from hmarl_env.demand import (
 )
 from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS
 from hmarl_env.scenario import Node, Supplier
+from hmarl_env.scenario.products import Product
 
 demands = st.one_of(
     st.builds(Poisson, st.floats(0.5, 30)),
@@ -152,3 +153,114 @@ def test_same_seed_same_trajectory(sc, seed):
     for a, b in zip(first, second, strict=True):
         for name in NODE_FIELDS + SUPPLIER_FIELDS:
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+# ------------------------------------------------------------------ catalogues
+limits = st.sampled_from([math.inf, 3.0, 12.0, 40.0])
+
+
+@st.composite
+def catalogues(draw) -> Scenario:
+    """A random chain (as :func:`scenarios`) stocking 1-4 products under
+    random storage, truck and supplier volumes."""
+    base = draw(scenarios())
+    n_products = draw(st.integers(1, 4))
+    volumes = [draw(st.sampled_from([0.5, 1.0, 2.5])) for _ in range(n_products)]
+    largest = max(volumes)
+    stores = [n.name for n in base.nodes if n.is_store]
+    products = tuple(
+        Product(
+            f"p{q}",
+            {s: draw(demands) for s in stores},
+            volume=volumes[q],
+            value=draw(costs),
+            holding_cost=draw(st.floats(0, 2)),
+            stockout_cost=draw(st.floats(0, 2)),
+            fixed_order_cost=draw(st.sampled_from([0.0, 0.7])),
+            initial_inventory={n.name: draw(st.floats(0, 4)) for n in base.nodes},
+            initial_pipeline={n.name: draw(st.floats(0, 2)) for n in base.nodes},
+        )
+        for q in range(n_products)
+    )
+
+    def held(name):
+        return sum(p.initial_inventory[name] * p.volume for p in products)
+
+    nodes = tuple(
+        Node(
+            n.name,
+            parent=n.parent,
+            lead_time=n.lead_time,
+            holding_cost=n.holding_cost,
+            stockout_cost=n.stockout_cost,
+            fixed_order_cost=n.fixed_order_cost,
+            storage=max(draw(limits), held(n.name), largest),
+            truck_volume=max(draw(limits), largest),
+        )
+        for n in base.nodes
+    )
+    supplier = base.supplier
+    if supplier.capacity < largest:
+        supplier = Supplier(capacity=largest)
+    return base.replace(nodes=nodes, products=products, supplier=supplier)
+
+
+def _volume(sc, x):
+    """``(B, N * P)`` units -> ``(B, N)`` volume."""
+    B = x.shape[0]
+    vol = sc.product_table[0]
+    return (x.reshape(B, len(sc.nodes), len(vol)) * vol).sum(axis=2)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sc=catalogues(), batch=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_catalogue_conserves_every_product_and_keeps_every_capacity(sc, batch, seed):
+    sim = Simulation(sc, batch_size=batch)
+    sim.reset(np.random.default_rng(seed))
+    rng = np.random.default_rng(seed + 1)
+    N, P = len(sc.nodes), sc.n_products
+    initial, pipe = sc.initial_units
+    lead = sc.lead_times[:, None]
+    # on hand plus what is in transit at the start, per product
+    start = (initial + pipe * np.maximum(lead - 1, 0)).sum(axis=0)
+    released = np.zeros((batch, P))
+    gone = np.zeros((batch, P))  # sold or discarded
+    storage = np.array([n.storage for n in sc.nodes])
+    truck = np.array([n.truck_volume for n in sc.nodes])
+    parent, root = sc.parent_index, sc.root
+    while not sim.done:
+        orders = rng.exponential(8.0, size=(batch, N * P)) * (
+            rng.random((batch, N * P)) < 0.7
+        )
+        led = sim.step(orders, fulfil=rng.choice([1.0, 0.8, rng.random()]))
+        scale = 1.0 + float(np.abs(led.nodes).max())
+        for block in (led.nodes, led.supplier, led.capacity):
+            assert not np.isnan(block).any() and (block >= 0).all()
+        assert led.balance_error() <= 1e-9 * scale
+        np.testing.assert_allclose(
+            led.total_cost,
+            led.holding_cost + led.transit_cost + led.stockout_cost
+            + led.order_cost + led.discard_cost,
+        )
+        # each capacity holds: storage after arrivals, trucks, the supplier
+        assert (_volume(sc, led.closing) <= storage + 1e-9 * scale).all()
+        lanes = _volume(sc, led.inbound)
+        assert (lanes[:, parent >= 0] <= truck[parent >= 0] + 1e-9 * scale).all()
+        assert (lanes[:, root] <= sc.supplier.capacity + 1e-9 * scale).all()
+        # per product: what a parent ships its children receive as inbound
+        shipped, inbound = led.by_product("shipped"), led.by_product("inbound")
+        for j in range(N):
+            kids = parent == j
+            if kids.any():
+                np.testing.assert_allclose(
+                    inbound[:, kids].sum(axis=1), shipped[:, j], atol=1e-9 * scale
+                )
+        # per product over the chain: released + start = gone + on hand + in transit
+        released += inbound[:, root]
+        gone += led.by_product("sold").sum(axis=1) + led.by_product("discarded").sum(
+            axis=1
+        )
+        stock = led.by_product("closing").sum(axis=1) + led.by_product(
+            "in_transit"
+        ).sum(axis=1)
+        np.testing.assert_allclose(released + start, gone + stock, atol=1e-8 * scale)

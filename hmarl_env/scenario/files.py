@@ -15,6 +15,7 @@ from typing import Any
 from hmarl_env.demand import (
     demand_from_dict,
 )
+from hmarl_env.scenario.catalogue import products_from_data
 from hmarl_env.scenario.network import network_fields
 from hmarl_env.scenario.presets import PRESETS, preset
 from hmarl_env.scenario.types import (
@@ -130,6 +131,9 @@ def scenario_from_dict(
         },
     )
     data["actions"] = _build(Actions, data.get("actions", {}), "actions")
+    if "products" in data:
+        stores = [n.name for n in data["nodes"] if n.is_store]
+        data["products"] = products_from_data(data["products"], stores, base_dir)
     return _build(Scenario, data, "scenario")
 
 

@@ -11,6 +11,9 @@
   overtime and a supplier that may smooth its releases.
 * ``serial_N2``, ``serial_N3``, ``serial_N4`` - serial chains of 2 to 4
   stages whose every node orders whole units (:func:`serial_instance`).
+* ``catalogue_50``, ``catalogue_500``, ``catalogue_2000`` - two stores
+  under one warehouse stocking that many products under shared storage,
+  trucks and supplier volume (:func:`catalogue`).
 * ``lost_sales_L<L>_p<p>`` (and ``backorder_L<L>_p<p>``, optionally
   ``_mean<m>``) - one store ordering whole units from an uncapacitated
   supplier, Zipkin's (2008) single-stage instances (:func:`single_stage`).
@@ -40,7 +43,15 @@ from hmarl_env.scenario.types import (
     _check_count,
 )
 
-__all__ = ["PRESETS", "SERIAL_INSTANCES", "preset", "serial_instance", "single_stage"]
+__all__ = [
+    "CATALOGUE_SIZES",
+    "PRESETS",
+    "SERIAL_INSTANCES",
+    "catalogue",
+    "preset",
+    "serial_instance",
+    "single_stage",
+]
 
 
 #: the default chain's store fields but the demand (``four_stores`` too)
@@ -373,6 +384,69 @@ def single_stage(
     )
 
 
+#: the catalogue presets' sizes: ``catalogue_<n>`` (the field's scales)
+CATALOGUE_SIZES = (50, 500, 2000)
+#: the catalogue presets' capacities, in periods of mean demand volume: each
+#: store's storage and truck, the warehouse's storage, the supplier's release
+CATALOGUE_CAPACITY = {"store": 4.0, "truck": 1.3, "warehouse": 6.0, "supplier": 1.15}
+
+
+def catalogue(n_products: int, seed: int = 2026) -> Scenario:
+    """Two stores under one warehouse stocking ``n_products`` products that
+    share storage, trucks and the supplier's release volume (lost sales, 100
+    periods, as MABIM's benchmarks).
+
+    Products come from :func:`~hmarl_env.scenario.catalogue.generate_products`
+    (seeded, documented there): heavy-tailed means, slow and fast movers,
+    different variabilities, volumes and values. Costs are fractions of a
+    product's value: stores hold at 0.001 of it a period and lose 0.2 of it a
+    unit short (the margin; critical ratio 0.995), the warehouse holds at
+    0.0005 and pays 0.01 a unit-period it owes a store. Stores are 2 periods
+    from the warehouse, the warehouse 4 from the supplier.
+
+    Capacities (:data:`CATALOGUE_CAPACITY`), in periods of the mean demand's
+    volume ``V`` (a store's, or the chain's for the warehouse and the
+    supplier): each store stores ``4 V`` and its truck carries ``1.3 V`` a
+    period; the warehouse stores ``6 V``; the supplier releases ``1.15 V`` a
+    period. How far the tuned per-product base-stock policy exceeds each of
+    them when they are ignored is in docs/catalogue.md.
+    """
+    from hmarl_env.scenario.catalogue import generate_products
+
+    stores = ("store_1", "store_2")
+    lead = {"store_1": 2, "store_2": 2, "warehouse_1": 4}
+    products = generate_products(n_products, stores, seed, lead_times=lead)
+    volume = {
+        s: sum(p.volume * p.demand[s].mean for p in products) for s in stores
+    }
+    total = sum(volume.values())
+    c = CATALOGUE_CAPACITY
+    store = dict(
+        lead_time=2, holding_cost=0.001, stockout_cost=0.2, parent="warehouse_1"
+    )
+    return Scenario(
+        name=f"catalogue_{n_products}",
+        nodes=(
+            *(
+                Node(s, storage=round(c["store"] * volume[s], 2),
+                     truck_volume=round(c["truck"] * volume[s], 2), **store)
+                for s in stores
+            ),
+            Node(
+                "warehouse_1",
+                parent=None,
+                lead_time=4,
+                holding_cost=0.0005,
+                stockout_cost=0.01,
+                storage=round(c["warehouse"] * total, 2),
+            ),
+        ),
+        supplier=Supplier(capacity=round(c["supplier"] * total, 2)),
+        horizon=100,
+        products=products,
+    )
+
+
 PRESETS = {
     "default": default,
     "serial": serial,
@@ -387,6 +461,9 @@ def preset(name: str) -> Scenario | None:
     """The preset, single-stage or serial instance called ``name``, or None."""
     if name in PRESETS:
         return PRESETS[name]()
+    sized = re.fullmatch(r"catalogue_([0-9]+)", name)
+    if sized is not None and int(sized.group(1)) in CATALOGUE_SIZES:
+        return catalogue(int(sized.group(1)))
     serial = re.fullmatch(r"serial_N([0-9]+)", name)
     if serial is not None and int(serial.group(1)) in SERIAL_INSTANCES:
         return serial_instance(int(serial.group(1)))

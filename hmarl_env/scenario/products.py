@@ -34,7 +34,7 @@ __all__ = ["MAX_PRODUCTS", "Product"]
 
 #: the most products a scenario may stock (the field's benchmarks run 2,000)
 MAX_PRODUCTS = 100_000
-_PRODUCT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
+_PRODUCT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Product:
     """One product of a catalogue (see the module docstring for the cost rules).
 
     Attributes:
-        name: 1-64 letters, digits, ``_ . : / -``, unique in the catalogue.
+        name: 1-64 letters, digits, ``_ . / -``, unique in the catalogue.
         demand: the customer demand process at each store, by store name
             (every store of the scenario must have one).
         volume: space one unit takes, in the unit the capacities are given
@@ -73,7 +73,7 @@ class Product:
         if not isinstance(self.name, str) or not _PRODUCT_NAME.fullmatch(self.name):
             raise ValueError(
                 "products: a product's name must be 1-64 letters, digits or "
-                f"'_ . : / -', starting with a letter or digit, got {self.name!r}"
+                f"'_ . / -', starting with a letter or digit, got {self.name!r}"
             )
         where = f"products[{self.name}]"
         _check_finite(where, "volume", self.volume, strict=True)
