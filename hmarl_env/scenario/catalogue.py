@@ -300,8 +300,8 @@ def generate_products(
     * volume: log-normal, median 1, log-std 0.8, clipped to [0.05, 20];
     * value: log-normal, median 20, log-std 0.7; the holding and stockout
       multipliers are the value (the nodes' rates are fractions of value);
-    * initial stock: at each node its mean demand over its lead time plus one
-      period on hand, and one period's mean in each period of the pipeline.
+    * initial stock: at each node three periods of the mean demand it serves
+      on hand, and one period's mean in each period of the pipeline.
     """
     rng = np.random.default_rng(seed)
     products = []
@@ -319,11 +319,11 @@ def generate_products(
             else:
                 demand[s] = NegativeBinomial(m, round(max(cv * m, 1.05 * math.sqrt(m)), 4))
         total = sum(d.mean for d in demand.values())
-        on_hand = {s: demand[s].mean * (lead_times[s] + 1) for s in stores}
+        on_hand = {s: demand[s].mean * 3 for s in stores}
         pipeline = {s: demand[s].mean for s in stores}
-        for node, lead in lead_times.items():
+        for node in lead_times:
             if node not in demand:  # a warehouse serves every store
-                on_hand[node] = total * (lead + 1)
+                on_hand[node] = total * 3
                 pipeline[node] = total
         products.append(
             Product(

@@ -388,7 +388,7 @@ def single_stage(
 CATALOGUE_SIZES = (50, 500, 2000)
 #: the catalogue presets' capacities, in periods of mean demand volume: each
 #: store's storage and truck, the warehouse's storage, the supplier's release
-CATALOGUE_CAPACITY = {"store": 4.0, "truck": 1.3, "warehouse": 6.0, "supplier": 1.15}
+CATALOGUE_CAPACITY = {"store": 3.5, "truck": 1.3, "warehouse": 4.0, "supplier": 1.1}
 
 
 def catalogue(n_products: int, seed: int = 2026) -> Scenario:
@@ -406,8 +406,8 @@ def catalogue(n_products: int, seed: int = 2026) -> Scenario:
 
     Capacities (:data:`CATALOGUE_CAPACITY`), in periods of the mean demand's
     volume ``V`` (a store's, or the chain's for the warehouse and the
-    supplier): each store stores ``4 V`` and its truck carries ``1.3 V`` a
-    period; the warehouse stores ``6 V``; the supplier releases ``1.15 V`` a
+    supplier): each store stores ``3.5 V`` and its truck carries ``1.3 V`` a
+    period; the warehouse stores ``4 V``; the supplier releases ``1.1 V`` a
     period. How far the tuned per-product base-stock policy exceeds each of
     them when they are ignored is in docs/catalogue.md.
     """

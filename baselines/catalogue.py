@@ -1,0 +1,382 @@
+"""Heuristics for catalogues, and their batched evaluation.
+
+How to run:
+    python -m baselines.catalogue --scenario catalogue_500 --episodes 200
+
+Policies here act on the simulation core (order quantities for every node
+and product, ``(B, N * P)``), the reference points a learned catalogue policy
+is measured against:
+
+* :class:`BaseStock` - a local order-up-to level per node and product:
+  orders ``max(S - inventory position, 0)``.
+* :func:`tune_per_product` - the naive policy: each product's levels tuned on
+  its own, ignoring every shared capacity. Without capacities products are
+  independent, so one batched run scores every product at once: replica ``g``
+  of a grid runs every product at safety factor ``z_g``, each product keeps its
+  cheapest (stores first, then the warehouse given the stores', on training
+  seeds, common random numbers).
+* :func:`tune_capacity_prices` - the capacity-aware policy (Lagrangian
+  relaxation of the shared storage, after Hadley & Whitin's multi-item
+  models): each node puts a price ``lambda`` on a unit of volume held, and
+  each product's level minimises its own cost plus ``lambda * volume * mean
+  units on hand`` over the same grid, from the curves the naive tuning
+  measured; the prices are then tuned on the capacitated chain. The
+  simulator's proportional rules cut what still does not fit.
+
+KPIs, one row per episode (ledger units and money, whole episode):
+
+=================  ============================================================
+total_cost         the chain's ledger cost (every node and product, supplier)
+holding_cost       holding plus transit cost
+stockout_cost      lost sales and backlog cost
+discard_cost       value of what was discarded at full storage
+fill_rate          units sold / units demanded at the stores
+discarded          units discarded at full storage
+storage_binds      share of node-periods where something was discarded
+truck_binds        share of store lane-periods where a truck cut a shipment
+supplier_binds     share of periods where the supplier's volume cut a release
+=================  ============================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hmarl_env.core import Simulation
+from hmarl_env.scenario import Scenario, get_scenario
+from hmarl_env.seeding import HELD_OUT_SEED, check_seed
+from hmarl_env.utils.stats import mean_ci
+
+__all__ = [
+    "CATALOGUE_KPIS",
+    "BaseStock",
+    "evaluate_catalogue",
+    "product_levels",
+    "tune_capacity_prices",
+    "tune_per_product",
+    "uncapacitated",
+]
+
+CATALOGUE_KPIS = (
+    "total_cost",
+    "holding_cost",
+    "stockout_cost",
+    "discard_cost",
+    "fill_rate",
+    "discarded",
+    "storage_binds",
+    "truck_binds",
+    "supplier_binds",
+)
+#: the safety factors searched per product and node
+Z_GRID = tuple(np.round(np.arange(-1.5, 4.01, 0.25), 2))
+#: prices on a unit of volume held per period, in multiples of the mean
+#: holding cost of a unit of volume at the node
+PRICE_GRID = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+#: replicas stepped at once (node-product columns x replicas stay in cache)
+_BATCH_COLUMNS = 200_000
+#: episodes per grid point when tuning, from training seeds 0, 1, ...
+TUNE_EPISODES = 8
+
+Policy = Callable[[Simulation], np.ndarray]
+
+
+@dataclasses.dataclass
+class BaseStock:
+    """Local base-stock per node and product.
+
+    Args:
+        levels: order-up-to levels, ``(N, P)`` for every replica or ``(B, N,
+            P)`` one set per replica.
+    """
+
+    levels: np.ndarray
+
+    def __call__(self, sim: Simulation) -> np.ndarray:
+        levels = np.asarray(self.levels, dtype=np.float64)
+        B, K = sim.batch_size, sim.n_columns
+        flat = levels.reshape(-1, K) if levels.ndim == 3 else levels.reshape(1, K)
+        if flat.shape[0] not in (1, B):
+            raise ValueError(
+                f"BaseStock has levels for {flat.shape[0]} replicas; the "
+                f"simulation has {B}"
+            )
+        return np.maximum(flat - sim.inventory_position, 0.0)
+
+
+def product_levels(scenario: Scenario, z: np.ndarray | float) -> np.ndarray:
+    """Levels ``(N, P)`` (or ``(..., N, P)`` for ``z`` with leading axes):
+    ``S = mu (L + 1) + z sigma sqrt(L + 1)`` per node and product, floored at
+    0, from the nominal demand each node's product sees."""
+    cover = (scenario.lead_times + 1.0)[:, None]
+    mu, sigma = scenario.product_mean_demand, scenario.product_demand_std
+    return np.maximum(mu * cover + np.asarray(z) * sigma * np.sqrt(cover), 0.0)
+
+
+def uncapacitated(scenario: Scenario) -> Scenario:
+    """The scenario with every storage, truck and supplier volume unlimited."""
+    nodes = tuple(
+        dataclasses.replace(n, storage=math.inf, truck_volume=math.inf)
+        for n in scenario.nodes
+    )
+    supplier = dataclasses.replace(
+        scenario.supplier, capacity=math.inf, regular_capacity=math.inf
+    )
+    return scenario.replace(nodes=nodes, supplier=supplier)
+
+
+# ------------------------------------------------------------------ evaluation
+def _episodes(
+    scenario: Scenario,
+    policy: Policy,
+    seeds: Sequence[int],
+    per_product: bool = False,
+) -> dict[str, np.ndarray]:
+    """Run one batch of episodes; every KPI per episode (with ``per_product``
+    also each product's cost and mean volume on hand per node)."""
+    B, N, P = len(seeds), len(scenario.nodes), scenario.n_products
+    sim = Simulation(scenario, batch_size=B)
+    sim.reset([np.random.default_rng(int(s)) for s in seeds])
+    stores, root = scenario.store_index, scenario.root
+    lanes = scenario.parent_index >= 0
+    sums = {k: np.zeros(B) for k in CATALOGUE_KPIS}
+    sold = np.zeros(B)
+    demand = np.zeros(B)
+    product_cost = np.zeros((B, P))
+    held = np.zeros((B, N, P))
+    while not sim.done:
+        led = sim.step(policy(sim))
+        cost = led.by_product("total_cost")
+        sums["total_cost"] += cost.sum(axis=(1, 2)) + led.supplier[:, 1:].sum(axis=1)
+        sums["holding_cost"] += led.holding_cost.sum(axis=1) + led.transit_cost.sum(
+            axis=1
+        )
+        sums["stockout_cost"] += led.stockout_cost.sum(axis=1)
+        sums["discard_cost"] += led.discard_cost.sum(axis=1)
+        sums["discarded"] += led.discarded.sum(axis=1)
+        discarded = led.node_total("discarded")
+        cut = led.node_total("capacity_cut")
+        sums["storage_binds"] += (discarded > 0).mean(axis=1)
+        sums["truck_binds"] += (cut[:, lanes] > 0).mean(axis=1)
+        sums["supplier_binds"] += cut[:, root] > 0
+        sold += led.node_total("sold")[:, stores].sum(axis=1)
+        demand += led.node_total("demand")[:, stores].sum(axis=1)
+        if per_product:
+            product_cost += cost.sum(axis=1)
+            held += led.by_product("closing")
+    T = scenario.horizon
+    for k in ("storage_binds", "truck_binds", "supplier_binds"):
+        sums[k] = sums[k] / T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sums["fill_rate"] = np.where(demand > 0, sold / demand, 1.0)
+    if per_product:
+        sums["product_cost"] = product_cost
+        sums["held"] = held / T
+    return sums
+
+
+def _chunks(scenario: Scenario, seeds: Sequence[int]) -> list[list[int]]:
+    size = max(1, _BATCH_COLUMNS // (len(scenario.nodes) * scenario.n_products))
+    seeds = list(seeds)
+    return [seeds[k : k + size] for k in range(0, len(seeds), size)]
+
+
+def evaluate_catalogue(
+    scenario: Scenario | str,
+    policy: Policy,
+    episodes: int,
+    seed: int = HELD_OUT_SEED,
+) -> pd.DataFrame:
+    """Run ``episodes`` episodes (seeds ``seed``, ``seed + 1``, ...) of a
+    catalogue under a chain policy; one row of :data:`CATALOGUE_KPIS` each.
+
+    Episode ``e`` meets the demand of ``reset`` with
+    ``numpy.random.default_rng(seed + e)`` (common random numbers across
+    policies), in batches that keep the state in cache."""
+    scenario = get_scenario(scenario)
+    seed = check_seed(seed)
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"episodes must be a whole number >= 1, got {episodes!r}")
+    rows = []
+    for chunk in _chunks(scenario, range(seed, seed + episodes)):
+        out = _episodes(scenario, policy, chunk)
+        rows.append(pd.DataFrame({"episode": np.array(chunk) - seed, **out}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def summarize_catalogue(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 95% half-width of every KPI."""
+    rows = {}
+    for k in CATALOGUE_KPIS:
+        mean, half = mean_ci(df[k].to_numpy())
+        rows[k] = {"mean": mean, "ci95": half}
+    return pd.DataFrame(rows).T
+
+
+# ---------------------------------------------------------------------- tuning
+def _grid_runs(
+    scenario: Scenario, z: np.ndarray, episodes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each grid point's per-product episode cost and mean volume held per node,
+    ``(G, P)`` and ``(G, N, P)``: grid point ``g`` runs levels ``z[g]`` (``(N,
+    P)``) on training seeds ``0 .. episodes - 1``."""
+    G = z.shape[0]
+    cost = np.zeros((G, scenario.n_products))
+    held = np.zeros((G, len(scenario.nodes), scenario.n_products))
+    levels = product_levels(scenario, z)  # (G, N, P)
+    jobs = [(g, e) for g in range(G) for e in range(episodes)]
+    size = max(1, _BATCH_COLUMNS // (len(scenario.nodes) * scenario.n_products))
+    for k in range(0, len(jobs), size):
+        batch = jobs[k : k + size]
+        policy = BaseStock(levels[[g for g, _ in batch]])
+        out = _episodes(scenario, policy, [e for _, e in batch], per_product=True)
+        for row, (g, _) in enumerate(batch):
+            cost[g] += out["product_cost"][row] / episodes
+            held[g] += out["held"][row] / episodes
+    return cost, held
+
+
+@dataclasses.dataclass
+class Tuning:
+    """What :func:`tune_per_product` measured: the chosen safety factors ``z``
+    ``(N, P)``, the grid, and for each node the grid's per-product cost and
+    mean units held when that node's factor ran through the grid (``(N, G,
+    P)`` each; the stores' stage for stores, the warehouses' for warehouses),
+    which :func:`priced_levels` prices."""
+
+    z: np.ndarray
+    grid: np.ndarray
+    cost: np.ndarray
+    held: np.ndarray
+
+    def levels(self, scenario: Scenario) -> np.ndarray:
+        return product_levels(scenario, self.z)
+
+
+def tune_per_product(
+    scenario: Scenario, episodes: int = TUNE_EPISODES, grid: Sequence[float] = Z_GRID
+) -> Tuning:
+    """Each product's safety factors, tuned on the uncapacitated chain: the
+    stores' first (warehouses at the grid's highest), then the warehouses'
+    given the stores'."""
+    free = uncapacitated(scenario)
+    N, P = len(scenario.nodes), scenario.n_products
+    grid_ = np.asarray(grid, dtype=np.float64)
+    G = len(grid_)
+    is_store = np.zeros(N, dtype=bool)
+    is_store[scenario.store_index] = True
+    cost, held = np.zeros((N, G, P)), np.zeros((N, G, P))
+    best = np.full((N, P), grid_[-1])
+    for stage in (is_store, ~is_store):
+        z = np.broadcast_to(best, (G, N, P)).copy()
+        z[:, stage] = grid_[:, None, None]
+        c, h = _grid_runs(free, z, episodes)
+        for i in np.flatnonzero(stage):
+            cost[i], held[i] = c, h[:, i]
+        best[stage] = grid_[np.argmin(c, axis=0)]
+    return Tuning(best, grid_, cost, held)
+
+
+def priced_levels(
+    scenario: Scenario, tuning: Tuning, prices: np.ndarray
+) -> np.ndarray:
+    """Levels at prices ``(N,)`` on a unit of volume held per period: each
+    product's safety factor at each node minimises its measured cost plus
+    ``price * volume * units held`` over the episode."""
+    volume = scenario.product_table[0]
+    z = tuning.z.copy()
+    for i in range(len(scenario.nodes)):
+        if prices[i] > 0:
+            score = tuning.cost[i] + prices[i] * scenario.horizon * (
+                tuning.held[i] * volume
+            )
+            z[i] = tuning.grid[np.argmin(score, axis=0)]
+    return product_levels(scenario, z)
+
+
+def tune_capacity_prices(
+    scenario: Scenario,
+    tuning: Tuning,
+    episodes: int = TUNE_EPISODES,
+    grid: Sequence[float] = PRICE_GRID,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """A price on each node's storage, from ``grid`` (in multiples of the
+    node's mean holding cost of a unit of volume), tuned on the capacitated
+    chain (training seeds), stores' together first, then each warehouse's:
+    the prices and every tried point's mean cost."""
+    volume, hold = scenario.product_table[0], scenario.product_table[2]
+    unit = np.array(
+        [n.holding_cost * float(np.mean(hold / volume)) for n in scenario.nodes]
+    )
+    N = len(scenario.nodes)
+    prices = np.zeros(N)
+    rows = []
+    best_cost = math.inf
+    groups = [scenario.store_index] + [[w] for w in scenario.warehouse_index]
+    for group in groups:
+        best_m = 0.0
+        for m in grid:
+            trial = prices.copy()
+            trial[group] = m * unit[group]
+            levels = priced_levels(scenario, tuning, trial)
+            df = evaluate_catalogue(scenario, BaseStock(levels), episodes, seed=0)
+            cost = float(df["total_cost"].mean())
+            names = [scenario.node_names[i] for i in group]
+            rows.append({"nodes": "+".join(names), "price": m, "total_cost": cost})
+            if cost < best_cost:
+                best_cost, best_m = cost, m
+        prices[group] = best_m * unit[group]
+    return prices, pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------ CLI
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m baselines.catalogue",
+        description="Tune and compare the catalogue heuristics: per product "
+        "(capacities ignored) and capacity-aware (a price on storage).",
+    )
+    parser.add_argument("--scenario", default="catalogue_50")
+    parser.add_argument("--episodes", type=int, default=200)
+    args = parser.parse_args(argv)
+    try:
+        scenario = get_scenario(args.scenario)
+        if not scenario.products:
+            raise ValueError(
+                f"scenario {scenario.name!r} has no products; use a catalogue "
+                "(catalogue_50, catalogue_500, catalogue_2000 or a file with "
+                "[products])"
+            )
+        start = time.perf_counter()
+        tuning = tune_per_product(scenario)
+        prices, _ = tune_capacity_prices(scenario, tuning)
+        tuned_s = time.perf_counter() - start
+        policies = {
+            "per_product": BaseStock(tuning.levels(scenario)),
+            "capacity_priced": BaseStock(priced_levels(scenario, tuning, prices)),
+        }
+        print(f"{scenario.name}: {scenario.n_products} products, tuned in "
+              f"{tuned_s:.0f} s; {args.episodes} held-out episodes")
+        for name, policy in policies.items():
+            df = evaluate_catalogue(scenario, policy, args.episodes)
+            s = summarize_catalogue(df)
+            print(f"  {name:16s} " + "  ".join(
+                f"{k} {s.loc[k, 'mean']:,.4g} ± {s.loc[k, 'ci95']:.2g}"
+                for k in CATALOGUE_KPIS
+            ))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
