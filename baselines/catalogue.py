@@ -285,9 +285,7 @@ def tune_per_product(
     return Tuning(best, grid_, cost, held)
 
 
-def priced_levels(
-    scenario: Scenario, tuning: Tuning, prices: np.ndarray
-) -> np.ndarray:
+def priced_levels(scenario: Scenario, tuning: Tuning, prices: np.ndarray) -> np.ndarray:
     """Levels at prices ``(N,)`` on a unit of volume held per period: each
     product's safety factor at each node minimises its measured cost plus
     ``price * volume * units held`` over the episode."""
@@ -363,15 +361,20 @@ def main(argv: list[str] | None = None) -> int:
             "per_product": BaseStock(tuning.levels(scenario)),
             "capacity_priced": BaseStock(priced_levels(scenario, tuning, prices)),
         }
-        print(f"{scenario.name}: {scenario.n_products} products, tuned in "
-              f"{tuned_s:.0f} s; {args.episodes} held-out episodes")
+        print(
+            f"{scenario.name}: {scenario.n_products} products, tuned in "
+            f"{tuned_s:.0f} s; {args.episodes} held-out episodes"
+        )
         for name, policy in policies.items():
             df = evaluate_catalogue(scenario, policy, args.episodes)
             s = summarize_catalogue(df)
-            print(f"  {name:16s} " + "  ".join(
-                f"{k} {s.loc[k, 'mean']:,.4g} ± {s.loc[k, 'ci95']:.2g}"
-                for k in CATALOGUE_KPIS
-            ))
+            print(
+                f"  {name:16s} "
+                + "  ".join(
+                    f"{k} {s.loc[k, 'mean']:,.4g} ± {s.loc[k, 'ci95']:.2g}"
+                    for k in CATALOGUE_KPIS
+                )
+            )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

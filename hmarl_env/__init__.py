@@ -8,6 +8,7 @@ demand processes (:mod:`hmarl_env.demand`) and the reconciliation ledger
 from pathlib import Path
 from typing import Any
 
+from hmarl_env.catalogue_env import CatalogueEnv
 from hmarl_env.core import Simulation
 from hmarl_env.env import SupplyChainEnv
 from hmarl_env.ledger import Ledger
@@ -16,13 +17,26 @@ from hmarl_env.scenario import PRESETS, Scenario, get_scenario, load_scenario
 
 def parallel_env(
     scenario: str | Path | Scenario = "default", **kwargs: Any
-) -> SupplyChainEnv:
+) -> SupplyChainEnv | CatalogueEnv:
     """The PettingZoo parallel env: ``parallel_env("default", horizon=30)``.
 
     Keyword arguments are :class:`SupplyChainEnv`'s (``render_mode``,
-    ``store_observation``) or top-level scenario fields to override.
+    ``store_observation``) or top-level scenario fields to override. A
+    scenario with products (``parallel_env("catalogue_500")``) gets a
+    :class:`CatalogueEnv`.
     """
-    return SupplyChainEnv(scenario, **kwargs)
+    env_args = {
+        k: kwargs.pop(k) for k in ("render_mode", "store_observation") if k in kwargs
+    }
+    scenario = get_scenario(scenario, **kwargs)
+    if scenario.products:
+        if env_args.get("store_observation", "pipeline") != "pipeline":
+            raise ValueError(
+                "store_observation is not an option of a catalogue's env: its "
+                "observation is one row per product (hmarl_env.catalogue_roles)"
+            )
+        return CatalogueEnv(scenario, render_mode=env_args.get("render_mode"))
+    return SupplyChainEnv(scenario, **env_args)
 
 
 def env(scenario: str | Path | Scenario = "default", **kwargs: Any):
@@ -33,6 +47,7 @@ def env(scenario: str | Path | Scenario = "default", **kwargs: Any):
 
 
 __all__ = [
+    "CatalogueEnv",
     "SupplyChainEnv",
     "env",
     "parallel_env",

@@ -258,7 +258,9 @@ def _step(  # pragma: no cover - jit
             if p >= 0:
                 for q in range(P):
                     k = i * P + q
-                    requested[p * P + q] += state[b, _S.inbound_backlog, k] + orders[b, k]
+                    requested[p * P + q] += (
+                        state[b, _S.inbound_backlog, k] + orders[b, k]
+                    )
         for i in range(N):
             p = parent[i]
             for q in range(P):
@@ -454,7 +456,8 @@ class Simulation:
             [i * P + q for i in scenario.store_index for q in range(P)], dtype=np.intp
         )
         self._processes = [
-            d for i in scenario.store_index
+            d
+            for i in scenario.store_index
             for d in scenario.store_demand(scenario.node_names[i])
         ]
         self._state: np.ndarray | None = None
@@ -488,7 +491,10 @@ class Simulation:
                 )
         demand = np.zeros((T, B, K))
         cols = self._demand_columns
-        if self.scenario.products:  # a catalogue: every column of a kind at once
+        # a catalogue: every column of a kind at once; one product, store by
+        # store as ever (a catalogue of one draws what its scenario without
+        # products draws)
+        if self.n_products > 1:
             if rngs is None:
                 demand[:, :, cols] = sample_columns(self._processes, rng, T, B)
             else:
@@ -506,8 +512,15 @@ class Simulation:
         state[:, _S.on_hand] = self._init
         state[:, _S.in_transit] = self._init_pipeline.sum(axis=0)
         self._pipeline = np.repeat(self._init_pipeline[None], B, axis=0)
-        _open(state, self._pipeline, demand, 0, self._backorder, self._limits,
-              self._volume)
+        _open(
+            state,
+            self._pipeline,
+            demand,
+            0,
+            self._backorder,
+            self._limits,
+            self._volume,
+        )
         self._state = state
         self.period = 0
 
@@ -570,7 +583,11 @@ class Simulation:
             self._bad_fulfil(fulfil)
         self.period = t + 1
         return Ledger(
-            t, self.scenario.node_names, nodes, supplier, capacity,
+            t,
+            self.scenario.node_names,
+            nodes,
+            supplier,
+            capacity,
             self.scenario.product_names,
         )
 

@@ -188,8 +188,9 @@ class Ledger:
         )
         capacity = np.stack(
             [
-                np.broadcast_to(np.asarray(fields.get(f, 0.0), dtype=np.float64),
-                                nodes[:, 0].shape)
+                np.broadcast_to(
+                    np.asarray(fields.get(f, 0.0), dtype=np.float64), nodes[:, 0].shape
+                )
                 for f in CAPACITY_FIELDS
             ],
             axis=1,
@@ -212,15 +213,20 @@ class Ledger:
         B, _, K = self.nodes.shape
         P = len(self.products)
         return (
-            f"Ledger(period={self.period}, nodes={K // P}, products={P}, "
-            f"replicas={B})"
+            f"Ledger(period={self.period}, nodes={K // P}, products={P}, replicas={B})"
         )
 
     def __reduce__(self):
         return (
             Ledger,
-            (self.period, self.node_names, self.nodes, self.supplier, self.capacity,
-             self.products),
+            (
+                self.period,
+                self.node_names,
+                self.nodes,
+                self.supplier,
+                self.capacity,
+                self.products,
+            ),
         )
 
     def by_product(self, field: str) -> np.ndarray:

@@ -51,6 +51,12 @@ class Roles:
         batch_size: int = 1,
         store_observation: str = "pipeline",
     ) -> None:
+        if scenario.products:
+            raise ValueError(
+                f"scenario {scenario.name!r} stocks {len(scenario.products)} "
+                "products; its agents are hmarl_env.catalogue_roles.CatalogueRoles' "
+                "(hmarl_env.parallel_env gives its env, CatalogueEnv)"
+            )
         self.scenario = sc = scenario
         self.batch_size = batch_size
         self.store_observation = store_observation

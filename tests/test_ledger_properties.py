@@ -239,8 +239,11 @@ def test_catalogue_conserves_every_product_and_keeps_every_capacity(sc, batch, s
         assert led.balance_error() <= 1e-9 * scale
         np.testing.assert_allclose(
             led.total_cost,
-            led.holding_cost + led.transit_cost + led.stockout_cost
-            + led.order_cost + led.discard_cost,
+            led.holding_cost
+            + led.transit_cost
+            + led.stockout_cost
+            + led.order_cost
+            + led.discard_cost,
         )
         # each capacity holds: storage after arrivals, trucks, the supplier
         assert (_volume(sc, led.closing) <= storage + 1e-9 * scale).all()

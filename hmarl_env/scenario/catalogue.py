@@ -132,8 +132,7 @@ def _read_traces(path: Path, options: Mapping[str, Any]) -> dict[str, Trace]:
         except ValueError as exc:
             store, product = name.split(":", 1)
             raise ValueError(
-                f"traces CSV {str(path)!r}, product {product!r}, column {name!r}: "
-                f"{exc}"
+                f"traces CSV {str(path)!r}, product {product!r}, column {name!r}: {exc}"
             ) from None
     return out
 
@@ -183,13 +182,17 @@ def products_from_data(
             if (row.get(c) or "").strip():
                 kw[c] = _number(table, line, name, c, row[c])
             elif c == "volume":
-                raise ValueError(f"{str(table)!r} line {line}, product {name!r}, "
-                                 "column 'volume': empty")
+                raise ValueError(
+                    f"{str(table)!r} line {line}, product {name!r}, "
+                    "column 'volume': empty"
+                )
         for key in _INITIAL:
             units = {}
             for c, text_value in row.items():
                 if c and c.startswith(key + ".") and (text_value or "").strip():
-                    units[c.split(".", 1)[1]] = _number(table, line, name, c, text_value)
+                    units[c.split(".", 1)[1]] = _number(
+                        table, line, name, c, text_value
+                    )
             kw[key] = units
         common = _demand_spec(table, line, name, row)
         demand[name] = dict.fromkeys(stores, common) if common else {}
@@ -211,7 +214,7 @@ def products_from_data(
             demand[name][store] = _demand_spec(dpath, line, name, row)
     if "traces" in spec:
         options = {
-            k[len("traces_"):]: spec[k]
+            k[len("traces_") :]: spec[k]
             for k in ("traces_wrap", "traces_random_start")
             if k in spec
         }
@@ -235,8 +238,14 @@ def products_from_data(
         processes = {}
         for s in stores:
             d = demand[name][s]
-            processes[s] = d if isinstance(d, DemandProcess) else demand_from_dict(
-                d, where=f"{str(table)!r} line {line}, product {name!r}, demand at {s}"
+            processes[s] = (
+                d
+                if isinstance(d, DemandProcess)
+                else demand_from_dict(
+                    d,
+                    where=f"{str(table)!r} line {line}, product {name!r}, "
+                    f"demand at {s}",
+                )
             )
         try:
             products.append(Product(name, processes, **kw))
@@ -253,7 +262,11 @@ def _inline(i: int, spec: Any, stores: Sequence[str], base_dir) -> Product:
     label = spec.get("name", i)
     where = f"products[{label}]"
     known = {
-        "name", "demand", "volume", *_COSTS, *_INITIAL,
+        "name",
+        "demand",
+        "volume",
+        *_COSTS,
+        *_INITIAL,
     }
     unknown = sorted(set(spec) - known)
     if unknown:
@@ -317,7 +330,9 @@ def generate_products(
             if m < 2.0:
                 demand[s] = Poisson(m)
             else:
-                demand[s] = NegativeBinomial(m, round(max(cv * m, 1.05 * math.sqrt(m)), 4))
+                demand[s] = NegativeBinomial(
+                    m, round(max(cv * m, 1.05 * math.sqrt(m)), 4)
+                )
         total = sum(d.mean for d in demand.values())
         on_hand = {s: demand[s].mean * 3 for s in stores}
         pipeline = {s: demand[s].mean for s in stores}

@@ -33,6 +33,7 @@ from hmarl_env.demand import (
     Seasonal,
     _check_finite,
 )
+from hmarl_env.scenario.catalogue import generate_products
 from hmarl_env.scenario.types import (
     Actions,
     Node,
@@ -411,14 +412,10 @@ def catalogue(n_products: int, seed: int = 2026) -> Scenario:
     period. How far the tuned per-product base-stock policy exceeds each of
     them when they are ignored is in docs/catalogue.md.
     """
-    from hmarl_env.scenario.catalogue import generate_products
-
     stores = ("store_1", "store_2")
     lead = {"store_1": 2, "store_2": 2, "warehouse_1": 4}
     products = generate_products(n_products, stores, seed, lead_times=lead)
-    volume = {
-        s: sum(p.volume * p.demand[s].mean for p in products) for s in stores
-    }
+    volume = {s: sum(p.volume * p.demand[s].mean for p in products) for s in stores}
     total = sum(volume.values())
     c = CATALOGUE_CAPACITY
     store = dict(
@@ -428,8 +425,12 @@ def catalogue(n_products: int, seed: int = 2026) -> Scenario:
         name=f"catalogue_{n_products}",
         nodes=(
             *(
-                Node(s, storage=round(c["store"] * volume[s], 2),
-                     truck_volume=round(c["truck"] * volume[s], 2), **store)
+                Node(
+                    s,
+                    storage=round(c["store"] * volume[s], 2),
+                    truck_volume=round(c["truck"] * volume[s], 2),
+                    **store,
+                )
                 for s in stores
             ),
             Node(

@@ -87,8 +87,7 @@ class Product:
         for store, process in self.demand.items():
             if not isinstance(process, DemandProcess):
                 raise ValueError(
-                    f"{where}.demand[{store}] must be a demand process, got "
-                    f"{process!r}"
+                    f"{where}.demand[{store}] must be a demand process, got {process!r}"
                 )
         object.__setattr__(self, "demand", dict(self.demand))
         for key in ("initial_inventory", "initial_pipeline"):

@@ -316,6 +316,9 @@ class Actions:
             (``warehouse_order_lots`` is then unused), so a central warehouse
             of fifty stores and a regional one of five both order in lots
             that fit them. ``None`` (the default): the fixed lots.
+        catalogue_cover: with products, every node's action per product:
+            an order-up-to level of this many periods of the product's mean
+            demand through the node (:mod:`hmarl_env.catalogue_roles`).
     """
 
     store_order_multipliers: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5)
@@ -324,6 +327,18 @@ class Actions:
     store_max_order: int | None = None
     warehouse_max_order: int | None = None
     warehouse_lot_periods: tuple[float, ...] | None = None
+    catalogue_cover: tuple[float, ...] = (
+        0.0,
+        1.0,
+        2.0,
+        3.0,
+        4.0,
+        5.0,
+        6.0,
+        7.0,
+        8.0,
+        10.0,
+    )
 
     def __post_init__(self) -> None:
         for name, who in (
@@ -582,9 +597,11 @@ class Scenario:
                     f"missing {missing}, not stores {extra}"
                 )
         largest = max(products, key=lambda p: p.volume)
-        volumes = {p.name: p.volume for p in products}
-        limits = [(f"nodes[{n.name}]", k, getattr(n, k)) for n in self.nodes
-                  for k in ("storage", "truck_volume")]
+        limits = [
+            (f"nodes[{n.name}]", k, getattr(n, k))
+            for n in self.nodes
+            for k in ("storage", "truck_volume")
+        ]
         limits.append(("supplier", "capacity", self.supplier.capacity))
         for where, key, value in limits:
             if value < largest.volume:
@@ -607,8 +624,9 @@ class Scenario:
                     f"nodes[{n.name}]: initial_inventory and initial_pipeline must "
                     "be 0 in a scenario with products (each product gives its own)"
                 )
-            held = sum(p.initial_inventory.get(n.name, 0.0) * p.volume
-                       for p in products)
+            held = sum(
+                p.initial_inventory.get(n.name, 0.0) * p.volume for p in products
+            )
             if held > n.storage:
                 raise ValueError(
                     f"nodes[{n.name}]: the products' initial_inventory takes "
@@ -618,10 +636,16 @@ class Scenario:
     def _demands(self):
         """``(where, process)`` of every store's demand of every product."""
         if not self.products:
-            return [(f"nodes[{n.name}].demand", n.demand) for n in self.nodes
-                    if n.demand is not None]
-        return [(f"products[{p.name}].demand[{s}]", d) for p in self.products
-                for s, d in p.demand.items()]
+            return [
+                (f"nodes[{n.name}].demand", n.demand)
+                for n in self.nodes
+                if n.demand is not None
+            ]
+        return [
+            (f"products[{p.name}].demand[{s}]", d)
+            for p in self.products
+            for s, d in p.demand.items()
+        ]
 
     # ----------------------------------------------------------------- catalogue
     @property
@@ -654,11 +678,15 @@ class Scenario:
             )
         out = []
         for key in ("initial_inventory", "initial_pipeline"):
-            out.append(np.array(
-                [[getattr(p, key).get(n.name, 0.0) for p in self.products]
-                 for n in self.nodes],
-                dtype=float,
-            ))
+            out.append(
+                np.array(
+                    [
+                        [getattr(p, key).get(n.name, 0.0) for p in self.products]
+                        for n in self.nodes
+                    ],
+                    dtype=float,
+                )
+            )
         return out[0], out[1]
 
     def store_demand(self, store: str) -> tuple[DemandProcess, ...]:
