@@ -212,7 +212,7 @@ class CatalogueRoles:
         st = self._blocks(sim)
         owed = st[:, _S.inbound_backlog, self.scenario.root] @ self._volume
         cap = self.scenario.supplier.capacity
-        delay = self._supplier_lead + (owed / cap if np.isfinite(cap) else 0.0)
+        delay = self._supplier_lead + (owed / cap if np.isfinite(cap) else 0.0 * owed)
         out = np.stack(
             [self._root_order / self._chain_volume, owed / self._chain_volume, delay],
             axis=1,
