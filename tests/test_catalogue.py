@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,8 @@ from hmarl_env.demand import Poisson, Trace
 from hmarl_env.ledger import CAPACITY_FIELDS, NODE_FIELDS, SUPPLIER_FIELDS
 from hmarl_env.scenario import Node, Scenario, Supplier, scenario_from_dict
 from hmarl_env.scenario.products import Product
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def as_catalogue(sc: Scenario) -> Scenario:
@@ -367,3 +370,20 @@ def test_infos_of_the_supplier_have_the_same_keys():
     for key in SUPPLIER_FIELDS:
         assert isinstance(infos["supplier_1"][key], float)
     assert not infos["supplier_1"]["total_cost"].any()
+
+
+# ------------------------------------------------------------------ example
+EXAMPLE = ROOT / "examples" / "catalogue"
+
+
+def test_the_catalogue_example_loads_plays_and_is_the_one_the_docs_print():
+    sc = load_scenario(EXAMPLE / "shop.toml")
+    assert sc.product_names == ("milk", "bread", "coffee", "olive_oil")
+    assert sc.products[0].demand["store_2"].mean == 25.0  # from demand.csv
+    env = hmarl_env.parallel_env(sc)
+    env.reset(seed=0)
+    while env.agents:
+        env.step({a: env.action_space(a).sample() for a in env.agents})
+    page = (ROOT / "docs" / "catalogue.md").read_text()
+    for name in ("shop.toml", "products.csv", "demand.csv"):
+        assert (EXAMPLE / name).read_text().strip() in page, name

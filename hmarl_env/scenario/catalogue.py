@@ -313,8 +313,8 @@ def generate_products(
     * volume: log-normal, median 1, log-std 0.8, clipped to [0.05, 20];
     * value: log-normal, median 20, log-std 0.7; the holding and stockout
       multipliers are the value (the nodes' rates are fractions of value);
-    * initial stock: at each node three periods of the mean demand it serves
-      on hand, and one period's mean in each period of the pipeline.
+    * initial stock: three periods of mean demand on hand at a store, two at a
+      warehouse, and one period's mean in each period of every pipeline.
     """
     rng = np.random.default_rng(seed)
     products = []
@@ -338,7 +338,7 @@ def generate_products(
         pipeline = {s: demand[s].mean for s in stores}
         for node in lead_times:
             if node not in demand:  # a warehouse serves every store
-                on_hand[node] = total * 3
+                on_hand[node] = total * 2
                 pipeline[node] = total
         products.append(
             Product(

@@ -387,9 +387,10 @@ def single_stage(
 
 #: the catalogue presets' sizes: ``catalogue_<n>`` (the field's scales)
 CATALOGUE_SIZES = (50, 500, 2000)
-#: the catalogue presets' capacities, in periods of mean demand volume: each
-#: store's storage and truck, the warehouse's storage, the supplier's release
-CATALOGUE_CAPACITY = {"store": 3.5, "truck": 1.3, "warehouse": 4.0, "supplier": 1.1}
+#: the catalogue presets' capacities: storage in periods of the mean demand
+#: volume a node serves; trucks and the supplier's release, the mean demand
+#: volume per period plus this many standard deviations of it
+CATALOGUE_CAPACITY = {"store": 3.5, "warehouse": 2.7, "truck": 1.0, "supplier": 1.0}
 
 
 def catalogue(n_products: int, seed: int = 2026) -> Scenario:
@@ -405,18 +406,26 @@ def catalogue(n_products: int, seed: int = 2026) -> Scenario:
     0.0005 and pays 0.01 a unit-period it owes a store. Stores are 2 periods
     from the warehouse, the warehouse 4 from the supplier.
 
-    Capacities (:data:`CATALOGUE_CAPACITY`), in periods of the mean demand's
-    volume ``V`` (a store's, or the chain's for the warehouse and the
-    supplier): each store stores ``3.5 V`` and its truck carries ``1.3 V`` a
-    period; the warehouse stores ``4 V``; the supplier releases ``1.1 V`` a
-    period. How far the tuned per-product base-stock policy exceeds each of
-    them when they are ignored is in docs/catalogue.md.
+    Capacities (:data:`CATALOGUE_CAPACITY`), from the mean demand volume per
+    period ``V`` (a store's, or the chain's for the warehouse and the
+    supplier) and its standard deviation ``sd`` (products independent): each
+    store stores ``3.5 V`` and its truck carries ``V + sd`` a period; the
+    warehouse stores ``2.7 V``; the supplier releases ``V + sd`` a period.
+    Aggregate volume varies less as products are added, so trucks and the
+    supplier are set by its spread, storage by its mean. How far the tuned
+    per-product base-stock policy exceeds each when capacities are ignored
+    is in docs/catalogue.md (``benchmarks/catalogue_heuristics.py``).
     """
     stores = ("store_1", "store_2")
     lead = {"store_1": 2, "store_2": 2, "warehouse_1": 4}
     products = generate_products(n_products, stores, seed, lead_times=lead)
     volume = {s: sum(p.volume * p.demand[s].mean for p in products) for s in stores}
+    spread = {
+        s: math.sqrt(sum((p.volume * p.demand[s].std) ** 2 for p in products))
+        for s in stores
+    }
     total = sum(volume.values())
+    total_spread = math.sqrt(sum(x**2 for x in spread.values()))
     c = CATALOGUE_CAPACITY
     store = dict(
         lead_time=2, holding_cost=0.001, stockout_cost=0.2, parent="warehouse_1"
@@ -428,7 +437,7 @@ def catalogue(n_products: int, seed: int = 2026) -> Scenario:
                 Node(
                     s,
                     storage=round(c["store"] * volume[s], 2),
-                    truck_volume=round(c["truck"] * volume[s], 2),
+                    truck_volume=round(volume[s] + c["truck"] * spread[s], 2),
                     **store,
                 )
                 for s in stores
@@ -442,7 +451,7 @@ def catalogue(n_products: int, seed: int = 2026) -> Scenario:
                 storage=round(c["warehouse"] * total, 2),
             ),
         ),
-        supplier=Supplier(capacity=round(c["supplier"] * total, 2)),
+        supplier=Supplier(capacity=round(total + c["supplier"] * total_spread, 2)),
         horizon=100,
         products=products,
     )
