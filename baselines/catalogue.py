@@ -8,13 +8,14 @@ and product, ``(B, N * P)``), the reference points a learned catalogue policy
 is measured against:
 
 * :class:`BaseStock` - a local order-up-to level per node and product:
-  orders ``max(S - inventory position, 0)``.
+  orders ``max(S - inventory position, 0)``; :class:`SS`, ``(s, S)``.
 * :func:`tune_per_product` - the naive policy: each product's levels tuned on
   its own, ignoring every shared capacity. Without capacities products are
   independent, so one batched run scores every product at once: replica ``g``
   of a grid runs every product at safety factor ``z_g``, each product keeps its
   cheapest (stores first, then the warehouse given the stores', on training
-  seeds, common random numbers).
+  seeds, common random numbers); :func:`tune_ss_per_product` tunes each
+  product's ``(s, S)`` the same way, for fixed order costs.
 * :func:`tune_capacity_prices` - the capacity-aware policy (Lagrangian
   relaxation of the shared storage, after Hadley & Whitin's multi-item
   models): each node puts a price ``lambda`` on a unit of volume held, and
@@ -57,12 +58,14 @@ from hmarl_env.utils.stats import mean_ci
 
 __all__ = [
     "CATALOGUE_KPIS",
+    "SS",
     "BaseStock",
     "evaluate_catalogue",
     "format_catalogue_table",
     "product_levels",
     "tune_capacity_prices",
     "tune_per_product",
+    "tune_ss_per_product",
     "uncapacitated",
 ]
 
@@ -79,6 +82,8 @@ CATALOGUE_KPIS = (
 )
 #: the safety factors searched per product and node
 Z_GRID = tuple(np.round(np.arange(-1.5, 4.01, 0.25), 2))
+#: order sizes searched for (s, S), in periods of mean demand (``S - s``)
+Q_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
 #: prices on a unit of volume held per period, in multiples of the mean
 #: holding cost of a unit of volume at the node
 PRICE_GRID = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
@@ -90,27 +95,62 @@ TUNE_EPISODES = 8
 Policy = Callable[[Simulation], np.ndarray]
 
 
+def _per_replica(levels: np.ndarray, sim: Simulation, who: str) -> np.ndarray:
+    """Levels ``(N, P)`` or ``(B, N, P)`` as ``(1 or B, N * P)``."""
+    levels = np.asarray(levels, dtype=np.float64)
+    B, K = sim.batch_size, sim.n_columns
+    if levels.shape[-2:] != (sim.n_nodes, sim.n_products) or levels.ndim not in (2, 3):
+        raise ValueError(
+            f"{who} needs levels of shape (nodes, products) = "
+            f"{(sim.n_nodes, sim.n_products)} or (replicas, nodes, products), "
+            f"got {levels.shape}"
+        )
+    flat = levels.reshape(-1, K)
+    if flat.shape[0] not in (1, B):
+        raise ValueError(
+            f"{who} has levels for {flat.shape[0]} replicas; the simulation has {B}"
+        )
+    return flat
+
+
 @dataclasses.dataclass
 class BaseStock:
-    """Local base-stock per node and product.
+    """Local base-stock per node and product: order ``max(S - position, 0)``.
 
     Args:
-        levels: order-up-to levels, ``(N, P)`` for every replica or ``(B, N,
-            P)`` one set per replica.
+        levels: order-up-to levels ``S``, ``(N, P)`` for every replica or
+            ``(B, N, P)`` one set per replica.
     """
 
     levels: np.ndarray
 
     def __call__(self, sim: Simulation) -> np.ndarray:
-        levels = np.asarray(self.levels, dtype=np.float64)
-        B, K = sim.batch_size, sim.n_columns
-        flat = levels.reshape(-1, K) if levels.ndim == 3 else levels.reshape(1, K)
-        if flat.shape[0] not in (1, B):
-            raise ValueError(
-                f"BaseStock has levels for {flat.shape[0]} replicas; the "
-                f"simulation has {B}"
-            )
-        return np.maximum(flat - sim.inventory_position, 0.0)
+        S = _per_replica(self.levels, sim, "BaseStock")
+        return np.maximum(S - sim.inventory_position, 0.0)
+
+
+@dataclasses.dataclass
+class SS:
+    """(s, S) per node and product: where the inventory position is at or
+    below ``s``, order up to ``S``; else nothing (``s = S``: base-stock).
+
+    Args:
+        s, S: reorder points and order-up-to levels, ``(N, P)`` or ``(B, N,
+            P)``, ``s <= S``.
+    """
+
+    s: np.ndarray
+    S: np.ndarray
+
+    def __post_init__(self) -> None:
+        if np.any(np.asarray(self.s) > np.asarray(self.S)):
+            raise ValueError("SS needs s <= S for every node and product")
+
+    def __call__(self, sim: Simulation) -> np.ndarray:
+        s = _per_replica(self.s, sim, "SS")
+        S = _per_replica(self.S, sim, "SS")
+        position = sim.inventory_position
+        return np.where(position <= s, np.maximum(S - position, 0.0), 0.0)
 
 
 def product_levels(scenario: Scenario, z: np.ndarray | float) -> np.ndarray:
@@ -244,20 +284,24 @@ def format_catalogue_table(results: dict[str, pd.DataFrame]) -> str:
 
 # ---------------------------------------------------------------------- tuning
 def _grid_runs(
-    scenario: Scenario, z: np.ndarray, episodes: int
+    scenario: Scenario, z: np.ndarray, episodes: int, q: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each grid point's per-product episode cost and mean volume held per node,
-    ``(G, P)`` and ``(G, N, P)``: grid point ``g`` runs levels ``z[g]`` (``(N,
-    P)``) on training seeds ``0 .. episodes - 1``."""
+    """Each grid point's per-product episode cost and mean units held per node,
+    ``(G, P)`` and ``(G, N, P)``: grid point ``g`` runs (s, S) with ``s`` the
+    levels of safety factors ``z[g]`` and ``S = s + q[g]`` periods of mean
+    demand (``q`` None: base-stock), ``(G, N, P)`` each, on training seeds
+    ``0 .. episodes - 1``."""
     G = z.shape[0]
     cost = np.zeros((G, scenario.n_products))
     held = np.zeros((G, len(scenario.nodes), scenario.n_products))
-    levels = product_levels(scenario, z)  # (G, N, P)
+    low = product_levels(scenario, z)  # (G, N, P)
+    high = low if q is None else low + q * scenario.product_mean_demand
     jobs = [(g, e) for g in range(G) for e in range(episodes)]
     size = max(1, _BATCH_COLUMNS // (len(scenario.nodes) * scenario.n_products))
     for k in range(0, len(jobs), size):
         batch = jobs[k : k + size]
-        policy = BaseStock(levels[[g for g, _ in batch]])
+        rows = [g for g, _ in batch]
+        policy = SS(low[rows], high[rows])
         out = _episodes(scenario, policy, [e for _, e in batch], per_product=True)
         for row, (g, _) in enumerate(batch):
             cost[g] += out["product_cost"][row] / episodes
@@ -321,6 +365,40 @@ def priced_levels(scenario: Scenario, tuning: Tuning, prices: np.ndarray) -> np.
     return product_levels(scenario, z)
 
 
+def tune_ss_per_product(
+    scenario: Scenario,
+    tuning: Tuning,
+    episodes: int = TUNE_EPISODES,
+    grid: Sequence[float] = Q_GRID,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(s, S) per node and product, capacities ignored: ``s`` the tuned
+    base-stock level, ``S = s + q`` periods of mean demand with each product's
+    ``q`` from ``grid`` (stores, then warehouses), then each product's
+    safety factor again given its ``q``. A node's own fixed order cost is
+    shared by the products ordering with it, so where a node has one each
+    product is scored with its share under the grid point's joint orders (an
+    approximation; products' own fixed costs are exact)."""
+    free = uncapacitated(scenario)
+    N, P = len(scenario.nodes), scenario.n_products
+    qs = np.asarray(grid, dtype=np.float64)
+    is_store = np.zeros(N, dtype=bool)
+    is_store[scenario.store_index] = True
+    z, q = tuning.z.copy(), np.zeros((N, P))
+    for stage in (is_store, ~is_store):
+        trial = np.broadcast_to(q, (len(qs), N, P)).copy()
+        trial[:, stage] = qs[:, None, None]
+        cost, _ = _grid_runs(free, np.broadcast_to(z, trial.shape), episodes, trial)
+        q[stage] = qs[np.argmin(cost, axis=0)]
+    for stage in (is_store, ~is_store):
+        G = len(tuning.grid)
+        trial = np.broadcast_to(z, (G, N, P)).copy()
+        trial[:, stage] = tuning.grid[:, None, None]
+        cost, _ = _grid_runs(free, trial, episodes, np.broadcast_to(q, trial.shape))
+        z[stage] = tuning.grid[np.argmin(cost, axis=0)]
+    s = product_levels(scenario, z)
+    return s, s + q * scenario.product_mean_demand
+
+
 def tune_capacity_prices(
     scenario: Scenario,
     tuning: Tuning,
@@ -378,8 +456,10 @@ def main(argv: list[str] | None = None) -> int:
         tuning = tune_per_product(scenario)
         prices, _ = tune_capacity_prices(scenario, tuning)
         tuned_s = time.perf_counter() - start
+        low, high = tune_ss_per_product(scenario, tuning)
         policies = {
             "per_product": BaseStock(tuning.levels(scenario)),
+            "per_product_sS": SS(low, high),
             "capacity_priced": BaseStock(priced_levels(scenario, tuning, prices)),
         }
         print(

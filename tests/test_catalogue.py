@@ -387,3 +387,23 @@ def test_the_catalogue_example_loads_plays_and_is_the_one_the_docs_print():
     page = (ROOT / "docs" / "catalogue.md").read_text()
     for name in ("shop.toml", "products.csv", "demand.csv"):
         assert (EXAMPLE / name).read_text().strip() in page, name
+
+
+def test_ss_orders_up_to_S_only_at_or_below_s_and_tunes_per_product():
+    from baselines.catalogue import SS, tune_ss_per_product
+
+    sc = get_scenario("catalogue_50")
+    sim = Simulation(sc, 2)
+    sim.reset(np.random.default_rng(0))
+    position = sim.inventory_position.reshape(2, 3, 50)
+    s, S = position[0] + 1.0, position[0] + 5.0
+    s[:, :10] = position[0, :, :10] - 1.0  # the first ten products sit above s
+    orders = SS(s, S)(sim).reshape(2, 3, 50)
+    assert (orders[0, :, :10] == 0).all()
+    np.testing.assert_allclose(orders[0, :, 10:], 5.0)
+    np.testing.assert_array_equal(SS(S, S)(sim), BaseStock(S)(sim))
+    with pytest.raises(ValueError, match="s <= S"):
+        SS(S, s)
+    tuning = tune_per_product(sc, episodes=2)
+    low, high = tune_ss_per_product(sc, tuning, episodes=2)
+    assert (high >= low).all() and (high > low).any()
