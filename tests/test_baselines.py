@@ -206,7 +206,7 @@ def test_scenario_names_cannot_become_unsafe_paths(name):
         get_scenario("default").replace(name=name)
 
 
-@pytest.mark.slow  # some 700 evaluations: the fast suite stays about a minute
+@pytest.mark.slow  # some 150 evaluations: the fast suite stays about a minute
 def test_per_node_tuning_fits_each_warehouse_of_a_three_level_tree(
     monkeypatch, tmp_path
 ):
@@ -215,13 +215,26 @@ def test_per_node_tuning_fits_each_warehouse_of_a_three_level_tree(
     each node acts with its own parameters."""
     from pathlib import Path
 
+    import baselines.tune
     from baselines.tune import tune
 
     monkeypatch.setenv("HMARL_RESULTS", str(tmp_path))
+    # coarser grids than the defaults (CI time): wide enough for the
+    # central warehouse's own (s, S) to differ from the regional ones'
+    monkeypatch.setattr(
+        baselines.tune,
+        "STORE_GRID",
+        {"cover_offset": [-1.0, 0.0, 1.0], "safety_factor": [0.5, 1.5, 2.5, 3.5]},
+    )
+    monkeypatch.setattr(
+        baselines.tune,
+        "WAREHOUSE_GRID",
+        {"s_days": [2.0, 4.0, 6.0, 8.0, 10.0], "gap_days": [0.0, 2.0, 4.0, 8.0]},
+    )
     root = Path(__file__).resolve().parent.parent
     sc = get_scenario(root / "examples" / "three_level.toml")
-    shared = tune(sc, episodes=4, held_out=20)
-    own = tune(sc, episodes=4, held_out=20, per="node")
+    shared = tune(sc, episodes=2, held_out=8)
+    own = tune(sc, episodes=2, held_out=8, per="node")
     assert "nodes" not in shared["params"]
     assert set(own["params"]["nodes"]) == set(sc.node_names)
     central = {r["held_out"]["per_agent"]["warehouse_1"]["tuned"] for r in (shared,)}

@@ -41,9 +41,9 @@ def test_a_first_hour_on_a_chain_of_ones_own(tmp_path):
         "--scenario",
         str(CHAIN),
         "--episodes",
-        "8",
+        "2",
         "--held-out",
-        "8",
+        "4",
         env=env,
         cwd=work,
     )

@@ -406,9 +406,11 @@ def test_resume_skips_a_damaged_latest_checkpoint(run, tmp_path):
 
 
 def test_killed_at_each_step_of_publishing_then_resumed(tmp_path, monkeypatch):
-    """The real trainer, killed at each filesystem step of publishing its
-    second checkpoint in turn, then resumed: every time latest loads and the
-    iterations run on without a gap or a repeat."""
+    """The real trainer, killed while publishing its second checkpoint, then
+    resumed: latest loads and the iterations run on without a gap or a
+    repeat. Killed inside RLlib's save (step 1) and at the last step (pointing
+    latest, 4); every step in turn is the fake trainer's test above (CI time:
+    each real kill is a training)."""
     import experiments.run_folder as train
     from analysis.runs.folder import find_checkpoint
     from analysis.runs.loading import load_policies
@@ -418,7 +420,7 @@ def test_killed_at_each_step_of_publishing_then_resumed(tmp_path, monkeypatch):
     argv += ["0", *TINY, "--gate-episodes", "0"]
     real = {s: getattr(train, s) for s in ("_remove", "_rename", "_point_latest")}
     real_save = train.save_checkpoint
-    for k in range(5):  # remove, save, remove, rename, point latest
+    for k in (1, 4):  # of remove, save, remove, rename, point latest
         out = tmp_path / f"kill{k}"
         state = {"saves": 0, "n": 0}
 
