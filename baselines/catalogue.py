@@ -383,18 +383,17 @@ def tune_ss_per_product(
     qs = np.asarray(grid, dtype=np.float64)
     is_store = np.zeros(N, dtype=bool)
     is_store[scenario.store_index] = True
-    z, q = tuning.z.copy(), np.zeros((N, P))
-    for stage in (is_store, ~is_store):
-        trial = np.broadcast_to(q, (len(qs), N, P)).copy()
-        trial[:, stage] = qs[:, None, None]
-        cost, _ = _grid_runs(free, np.broadcast_to(z, trial.shape), episodes, trial)
-        q[stage] = qs[np.argmin(cost, axis=0)]
-    for stage in (is_store, ~is_store):
-        G = len(tuning.grid)
-        trial = np.broadcast_to(z, (G, N, P)).copy()
-        trial[:, stage] = tuning.grid[:, None, None]
-        cost, _ = _grid_runs(free, trial, episodes, np.broadcast_to(q, trial.shape))
-        z[stage] = tuning.grid[np.argmin(cost, axis=0)]
+    current = {"z": tuning.z.copy(), "q": np.zeros((N, P))}
+    for name, values in (("q", qs), ("z", tuning.grid)):
+        for stage in (is_store, ~is_store):  # one of them through its grid
+            trial = {
+                k: np.broadcast_to(v, (len(values), N, P)) for k, v in current.items()
+            }
+            trial[name] = trial[name].copy()
+            trial[name][:, stage] = values[:, None, None]
+            cost, _ = _grid_runs(free, trial["z"], episodes, trial["q"])
+            current[name][stage] = values[np.argmin(cost, axis=0)]
+    z, q = current["z"], current["q"]
     s = product_levels(scenario, z)
     return s, s + q * scenario.product_mean_demand
 

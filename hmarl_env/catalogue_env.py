@@ -15,9 +15,9 @@ from pettingzoo import ParallelEnv
 
 from hmarl_env.catalogue_roles import CatalogueRoles
 from hmarl_env.core import Simulation
+from hmarl_env.env import episode_rng, known_agent
 from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS, Ledger
 from hmarl_env.scenario import Scenario, get_scenario
-from hmarl_env.seeding import check_seed
 
 __all__ = ["CatalogueEnv"]
 
@@ -111,20 +111,10 @@ class CatalogueEnv(ParallelEnv):
         return self.action_spaces[self._known(agent)]
 
     def _known(self, agent: str) -> str:
-        if agent not in self.observation_spaces:
-            raise KeyError(
-                f"{agent!r} is not an agent of this env; its agents are "
-                f"{self.possible_agents}"
-            )
-        return agent
+        return known_agent(self, agent)
 
     def reset(self, seed: int | None = None, options: dict | None = None):
-        if options is not None and not isinstance(options, dict):
-            raise ValueError(f"reset options must be a dict or None, got {options!r}")
-        if seed is not None:
-            seed = check_seed(seed, "reset seed")
-        if seed is not None or self._rng is None:
-            self._rng = np.random.default_rng(seed)
+        self._rng = episode_rng(self._rng, seed, options)
         self._sim.reset(self._rng)
         self._roles.reset(self._sim)
         self.agents = list(self.possible_agents)

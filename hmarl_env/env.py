@@ -18,6 +18,34 @@ from hmarl_env.seeding import check_seed
 __all__ = ["SupplyChainEnv"]
 
 
+def known_agent(env: ParallelEnv, agent: str) -> str:
+    """``agent``, or a ``KeyError`` that lists the env's agents."""
+    if agent not in env.observation_spaces:
+        raise KeyError(
+            f"{agent!r} is not an agent of this env; its agents are "
+            f"{env.possible_agents}"
+        )
+    return agent
+
+
+def episode_rng(
+    rng: np.random.Generator | None, seed: int | None, options: dict | None
+) -> np.random.Generator:
+    """The generator of the next episode: a new one from ``seed`` when given
+    (or on the first reset), else the env's, drawing on (PettingZoo's rule);
+    ``seed`` and ``options`` checked."""
+    if options is not None and not isinstance(options, dict):
+        raise ValueError(
+            f"reset options must be a dict or None, got {type(options).__name__} "
+            f"{options!r} (the env reads none: every setting is the scenario's)"
+        )
+    if seed is not None:
+        seed = check_seed(seed, "reset seed")
+    if seed is not None or rng is None:
+        return np.random.default_rng(seed)
+    return rng
+
+
 class SupplyChainEnv(ParallelEnv):
     """Stores, a warehouse and a supplier replenishing each other, day by day.
 
@@ -169,24 +197,11 @@ class SupplyChainEnv(ParallelEnv):
         return self.action_spaces[self._known(agent)]
 
     def _known(self, agent: str) -> str:
-        if agent not in self.observation_spaces:
-            raise KeyError(
-                f"{agent!r} is not an agent of this env; its agents are "
-                f"{self.possible_agents}"
-            )
-        return agent
+        return known_agent(self, agent)
 
     # ------------------------------------------------------------- reset
     def reset(self, seed: int | None = None, options: dict | None = None):
-        if options is not None and not isinstance(options, dict):
-            raise ValueError(
-                f"reset options must be a dict or None, got {type(options).__name__} "
-                f"{options!r} (the env reads none: every setting is the scenario's)"
-            )
-        if seed is not None:
-            seed = check_seed(seed, "reset seed")
-        if seed is not None or self._rng is None:
-            self._rng = np.random.default_rng(seed)
+        self._rng = episode_rng(self._rng, seed, options)
         self._rollout.reset(self._rng)
         self.agents = list(self.possible_agents)
         self._history = []

@@ -178,17 +178,7 @@ class Supplier:
 
     def __post_init__(self) -> None:
         for name in ("capacity", "regular_capacity"):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not (value > 0)
-                or (math.isfinite(value) and value > MAX_MAGNITUDE)
-            ):
-                raise ValueError(
-                    f"supplier.{name} must be a number > 0 and at most "
-                    f"{MAX_MAGNITUDE:g} (inf allowed), got {value!r}"
-                )
+            check_capacity("supplier", name, getattr(self, name))
         _check_finite("supplier", "overtime_cost", self.overtime_cost)
         _check_finite("supplier", "backlog_cost", self.backlog_cost)
 
