@@ -193,8 +193,9 @@ def _episodes(
     demand = np.zeros(B)
     product_cost = np.zeros((B, P))
     held = np.zeros((B, N, P))
+    led = None
     while not sim.done:
-        led = sim.step(policy(sim))
+        led = sim.step(policy(sim), out=led)  # each period's read before the next
         cost = led.by_product("total_cost")
         sums["total_cost"] += cost.sum(axis=(1, 2)) + led.supplier[:, 1:].sum(axis=1)
         sums["holding_cost"] += led.holding_cost.sum(axis=1) + led.transit_cost.sum(

@@ -9,7 +9,9 @@ How to run:
 * the core (``Simulation.step``, fixed orders) at batch 1, 16 and 64:
   node-product periods a second (replicas x nodes x products per step), in
   the steps alone and over whole episodes (the demand drawn at reset
-  included, as ``core_throughput.py`` counts); target 20 million at batch 64;
+  included, as ``core_throughput.py`` counts), each period's ledger written
+  over the last (``out=``) and, at batch 64 of ``catalogue_2000``, into new
+  blocks; target 20 million at batch 64;
 * the evaluator: 1,000 episodes of ``catalogue_500`` under the tuned
   per-product base-stock policy; target under a minute.
 
@@ -62,9 +64,13 @@ def env_rate(name: str, repeats: int) -> float:
     return best(once, repeats)
 
 
-def core_rate(name: str, batch: int, repeats: int) -> tuple[float, float]:
+def core_rate(
+    name: str, batch: int, repeats: int, reuse: bool = True
+) -> tuple[float, float]:
     """(node-product periods/s in ``Simulation.step`` alone, and over whole
-    episodes with the demand drawn at reset), best of ``repeats``."""
+    episodes with the demand drawn at reset), best of ``repeats``; ``reuse``:
+    each period's ledger written over the last one's (``out=``, as the
+    evaluator steps), else new blocks every period."""
     sc = get_scenario(name)
     sim = Simulation(sc, batch_size=batch)
     sim.reset(np.random.default_rng(0))
@@ -74,11 +80,12 @@ def core_rate(name: str, batch: int, repeats: int) -> tuple[float, float]:
 
     def once() -> tuple[float, float]:
         steps, in_steps, start = 0, 0.0, time.perf_counter()
+        led = None
         while time.perf_counter() - start < 1.0:
             sim.reset(np.random.default_rng(steps))
             while not sim.done:
                 t = time.perf_counter()
-                sim.step(orders)
+                led = sim.step(orders, out=led if reuse else None)
                 in_steps += time.perf_counter() - t
                 steps += 1
         return steps * per_step / in_steps, steps * per_step / (
@@ -100,13 +107,21 @@ def main() -> None:
         rate = env_rate(name, args.repeats)
         target = "  (target 500)" if name == "catalogue_2000" else ""
         print(f"  {name:15s} {rate:9,.0f}{target}")
-    print("core, million node-product periods/s: steps alone | whole episodes")
+    print(
+        "core, million node-product periods/s: steps alone | whole episodes "
+        "(ledger blocks reused with out=)"
+    )
     for name in PRESETS:
         cells = []
         for b in (1, 16, 64):
             steps, episodes = core_rate(name, b, args.repeats)
             cells.append(f"B={b}: {steps / 1e6:5.1f} | {episodes / 1e6:5.1f}")
         print(f"  {name:15s} " + "   ".join(cells))
+    fresh, _ = core_rate("catalogue_2000", 64, args.repeats, reuse=False)
+    print(
+        f"  catalogue_2000 at B=64 with new ledger blocks each period: "
+        f"{fresh / 1e6:.1f}"
+    )
     print("  (target: 20 M at batch 64)")
     sc = get_scenario("catalogue_500")
     policy = BaseStock(product_levels(sc, 1.5))

@@ -535,21 +535,31 @@ class Simulation:
         return self._state
 
     # ------------------------------------------------------------------- step
-    def step(self, orders: np.ndarray, fulfil: np.ndarray | float = 1.0) -> Ledger:
+    def step(
+        self,
+        orders: np.ndarray,
+        fulfil: np.ndarray | float = 1.0,
+        out: Ledger | None = None,
+    ) -> Ledger:
         """Steps 3-4 of the current period, then 1-2 of the next.
 
         Args:
             orders: ``(B, N)`` non-negative order quantities, one per node in
-                scenario order (the root's goes to the supplier).
+                scenario order (the root's goes to the supplier); ``(B, N *
+                P)`` with a catalogue, node-major.
             fulfil: the supplier's fulfil fraction in ``[0, 1]``, a scalar or
                 ``(B,)``.
+            out: a ledger of an earlier period of this simulation that the
+                caller no longer needs: its blocks are overwritten with this
+                period's (numpy's ``out=``), which spares a large batch
+                allocating them each period. ``None``: new blocks.
 
         Returns:
             The completed ledger of the period.
 
         Raises:
-            ValueError: wrong shape, NaN, infinite or negative orders, or a fulfil
-                fraction outside ``[0, 1]``.
+            ValueError: wrong shape, NaN, infinite or negative orders, a fulfil
+                fraction outside ``[0, 1]``, or an ``out`` of another shape.
             RuntimeError: before :meth:`reset` or after the horizon.
         """
         t = self.period
@@ -562,10 +572,7 @@ class Simulation:
             )
         orders = self._as_orders(orders)
         f = self._as_fulfil(fulfil)
-        B, K = self.batch_size, self.n_columns
-        nodes = np.empty((B, len(NODE_FIELDS), K))
-        supplier = np.empty((B, len(SUPPLIER_FIELDS)))
-        capacity = np.empty((B, len(CAPACITY_FIELDS), K))
+        nodes, supplier, capacity = self._blocks(out)
         status = _step(
             self._state,
             self._pipeline,
@@ -599,6 +606,35 @@ class Simulation:
             capacity,
             self.scenario.product_names,
         )
+
+    def _blocks(self, out: Ledger | None):
+        """The three ledger blocks this step writes: ``out``'s, or new ones."""
+        B, K = self.batch_size, self.n_columns
+        shapes = (
+            (B, len(NODE_FIELDS), K),
+            (B, len(SUPPLIER_FIELDS)),
+            (B, len(CAPACITY_FIELDS), K),
+        )
+        if out is None:
+            return tuple(np.empty(shape) for shape in shapes)
+        blocks = (
+            getattr(out, "nodes", None),
+            getattr(out, "supplier", None),
+            getattr(out, "capacity", None),
+        )
+        for block, shape in zip(blocks, shapes, strict=True):
+            if (
+                type(block) is not np.ndarray
+                or block.shape != shape
+                or block.dtype != np.float64
+                or not block.flags.c_contiguous
+                or not block.flags.writeable
+            ):
+                raise ValueError(
+                    "out must be a ledger of this simulation (blocks of shapes "
+                    f"{shapes}, writable float64), got {out!r}"
+                )
+        return blocks
 
     def _as_orders(self, orders) -> np.ndarray:
         """``orders`` as a C-contiguous, writable float64 ``(B, N)`` array."""

@@ -219,3 +219,32 @@ def test_ledger_fields_round_trip_and_pickle():
         )
     with pytest.raises(ValueError, match="unknown ledger fields"):
         led.replace(profit=led.closing)
+
+
+def test_step_writes_into_a_ledger_given_as_out():
+    """out= overwrites an earlier ledger's blocks with the same figures a new
+    ledger would hold; a ledger of another shape is refused."""
+    from hmarl_env.ledger import Ledger
+
+    runs = []
+    for reuse in (False, True):
+        sim = Simulation("catalogue_50", batch_size=2)
+        sim.reset(np.random.default_rng(0))
+        led, seen = None, []
+        while not sim.done:
+            led = sim.step(np.full((2, sim.n_columns), 3.0), out=led if reuse else None)
+            seen.append((led.period, led.nodes.copy(), led.capacity.copy()))
+        runs.append(seen)
+    for (p, a, c), (q, b, d) in zip(*runs, strict=True):
+        assert p == q
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(c, d)
+    sim = Simulation("default", batch_size=2)
+    sim.reset(np.random.default_rng(0))
+    other = Simulation("default", batch_size=3)
+    other.reset(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="out must be a ledger of this simulation"):
+        sim.step(np.zeros((2, 3)), out=other.step(np.zeros((3, 3))))
+    with pytest.raises(ValueError, match="out must be a ledger"):
+        sim.step(np.zeros((2, 3)), out="ledger")
+    assert isinstance(sim.step(np.zeros((2, 3))), Ledger)
