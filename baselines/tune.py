@@ -11,6 +11,10 @@ With ``--per node`` each warehouse and then each store is searched again on
 its own, scored by its own reward, the others at their values (a central
 warehouse and regional ones, or stores of other sizes, rarely share their
 best parameters); a node's own parameters are ``params["nodes"][name]``.
+The grids are :data:`STORE_GRID` and :data:`WAREHOUSE_GRID` unless changed:
+``--grid store.safety_factor=0,1,2,3`` (repeatable) or ``--grids FILE``, a
+TOML file of tables ``[store]`` / ``[warehouse]`` listing each parameter's
+values; a parameter not named keeps its default grid.
 Training seeds are ``0 .. episodes-1``; the verdict uses ``--held-out`` episodes
 from seed 1,000,000, against the reference design's baseline on the same demand.
 
@@ -23,9 +27,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import itertools
+import math
 import sys
 import time
+import tomllib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,10 +43,10 @@ from baselines.policies import default_ss_levels, make_policies
 from baselines.tuned import fingerprint, tuned_path
 from hmarl_env.scenario import Scenario, get_scenario
 from hmarl_env.seeding import HELD_OUT_SEED
-from hmarl_env.utils.io import write_json_atomic
+from hmarl_env.utils.io import read_text_file, write_json_atomic
 from hmarl_env.utils.stats import mean_ci
 
-__all__ = ["tune"]
+__all__ = ["grids_from", "parse_grid_options", "tune"]
 STORE_GRID = {
     "cover_offset": [-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0],
     "safety_factor": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0],
@@ -47,6 +55,91 @@ WAREHOUSE_GRID = {
     "s_days": [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
     "gap_days": [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0],  # S_days - s_days
 }
+
+
+#: the parameters whose values must not be negative
+_NON_NEGATIVE = {"s_days", "gap_days"}
+
+
+def grids_from(
+    changes: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+) -> dict[str, dict[str, list[float]]]:
+    """The default grids with ``changes`` (role -> parameter -> values)
+    applied, each checked: a known role and parameter (the closest named
+    otherwise), one or more finite numbers (sorted, duplicates dropped),
+    ``s_days`` and ``gap_days`` not negative."""
+    grids = {
+        "store": {k: list(v) for k, v in STORE_GRID.items()},
+        "warehouse": {k: list(v) for k, v in WAREHOUSE_GRID.items()},
+    }
+    for role, params in (changes or {}).items():
+        if role not in grids:
+            raise ValueError(
+                f"grids: no role {role!r}; roles with a grid: {sorted(grids)}"
+            )
+        if not isinstance(params, Mapping):
+            raise ValueError(f"grids.{role} must be a table of parameters")
+        for name, values in params.items():
+            if name not in grids[role]:
+                near = difflib.get_close_matches(name, list(grids[role]), n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                raise ValueError(
+                    f"grids.{role}: no parameter {name!r}{hint}; parameters: "
+                    f"{sorted(grids[role])}"
+                )
+            where = f"grids.{role}.{name}"
+            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+                raise ValueError(f"{where} must be a list of numbers, got {values!r}")
+            if not values:
+                raise ValueError(f"{where} is empty: give at least one value")
+            for v in values:
+                if (
+                    isinstance(v, bool)
+                    or not isinstance(v, (int, float))
+                    or (not math.isfinite(v))
+                ):
+                    raise ValueError(f"{where}: {v!r} is not a finite number")
+                if name in _NON_NEGATIVE and v < 0:
+                    raise ValueError(f"{where}: {v!r} is negative")
+            grids[role][name] = sorted({float(v) for v in values})
+    return grids
+
+
+def parse_grid_options(
+    specs: Sequence[str] = (), path: str | None = None
+) -> dict[str, dict[str, list[float]]]:
+    """Grid changes from ``--grids FILE`` and then ``--grid role.name=v1,v2``
+    options (the latter win), as :func:`grids_from` takes them."""
+    changes: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(read_text_file(path, "grids file"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"grids file {path!r} is not valid TOML: {exc}") from None
+        for role, params in data.items():
+            if not isinstance(params, Mapping):
+                raise ValueError(
+                    f"grids file {path!r}: {role!r} must be a table ([{role}])"
+                )
+            changes.setdefault(role, {}).update(params)
+    for spec in specs:
+        key, sep, text = spec.partition("=")
+        role, dot, name = key.strip().partition(".")
+        if not sep or not dot:
+            raise ValueError(
+                f"--grid {spec!r}: write role.parameter=v1,v2,... (for example "
+                "store.safety_factor=0,1,2)"
+            )
+        values = []
+        for item in text.split(","):
+            try:
+                values.append(float(item))
+            except ValueError:
+                raise ValueError(
+                    f"--grid {spec!r}: {item.strip()!r} is not a number"
+                ) from None
+        changes.setdefault(role, {})[name] = values
+    return changes
 
 
 def _role_reward(df, role: str) -> float:
@@ -114,7 +207,7 @@ def _agent_reward(df, agent: str) -> float:
     return float(df[df["agent"] == agent]["episode_reward"].mean())
 
 
-def _search_node(scenario, params, name, role, grid, episodes, progress):
+def _search_node(scenario, params, name, grid, episodes, progress):
     """A node's own grid search, scored by its own reward, the rest fixed."""
     names = list(grid)
     best, best_score = None, -np.inf
@@ -144,30 +237,33 @@ def tune(
     held_out: int = 1000,
     progress: bool = False,
     per: str = "role",
+    grids: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
 ) -> dict[str, Any]:
     """Tune, judge on held-out seeds, and return the record (not written).
     ``per``: ``"role"`` (one parameter set per role) or ``"node"`` (then each
-    warehouse and each store on its own as well)."""
+    warehouse and each store on its own as well). ``grids``: changes to the
+    default grids (:func:`grids_from`)."""
     if per not in ("role", "node"):
         raise ValueError(f"per must be 'role' or 'node', got {per!r}")
+    grid = grids_from(grids)
     start = time.perf_counter()
     params: dict = {"store": {"cover_offset": 0.0, "safety_factor": 1.65}}
-    rounds = [("store", STORE_GRID)]
+    rounds = [("store", grid["store"])]
     if scenario.warehouse_index.size:
         params["warehouse"] = _default_warehouse(scenario)
-        rounds += [("warehouse", WAREHOUSE_GRID), ("store", STORE_GRID)]
+        rounds += [("warehouse", grid["warehouse"]), ("store", grid["store"])]
     edges: dict[str, list[str]] = {}
-    for role, grid in rounds:
-        params, edges[role] = _search(scenario, params, role, grid, episodes, progress)
+    for role, values in rounds:
+        params, edges[role] = _search(
+            scenario, params, role, values, episodes, progress
+        )
     if per == "node":
-        nodes = [
-            (int(j), "warehouse", WAREHOUSE_GRID) for j in scenario.warehouse_index
-        ]
-        nodes += [(int(j), "store", STORE_GRID) for j in scenario.store_index]
-        for j, role, grid in nodes:
+        nodes = [(int(j), grid["warehouse"]) for j in scenario.warehouse_index]
+        nodes += [(int(j), grid["store"]) for j in scenario.store_index]
+        for j, values in nodes:
             name = scenario.node_names[j]
             params, edges[name] = _search_node(
-                scenario, params, name, role, grid, episodes, progress
+                scenario, params, name, values, episodes, progress
             )
     final = _policy_params(params)
 
@@ -208,7 +304,7 @@ def tune(
         "training": {
             "first_seed": 0,
             "episodes": episodes,
-            "grids": {"store": STORE_GRID, "warehouse": WAREHOUSE_GRID},
+            "grids": grid,
         },
         "held_out": verdict,
         "at_grid_edge": sorted({e for found in edges.values() for e in found}),
@@ -230,6 +326,23 @@ def main(argv: list[str] | None = None) -> int:
         help="one parameter set per role (default), or each warehouse and store "
         "its own as well",
     )
+    parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="ROLE.PARAM=V1,V2,...",
+        help="values to search for one parameter (repeatable), e.g. "
+        "store.safety_factor=0,1,2,3; parameters: "
+        + ", ".join(f"store.{k}" for k in STORE_GRID)
+        + ", "
+        + ", ".join(f"warehouse.{k}" for k in WAREHOUSE_GRID),
+    )
+    parser.add_argument(
+        "--grids",
+        metavar="FILE",
+        help="a TOML file of grids: [store] / [warehouse] tables listing each "
+        "parameter's values (--grid options override it)",
+    )
     args = parser.parse_args(argv)
     if args.episodes < 2 or args.held_out < 2:
         parser.error("--episodes and --held-out must be at least 2")
@@ -237,10 +350,17 @@ def main(argv: list[str] | None = None) -> int:
         scenario = get_scenario(args.scenario).with_reward_mode(
             args.reward_mode, args.system_weight
         )
+        grids = parse_grid_options(args.grid, args.grids)
+        grids_from(grids)  # checked before anything runs
     except ValueError as exc:
         parser.error(str(exc))
     record = tune(
-        scenario, args.episodes, args.held_out, sys.stderr.isatty(), per=args.per
+        scenario,
+        args.episodes,
+        args.held_out,
+        sys.stderr.isatty(),
+        per=args.per,
+        grids=grids,
     )
     path = write_json_atomic(tuned_path(scenario), record)
     print(f"tuned {scenario.name!r} in {record['seconds']} s: {record['params']}")

@@ -215,26 +215,23 @@ def test_per_node_tuning_fits_each_warehouse_of_a_three_level_tree(
     each node acts with its own parameters."""
     from pathlib import Path
 
-    import baselines.tune
     from baselines.tune import tune
 
     monkeypatch.setenv("HMARL_RESULTS", str(tmp_path))
     # coarser grids than the defaults (CI time): wide enough for the
     # central warehouse's own (s, S) to differ from the regional ones'
-    monkeypatch.setattr(
-        baselines.tune,
-        "STORE_GRID",
-        {"cover_offset": [-1.0, 0.0, 1.0], "safety_factor": [0.5, 1.5, 2.5, 3.5]},
-    )
-    monkeypatch.setattr(
-        baselines.tune,
-        "WAREHOUSE_GRID",
-        {"s_days": [2.0, 4.0, 6.0, 8.0, 10.0], "gap_days": [0.0, 2.0, 4.0, 8.0]},
-    )
+    grids = {
+        "store": {
+            "cover_offset": [-1.0, 0.0, 1.0],
+            "safety_factor": [0.5, 1.5, 2.5, 3.5],
+        },
+        "warehouse": {"s_days": [2, 4, 6, 8, 10], "gap_days": [0, 2, 4, 8]},
+    }
     root = Path(__file__).resolve().parent.parent
     sc = get_scenario(root / "examples" / "three_level.toml")
-    shared = tune(sc, episodes=2, held_out=8)
-    own = tune(sc, episodes=2, held_out=8, per="node")
+    shared = tune(sc, episodes=2, held_out=8, grids=grids)
+    own = tune(sc, episodes=2, held_out=8, per="node", grids=grids)
+    assert own["training"]["grids"]["warehouse"]["s_days"] == [2.0, 4.0, 6.0, 8.0, 10.0]
     assert "nodes" not in shared["params"]
     assert set(own["params"]["nodes"]) == set(sc.node_names)
     central = {r["held_out"]["per_agent"]["warehouse_1"]["tuned"] for r in (shared,)}
@@ -247,3 +244,35 @@ def test_per_node_tuning_fits_each_warehouse_of_a_three_level_tree(
         assert policies[name].S == pytest.approx(mine["S_days"] * mean)
     with pytest.raises(ValueError, match="per must be 'role' or 'node'"):
         tune(sc, episodes=2, held_out=2, per="agent")
+
+
+def test_tuning_grids_from_the_command_line_and_a_file(tmp_path):
+    from baselines.tune import grids_from, parse_grid_options
+
+    path = tmp_path / "grids.toml"
+    path.write_text(
+        "[warehouse]\ns_days = [3, 1, 2, 2]\n[store]\nsafety_factor = [1]\n"
+    )
+    changes = parse_grid_options(["store.safety_factor=0.5,2"], str(path))
+    grids = grids_from(changes)
+    assert grids["warehouse"]["s_days"] == [1.0, 2.0, 3.0]  # sorted, once each
+    assert grids["store"]["safety_factor"] == [0.5, 2.0]  # the option wins
+    assert grids["store"]["cover_offset"] == [-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0]
+    bad = [
+        ({"store": {"safty_factor": [1]}}, "did you mean 'safety_factor'"),
+        ({"shop": {"x": [1]}}, "no role 'shop'"),
+        ({"store": {"safety_factor": []}}, "grids.store.safety_factor is empty"),
+        ({"warehouse": {"gap_days": [-1]}}, "grids.warehouse.gap_days: -1 is negative"),
+        ({"store": {"cover_offset": [float("nan")]}}, "is not a finite number"),
+    ]
+    for changes, message in bad:
+        with pytest.raises(ValueError, match=message):
+            grids_from(changes)
+    with pytest.raises(ValueError, match="'x' is not a number"):
+        parse_grid_options(["store.safety_factor=1,x"])
+    with pytest.raises(ValueError, match="write role.parameter=v1,v2"):
+        parse_grid_options(["safety_factor=1"])
+    from baselines.tune import main
+
+    with pytest.raises(SystemExit):
+        main(["--grid", "store.safty_factor=1", "--episodes", "2", "--held-out", "2"])
