@@ -22,6 +22,13 @@ Processes:
 * :class:`Trace` - replay of a recorded series (for example one column of a
   CSV file), identical in every replica, wrapping round when the horizon is
   longer than the trace.
+* :class:`TraceBank` - many recorded series (the columns of a CSV file, or
+  every CSV file of a folder): each episode replays a window of one series,
+  both drawn from its generator, training and held-out episodes from
+  separate parts of every series.
+
+(One module past 500 lines on purpose: the processes and the one reader that
+builds any of them by name, :func:`demand_from_dict`.)
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hmarl_env.seeding import HELD_OUT_SEEDS
 from hmarl_env.utils.io import read_text_file
 
 __all__ = [
@@ -46,6 +54,7 @@ __all__ = [
     "Poisson",
     "Seasonal",
     "Trace",
+    "TraceBank",
     "demand_from_dict",
     "read_trace_csv",
     "sample_columns",
@@ -435,9 +444,209 @@ def read_trace_csv(path: str | Path, column: str) -> Trace:
     return Trace(tuple(values), source=f"{path}:{column}")
 
 
+def is_held_out(rng: np.random.Generator) -> bool:
+    """Whether ``rng`` is a held-out episode's generator: one made by
+    ``numpy.random.default_rng(seed)`` with ``seed`` in
+    :data:`hmarl_env.seeding.HELD_OUT_SEEDS`, as the env's ``reset(seed=...)``,
+    the evaluator, the gate and the comparisons make them. Training replicas'
+    generators (seeded with a list, or fresh) and monitoring episodes' are
+    not."""
+    seq = getattr(rng.bit_generator, "seed_seq", None)
+    entropy = getattr(seq, "entropy", None)
+    return isinstance(entropy, int) and entropy in HELD_OUT_SEEDS
+
+
+@dataclass(frozen=True)
+class TraceBank(DemandProcess):
+    """Many recorded series; each episode replays a window of one of them.
+
+    The last ``held_out`` fraction of every series' periods is kept for
+    held-out episodes (:func:`is_held_out`: seeds 1,000,000 to 1,999,999), the
+    rest for every other episode (training, tuning, monitoring): an episode
+    draws a series, then a window of ``horizon`` periods inside that series'
+    part, both from its generator, so
+    training never sees a period a held-out evaluation is judged on, and a
+    seed always replays the same window. A part shorter than the horizon is
+    an error of the scenario unless ``wrap`` (then the window wraps round
+    inside its part). Nominal moments (``mean``, ``std``: observation scales,
+    heuristics) come from the training parts alone.
+
+    Attributes:
+        series: the recorded series, each non-negative demands per period.
+        names: a name per series (its CSV column or file), for errors and
+            records.
+        held_out: the fraction of each series, at its end, for held-out
+            episodes, in ``[0, 1)`` (0: every episode draws from all of it).
+        wrap: let a window wrap round inside its part.
+        source: where the series came from, for records.
+    """
+
+    series: tuple[tuple[float, ...], ...]
+    names: tuple[str, ...] = ()
+    held_out: float = 0.2
+    wrap: bool = False
+    source: str = ""
+    kind: ClassVar[str] = "trace_bank"
+    _flat: np.ndarray = field(init=False, repr=False, compare=False)
+    _bounds: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        series = tuple(tuple(s) for s in self.series)
+        if not series:
+            raise ValueError(f"TraceBank.series must not be empty ({self.source!r})")
+        names = tuple(self.names) or tuple(f"series_{k}" for k in range(len(series)))
+        if len(names) != len(series):
+            raise ValueError(
+                f"TraceBank.names has {len(names)} names for {len(series)} series"
+            )
+        if (
+            isinstance(self.held_out, bool)
+            or not isinstance(self.held_out, (int, float))
+            or not 0 <= self.held_out < 1
+        ):
+            raise ValueError(
+                "TraceBank.held_out must be a fraction in [0, 1), got "
+                f"{self.held_out!r}"
+            )
+        if not isinstance(self.wrap, bool):
+            raise ValueError(f"TraceBank.wrap must be true or false, got {self.wrap!r}")
+        # each series as a Trace: one rule for what a recorded value may be
+        arrays = [
+            Trace(s, source=f"{self.source}:{n}" if self.source else n)._array
+            for s, n in zip(series, names, strict=True)
+        ]
+        bounds = np.zeros((len(arrays), 3), dtype=np.int64)  # offset, cut, length
+        offset = 0
+        for k, a in enumerate(arrays):
+            cut = a.size - int(round(self.held_out * a.size))
+            bounds[k] = (offset, cut, a.size)
+            offset += a.size
+        object.__setattr__(self, "series", series)
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "_flat", np.concatenate(arrays))
+        object.__setattr__(self, "_bounds", bounds)
+
+    def _parts(self, held_out: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Each series' ``(first, end)`` period of the training or held-out
+        part (the whole series where nothing is held out)."""
+        _, cut, size = self._bounds.T
+        if self.held_out == 0:
+            return np.zeros_like(size), size
+        return (cut, size) if held_out else (np.zeros_like(cut), cut)
+
+    def check_horizon(self, horizon: int, where: str) -> None:
+        """Refuse a part shorter than ``horizon`` periods unless windows wrap."""
+        if self.wrap:
+            return
+        for held_out in (False, True) if self.held_out else (False,):
+            lo, hi = self._parts(held_out)
+            short = np.flatnonzero(hi - lo < horizon)
+            if short.size:
+                k = int(short[0])
+                part = "held-out" if held_out else "training"
+                raise ValueError(
+                    f"{where}: series {self.names[k]!r} of the trace bank "
+                    f"{self.source or '(inline)'} has a {part} part of "
+                    f"{int(hi[k] - lo[k])} periods (held_out = {self.held_out:g} "
+                    f"of {int(self._bounds[k, 2])}), fewer than the horizon of "
+                    f"{horizon}: give longer series, a smaller held_out, a "
+                    "shorter horizon, or wrap = true"
+                )
+
+    def _training_values(self) -> np.ndarray:
+        lo, hi = self._parts(False)
+        off = self._bounds[:, 0]
+        return np.concatenate(
+            [self._flat[o + a : o + b] for o, a, b in zip(off, lo, hi, strict=True)]
+        )
+
+    @property
+    def mean(self) -> float:
+        return float(self._training_values().mean())
+
+    @property
+    def std(self) -> float:
+        return float(self._training_values().std())
+
+    def sample(self, rng, n_periods, batch):
+        lo, hi = self._parts(is_held_out(rng))
+        k = rng.integers(0, len(self.series), size=batch)
+        lo, hi, off = lo[k], hi[k], self._bounds[k, 0]
+        span = hi - lo
+        top = span if self.wrap else np.maximum(span - n_periods + 1, 1)
+        start = rng.integers(0, top)
+        t = np.arange(n_periods)[:, None]
+        pos = lo + (start + t) % span
+        return self._flat[off + pos]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "series": [list(s) for s in self.series],
+            "names": list(self.names),
+            "held_out": self.held_out,
+            "wrap": self.wrap,
+            "source": self.source,
+        }
+
+
+def read_trace_bank(path: str | Path, columns: Sequence[str] | None = None):
+    """``(series, names)`` of a trace bank: every column of a CSV file with a
+    header row, or of every ``*.csv`` file of a folder (named
+    ``<file>:<column>``); ``columns`` picks some by name. A value that is not a
+    number is named with its file, line and column."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.csv"))
+        if not files:
+            raise ValueError(f"trace bank folder {str(path)!r} has no .csv files")
+    else:
+        files = [path]
+    series, names = [], []
+    for f in files:
+        text = read_text_file(f, "trace bank CSV")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        if not header:
+            raise ValueError(f"trace bank CSV {str(f)!r} is empty")
+        values: list[list[float]] = [[] for _ in header]
+        for line, row in enumerate(reader, start=2):
+            if len(row) != len(header):
+                raise ValueError(
+                    f"trace bank CSV {str(f)!r} line {line} has {len(row)} values "
+                    f"for {len(header)} columns"
+                )
+            for c, text_value in enumerate(row):
+                try:
+                    values[c].append(float(text_value))
+                except ValueError:
+                    raise ValueError(
+                        f"trace bank CSV {str(f)!r} line {line} column "
+                        f"{header[c]!r}: {text_value!r} is not a number"
+                    ) from None
+        for c, name in enumerate(header):
+            label = f"{f.stem}:{name}" if len(files) > 1 else name
+            if columns is None or name in columns or label in columns:
+                series.append(tuple(values[c]))
+                names.append(label)
+    if columns is not None:
+        missing = sorted(set(columns) - set(names) - {n.split(":")[-1] for n in names})
+        if missing:
+            raise ValueError(f"trace bank {str(path)!r} has no columns {missing}")
+    return tuple(series), tuple(names)
+
+
 _KINDS: dict[str, type[DemandProcess]] = {
     cls.kind: cls
-    for cls in (Poisson, Normal, NegativeBinomial, Seasonal, MertonJumpDiffusion, Trace)
+    for cls in (
+        Poisson,
+        Normal,
+        NegativeBinomial,
+        Seasonal,
+        MertonJumpDiffusion,
+        Trace,
+        TraceBank,
+    )
 }
 
 
@@ -482,6 +691,22 @@ def demand_from_dict(
             )
         trace = read_trace_csv(path, column)
         return Trace(trace.values, source=trace.source, **options)
+    if kind == "trace_bank" and "path" in params:
+        path = Path(params.pop("path"))
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        columns = params.pop("columns", None)
+        options = {k: params.pop(k) for k in ("held_out", "wrap") if k in params}
+        if params:
+            raise ValueError(
+                f"{where}: unknown keys for a trace bank file: {sorted(params)}; "
+                "known: path, columns, held_out, wrap"
+            )
+        series, names = read_trace_bank(path, columns)
+        try:
+            return TraceBank(series, names, source=str(path), **options)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
     cls = _KINDS[kind]
     known = {n for n in cls.__dataclass_fields__ if cls.__dataclass_fields__[n].init}  # type: ignore[attr-defined]
     unknown = sorted(set(params) - known)
@@ -490,6 +715,15 @@ def demand_from_dict(
             f"{where}: unknown keys for kind {kind!r}: {unknown}; "
             f"known: {sorted(known)}"
         )
+    if kind == "trace_bank":
+        for key in ("series", "names"):
+            if key in params and isinstance(params[key], Sequence):
+                params[key] = tuple(
+                    tuple(x)
+                    if isinstance(x, Sequence) and not isinstance(x, str)
+                    else x
+                    for x in params[key]
+                )
     if kind in ("seasonal", "trace"):
         for key in ("pattern", "values"):
             if (

@@ -6,11 +6,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HELD_OUT_SEED", "check_seed"]
+__all__ = ["HELD_OUT_SEED", "HELD_OUT_SEEDS", "check_seed"]
 
 #: the first held-out episode seed: evaluations, gates, comparisons and tuning
 #: verdicts use seeds from here on, which no training or tuning ever draws
 HELD_OUT_SEED = 1_000_000
+#: the held-out episode seeds; a trace bank keeps part of every series for
+#: them alone (:class:`hmarl_env.demand.TraceBank`). Seeds above (the
+#: monitoring episodes' from 2,000,000) draw from the training part.
+HELD_OUT_SEEDS = range(HELD_OUT_SEED, 2_000_000)
 
 
 def check_seed(seed: Any, what: str = "seed") -> int:

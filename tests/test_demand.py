@@ -94,3 +94,84 @@ def test_from_dict_round_trip_and_errors():
         demand_from_dict(5)
     with pytest.raises(ValueError, match="Poisson.mean must be a number"):
         demand_from_dict({"kind": "poisson", "mean": "many"})
+
+
+# ------------------------------------------------------------------ trace banks
+def _bank_chain(bank, horizon=60):
+    import dataclasses
+
+    from hmarl_env import get_scenario
+
+    sc = get_scenario("default")
+    nodes = tuple(
+        dataclasses.replace(n, demand=bank) if n.is_store else n for n in sc.nodes
+    )
+    return sc.replace(nodes=nodes, horizon=horizon)
+
+
+def test_a_trace_bank_keeps_held_out_windows_for_held_out_episodes():
+    """Training parts hold values below 100, held-out parts 1,000 and more:
+    every training, tuning or monitoring episode stays below, every held-out
+    one above, and each seed replays its window."""
+    from baselines.evaluate import evaluate
+    from baselines.policies import make_policies
+    from hmarl_env import Simulation
+    from hmarl_env.demand import TraceBank, is_held_out
+
+    first = tuple(float(x % 50) for x in range(320)) + tuple(
+        1000.0 + k for k in range(80)
+    )
+    second = tuple(float(k % 7) for k in range(240)) + (2000.0,) * 60
+    bank = TraceBank((first, second), ("a", "b"), held_out=0.2)
+    sc = _bank_chain(bank)
+    sim = Simulation(sc, 1)
+    drawn = {}
+    for seed in [*range(12), 2_000_000, 2_000_001]:
+        sim.reset(np.random.default_rng(seed))
+        assert (sim._demand < 100).all(), seed
+        drawn.setdefault(float(sim._demand[:, 0, 0].max()) > 6, []).append(seed)
+    assert set(drawn) == {True, False}  # both series drawn
+    for seed in range(1_000_000, 1_000_012):
+        sim.reset(np.random.default_rng(seed))
+        assert (sim._demand[:, 0, sc.store_index] >= 1000).all(), seed
+        again = sim._demand.copy()
+        sim.reset(np.random.default_rng(seed))
+        np.testing.assert_array_equal(sim._demand, again)
+    # the batched runner's replicas are training episodes
+    assert not is_held_out(np.random.default_rng([1_000_000, 1, 1]))
+    df = evaluate(sc, make_policies(sc, "rule_based"), 4)  # held-out seeds
+    assert (df[df["agent"] == "store_1"]["lost_sales"] >= 0).all()
+    assert bank.mean < 50  # scales from the training parts alone
+
+
+def test_a_trace_bank_from_a_file_and_a_folder_and_its_errors(tmp_path):
+    from hmarl_env.demand import TraceBank, demand_from_dict
+
+    (tmp_path / "bank.csv").write_text(
+        "x,y\n" + "\n".join(f"{k % 9},{k % 4}" for k in range(200)) + "\n"
+    )
+    bank = demand_from_dict(
+        {"kind": "trace_bank", "path": "bank.csv", "held_out": 0.25},
+        base_dir=tmp_path,
+    )
+    assert isinstance(bank, TraceBank) and bank.names == ("x", "y")
+    folder = tmp_path / "series"
+    folder.mkdir()
+    for k in range(3):
+        (folder / f"shop{k}.csv").write_text(
+            "units\n" + "\n".join(str(v) for v in range(150)) + "\n"
+        )
+    bank = demand_from_dict({"kind": "trace_bank", "path": str(folder)})
+    assert bank.names == ("shop0:units", "shop1:units", "shop2:units")
+    assert demand_from_dict(bank.to_dict()) == bank  # a run's record reads back
+    with pytest.raises(ValueError, match=r"training part of 120 periods .* horizon of"):
+        _bank_chain(bank, horizon=130)
+    _bank_chain(TraceBank(bank.series, held_out=0.2, wrap=True), horizon=130)
+    (tmp_path / "bad.csv").write_text("x\n1\nnan\n")
+    with pytest.raises(ValueError, match=r"Trace.values\[1\] must be finite.*bad.csv"):
+        demand_from_dict({"kind": "trace_bank", "path": str(tmp_path / "bad.csv")})
+    (tmp_path / "worse.csv").write_text("x\n1\nabc\n")
+    with pytest.raises(ValueError, match=r"worse.csv' line 3 column 'x': 'abc'"):
+        demand_from_dict({"kind": "trace_bank", "path": str(tmp_path / "worse.csv")})
+    with pytest.raises(ValueError, match=r"held_out must be a fraction in \[0, 1\)"):
+        TraceBank(((1.0, 2.0),), held_out=1.0)

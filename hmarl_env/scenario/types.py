@@ -31,6 +31,7 @@ from hmarl_env.demand import (
     MertonJumpDiffusion,
     Poisson,
     Trace,
+    TraceBank,
     _check_finite,
 )
 from hmarl_env.registry import ROLES, role_of
@@ -514,7 +515,7 @@ class Scenario:
         )
         self._check_products()
         for where, d in self._demands():  # a recorded series must cover the horizon
-            if isinstance(d, Trace):
+            if isinstance(d, (Trace, TraceBank)):
                 d.check_horizon(self.horizon, where)
         for where, d in self._demands():  # a growing demand must stay representable
             if isinstance(d, MertonJumpDiffusion):
