@@ -21,20 +21,24 @@ def parallel_env(
     """The PettingZoo parallel env: ``parallel_env("default", horizon=30)``.
 
     Keyword arguments are :class:`SupplyChainEnv`'s (``render_mode``,
-    ``store_observation``) or top-level scenario fields to override. A
+    ``store_observation``, ``warehouse_observation``) or top-level scenario
+    fields to override. A
     scenario with products (``parallel_env("catalogue_500")``) gets a
     :class:`CatalogueEnv`.
     """
-    env_args = {
-        k: kwargs.pop(k) for k in ("render_mode", "store_observation") if k in kwargs
-    }
+    options = ("render_mode", "store_observation", "warehouse_observation")
+    env_args = {k: kwargs.pop(k) for k in options if k in kwargs}
     scenario = get_scenario(scenario, **kwargs)
     if scenario.products:
-        if env_args.get("store_observation", "pipeline") != "pipeline":
-            raise ValueError(
-                "store_observation is not an option of a catalogue's env: its "
-                "observation is one row per product (hmarl_env.catalogue_roles)"
-            )
+        for key, default in (
+            ("store_observation", "pipeline"),
+            ("warehouse_observation", "local"),
+        ):
+            if env_args.get(key, default) != default:
+                raise ValueError(
+                    f"{key} is not an option of a catalogue's env: its "
+                    "observation is one row per product (hmarl_env.catalogue_roles)"
+                )
         return CatalogueEnv(scenario, render_mode=env_args.get("render_mode"))
     return SupplyChainEnv(scenario, **env_args)
 

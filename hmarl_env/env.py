@@ -85,7 +85,13 @@ class SupplyChainEnv(ParallelEnv):
       system.
     * warehouse (4 + number of children; 6 by default): aggregate store demand,
       inventory, inbound pipeline from the supplier, each child's inventory,
-      average service level of the stores below.
+      average service level of the stores below. With
+      ``warehouse_observation="echelon"`` (``2 + L``): its echelon inventory
+      (stock here and below and in transit between, minus the stores'
+      backorders), its echelon inventory position, units ordered and not yet
+      shipped, then what arrives in each of the next ``L - 1`` periods: what
+      the optimal policy of a serial chain acts on, assuming the warehouse
+      sees the stock below it.
     * supplier (3): the warehouse's last order, units owed to it, days until a
       new order would be delivered.
 
@@ -141,6 +147,7 @@ class SupplyChainEnv(ParallelEnv):
       orders and demand per node so far).
     * ``store_observation``: ``"pipeline"`` (default), ``"reference"`` (the HMARL
       reference design's 7; alias ``"seed"``) or ``"orders"``.
+    * ``warehouse_observation``: ``"local"`` (default) or ``"echelon"``.
     * ``**overrides``: top-level scenario fields, e.g. ``horizon=30``. A
       reward mode: ``parallel_env(get_scenario("default").with_reward_mode(
       "system"))``, the ``hierarchy`` preset, or ``[rewards] mode = "system"``
@@ -165,6 +172,7 @@ class SupplyChainEnv(ParallelEnv):
         scenario: str | Path | Scenario = "default",
         render_mode: str | None = None,
         store_observation: str = "pipeline",
+        warehouse_observation: str = "local",
         **overrides: Any,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -174,7 +182,9 @@ class SupplyChainEnv(ParallelEnv):
             )
         self.scenario = get_scenario(scenario, **overrides)
         self.render_mode = render_mode
-        self._rollout = Rollout(self.scenario, 1, store_observation)
+        self._rollout = Rollout(
+            self.scenario, 1, store_observation, warehouse_observation
+        )
         self._sim, self._roles = self._rollout.sim, self._rollout.roles
         self.possible_agents = list(self._roles.agents)
         self.agents: list[str] = []

@@ -50,6 +50,27 @@ scale), ``inventory``, ``inbound_pipeline``, each child's ``inventory`` (child's
 on hand / child's inventory scale), ``avg_store_service_level`` (mean smoothed
 service level of the stores below it). Bounds [0, 10], the last [0, 1].
 
+Warehouse, ``warehouse_observation="echelon"``: the echelon state, what the
+optimal policy of a serial chain with backorders acts on (Clark & Scarf), ``3
++ L - 1`` entries for a warehouse of lead time ``L``. It assumes the
+warehouse sees the stock on hand and in transit of every node below it and
+the stores' backorders (shared inventory data, as with EDI or vendor-managed
+inventory):
+
+===  ====================  ===========================================  ===========
+idx  feature               meaning                                      bounds
+===  ====================  ===========================================  ===========
+0    echelon_inventory     on hand here and below, plus in transit      [-10, 10]
+                           between them, minus the stores' backorders,
+                           / inventory scale
+1    echelon_position      echelon inventory + in transit here + on     [-10, 10]
+                           order here, / inventory scale
+2    on_order              ordered, not yet shipped by the parent       [0, 10]
+                           / demand scale
+3+k  arriving              units arriving here in ``k + 1`` periods /   [0, 10]
+                           demand scale, ``k = 0 .. L - 2``
+===  ====================  ===========================================  ===========
+
 Supplier (3): ``warehouse_order`` (the root's previous order / its inventory
 scale, [0, 10]), ``backlog`` (units owed to the root / its inventory scale,
 [0, 10]), ``days_until_delivery`` (lead time + backlog / capacity, [0, 10 L]).
@@ -70,6 +91,7 @@ from hmarl_env._jit import kernel
 from hmarl_env.core import TINY, Simulation, StateField, served
 from hmarl_env.registry import (
     SUPPLIER,
+    EchelonFeature,
     StoreFeature,
     StoreOrderFeature,
     SupplierFeature,
@@ -86,6 +108,7 @@ __all__ = [
     "demand_scales",
     "inventory_scales",
     "observe_demand",
+    "WAREHOUSE_OBSERVATIONS",
 ]
 
 CLIP = 10.0
@@ -154,11 +177,11 @@ def observe_demand(trackers, state, alpha, keep, spread):  # pragma: no cover
 
 @kernel
 def _observe(
-    trackers, state, pipeline, t, root, indptr, inputs, weights, high
+    trackers, state, pipeline, t, root, indptr, inputs, weights, low, high
 ):  # pragma: no cover - jit
-    """Every agent's observation ``(B, D)`` float32: ``min(x @ W, high)`` with
-    ``x`` the stacked ``_INPUTS``, then what arrives in ``1 .. M - 1`` periods,
-    and ``W`` given column by column (CSR)."""
+    """Every agent's observation ``(B, D)`` float32: ``x @ W`` clipped to
+    ``[low, high]`` with ``x`` the stacked ``_INPUTS``, then what arrives in
+    ``1 .. M - 1`` periods, and ``W`` given column by column (CSR)."""
     B, _, N = trackers.shape
     M = pipeline.shape[1]
     D = high.shape[0]
@@ -192,6 +215,8 @@ def _observe(
             acc = 0.0
             for j in range(indptr[k], indptr[k + 1]):
                 acc += x[inputs[j]] * weights[j]
+            if acc < low[k]:  # only echelon features go below 0
+                acc = low[k]
             out[b, k] = min(acc, high[k])
     return out
 
@@ -228,8 +253,12 @@ def csr(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-# A feature is {input row: weight} and a bound: feature = min(sum(w * x), bound).
-_Feature = tuple[dict[int, float], float]
+# A feature is {input row: weight} and a bound: feature = min(sum(w * x), bound)
+# (and a lower bound, 0 unless given third: max(.., low))
+_Feature = tuple[dict[int, float], float] | tuple[dict[int, float], float, float]
+#: the warehouses' observation layouts: ``local`` (the default: its own stock,
+#: its children's, the demand below it) and ``echelon``
+WAREHOUSE_OBSERVATIONS = ("local", "echelon")
 #: the stores' observation layouts: ``pipeline`` (the default: the HMARL
 #: reference design's 7 features and the inbound pipeline), ``reference`` (the
 #: reference design's 7 exactly) and ``orders`` (for stores ordering quantities)
@@ -345,6 +374,28 @@ def _warehouse(sc: Scenario, x: _Inputs, j: int) -> list[_Feature]:
     return [features[f] for f in sorted(features)] + children + [service]
 
 
+def _warehouse_echelon(sc: Scenario, x: _Inputs, j: int) -> list[_Feature]:
+    """The ``echelon`` layout (see the module docstring)."""
+    below = np.flatnonzero(sc.subtree[:, j])
+    inv, dem = x.inv[j], x.dem[j]
+    stock: dict[int, float] = {}
+    for k in below:
+        stock.update(x("on_hand", int(k), 1.0 / inv))
+        if k != j:
+            stock.update(x("in_transit", int(k), 1.0 / inv))
+        if sc.nodes[k].is_store:
+            stock.update(x("customer_backlog", int(k), -1.0 / inv))
+    position = {**stock, **x.pipeline(j)}
+    F = EchelonFeature
+    features: list[_Feature] = [None] * 3  # type: ignore[list-item]
+    features[F.echelon_inventory] = (stock, CLIP, -CLIP)
+    features[F.echelon_position] = (position, CLIP, -CLIP)
+    features[F.on_order] = (x("inbound_backlog", j, 1.0 / dem), CLIP)
+    for k in range(1, int(sc.lead_times[j])):
+        features.append(({x.arriving + (k - 1) * x.n + j: 1.0 / dem}, CLIP))
+    return features
+
+
 def _supplier(sc: Scenario, x: _Inputs) -> list[_Feature]:
     r = sc.root
     L = float(sc.lead_times[r])
@@ -378,9 +429,18 @@ class Observations:
     """
 
     def __init__(
-        self, scenario: Scenario, agents: dict[str, int], store_observation: str
+        self,
+        scenario: Scenario,
+        agents: dict[str, int],
+        store_observation: str,
+        warehouse_observation: str = "local",
     ) -> None:
         store_observation = store_observation_name(store_observation)
+        if warehouse_observation not in WAREHOUSE_OBSERVATIONS:
+            raise ValueError(
+                f"warehouse_observation must be one of {list(WAREHOUSE_OBSERVATIONS)}, "
+                f"got {warehouse_observation!r}"
+            )
         if store_observation == "orders":
             check_orders_layout(scenario)
         sc = self.scenario = scenario
@@ -394,19 +454,23 @@ class Observations:
                 features = _supplier(sc, x)
             elif sc.nodes[i].is_store:
                 features = _store(sc, x, i, store_observation)
+            elif warehouse_observation == "echelon":
+                features = _warehouse_echelon(sc, x, i)
             else:
                 features = _warehouse(sc, x, i)
             self.slices[agent] = slice(len(columns), len(columns) + len(features))
             columns += features
         W = np.zeros((x.one + 1, len(columns)))
-        for k, (terms, _) in enumerate(columns):
+        for k, (terms, *_) in enumerate(columns):
             for row, weight in terms.items():
                 W[row, k] = weight
         self._map = csr(W)
-        self._high = np.array([bound for _, bound in columns], dtype=np.float64)
+        self._high = np.array([f[1] for f in columns], dtype=np.float64)
+        self._low = np.array([f[2] if len(f) > 2 else 0.0 for f in columns])
         high32 = self._high.astype(np.float32)
+        low32 = self._low.astype(np.float32)
         self.spaces = {
-            a: spaces.Box(0.0, high32[sl], dtype=np.float32)
+            a: spaces.Box(low32[sl], high32[sl], dtype=np.float32)
             for a, sl in self.slices.items()
         }
 
@@ -415,7 +479,9 @@ class Observations:
     ) -> np.ndarray:
         """All agents' observations side by side, ``(B, D)`` float32, in
         period ``t`` (``pipeline``: :attr:`Simulation.pipeline_array`)."""
-        return _observe(trackers, state, pipeline, t, self.root, *self._map, self._high)
+        return _observe(
+            trackers, state, pipeline, t, self.root, *self._map, self._low, self._high
+        )
 
     @property
     def state_space(self) -> spaces.Box:

@@ -73,6 +73,17 @@ class StoreOrderFeature(IntEnum):
     arriving = 3
 
 
+class EchelonFeature(IntEnum):
+    """A warehouse's observation columns in the ``echelon`` layout
+    (``warehouse_observation="echelon"``): these three, then from ``arriving``
+    on one column per period of its lead time but the last."""
+
+    echelon_inventory = 0
+    echelon_position = 1
+    on_order = 2
+    arriving = 3
+
+
 class WarehouseFeature(IntEnum):
     """A warehouse's observation columns: these three, then each child's
     inventory from ``child_inventory`` on (one column per child), then the mean

@@ -41,6 +41,8 @@ class Roles:
     Args:
         scenario: the supply chain.
         batch_size: replicas ``B``.
+        warehouse_observation: ``"local"`` or ``"echelon"``
+            (:mod:`hmarl_env.observations`).
         store_observation: ``"pipeline"`` (8 features), ``"reference"`` (the
             reference design's 7, without the inbound pipeline) or ``"orders"``.
     """
@@ -50,6 +52,7 @@ class Roles:
         scenario: Scenario,
         batch_size: int = 1,
         store_observation: str = "pipeline",
+        warehouse_observation: str = "local",
     ) -> None:
         if scenario.products:
             raise ValueError(
@@ -65,7 +68,10 @@ class Roles:
         self.node_of = node_agents(sc)
         self.agents: tuple[str, ...] = (*self.node_of, SUPPLIER)
         every = {**self.node_of, SUPPLIER: -1}
-        self._observations = Observations(sc, every, store_observation)
+        self.warehouse_observation = warehouse_observation
+        self._observations = Observations(
+            sc, every, store_observation, warehouse_observation
+        )
         self._actions = ActionDecoder(sc, every)
         self._rewards = LedgerRewards(sc)
         self.inventory_scale = self._observations.inventory_scale

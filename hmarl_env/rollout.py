@@ -41,6 +41,7 @@ class Rollout:
         scenario: the supply chain.
         batch_size: replicas ``B``.
         store_observation: the stores' observation layout.
+        warehouse_observation: the warehouses' (``local`` or ``echelon``).
     """
 
     def __init__(
@@ -48,8 +49,11 @@ class Rollout:
         scenario: Scenario,
         batch_size: int = 1,
         store_observation: str = "pipeline",
+        warehouse_observation: str = "local",
     ) -> None:
-        self.roles = roles = Roles(scenario, batch_size, store_observation)
+        self.roles = roles = Roles(
+            scenario, batch_size, store_observation, warehouse_observation
+        )
         self.sim = Simulation(scenario, batch_size=batch_size)
         self.agents = roles.agents
         # agent column of each node's action; a reward column of each agent's

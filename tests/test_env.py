@@ -353,3 +353,56 @@ def test_every_agent_has_the_same_infos_and_their_costs_add_up_to_the_system():
             system = infos["supplier_1"]["system_reward"]
             if not env.unwrapped.scenario.rewards.expected_store_costs:
                 assert total == pytest.approx(-system, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("preset", ["serial_N3", "serial_N4", "hierarchy"])
+def test_the_echelon_observation_is_the_ledgers_echelon_state(preset):
+    """On random orders, every warehouse's echelon features equal the
+    simulation's echelon stock and position (over its inventory scale), its
+    on-order and arrivals (over its demand scale)."""
+    from hmarl_env.registry import EchelonFeature as F
+
+    env = hmarl_env.parallel_env(preset, warehouse_observation="echelon")
+    sc = env.scenario
+    roles, sim = env._roles, env._sim
+    rng = np.random.default_rng(1)
+    obs, _ = env.reset(seed=3)
+    checked = 0
+    while env.agents:
+        for agent, j in roles.node_of.items():
+            if sc.nodes[j].is_store:
+                continue
+            x = obs[agent].astype(np.float64)
+            assert env.observation_space(agent).contains(obs[agent])
+            below = np.flatnonzero(sc.subtree[:, j])
+            stores = [k for k in below if sc.nodes[k].is_store]
+            held = sim.on_hand[0, below].sum() + sim.in_transit[0, below].sum()
+            held -= sim.in_transit[0, j]
+            held -= sim.state_array[0, 9, stores].sum()  # customer backlog
+            position = sim.echelon_inventory_position[0, j]
+            inv = roles.inventory_scale[j]
+            dem = roles.demand_scale[j]
+            clip = lambda v: min(max(v, -10.0), 10.0)  # noqa: E731
+            assert x[F.echelon_inventory] == pytest.approx(clip(held / inv), abs=1e-5)
+            assert x[F.echelon_position] == pytest.approx(
+                clip(position / inv), abs=1e-5
+            )
+            assert x[F.on_order] == pytest.approx(
+                min(sim.inbound_backlog[0, j] / dem, 10.0), abs=1e-5
+            )
+            L = int(sc.lead_times[j])
+            M = sim.pipeline_array.shape[1]
+            for k in range(1, L):
+                due = sim.pipeline_array[0, (sim.period + k) % M, j]
+                assert x[F.arriving + k - 1] == pytest.approx(
+                    min(due / dem, 10.0), abs=1e-5
+                )
+            checked += 1
+        actions = {a: int(rng.integers(env.action_space(a).n)) for a in env.agents}
+        obs, *_ = env.step(actions)
+    assert checked >= sc.horizon
+
+
+def test_a_bad_warehouse_observation_is_named():
+    with pytest.raises(ValueError, match="warehouse_observation must be one of"):
+        hmarl_env.parallel_env("default", warehouse_observation="global")
