@@ -37,8 +37,9 @@ import pandas as pd
 from scipy import stats
 
 from analysis.plots import _figure, _save
-from analysis.runs.loading import ACTING, load_policies
+from analysis.runs.loading import load_policies
 from analysis.runs.record import read_run_config
+from analysis.runs.settings import ACTING
 from baselines.evaluate import evaluate
 from baselines.policies import TUNED_SETS, make_policies
 from hmarl_env import get_scenario, parallel_env
@@ -143,13 +144,14 @@ def compare_runs(
     runs: Sequence[str | Path],
     episodes: int = 200,
     scenario: Any = None,
-    acting: str = "greedy",
+    acting: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate runs and baselines on the same held-out episodes; the summary
     plus per-episode frames (``frames``) and the policies used.
 
     ``acting``: how the learned modules act (``greedy``, ``mean`` or
-    ``sampled``, see :class:`analysis.runs.loading.ModulePolicy`); the summary
+    ``sampled``, see :class:`analysis.runs.loading.ModulePolicy`; ``None``:
+    as the runs record, ``ppo.acting``, which must then agree); the summary
     records it, and ``other_acting`` gives the learned roles' reward acting
     sampled (greedy where ``acting`` is sampled) on the same episodes, paired
     with it, so a difference between them shows.
@@ -173,6 +175,14 @@ def compare_runs(
             "runs compared together must be of one phase, scenario and store "
             f"observation (training seeds of one setting); got {sorted(kinds)}"
         )
+    if acting is None:
+        recorded = sorted({c.ppo.acting for c in configs})
+        if len(recorded) > 1:
+            raise ValueError(
+                f"the runs record different acting rules {recorded}: name one "
+                "with --acting"
+            )
+        acting = recorded[0]
     sc = scenario if scenario is not None else configs[0].scenario
     roles = sorted({role_of_module(m).name for c in configs for m in c.learned})
     observation = configs[0].store_observation
@@ -439,10 +449,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--acting",
         choices=ACTING,
-        default="greedy",
-        help="how learned modules act (mean: the expected action, for order "
-        "quantities; sampled: from a seeded generator); sampled is reported "
-        "beside it (greedy beside sampled)",
+        default=None,
+        help="how learned modules act (default: as the runs record, "
+        "ppo.acting; mean: the expected action, for order quantities; "
+        "sampled: from a seeded generator); sampled is reported beside it "
+        "(greedy beside sampled)",
     )
     args = parser.parse_args(argv)
     if args.episodes < 2:

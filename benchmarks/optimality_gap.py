@@ -3,7 +3,7 @@
 How to run:
     python benchmarks/optimality_gap.py                         # solver only
     python experiments/phase1.py --scenario lost_sales_L2_p39 \\
-        --store-observation orders --timesteps 1000000
+        --store-observation orders --acting mean --timesteps 1000000
     python benchmarks/optimality_gap.py --runs results           # + learned
     python benchmarks/optimality_gap.py --runs results --instances 4,39 --acting greedy
 
@@ -16,8 +16,10 @@ their wall-clock; and simulated on the same held-out episodes (seeds from
 the solver's optimal policy, the best base-stock policy, and with ``--runs``
 the newest finished phase-1 run of the instance under those folders (any run
 whose scenario has the instance's dynamics and costs, whatever its reward or
-PPO options), acting by its mean order (``--acting``, default ``mean``:
-:class:`analysis.runs.loading.ModulePolicy`) and, beside it, greedily.
+PPO options), acting as the run records (``ppo.acting``, which the monitor and
+the gate used too: train with ``--acting mean`` for the mean order; or
+``--acting`` here: :class:`analysis.runs.loading.ModulePolicy`) and, beside
+it, greedily.
 Each simulated cost is the mean per period with its 95% CI; the learned
 policy's gap to the optimum is its paired difference from the simulated
 optimal policy on the same episodes (common random numbers), over the exact
@@ -43,8 +45,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.runs.folder import is_finished  # noqa: E402
-from analysis.runs.loading import ACTING, load_policies  # noqa: E402
+from analysis.runs.loading import load_policies  # noqa: E402
 from analysis.runs.record import read_run_config  # noqa: E402
+from analysis.runs.settings import ACTING  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.optimal import ZIPKIN_TABLE, instance_of, solve_instance  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
@@ -147,7 +150,7 @@ def instance(
     episodes: int,
     horizon: int,
     runs: list[Path] | None,
-    acting: str = "mean",
+    acting: str | None = None,
 ) -> dict[str, object]:
     name = f"lost_sales_L{L}_p{p}"
     sc = get_scenario(name)
@@ -180,6 +183,8 @@ def instance(
     run = None if runs is None else _newest_run(runs, sc)
     if run is not None:
         long = sc.replace(horizon=horizon)
+        if acting is None:  # as the run records
+            acting = read_run_config(run).ppo.acting
         learned = load_policies(run, long, acting=acting)
         sims["learned"] = _per_period(sc, learned, episodes, horizon)
         if acting != "greedy":  # the most probable order, on the same episodes
@@ -221,9 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--acting",
         choices=ACTING,
-        default="mean",
-        help="how the learned store acts (default %(default)s: its expected "
-        "order, rounded; the greedy store's gap is reported beside it)",
+        default=None,
+        help="how the learned store acts (default: as its run records, "
+        "ppo.acting; mean: its expected order, rounded); the greedy store's "
+        "gap is reported beside it",
     )
     parser.add_argument(
         "--instances",
@@ -254,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "| instance | published opt / base-stock | solver opt | solver base-stock "
         "| myopic | constant | simulated opt | simulated base-stock | learned "
-        f"| learned gap % ({args.acting}) | greedy gap % | base-stock gap % "
+        "| learned gap % (acting) | greedy gap % | base-stock gap % "
         "| solve s | train |"
     )
     print("|---" * 14 + "|")
@@ -277,8 +283,9 @@ def main(argv: list[str] | None = None) -> int:
             f"({e['base_stock']['policy'].split()[-1]}) "
             f"| {e['myopic']['cost']:.3f} | {e['constant']['cost']:.3f} "
             f"| {_fmt(s['optimal'])} | {_fmt(s['base_stock'])} "
-            f"| {_fmt(s.get('learned'))} | {_fmt(r.get('learned_gap_pct'), 2)} "
-            f"| {_fmt(r.get('learned_greedy_gap_pct'), 2)} "
+            f"| {_fmt(s.get('learned'))} | {_fmt(r.get('learned_gap_pct'), 2)}"
+            + (f" ({r['acting']}) " if "acting" in r else " ")
+            + f"| {_fmt(r.get('learned_greedy_gap_pct'), 2)} "
             f"| {_fmt(r.get('base_stock_gap_pct'), 2)} "
             f"| {e['optimal']['seconds']:.1f} "
             f"| {cost} |"
@@ -288,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "episodes": args.episodes,
             "horizon": args.horizon,
-            "acting": args.acting,
+            "acting": args.acting or "as each run records",
             "rows": rows,
         },
     )

@@ -73,7 +73,8 @@ def row_from_result(
 
 
 def monitor(algo: Any, config: RunConfig, episodes: int) -> dict[str, float]:
-    """Greedy learned modules + the phase's heuristics on monitoring seeds."""
+    """The learned modules (acting as the run records, ``ppo.acting``) and the
+    phase's heuristics on monitoring seeds."""
     scenario, phase, observation = (
         config.scenario,
         config.phase,
@@ -86,6 +87,7 @@ def monitor(algo: Any, config: RunConfig, episodes: int) -> dict[str, float]:
         module=algo.get_module,
         heuristic_params=config.heuristic_params,
         store_observation=observation,
+        acting=config.ppo.acting,
     )
     df = evaluate(
         scenario, policies, episodes, seed=MONITOR_SEED, store_observation=observation
@@ -121,6 +123,7 @@ def monitor_references(
         module=algo.get_module,
         heuristic_params=params,
         store_observation=observation,
+        acting=config.ppo.acting,
     )
     out: dict[str, dict[str, float]] = {}
     for module in phase.train:

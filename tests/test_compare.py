@@ -98,3 +98,31 @@ def test_clear_errors(run, tmp_path, capsys):
     assert "agents" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--run", str(run), str(run)])  # several runs need --output
+
+
+def test_the_acting_rule_is_the_runs_own(tmp_path):
+    """A run records how its learned modules act when judged (ppo.acting);
+    loading it, comparing it and gating it use that rule unless told
+    otherwise; runs recording different rules are not averaged silently."""
+    import shutil
+    from pathlib import Path
+
+    from analysis.compare import compare_runs
+    from analysis.runs.loading import load_policies
+
+    reference = Path(__file__).resolve().parent.parent / "results/reference"
+    run = reference / "default__phase1__0"
+    copy = tmp_path / "default__phase1__0"
+    shutil.copytree(run, copy)
+    config = json.loads((copy / "config.json").read_text())
+    assert "acting" not in config["ppo"]  # recorded before the setting: greedy
+    assert load_policies(run)["store_1"].acting == "greedy"
+    config["ppo"]["acting"] = "mean"
+    (copy / "config.json").write_text(json.dumps(config))
+    assert load_policies(copy)["store_1"].acting == "mean"
+    assert load_policies(copy, acting="sampled")["store_1"].acting == "sampled"
+    with pytest.raises(
+        ValueError, match=r"record different acting rules \['greedy', 'mean'\]"
+    ):
+        compare_runs([run, copy], episodes=2)
+    assert compare_runs([copy], episodes=2)["summary"]["acting"] == "mean"

@@ -21,13 +21,13 @@ import numpy as np
 
 from analysis.runs.folder import MODULES_SUBDIR, find_checkpoint
 from analysis.runs.record import read_run_config
+from analysis.runs.settings import ACTING
 from baselines.policies import make_policies
 from hmarl_env import parallel_env
 from hmarl_env.registry import module_id
 from hmarl_env.scenario import get_scenario
 
 __all__ = [
-    "ACTING",
     "ModulePolicy",
     "assemble_policies",
     "check_spaces",
@@ -64,10 +64,6 @@ def quiet_ray_notices() -> None:
         logger = logging.getLogger(name)
         if _NOTICES not in logger.filters:
             logger.addFilter(_NOTICES)
-
-
-#: how a learned module acts (:class:`ModulePolicy`)
-ACTING = ("greedy", "mean", "sampled")
 
 
 class ModulePolicy:
@@ -257,7 +253,7 @@ class ModuleExpectation:
 
 
 def load_policies(
-    path: str | Path, scenario: Any = None, acting: str = "greedy", seed: int = 0
+    path: str | Path, scenario: Any = None, acting: str | None = None, seed: int = 0
 ) -> dict[str, Any]:
     """Every agent's policy from a run folder or a checkpoint of one.
 
@@ -267,7 +263,8 @@ def load_policies(
         scenario: optionally the scenario to act in; it must have the run's
             agents and spaces (checked), else the run's own scenario is used.
         acting: how learned modules act, ``"greedy"``, ``"mean"`` or
-            ``"sampled"`` (:class:`ModulePolicy`).
+            ``"sampled"`` (:class:`ModulePolicy`); ``None``: as the run
+            records (``ppo.acting``; greedy for runs recorded before it).
         seed: the sampling generator's seed (``"sampled"`` only).
     """
     ckpt, run = find_checkpoint(path)
@@ -297,7 +294,7 @@ def load_policies(
         module=lambda mid: load_module(ckpt, mid, expect(mid)),
         heuristic_params=config.heuristic_params,
         store_observation=config.store_observation,
-        acting=acting,
+        acting=config.ppo.acting if acting is None else acting,
         seed=seed,
     )
 

@@ -35,6 +35,7 @@ __all__ = [
     "MONITOR_SEED",
     "PHASES",
     "POLICY_HEADS",
+    "ACTING",
     "PPO_PRESETS",
     "PPO_PRESET_ALIASES",
     "PPOSettings",
@@ -56,6 +57,9 @@ CRITICS = ("local", "central")
 #: how a learned module's outputs become its action distribution
 #: (:mod:`experiments.heads`)
 POLICY_HEADS = ("categorical", "ordinal", "normal")
+#: how a learned module acts when it is judged
+#: (:class:`analysis.runs.loading.ModulePolicy`, :attr:`PPOSettings.acting`)
+ACTING = ("greedy", "mean", "sampled")
 
 
 def setting(default: Any, help: str, **cli: Any) -> Any:
@@ -129,6 +133,14 @@ class PPOSettings:
         "logit per action), ordinal or normal (for order quantities: "
         "experiments/heads.py); phases 2-4 keep the source run's",
         choices=POLICY_HEADS,
+    )
+    acting: str = setting(
+        "greedy",
+        "how the learned modules act whenever the run is judged (monitor, "
+        "gate, comparison, benchmarks): greedy (the most probable action), mean "
+        "(the policy's mean action, rounded: for ordered actions such as order "
+        "quantities) or sampled",
+        choices=ACTING,
     )
     lr_end: float | None = setting(
         None,
