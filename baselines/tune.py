@@ -350,6 +350,13 @@ def main(argv: list[str] | None = None) -> int:
         scenario = get_scenario(args.scenario).with_reward_mode(
             args.reward_mode, args.system_weight
         )
+        if scenario.products:
+            raise ValueError(
+                f"scenario {scenario.name!r} stocks {len(scenario.products)} "
+                "products: tune its heuristics with python -m baselines.catalogue "
+                f"--scenario {args.scenario} (this command tunes single-product "
+                "chains)"
+            )
         grids = parse_grid_options(args.grid, args.grids)
         grids_from(grids)  # checked before anything runs
     except ValueError as exc:

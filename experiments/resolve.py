@@ -60,6 +60,13 @@ def new_config(
     scenario = get_scenario(args.scenario) if args.scenario else None
     if scenario is None and not phase.source:
         scenario = get_scenario("default")
+    if scenario is not None and scenario.products:
+        raise ValueError(
+            f"scenario {scenario.name!r} stocks {len(scenario.products)} products: "
+            "the phase scripts train single-product chains, and learning on a "
+            "catalogue is not in hmarl yet; its env (hmarl_env.parallel_env) and "
+            "heuristics (python -m baselines.catalogue) are"
+        )
     preset = ppo_preset(args.ppo_preset) if args.ppo_preset else None
     base = PPO_PRESETS[preset or "hmarl"]
     observation = store_observation_name(args.store_observation or "pipeline")

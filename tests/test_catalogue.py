@@ -407,3 +407,19 @@ def test_ss_orders_up_to_S_only_at_or_below_s_and_tunes_per_product():
     tuning = tune_per_product(sc, episodes=2)
     low, high = tune_ss_per_product(sc, tuning, episodes=2)
     assert (high >= low).all() and (high > low).any()
+
+
+def test_hmarls_commands_on_a_catalogue_check_it_or_say_what_to_use(capsys):
+    from analysis.runs.settings import PHASES
+    from baselines.tune import main as tune_main
+    from experiments.options import PhaseOptions
+    from experiments.resolve import new_config
+    from hmarl_env.validate import main as validate_main
+
+    assert validate_main(["--scenario", "catalogue_50", "--steps", "12"]) == 0
+    assert "its env is ready" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        tune_main(["--scenario", "catalogue_50"])
+    assert "python -m baselines.catalogue" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="learning on a catalogue is not in hmarl"):
+        new_config(PhaseOptions(scenario="catalogue_50"), PHASES["phase1"])
