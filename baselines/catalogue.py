@@ -1,7 +1,8 @@
 """Heuristics for catalogues, and their batched evaluation.
 
 How to run:
-    python -m baselines.catalogue --scenario catalogue_500 --episodes 200
+    hmarl catalogue --scenario catalogue_500 --episodes 200
+    (or python -m baselines.catalogue ...)
 
 Policies here act on the simulation core (order quantities for every node
 and product, ``(B, N * P)``), the reference points a learned catalogue policy
@@ -437,7 +438,7 @@ def tune_capacity_prices(
 # ------------------------------------------------------------------------ CLI
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m baselines.catalogue",
+        prog="hmarl catalogue",
         description="Tune and compare the catalogue heuristics: per product "
         "(capacities ignored) and capacity-aware (a price on storage).",
     )

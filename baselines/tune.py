@@ -353,9 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         if scenario.products:
             raise ValueError(
                 f"scenario {scenario.name!r} stocks {len(scenario.products)} "
-                "products: tune its heuristics with python -m baselines.catalogue "
-                f"--scenario {args.scenario} (this command tunes single-product "
-                "chains)"
+                f"products: tune its heuristics with hmarl catalogue --scenario "
+                f"{args.scenario} (this command tunes single-product chains)"
             )
         grids = parse_grid_options(args.grid, args.grids)
         grids_from(grids)  # checked before anything runs

@@ -7,6 +7,7 @@ How to run (after ``pip install -e .``)::
     hmarl sweep phase1 --seeds 0 1 2   # seeds and settings as Ray Tune trials
     hmarl evaluate --policy tuned      # baselines on held-out episodes
     hmarl tune --scenario my.toml      # heuristics for a scenario
+    hmarl catalogue --scenario catalogue_500  # a catalogue's heuristics
     hmarl compare --run RUN            # a learned run against the baselines
     hmarl gate RUN                     # the curriculum gate of a run
     hmarl validate --scenario default  # the env's pre-training checks
@@ -41,6 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("experiments.sweep", "seeds and settings of a phase as Ray Tune trials"),
     "evaluate": ("baselines.evaluate", "evaluate baselines on held-out episodes"),
     "tune": ("baselines.tune", "tune the heuristics of a scenario"),
+    "catalogue": (
+        "baselines.catalogue",
+        "tune and compare a product catalogue's heuristics",
+    ),
     "compare": ("analysis.compare", "compare learned runs with the baselines"),
     "gate": ("analysis.gate", "the curriculum gate of a run"),
     "validate": ("hmarl_env.validate", "the env's pre-training checks"),

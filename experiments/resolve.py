@@ -65,7 +65,7 @@ def new_config(
             f"scenario {scenario.name!r} stocks {len(scenario.products)} products: "
             "the phase scripts train single-product chains, and learning on a "
             "catalogue is not in hmarl yet; its env (hmarl_env.parallel_env) and "
-            "heuristics (python -m baselines.catalogue) are"
+            "heuristics (hmarl catalogue) are"
         )
     preset = ppo_preset(args.ppo_preset) if args.ppo_preset else None
     base = PPO_PRESETS[preset or "hmarl"]

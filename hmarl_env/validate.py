@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"VALIDATION FAILED ({failed} of {len(results)} checks)")
         return 1
     ready = (
-        "its env is ready (python -m baselines.catalogue tunes its heuristics)"
+        "its env is ready (hmarl catalogue tunes its heuristics)"
         if scenario.products
         else "ready for training"
     )

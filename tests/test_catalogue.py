@@ -420,6 +420,6 @@ def test_hmarls_commands_on_a_catalogue_check_it_or_say_what_to_use(capsys):
     assert "its env is ready" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         tune_main(["--scenario", "catalogue_50"])
-    assert "python -m baselines.catalogue" in capsys.readouterr().err
+    assert "hmarl catalogue --scenario catalogue_50" in capsys.readouterr().err
     with pytest.raises(ValueError, match="learning on a catalogue is not in hmarl"):
         new_config(PhaseOptions(scenario="catalogue_50"), PHASES["phase1"])
