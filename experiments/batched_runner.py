@@ -72,7 +72,7 @@ from ray.rllib.utils.metrics import (
 
 from analysis.runs.loading import OWN_KEY, STATE_KEY
 from experiments.kpis import KPI_FIELDS, KPI_WINDOW, store_kpis
-from hmarl_env.registry import module_id, role_of
+from hmarl_env.registry import role_of
 from hmarl_env.rewards import table_columns
 from hmarl_env.rollout import Rollout
 from hmarl_env.scenario import scenario_from_dict
@@ -131,8 +131,9 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
             self.config.seed, self.worker_index or 0, replicas
         )
         by_module: dict[str, list[str]] = defaultdict(list)
+        mapping = self.config.policy_mapping_fn  # the phase's (ModuleMapping)
         for agent in self._rollout.agents:
-            by_module[module_id(agent)].append(agent)
+            by_module[mapping(agent, None)].append(agent)
         self._groups = [_Group(m, a, self._rollout) for m, a in by_module.items()]
         # the stores' node indices: the KPIs' columns of the period tables
         node_of = self._rollout.roles.node_of

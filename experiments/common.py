@@ -48,7 +48,7 @@ __all__ = [
     "KPICallback",
     "build_config",
     "env_creator",
-    "policy_mapping_fn",
+    "ModuleMapping",
 ]
 
 ENV_NAME = "hmarl_supply_chain"
@@ -72,15 +72,36 @@ def env_creator(env_config: Mapping[str, Any]) -> ParallelPettingZooEnv:
     return ParallelPettingZooEnv(env)
 
 
-def policy_mapping_fn(agent_id: str, episode: Any = None, **kwargs: Any) -> str:
-    return module_id(agent_id)
+class ModuleMapping:
+    """RLlib's ``policy_mapping_fn`` of a phase: agent -> module ID
+    (:meth:`analysis.runs.settings.Phase.module_of`), picklable for remote
+    env runners."""
+
+    def __init__(self, modules: Mapping[str, str]) -> None:
+        self.modules = dict(modules)
+
+    def __call__(self, agent_id: str, episode: Any = None, **kwargs: Any) -> str:
+        return self.modules.get(agent_id) or module_id(agent_id)
 
 
-def modules_of(scenario: Scenario) -> dict[str, str]:
-    """Module ID -> the first agent that uses it (its spaces define the module's)."""
+def modules_of(scenario: Scenario, module_of: Any = module_id) -> dict[str, str]:
+    """Module ID -> the first agent that uses it (its spaces define the
+    module's); every agent of a module must have the same spaces."""
+    env = hmarl_env.parallel_env(scenario)
     out: dict[str, str] = {}
-    for agent in hmarl_env.parallel_env(scenario).possible_agents:
-        out.setdefault(module_id(agent), agent)
+    for agent in env.possible_agents:
+        first = out.setdefault(module_of(agent), agent)
+        if env.observation_space(agent).shape != env.observation_space(
+            first
+        ).shape or env.action_space(agent) != env.action_space(first):
+            raise ValueError(
+                f"{agent} and {first} share module {module_of(agent)!r} but "
+                f"observe {env.observation_space(agent).shape} and "
+                f"{env.observation_space(first).shape} or act in "
+                f"{env.action_space(agent)} and {env.action_space(first)}: a "
+                "shared module needs one shape (warehouses of a level with as "
+                "many children each)"
+            )
     return out
 
 
@@ -172,7 +193,7 @@ def build_config(
     """
     ppo = ppo or PPOSettings()
     runners = runners or RunnerSettings()
-    modules = modules_of(scenario)
+    modules = modules_of(scenario, phase.module_of)
     # a heuristic for a role the network lacks (phase 1's warehouse in a
     # single-stage network) is simply not needed; a learned one is an error
     unknown = sorted(set(phase.train) | set(phase.frozen))
@@ -252,7 +273,7 @@ def build_config(
         )
         .multi_agent(
             policies=set(modules),
-            policy_mapping_fn=policy_mapping_fn,
+            policy_mapping_fn=ModuleMapping(phase.modules),
             policies_to_train=list(phase.train),
         )
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
@@ -276,7 +297,7 @@ def build_config(
             num_gpus_per_learner=runners.num_gpus_per_learner,
             learner_class=HmarlPPOLearner,
             learner_config_dict={
-                REWARD_SCALES_KEY: ppo.learner_reward_scales(scenario),
+                REWARD_SCALES_KEY: ppo.learner_reward_scales(scenario, phase.module_of),
                 CENTER_RATE_KEY: ppo.reward_centering,
             },
         )

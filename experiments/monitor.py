@@ -88,6 +88,7 @@ def monitor(algo: Any, config: RunConfig, episodes: int) -> dict[str, float]:
         heuristic_params=config.heuristic_params,
         store_observation=observation,
         acting=config.ppo.acting,
+        module_of=phase.module_of,
     )
     df = evaluate(
         scenario, policies, episodes, seed=MONITOR_SEED, store_observation=observation
@@ -124,6 +125,7 @@ def monitor_references(
         heuristic_params=params,
         store_observation=observation,
         acting=config.ppo.acting,
+        module_of=phase.module_of,
     )
     out: dict[str, dict[str, float]] = {}
     for module in phase.train:

@@ -26,6 +26,7 @@ from analysis.runs.settings import (
 )
 from baselines.evaluate import add_reward_mode_arguments
 from hmarl_env.observations import STORE_OBSERVATION_ALIASES, STORE_OBSERVATIONS
+from hmarl_env.registry import WAREHOUSE_MODULES
 from hmarl_env.utils.io import read_text_file
 
 __all__ = [
@@ -69,6 +70,14 @@ class PhaseOptions:
         "hand, backlog and each order in the pipeline, for stores ordering "
         "quantities); phases 2-4: the run they start from's",
         choices=STORE_OBSERVATIONS + tuple(STORE_OBSERVATION_ALIASES),
+    )
+    warehouse_modules: str | None = setting(
+        None,
+        "how learned warehouses map to modules: per_node (each its own, the "
+        "default) or per_level (the warehouses of each level of the tree share "
+        "one, as stores do); phases that load warehouse modules keep the run "
+        "they start from's",
+        choices=WAREHOUSE_MODULES,
     )
     source: str | None = setting(
         None,

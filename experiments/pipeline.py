@@ -102,6 +102,7 @@ KEPT = (
     "checkpoint_interval",
     "gate_episodes",
     "compare_episodes",
+    "warehouse_modules",
     "phase_options",
     *PPO_OPTION_NAMES,
 )

@@ -19,11 +19,18 @@ from typing import Any
 from analysis.runs.folder import find_checkpoint
 from analysis.runs.loading import check_spaces
 from analysis.runs.record import RunConfig, read_run_config, tuned_params
-from analysis.runs.settings import ARCHITECTURE, PPO_PRESETS, Phase, ppo_preset
+from analysis.runs.settings import (
+    ARCHITECTURE,
+    PPO_PRESETS,
+    Phase,
+    ppo_preset,
+    share_warehouses,
+)
 from experiments.curriculum import find_source_run
 from experiments.options import PhaseOptions, run_option_defaults
 from hmarl_env import get_scenario
 from hmarl_env.observations import store_observation_name
+from hmarl_env.registry import role_of_module
 from hmarl_env.utils.io import results_dir, write_json_atomic
 
 __all__ = ["new_config", "resumed_config"]
@@ -42,6 +49,11 @@ def resumed_config(args: PhaseOptions, phase: Phase, run_dir: Path) -> RunConfig
         raise ValueError(
             f"{run_dir} trains in reward mode {rewards.mode!r} (system weight "
             f"{rewards.system_weight}); a resumed run keeps its reward mode"
+        )
+    if args.warehouse_modules not in (None, config.phase.warehouse_modules):
+        raise ValueError(
+            f"{run_dir} maps its warehouses {config.phase.warehouse_modules}; a "
+            "resumed run keeps its modules"
         )
     updated = replace(
         config,
@@ -70,6 +82,7 @@ def new_config(
     preset = ppo_preset(args.ppo_preset) if args.ppo_preset else None
     base = PPO_PRESETS[preset or "hmarl"]
     observation = store_observation_name(args.store_observation or "pipeline")
+    how = args.warehouse_modules or "per_node"
     params, source = None, None
     if phase.source:
         root = Path(args.output) if args.output else results_dir()
@@ -86,6 +99,22 @@ def new_config(
                 f"{str(run)!r} is a {src.phase.name} run; {phase.name} starts "
                 f"from a {phase.source} run"
             )
+        # a phase that loads warehouse modules keeps how they were shared
+        loads_warehouses = any(
+            role_of_module(m).name == "warehouse" for m in phase.load
+        )
+        how = src.phase.warehouse_modules if loads_warehouses else how
+        if (
+            loads_warehouses
+            and args.warehouse_modules
+            and args.warehouse_modules != how
+        ):
+            raise ValueError(
+                f"{phase.name} loads warehouse modules from {str(run)!r}, which "
+                f"maps them {how}; the command line asks for "
+                f"{args.warehouse_modules}"
+            )
+        phase = share_warehouses(phase, scenario or src.scenario, how)
         missing = [m for m in phase.load if m not in src.learned]
         if missing:
             raise ValueError(
@@ -116,6 +145,8 @@ def new_config(
             "modules": list(phase.load),
         }
         print(f"{phase.name}: loading {list(phase.load)} from {ckpt}")
+    if source is None:
+        phase = share_warehouses(phase, scenario, how)
     # the reward mode named on the command line (phases 2-4: else the source's)
     scenario = scenario.with_reward_mode(args.reward_mode, args.system_weight)
     if params is None:  # frozen in the run: re-tuning never changes it

@@ -42,6 +42,8 @@ __all__ = [
     "agents_of",
     "node_agents",
     "module_id",
+    "agent_modules",
+    "WAREHOUSE_MODULES",
     "role_of",
     "role_of_module",
 ]
@@ -235,6 +237,37 @@ def agents_of(scenario: Scenario) -> dict[str, tuple[str, ...]]:
             )
         else:
             out[role.name] = (f"{role.prefix}_1",)
+    return out
+
+
+#: how warehouses map to RLlib modules: each its own (``per_node``: the first
+#: warehouse's named ``warehouse``), or one module for the warehouses at each
+#: level of the tree (``per_level``: like regional warehouses share one, as
+#: stores do)
+WAREHOUSE_MODULES = ("per_node", "per_level")
+
+
+def agent_modules(scenario: Scenario, warehouse_modules: str = "per_node") -> dict:
+    """Agent -> the RLlib module ID it acts with, in agent order: stores share
+    ``store``, the supplier has ``supplier``; warehouses as
+    ``warehouse_modules`` says (:data:`WAREHOUSE_MODULES`), a level's shared
+    module named as its first warehouse's own would be (``warehouse`` for
+    ``warehouse_1``)."""
+    if warehouse_modules not in WAREHOUSE_MODULES:
+        raise ValueError(
+            f"warehouse_modules must be one of {list(WAREHOUSE_MODULES)}, got "
+            f"{warehouse_modules!r}"
+        )
+    out = {a: module_id(a) for a in agent_names(scenario)}
+    if warehouse_modules == "per_node":
+        return out
+    parent = {n.name: n.parent for n in scenario.nodes}
+    first: dict[int, str] = {}
+    for agent in agents_of(scenario)["warehouse"]:
+        depth, node = 0, agent
+        while parent[node] is not None:
+            depth, node = depth + 1, parent[node]
+        out[agent] = first.setdefault(depth, out[agent])
     return out
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -513,3 +514,35 @@ def test_phase1_trains_a_single_stage_instance_on_order_quantities(tmp_path, run
         check=False,
     )
     assert bad.returncode == 2 and "observe the 'pipeline' store layout" in bad.stderr
+
+
+def test_the_warehouses_of_a_level_share_one_module(tmp_path):
+    """With --warehouse-modules per_level the two regional warehouses of a
+    three-level tree learn one module, as stores do: the run records the
+    mapping, its checkpoint holds the level's module, and loading it gives
+    both warehouses the same policy; a phase that loads them keeps it."""
+    from analysis.runs.loading import load_policies
+    from analysis.runs.record import read_run_config
+    from analysis.runs.settings import PHASES, Phase
+    from experiments.options import PhaseOptions
+    from experiments.resolve import new_config
+    from experiments.train import main_for
+
+    chain = ROOT / "examples" / "three_level.toml"
+    both = Phase("phase1", ("store", "warehouse"), heuristic={"supplier": "rule_based"})
+    argv = ["--scenario", str(chain), "--warehouse-modules", "per_level"]
+    argv += ["--timesteps", "200", *TINY, "--gate-episodes", "0"]
+    argv += ["--eval-interval", "0", "--output", str(tmp_path)]
+    assert main_for(both, "train stores and warehouses", argv) == 0
+    run = only_run(tmp_path)
+    config = read_run_config(run)
+    assert config.phase.train == ("store", "warehouse", "warehouse_2")
+    assert config.phase.modules == {"warehouse_3": "warehouse_2"}
+    saved = {p.name for p in (run / "checkpoints" / "final").rglob("*") if p.is_dir()}
+    assert {"warehouse", "warehouse_2"} <= saved and "warehouse_3" not in saved
+    policies = load_policies(run)
+    assert policies["warehouse_3"] is policies["warehouse_2"]
+    assert policies["warehouse_1"] is not policies["warehouse_2"]
+    phase3 = PhaseOptions(source=str(run), warehouse_modules="per_node")
+    with pytest.raises(ValueError, match="maps them per_level"):
+        new_config(phase3, replace(PHASES["phase3"], source="phase1"))

@@ -64,3 +64,49 @@ def test_no_field_of_a_role_goes_unread():
         # read by other modules, or by the registry's own functions
         reads = re.findall(rf"\.{f.name}\b", code + registry.split("def module_of")[1])
         assert reads, f"Role.{f.name} is never read"
+
+
+def test_warehouses_of_a_level_can_share_a_module():
+    from analysis.runs.settings import PHASES, share_warehouses
+    from hmarl_env import get_scenario
+    from hmarl_env.registry import agent_modules
+    from hmarl_env.scenario import network
+
+    sc = network(6, 2)  # a central warehouse over two regions of three stores
+    per_node = agent_modules(sc)
+    assert [per_node[f"warehouse_{k}"] for k in (1, 2, 3)] == [
+        "warehouse",
+        "warehouse_2",
+        "warehouse_3",
+    ]
+    shared = agent_modules(sc, "per_level")
+    assert [shared[f"warehouse_{k}"] for k in (1, 2, 3)] == [
+        "warehouse",
+        "warehouse_2",
+        "warehouse_2",
+    ]
+    assert shared["store_4"] == "store" and shared["supplier_1"] == "supplier"
+    # phases that learn warehouses train every level's module; heuristic
+    # warehouses keep one module each (a heuristic acts for one node)
+    assert share_warehouses(PHASES["phase1"], sc, "per_level").modules == {}
+    p4 = share_warehouses(PHASES["phase4"], sc, "per_level")
+    assert sorted(p4.train) == ["store", "supplier", "warehouse", "warehouse_2"]
+    assert p4.module_of("warehouse_3") == "warehouse_2"
+    assert share_warehouses(PHASES["phase4"], sc, "per_node").train == (
+        "store",
+        "warehouse",
+        "supplier",
+    )
+    with pytest.raises(ValueError, match="warehouse_modules must be one of"):
+        agent_modules(get_scenario("default"), "per_role")
+
+
+def test_a_shared_module_needs_one_shape():
+    from analysis.runs.settings import PHASES, share_warehouses
+    from experiments.common import modules_of
+    from hmarl_env.scenario import network
+
+    sc = network(5, 2)  # regions of three and two stores: six and five inputs
+    phase = share_warehouses(PHASES["phase2"], sc, "per_level")
+    with pytest.raises(ValueError, match="share module 'warehouse_2' but observe"):
+        modules_of(sc, phase.module_of)

@@ -279,7 +279,7 @@ def load_policies(
     env = parallel_env(config.scenario, store_observation=config.store_observation)
     first = {}
     for agent in env.possible_agents:
-        first.setdefault(module_id(agent), agent)
+        first.setdefault(config.phase.module_of(agent), agent)
 
     def expect(mid: str) -> ModuleExpectation:
         agent = first[mid]
@@ -296,6 +296,7 @@ def load_policies(
         store_observation=config.store_observation,
         acting=config.ppo.acting if acting is None else acting,
         seed=seed,
+        module_of=config.phase.module_of,
     )
 
 
@@ -308,6 +309,7 @@ def assemble_policies(
     store_observation: str = "pipeline",
     acting: str = "greedy",
     seed: int = 0,
+    module_of: Any = module_id,
 ) -> dict[str, Any]:
     """Agent -> policy: a :class:`ModulePolicy` over ``module(mid)`` for learned
     module IDs (one per module, shared by its agents, acting as ``acting``
@@ -317,7 +319,7 @@ def assemble_policies(
     rules: dict[str, dict[str, Any]] = {}
     out: dict[str, Any] = {}
     for agent in env.possible_agents:
-        mid = module_id(agent)
+        mid = module_of(agent)
         if mid in learned:
             if mid not in modules:
                 modules[mid] = ModulePolicy(module(mid), mid, acting, seed)

@@ -28,7 +28,7 @@ from analysis.runs.settings import (
 )
 from baselines.tuned import load_tuned
 from hmarl_env.observations import store_observation_name
-from hmarl_env.registry import agent_names, module_id
+from hmarl_env.registry import agent_names
 from hmarl_env.scenario import Scenario, scenario_from_dict
 from hmarl_env.utils.io import read_json, write_json_atomic
 
@@ -50,7 +50,7 @@ RUN_KEYS = ("phase", "scenario", "seed", "timesteps", "ppo")
 def uses_tuned(phase: Phase, scenario: Scenario) -> bool:
     """Whether any of the phase's heuristic modules acts with tuned parameters
     on ``scenario`` (a module without a rule named in the phase is tuned)."""
-    modules = {module_id(a) for a in agent_names(scenario)}
+    modules = {phase.module_of(a) for a in agent_names(scenario)}
     return any(
         phase.heuristic.get(m, "tuned") == "tuned"
         for m in modules

@@ -18,12 +18,17 @@ added in exactly one place.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
-from hmarl_env.registry import module_id
+from hmarl_env.registry import (
+    WAREHOUSE_MODULES,
+    agent_modules,
+    agents_of,
+    module_id,
+)
 from hmarl_env.rewards import reward_scales
 from hmarl_env.scenario import Scenario
 from hmarl_env.utils.names import resolve
@@ -34,6 +39,7 @@ __all__ = [
     "ENV_RUNNERS",
     "MONITOR_SEED",
     "PHASES",
+    "share_warehouses",
     "POLICY_HEADS",
     "ACTING",
     "PPO_PRESETS",
@@ -222,9 +228,12 @@ class PPOSettings:
             )
         return [[0, start], [int(timesteps), end]]
 
-    def learner_reward_scales(self, scenario: Scenario) -> dict[str, float]:
+    def learner_reward_scales(
+        self, scenario: Scenario, module_of: Any = module_id
+    ) -> dict[str, float]:
         """Module ID -> what the learner divides that module's rewards by (the
-        mean of its agents' reward scales)."""
+        mean of its agents' reward scales; ``module_of``: agent -> module ID,
+        the registry's unless a phase maps them otherwise)."""
         if self.reward_scaling == "none":
             return {}
         per_agent = reward_scales(scenario)
@@ -233,7 +242,7 @@ class PPOSettings:
             horizon = min(float(scenario.horizon), 1.0 / (1.0 - self.gamma))
         groups: dict[str, list[float]] = {}
         for agent, scale in per_agent.items():
-            groups.setdefault(module_id(agent), []).append(scale)
+            groups.setdefault(module_of(agent), []).append(scale)
         return {m: float(np.mean(v)) * horizon for m, v in groups.items()}
 
 
@@ -347,6 +356,11 @@ class Phase:
             learning rate); options on the command line override both.
         compare: whether the pipeline compares this phase's run with the
             baselines right after it (phase 1).
+        warehouse_modules: ``per_node`` (each warehouse its own module) or
+            ``per_level`` (the warehouses of a level share one, once the
+            phase learns them: :func:`share_warehouses`).
+        modules: agent -> module ID where it is not the registry's
+            (:func:`hmarl_env.registry.module_id`): the mapping a run records.
     """
 
     name: str
@@ -358,6 +372,12 @@ class Phase:
     timesteps: int = 100_000
     ppo_changes: dict[str, Any] = field(default_factory=dict)
     compare: bool = False
+    warehouse_modules: str = "per_node"
+    modules: dict[str, str] = field(default_factory=dict)
+
+    def module_of(self, agent: str) -> str:
+        """The module ID ``agent`` acts with in this phase."""
+        return self.modules.get(agent) or module_id(agent)
 
     def __post_init__(self) -> None:
         self.train, self.frozen, self.load = (
@@ -388,6 +408,38 @@ class Phase:
     def learned(self) -> tuple[str, ...]:
         """Module IDs with weights: trained, then frozen."""
         return self.train + self.frozen
+
+
+def share_warehouses(phase: Phase, scenario: Any, how: str) -> Phase:
+    """The phase for ``scenario`` with its warehouses' modules as ``how``
+    says (:data:`hmarl_env.registry.WAREHOUSE_MODULES`).
+
+    ``per_level``: where the phase learns warehouses (its rows name the
+    ``warehouse`` module), the warehouses of each level of the tree act with
+    one module, and ``warehouse`` in the rows stands for every level's; the
+    mapping is recorded in ``modules``. Where warehouses follow heuristics they
+    keep a module each (a heuristic acts for one node)."""
+    if how not in WAREHOUSE_MODULES:
+        raise ValueError(
+            f"warehouse_modules must be one of {list(WAREHOUSE_MODULES)}, got {how!r}"
+        )
+    if how == "per_node" or "warehouse" not in phase.learned:
+        return replace(phase, warehouse_modules=how, modules={})
+    mapping = agent_modules(scenario, how)
+    levels = list(dict.fromkeys(mapping[a] for a in agents_of(scenario)["warehouse"]))
+
+    def expand(ids: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(x for m in ids for x in (levels if m == "warehouse" else [m]))
+
+    changed = {a: m for a, m in mapping.items() if m != module_id(a)}
+    return replace(
+        phase,
+        train=expand(phase.train),
+        frozen=expand(phase.frozen),
+        load=expand(phase.load),
+        warehouse_modules=how,
+        modules=changed,
+    )
 
 
 #: PPOSettings fields that shape a module's weights: a phase that loads modules
