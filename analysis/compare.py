@@ -322,6 +322,24 @@ def _comparison_plot(result: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
+#: stores drawn in the trajectory plot (with every warehouse): a chain of
+#: fifty stores would draw fifty rows nobody reads
+TRAJECTORY_STORES = 4
+
+
+def _act(policies: Mapping[str, Any], obs: dict[str, np.ndarray]) -> dict[str, int]:
+    """Every agent's action, each policy called once on all its agents' rows
+    (the stores' shared module on every store at once)."""
+    groups: dict[int, list[str]] = {}
+    for agent in obs:
+        groups.setdefault(id(policies[agent]), []).append(agent)
+    actions: dict[str, int] = {}
+    for agents in groups.values():
+        chosen = policies[agents[0]](np.stack([obs[a] for a in agents]))
+        actions.update(zip(agents, (int(x) for x in chosen), strict=True))
+    return actions
+
+
 def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
 
     sc = result["scenario"]
@@ -330,19 +348,22 @@ def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
         "tuned heuristics": result["policies"]["tuned"],
         "PPO": result["policies"]["ppo"],
     }
-    n = len(sc.nodes)
+    shown = sorted(
+        [int(i) for i in sc.warehouse_index]
+        + [int(i) for i in sc.store_index[:TRAJECTORY_STORES]]
+    )
+    n = len(shown)
     fig, axes = _figure(n, len(columns), (17, 2.0 * n + 0.8))
     for c, (label, policies) in enumerate(columns.items()):
         env = parallel_env(sc, store_observation=result["store_observation"])
         obs, _ = env.reset(seed=HELD_OUT_SEED)
         while env.agents:
-            obs, *_ = env.step(
-                {a: int(policies[a](obs[a][None, :])[0]) for a in env.agents}
-            )
+            obs, *_ = env.step(_act(policies, obs))
         history = env.history
         t = [led.period for led in history]
-        for i, name in enumerate(sc.node_names):
-            ax = axes[i, c]
+        for row, i in enumerate(shown):
+            name = sc.node_names[i]
+            ax = axes[row, c]
             for field, style, lab in (
                 ("closing", "-", "inventory"),
                 ("ordered", "--", "orders"),
@@ -367,8 +388,16 @@ def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
                 )
             ax.set_ylabel(name, fontsize=8)
             ax.tick_params(labelsize=7)
-            if i == 0:
-                ax.set_title(f"{label}: episode seed {HELD_OUT_SEED}", fontsize=9)
+            if row == 0:
+                more = len(sc.store_index) - TRAJECTORY_STORES
+                extra = (
+                    f" (first {TRAJECTORY_STORES} stores of {more + 4})"
+                    if (more > 0)
+                    else ""
+                )
+                ax.set_title(
+                    f"{label}: episode seed {HELD_OUT_SEED}{extra}", fontsize=9
+                )
                 ax.legend(fontsize=7, ncol=4, loc="upper right")
         axes[-1, c].set_xlabel("period")
     return _save(fig, path)

@@ -106,7 +106,8 @@ def training_plots(run_dir: str | Path) -> Path:
         ax.set_xlabel("env steps")
         ax.grid(alpha=0.3)
     _reward_view(axes[0, 0], refs.get("store", {}), col("eval_store_reward"))
-    axes[0, 0].legend(fontsize=7)
+    if axes[0, 0].get_legend_handles_labels()[0]:  # nothing to name in a tiny run
+        axes[0, 0].legend(fontsize=7)
     if modules:
         flat = list(axes[1:].flat)
         for ax, (suffix, (title, log)) in zip(

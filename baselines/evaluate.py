@@ -104,12 +104,21 @@ def _run_batch(
     n_actions = {a: roles.n_actions(a) for a in roles.agents}
     rewards = table = None
     flows = {k: np.zeros((B, n + 1)) for k in ("out", "out2", "in", "in2")}
+    # agents that share one policy object (the stores' module) are asked at
+    # once, their rows stacked: a 50-store chain calls it once a period, not 50
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for k, agent in enumerate(roles.agents):
+        sl = roles.slices[agent]
+        key = (id(policies[agent]), sl.stop - sl.start, n_actions[agent])
+        groups.setdefault(key, []).append(k)
     while not rollout.done:
         obs = rollout.observe()
-        for k, agent in enumerate(roles.agents):
-            actions[:, k] = _actions(
-                policies[agent], obs[:, roles.slices[agent]], agent, n_actions[agent]
-            )
+        for ks in groups.values():
+            agents = [roles.agents[k] for k in ks]
+            rows = np.concatenate([obs[:, roles.slices[a]] for a in agents])
+            who = agents[0] if len(agents) == 1 else ", ".join(agents)
+            chosen = _actions(policies[agents[0]], rows, who, n_actions[agents[0]])
+            actions[:, ks] = chosen.reshape(len(ks), B).T
         led, t, rw, _ = rollout.step(actions)
         table = t if table is None else table + t
         rewards = rw if rewards is None else rewards + rw

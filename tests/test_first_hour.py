@@ -86,3 +86,53 @@ def test_a_first_hour_on_a_chain_of_ones_own(tmp_path):
     summary = json.loads((run / "comparison" / "comparison_summary.json").read_text())
     assert summary["scenario"] == "three_level" and summary["episodes"] == 6
     assert not any(work.iterdir())  # nothing written where the user stood
+
+
+#: every other scenario file of examples/ (the three-level tree is the first
+#: hour above; the catalogue has its own test)
+OTHERS = ["two_stores", "serial_chain", "csv_demand", "fifty_stores"]
+
+
+@pytest.mark.slow
+def test_every_example_runs_end_to_end(tmp_path, monkeypatch, capsys):
+    """Each example file validated, tuned, trained for one tiny phase-1 run and
+    compared with the baselines, in one process and one Ray (CI time)."""
+    import ray
+
+    from experiments.train import start_ray
+
+    monkeypatch.setenv("HMARL_RESULTS", str(tmp_path / "results"))
+    started = start_ray(None)  # one Ray for every run below
+    grids = ["--grid", "store.cover_offset=0,1", "--grid", "store.safety_factor=1,2"]
+    grids += ["--grid", "warehouse.s_days=3,6", "--grid", "warehouse.gap_days=0,3"]
+    try:
+        _every_example(tmp_path, grids)
+    finally:
+        if started:
+            ray.shutdown()
+    printed = capsys.readouterr().out
+    assert printed.count("ALL 5 VALIDATIONS PASSED") == len(OTHERS)
+
+
+def _every_example(tmp_path, grids):
+    from analysis.compare import main as compare
+    from analysis.runs.settings import PHASES
+    from baselines.tune import main as tune
+    from experiments.train import main_for
+    from hmarl_env.validate import main as validate
+    from tests.helpers import TINY
+
+    for name in OTHERS:
+        chain = str(ROOT / "examples" / f"{name}.toml")
+        assert validate(["--scenario", chain, "--steps", "4"]) == 0, name
+        assert (
+            tune(["--scenario", chain, "--episodes", "2", "--held-out", "2", *grids])
+            == 0
+        )
+        out = tmp_path / name
+        argv = ["--scenario", chain, "--timesteps", "200", *TINY, "--output", str(out)]
+        argv += ["--gate-episodes", "0", "--eval-interval", "0"]
+        assert main_for(PHASES["phase1"], "phase 1", argv) == 0, name
+        run = next(out.iterdir())
+        assert compare(["--run", str(run), "--episodes", "2"]) == 0, name
+        assert (run / "comparison" / "comparison_summary.json").is_file()
