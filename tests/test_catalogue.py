@@ -376,7 +376,15 @@ def test_infos_of_the_supplier_have_the_same_keys():
 EXAMPLE = ROOT / "examples" / "catalogue"
 
 
-def test_the_catalogue_example_loads_plays_and_is_the_one_the_docs_print():
+def test_the_catalogue_example_loads_plays_and_is_the_one_the_docs_print(capsys):
+    from baselines.catalogue import main as catalogue
+    from hmarl_env.validate import main as validate
+
+    path = str(EXAMPLE / "shop.toml")
+    assert validate(["--scenario", path, "--steps", "5"]) == 0
+    assert catalogue(["--scenario", path, "--episodes", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "shop: 4 products" in printed and "capacity_priced" in printed
     sc = load_scenario(EXAMPLE / "shop.toml")
     assert sc.product_names == ("milk", "bread", "coffee", "olive_oil")
     assert sc.products[0].demand["store_2"].mean == 25.0  # from demand.csv
