@@ -10,19 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from gymnasium import spaces
-from pettingzoo import ParallelEnv
 
 from hmarl_env.catalogue_roles import CatalogueRoles
 from hmarl_env.core import Simulation
-from hmarl_env.env import episode_rng, known_agent
+from hmarl_env.env import AgentSpaces, episode_rng
 from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS, Ledger
 from hmarl_env.scenario import Scenario, get_scenario
 
 __all__ = ["CatalogueEnv"]
 
 
-class CatalogueEnv(ParallelEnv):
+class CatalogueEnv(AgentSpaces):
     """A retail chain stocking ``P`` products, as a PettingZoo ``ParallelEnv``.
 
     ## Agents
@@ -103,15 +101,6 @@ class CatalogueEnv(ParallelEnv):
         P, N = self.scenario.n_products, len(self.scenario.nodes)
         self._node_actions = np.zeros((1, N, P), dtype=np.intp)
         self._supplier_action = np.zeros(1, dtype=np.intp)
-
-    def observation_space(self, agent: str) -> spaces.Space:
-        return self.observation_spaces[self._known(agent)]
-
-    def action_space(self, agent: str) -> spaces.Space:
-        return self.action_spaces[self._known(agent)]
-
-    def _known(self, agent: str) -> str:
-        return known_agent(self, agent)
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         self._rng = episode_rng(self._rng, seed, options)

@@ -590,6 +590,33 @@ class TraceBank(DemandProcess):
         }
 
 
+def read_csv_columns(path: Path, what: str) -> tuple[list[str], list[list[float]]]:
+    """The header and every column of numbers of a CSV file; a row of another
+    length or a value that is not a number is named with the file (``what``),
+    the line and the column."""
+    text = read_text_file(path, what)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header:
+        raise ValueError(f"{what} {str(path)!r} is empty")
+    values: list[list[float]] = [[] for _ in header]
+    for line, row in enumerate(reader, start=2):
+        if len(row) != len(header):
+            raise ValueError(
+                f"{what} {str(path)!r} line {line} has {len(row)} values for "
+                f"{len(header)} columns"
+            )
+        for c, text_value in enumerate(row):
+            try:
+                values[c].append(float(text_value))
+            except ValueError:
+                raise ValueError(
+                    f"{what} {str(path)!r} line {line} column {header[c]!r}: "
+                    f"{text_value!r} is not a number"
+                ) from None
+    return header, values
+
+
 def read_trace_bank(path: str | Path, columns: Sequence[str] | None = None):
     """``(series, names)`` of a trace bank: every column of a CSV file with a
     header row, or of every ``*.csv`` file of a folder (named
@@ -604,26 +631,7 @@ def read_trace_bank(path: str | Path, columns: Sequence[str] | None = None):
         files = [path]
     series, names = [], []
     for f in files:
-        text = read_text_file(f, "trace bank CSV")
-        reader = csv.reader(io.StringIO(text, newline=""))
-        header = next(reader, None)
-        if not header:
-            raise ValueError(f"trace bank CSV {str(f)!r} is empty")
-        values: list[list[float]] = [[] for _ in header]
-        for line, row in enumerate(reader, start=2):
-            if len(row) != len(header):
-                raise ValueError(
-                    f"trace bank CSV {str(f)!r} line {line} has {len(row)} values "
-                    f"for {len(header)} columns"
-                )
-            for c, text_value in enumerate(row):
-                try:
-                    values[c].append(float(text_value))
-                except ValueError:
-                    raise ValueError(
-                        f"trace bank CSV {str(f)!r} line {line} column "
-                        f"{header[c]!r}: {text_value!r} is not a number"
-                    ) from None
+        header, values = read_csv_columns(f, "trace bank CSV")
         for c, name in enumerate(header):
             label = f"{f.stem}:{name}" if len(files) > 1 else name
             if columns is None or name in columns or label in columns:

@@ -18,14 +18,24 @@ from hmarl_env.seeding import check_seed
 __all__ = ["SupplyChainEnv"]
 
 
-def known_agent(env: ParallelEnv, agent: str) -> str:
-    """``agent``, or a ``KeyError`` that lists the env's agents."""
-    if agent not in env.observation_spaces:
-        raise KeyError(
-            f"{agent!r} is not an agent of this env; its agents are "
-            f"{env.possible_agents}"
-        )
-    return agent
+class AgentSpaces(ParallelEnv):
+    """PettingZoo's space lookups of hmarl's envs: each agent's space from
+    ``observation_spaces`` / ``action_spaces``, an unknown agent a
+    ``KeyError`` that lists the env's agents."""
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self.observation_spaces[self._known(agent)]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self.action_spaces[self._known(agent)]
+
+    def _known(self, agent: str) -> str:
+        if agent not in self.observation_spaces:
+            raise KeyError(
+                f"{agent!r} is not an agent of this env; its agents are "
+                f"{self.possible_agents}"
+            )
+        return agent
 
 
 def episode_rng(
@@ -46,7 +56,7 @@ def episode_rng(
     return rng
 
 
-class SupplyChainEnv(ParallelEnv):
+class SupplyChainEnv(AgentSpaces):
     """Stores, a warehouse and a supplier replenishing each other, day by day.
 
     ## Agents
@@ -198,16 +208,6 @@ class SupplyChainEnv(ParallelEnv):
         self._rng: np.random.Generator | None = None
         self._history: list[Ledger] = []
         self._last_rewards: dict[str, float] = {}
-
-    # ------------------------------------------------------------ spaces
-    def observation_space(self, agent: str) -> spaces.Box:
-        return self.observation_spaces[self._known(agent)]
-
-    def action_space(self, agent: str) -> spaces.Discrete:
-        return self.action_spaces[self._known(agent)]
-
-    def _known(self, agent: str) -> str:
-        return known_agent(self, agent)
 
     # ------------------------------------------------------------- reset
     def reset(self, seed: int | None = None, options: dict | None = None):

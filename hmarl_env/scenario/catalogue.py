@@ -42,6 +42,7 @@ from hmarl_env.demand import (
     Poisson,
     Trace,
     demand_from_dict,
+    read_csv_columns,
 )
 from hmarl_env.scenario.products import Product
 from hmarl_env.utils.io import read_text_file
@@ -104,27 +105,13 @@ def _demand_spec(path, line, product, row) -> dict[str, Any] | None:
 
 def _read_traces(path: Path, options: Mapping[str, Any]) -> dict[str, Trace]:
     """Every column of a traces file, ``<store>:<product>`` -> its trace."""
-    text = read_text_file(path, "traces CSV")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if not header:
-        raise ValueError(f"traces CSV {str(path)!r} is empty")
+    header, values = read_csv_columns(path, "traces CSV")
     for name in header:
         if ":" not in name:
             raise ValueError(
                 f"traces CSV {str(path)!r}: column {name!r} is not named "
                 "<store>:<product>"
             )
-    values = [[] for _ in header]
-    for line, row in enumerate(reader, start=2):
-        if len(row) != len(header):
-            raise ValueError(
-                f"traces CSV {str(path)!r} line {line} has {len(row)} values for "
-                f"{len(header)} columns"
-            )
-        for k, text_value in enumerate(row):
-            store, product = header[k].split(":", 1)
-            values[k].append(_number(path, line, product, header[k], text_value))
     out = {}
     for name, series in zip(header, values, strict=True):
         try:
