@@ -13,14 +13,14 @@ import numpy as np
 
 from hmarl_env.catalogue_roles import CatalogueRoles
 from hmarl_env.core import Simulation
-from hmarl_env.env import AgentSpaces, episode_rng
+from hmarl_env.env import ChainEnvBase, episode_rng
 from hmarl_env.ledger import NODE_FIELDS, SUPPLIER_FIELDS, Ledger
 from hmarl_env.scenario import Scenario, get_scenario
 
 __all__ = ["CatalogueEnv"]
 
 
-class CatalogueEnv(AgentSpaces):
+class CatalogueEnv(ChainEnvBase):
     """A retail chain stocking ``P`` products, as a PettingZoo ``ParallelEnv``.
 
     ## Agents
@@ -169,16 +169,6 @@ class CatalogueEnv(AgentSpaces):
                 f"{self.possible_agents[-1]}'s action must be a whole number, got {s!r}"
             )
         self._supplier_action[0] = int(s)
-
-    def state(self) -> np.ndarray:
-        if self._sim.period < 0:
-            raise RuntimeError("state() called before reset()")
-        return self._roles.state(self._sim)[0]
-
-    @property
-    def history(self) -> list[Ledger]:
-        """Every period's ledger of the episode so far."""
-        return list(self._history)
 
     def render(self) -> None:
         return None

@@ -18,10 +18,11 @@ from hmarl_env.seeding import check_seed
 __all__ = ["SupplyChainEnv"]
 
 
-class AgentSpaces(ParallelEnv):
-    """PettingZoo's space lookups of hmarl's envs: each agent's space from
-    ``observation_spaces`` / ``action_spaces``, an unknown agent a
-    ``KeyError`` that lists the env's agents."""
+class ChainEnvBase(ParallelEnv):
+    """What hmarl's two envs share (this one and the catalogue's): the space
+    lookups (an unknown agent a ``KeyError`` that lists the env's agents),
+    ``state()`` and the episode's ledgers, over ``_sim``, ``_roles`` and
+    ``_history``."""
 
     def observation_space(self, agent: str) -> spaces.Space:
         return self.observation_spaces[self._known(agent)]
@@ -36,6 +37,16 @@ class AgentSpaces(ParallelEnv):
                 f"{self.possible_agents}"
             )
         return agent
+
+    def state(self) -> np.ndarray:
+        if self._sim.period < 0:
+            raise RuntimeError("state() called before reset()")
+        return self._roles.state(self._sim)[0]
+
+    @property
+    def history(self) -> list[Ledger]:
+        """The ledgers of the periods played so far in this episode."""
+        return list(self._history)
 
 
 def episode_rng(
@@ -56,7 +67,7 @@ def episode_rng(
     return rng
 
 
-class SupplyChainEnv(AgentSpaces):
+class SupplyChainEnv(ChainEnvBase):
     """Stores, a warehouse and a supplier replenishing each other, day by day.
 
     ## Agents
@@ -285,16 +296,6 @@ class SupplyChainEnv(AgentSpaces):
         )
 
     # ------------------------------------------------------------- extras
-    def state(self) -> np.ndarray:
-        if self._sim.period < 0:
-            raise RuntimeError("state() called before reset()")
-        return self._roles.state(self._sim)[0]
-
-    @property
-    def history(self) -> list[Ledger]:
-        """The ledgers of the periods played so far in this episode."""
-        return list(self._history)
-
     def render(self):
         if self.render_mode is None:
             return None
