@@ -1,7 +1,11 @@
-"""Shared by the RLlib tests: running phase 1 in a subprocess on tiny budgets."""
+"""Shared by the RLlib tests: running phase 1 in a subprocess on tiny budgets,
+and a command that should be refused, in this process."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import os
 import subprocess
 import sys
@@ -54,6 +58,22 @@ def script(
             f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
         )
     return proc
+
+
+def refused(name: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``experiments/<name>.py``'s ``main`` with ``args`` in this process
+    (a command that stops before training: a new process would spend seconds
+    importing RLlib), its output captured as a subprocess's would be."""
+    out, err = io.StringIO(), io.StringIO()
+    main = importlib.import_module(f"experiments.{name}").main
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's errors
+            code = exc.code if isinstance(exc.code, int) else 2
+    return subprocess.CompletedProcess(
+        [name, *args], int(code or 0), out.getvalue(), err.getvalue()
+    )
 
 
 def phase1(*args: str, **kwargs) -> subprocess.CompletedProcess:

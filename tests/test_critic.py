@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.helpers import TINY, only_run, phase1, script
+from tests.helpers import TINY, only_run, phase1, refused, script
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("ray.rllib")
@@ -147,7 +147,7 @@ def test_bad_critic_settings_are_refused(capsys):
         PPOSettings(critic="global")
     with pytest.raises(ValueError, match="cannot share layers"):
         PPOSettings(critic="central", vf_share_layers=True)
-    proc = script("phase1", "--critic", "global", check=False)
+    proc = refused("phase1", "--critic", "global")
     assert proc.returncode == 2
     assert "--critic: must be one of local, central, got 'global'" in proc.stderr
 
@@ -201,9 +201,9 @@ def test_the_next_phase_keeps_the_critic_and_restores_it_exactly(central_runs):
 
 
 def test_a_phase_cannot_change_the_critic_of_the_modules_it_loads(central_runs):
-    proc = script(
+    proc = refused(
         "phase2", "--critic", "local", "--timesteps", "200",
-        "--output", str(central_runs["out"]), *TINY, check=False,
+        "--output", str(central_runs["out"]), *TINY,
     )  # fmt: skip
     assert proc.returncode == 2
     assert "built with critic='central'" in proc.stderr

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from analysis.runs.settings import Phase
-from tests.helpers import TINY, script
+from tests.helpers import TINY, refused, script
 
 PHASES = ("phase1", "phase2", "phase3", "phase4")
 
@@ -172,7 +172,7 @@ def test_a_missing_or_incompatible_previous_run_is_a_clear_error(
         name, args = "phase3", args + ["--from", str(run)]
     elif case == "scenario":
         args += ["--from", str(run), "--scenario", "four_stores"]
-    proc = script(name, *args, check=False)
+    proc = refused(name, *args)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not list(tmp_path.iterdir())  # nothing written
@@ -308,6 +308,6 @@ def test_phase2_restores_into_remote_env_runners(run, tmp_path):
 )
 def test_pipeline_options_are_checked(tmp_path, args, message):
     args = [a.format(tmp=tmp_path) for a in args]
-    proc = script("pipeline", *args, check=False)
+    proc = refused("pipeline", *args)
     assert proc.returncode == 2 and message in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -335,11 +335,14 @@ def test_load_policies_takes_a_preset_name(run):
 
 # ------------------------------------------- outputs checked before the work
 def test_a_file_in_the_way_of_output_stops_a_phase_before_ray(tmp_path):
-    from tests.helpers import phase1
+    import ray
+
+    from tests.helpers import refused
 
     blocker = tmp_path / "taken"
     blocker.write_text("not a folder")
-    proc = phase1("--output", str(blocker), "--timesteps", "100", check=False)
+    proc = refused("phase1", "--output", str(blocker), "--timesteps", "100")
+    assert not ray.is_initialized()
     assert proc.returncode == 2
     assert f"--output {str(blocker)!r} is a file, not a folder" in proc.stderr
     assert "Started a local Ray instance" not in proc.stderr + proc.stdout
@@ -375,12 +378,12 @@ def test_compare_and_pipeline_refuse_an_output_in_the_way(run, tmp_path, capsys)
 
 
 def test_a_scenario_file_without_tuned_heuristics_says_how_to_tune_it(tmp_path):
-    from tests.helpers import phase1
+    from tests.helpers import refused
 
     path = tmp_path / "mine.toml"
     path.write_text('extends = "default"\nhorizon = 30\n')
     out = tmp_path / "runs"
-    proc = phase1("--scenario", str(path), "--output", str(out), check=False)
+    proc = refused("phase1", "--scenario", str(path), "--output", str(out))
     assert proc.returncode == 2
     assert f"hmarl tune --scenario {path}" in proc.stderr
     assert not out.exists() or not any(out.iterdir())
