@@ -462,6 +462,12 @@ class Simulation:
             for i in scenario.store_index
             for d in scenario.store_demand(scenario.node_names[i])
         ]
+        # the ledger blocks' shapes: node, supplier and capacity fields
+        self._shapes = (
+            (self.batch_size, len(NODE_FIELDS), n * P),
+            (self.batch_size, len(SUPPLIER_FIELDS)),
+            (self.batch_size, len(CAPACITY_FIELDS), n * P),
+        )
         self._state: np.ndarray | None = None
         self.period = -1
 
@@ -572,7 +578,12 @@ class Simulation:
             )
         orders = self._as_orders(orders)
         f = self._as_fulfil(fulfil)
-        nodes, supplier, capacity = self._blocks(out)
+        if out is None:  # inline: a step at batch 1 is a few microseconds
+            shapes = self._shapes
+            nodes, supplier = np.empty(shapes[0]), np.empty(shapes[1])
+            capacity = np.empty(shapes[2])
+        else:
+            nodes, supplier, capacity = self._blocks(out)
         status = _step(
             self._state,
             self._pipeline,
@@ -607,16 +618,9 @@ class Simulation:
             self.scenario.product_names,
         )
 
-    def _blocks(self, out: Ledger | None):
-        """The three ledger blocks this step writes: ``out``'s, or new ones."""
-        B, K = self.batch_size, self.n_columns
-        shapes = (
-            (B, len(NODE_FIELDS), K),
-            (B, len(SUPPLIER_FIELDS)),
-            (B, len(CAPACITY_FIELDS), K),
-        )
-        if out is None:
-            return tuple(np.empty(shape) for shape in shapes)
+    def _blocks(self, out: Ledger):
+        """``out``'s three ledger blocks, checked to be this simulation's."""
+        shapes = self._shapes
         blocks = (
             getattr(out, "nodes", None),
             getattr(out, "supplier", None),
