@@ -226,8 +226,13 @@ def _episodes(
     return sums
 
 
+def _batch(scenario: Scenario) -> int:
+    """Replicas stepped at once: at most ``_BATCH_COLUMNS`` node-product columns."""
+    return max(1, _BATCH_COLUMNS // (len(scenario.nodes) * scenario.n_products))
+
+
 def _chunks(scenario: Scenario, seeds: Sequence[int]) -> list[list[int]]:
-    size = max(1, _BATCH_COLUMNS // (len(scenario.nodes) * scenario.n_products))
+    size = _batch(scenario)
     seeds = list(seeds)
     return [seeds[k : k + size] for k in range(0, len(seeds), size)]
 
@@ -299,7 +304,7 @@ def _grid_runs(
     low = product_levels(scenario, z)  # (G, N, P)
     high = low if q is None else low + q * scenario.product_mean_demand
     jobs = [(g, e) for g in range(G) for e in range(episodes)]
-    size = max(1, _BATCH_COLUMNS // (len(scenario.nodes) * scenario.n_products))
+    size = _batch(scenario)
     for k in range(0, len(jobs), size):
         batch = jobs[k : k + size]
         rows = [g for g, _ in batch]

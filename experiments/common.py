@@ -73,15 +73,15 @@ def env_creator(env_config: Mapping[str, Any]) -> ParallelPettingZooEnv:
 
 
 class ModuleMapping:
-    """RLlib's ``policy_mapping_fn`` of a phase: agent -> module ID
-    (:meth:`analysis.runs.settings.Phase.module_of`), picklable for remote
-    env runners."""
+    """RLlib's ``policy_mapping_fn`` of a phase: agent -> module ID by the
+    phase's rule (:meth:`analysis.runs.settings.Phase.module_of`), picklable
+    for remote env runners."""
 
-    def __init__(self, modules: Mapping[str, str]) -> None:
-        self.modules = dict(modules)
+    def __init__(self, phase: Phase) -> None:
+        self.phase = phase
 
     def __call__(self, agent_id: str, episode: Any = None, **kwargs: Any) -> str:
-        return self.modules.get(agent_id) or module_id(agent_id)
+        return self.phase.module_of(agent_id)
 
 
 def modules_of(scenario: Scenario, module_of: Any = module_id) -> dict[str, str]:
@@ -273,7 +273,7 @@ def build_config(
         )
         .multi_agent(
             policies=set(modules),
-            policy_mapping_fn=ModuleMapping(phase.modules),
+            policy_mapping_fn=ModuleMapping(phase),
             policies_to_train=list(phase.train),
         )
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))

@@ -95,7 +95,6 @@ class CatalogueEnv(ChainEnvBase):
         self.observation_spaces = roles.observation_spaces
         self.action_spaces = roles.action_spaces
         self.state_space = roles.state_space
-        self._node_agents = list(roles.node_of)
         self._rng: np.random.Generator | None = None
         self._history: list[Ledger] = []
         P, N = self.scenario.n_products, len(self.scenario.nodes)
