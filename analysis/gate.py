@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.catalogue import CATALOGUE_BASELINES, catalogue_gate
 from analysis.compare import paired_summary, role_kpis, swap_roles
 from analysis.runs.loading import load_policies
 from analysis.runs.record import read_run_config
@@ -48,7 +49,11 @@ GATE_FILE = "gate.json"
 REPORTED = {"store": ("tuned", "constant"), "warehouse": (), "supplier": ()}
 
 
-LABELS = {"tuned": "tuned heuristic", "constant": "constant order (1.0 x forecast)"}
+LABELS = {
+    "tuned": "tuned heuristic",
+    "constant": "constant order (1.0 x forecast)",
+    "per_product": "per-product heuristic (capacities ignored)",
+}
 
 
 def _system(df: pd.DataFrame) -> pd.DataFrame:
@@ -65,6 +70,8 @@ def gate_run(
     run = Path(run)
     config = read_run_config(run)
     scenario = config.scenario
+    if scenario.products:
+        return _catalogue_verdict(run, config, episodes, write)
     observation = config.store_observation
     params = config.heuristic_params
     learned = load_policies(run)
@@ -127,6 +134,32 @@ def gate_run(
     return verdict
 
 
+def _catalogue_verdict(
+    run: Path, config: Any, episodes: int, write: bool
+) -> dict[str, Any]:
+    """A catalogue run's verdict: its stores against the capacity-aware
+    catalogue heuristic (:mod:`analysis.catalogue`)."""
+    entry = catalogue_gate(config.scenario, load_policies(run), episodes, HELD_OUT_SEED)
+    gate = entry[entry["against"]]
+    entry["outcome"] = outcome(gate)
+    entry["system_outcome"] = outcome(gate["system_cost"], higher_is_better=False)
+    verdict = {
+        "run": str(run),
+        "phase": config.phase.name,
+        "scenario": config.scenario.name,
+        "episodes": episodes,
+        "first_seed": HELD_OUT_SEED,
+        "criterion": "the learned stores' reward per store and episode beats "
+        "the capacity-aware catalogue heuristic's: 95% bootstrap CI of the "
+        "paired difference above 0",
+        "roles": {"store": entry},
+        "passed": entry["passed"],
+    }
+    if write:
+        write_json_atomic(run / GATE_FILE, verdict)
+    return verdict
+
+
 def outcome(stats: dict[str, Any], higher_is_better: bool = True) -> str:
     lo, hi = stats["difference_ci95"]
     if (lo > 0) if higher_is_better else (hi < 0):
@@ -162,7 +195,10 @@ def format_gate(verdict: dict[str, Any]) -> str:
                 f"[{lo:.1f}, {hi:.1f}])"
             )
         for kind in entry:
-            if kind not in (*REPORTED[role], "tuned") or kind == entry["against"]:
+            if (
+                kind not in (*REPORTED[role], *CATALOGUE_BASELINES)
+                or kind == entry["against"]
+            ):
                 continue
             t = entry[kind]
             lo, hi = t["difference_ci95"]

@@ -29,6 +29,7 @@ KPIs, one row per episode (ledger units and money, whole episode):
 
 =================  ============================================================
 total_cost         the chain's ledger cost (every node and product, supplier)
+store_cost         the stores' ledger cost (minus the stores' reward)
 holding_cost       holding plus transit cost
 stockout_cost      lost sales and backlog cost
 discard_cost       value of what was discarded at full storage
@@ -52,13 +53,23 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from hmarl_env.catalogue_roles import CatalogueRoles
 from hmarl_env.core import Simulation
+from hmarl_env.registry import node_agents
 from hmarl_env.scenario import Scenario, get_scenario
+from hmarl_env.scenario.catalogue import SAFETY_FACTORS
 from hmarl_env.seeding import HELD_OUT_SEED, check_seed
 from hmarl_env.utils.stats import mean_ci
 
 __all__ = [
+    "CATALOGUE_HEURISTICS",
+    "CATALOGUE_ACTIONS_KEY",
     "CATALOGUE_KPIS",
+    "EnvActions",
+    "catalogue_actions",
+    "fixed_actions",
+    "heuristic_actions",
+    "heuristic_policy",
     "SS",
     "BaseStock",
     "evaluate_catalogue",
@@ -72,6 +83,7 @@ __all__ = [
 
 CATALOGUE_KPIS = (
     "total_cost",
+    "store_cost",
     "holding_cost",
     "stockout_cost",
     "discard_cost",
@@ -81,8 +93,9 @@ CATALOGUE_KPIS = (
     "truck_binds",
     "supplier_binds",
 )
-#: the safety factors searched per product and node
-Z_GRID = tuple(np.round(np.arange(-1.5, 4.01, 0.25), 2))
+#: the safety factors searched per product and node: the catalogue presets'
+#: actions (``actions.catalogue_safety``)
+Z_GRID = SAFETY_FACTORS
 #: order sizes searched for (s, S), in periods of mean demand (``S - s``)
 Q_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
 #: prices on a unit of volume held per period, in multiples of the mean
@@ -93,7 +106,69 @@ _BATCH_COLUMNS = 200_000
 #: episodes per grid point when tuning, from training seeds 0, 1, ...
 TUNE_EPISODES = 8
 
+#: a chain policy: the simulation -> every node's orders ``(B, N * P)``. A
+#: policy that observes as the env's agents do also has ``reset(sim)`` and
+#: ``observe(sim, ledger)`` (:class:`EnvActions`), called at the start and
+#: after every period.
 Policy = Callable[[Simulation], np.ndarray]
+
+
+class EnvActions:
+    """A chain policy of env actions: each node agent acts on its catalogue
+    observation (:mod:`hmarl_env.catalogue_roles`), the supplier fulfils.
+
+    Args:
+        scenario: the catalogue.
+        nodes: node agent -> its policy: observations ``(B, P, F)`` ->
+            actions ``(B, P)`` (a learned module's
+            :class:`analysis.runs.loading.ModulePolicy`, or fixed actions).
+    """
+
+    def __init__(self, scenario: Scenario, nodes: dict[str, Callable]) -> None:
+        self.scenario = scenario
+        self.nodes = nodes
+        self._roles: CatalogueRoles | None = None
+        missing = set(CatalogueRoles(scenario).node_of) - set(nodes)
+        if missing:
+            raise ValueError(f"EnvActions needs a policy for {sorted(missing)}")
+
+    def reset(self, sim: Simulation) -> None:
+        if self._roles is None or self._roles.batch_size != sim.batch_size:
+            self._roles = CatalogueRoles(self.scenario, sim.batch_size)
+        self._roles.reset(sim)
+
+    def observe(self, sim: Simulation, ledger) -> None:
+        self._roles.update(sim, ledger)
+
+    def __call__(self, sim: Simulation) -> np.ndarray:
+        roles = self._roles
+        features = roles.node_features(sim)
+        B, N, P, _ = features.shape
+        actions = np.zeros((B, N, P), dtype=np.int64)
+        for agent, i in roles.node_of.items():
+            actions[:, i] = np.asarray(self.nodes[agent](features[:, i])).reshape(B, P)
+        orders, _ = roles.decode(sim, actions, np.zeros(B, dtype=np.int64))
+        return orders
+
+
+def fixed_actions(actions: np.ndarray) -> Callable:
+    """A node policy that always takes ``actions`` ``(P,)``."""
+    actions = np.asarray(actions, dtype=np.int64)
+    return lambda obs: np.broadcast_to(actions, np.shape(obs)[:-1])
+
+
+def heuristic_policy(
+    scenario: Scenario, kinds: dict[str, str] | str = "tuned"
+) -> EnvActions:
+    """Every node acting by a tuned catalogue heuristic as env actions
+    (``kinds``: one kind for all, or node agent -> kind)."""
+    node_of = node_agents(scenario)
+    if isinstance(kinds, str):
+        kinds = dict.fromkeys(node_of, kinds)
+    tuned = {k: heuristic_actions(scenario, k) for k in set(kinds.values())}
+    return EnvActions(
+        scenario, {a: fixed_actions(tuned[kinds[a]][i]) for a, i in node_of.items()}
+    )
 
 
 def _per_replica(levels: np.ndarray, sim: Simulation, who: str) -> np.ndarray:
@@ -155,12 +230,9 @@ class SS:
 
 
 def product_levels(scenario: Scenario, z: np.ndarray | float) -> np.ndarray:
-    """Levels ``(N, P)`` (or ``(..., N, P)`` for ``z`` with leading axes):
-    ``S = mu (L + 1) + z sigma sqrt(L + 1)`` per node and product, floored at
-    0, from the nominal demand each node's product sees."""
-    cover = (scenario.lead_times + 1.0)[:, None]
-    mu, sigma = scenario.product_mean_demand, scenario.product_demand_std
-    return np.maximum(mu * cover + np.asarray(z) * sigma * np.sqrt(cover), 0.0)
+    """Levels ``(N, P)`` of safety factors ``z``
+    (:meth:`hmarl_env.scenario.Scenario.safety_levels`)."""
+    return scenario.safety_levels(z)
 
 
 def uncapacitated(scenario: Scenario) -> Scenario:
@@ -195,10 +267,16 @@ def _episodes(
     product_cost = np.zeros((B, P))
     held = np.zeros((B, N, P))
     led = None
+    reset, observe = getattr(policy, "reset", None), getattr(policy, "observe", None)
+    if reset is not None:
+        reset(sim)
     while not sim.done:
         led = sim.step(policy(sim), out=led)  # each period's read before the next
+        if observe is not None:
+            observe(sim, led)
         cost = led.by_product("total_cost")
         sums["total_cost"] += cost.sum(axis=(1, 2)) + led.supplier[:, 1:].sum(axis=1)
+        sums["store_cost"] += cost[:, stores].sum(axis=(1, 2))
         sums["holding_cost"] += led.holding_cost.sum(axis=1) + led.transit_cost.sum(
             axis=1
         )
@@ -361,6 +439,11 @@ def priced_levels(scenario: Scenario, tuning: Tuning, prices: np.ndarray) -> np.
     """Levels at prices ``(N,)`` on a unit of volume held per period: each
     product's safety factor at each node minimises its measured cost plus
     ``price * volume * units held`` over the episode."""
+    return product_levels(scenario, priced_safety(scenario, tuning, prices))
+
+
+def priced_safety(scenario: Scenario, tuning: Tuning, prices: np.ndarray) -> np.ndarray:
+    """The safety factors ``(N, P)`` of :func:`priced_levels`."""
     volume = scenario.product_table[0]
     z = tuning.z.copy()
     for i in range(len(scenario.nodes)):
@@ -369,7 +452,7 @@ def priced_levels(scenario: Scenario, tuning: Tuning, prices: np.ndarray) -> np.
                 tuning.held[i] * volume
             )
             z[i] = tuning.grid[np.argmin(score, axis=0)]
-    return product_levels(scenario, z)
+    return z
 
 
 def tune_ss_per_product(
@@ -438,6 +521,54 @@ def tune_capacity_prices(
                 best_cost, best_m = cost, m
         prices[group] = best_m * unit[group]
     return prices, pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------ as env actions
+#: the catalogue heuristics a phase can name for a node: ``tuned`` is the
+#: capacity-aware policy (the bar), ``per_product`` the naive one
+CATALOGUE_HEURISTICS = ("tuned", "per_product")
+
+
+def heuristic_actions(scenario: Scenario, kind: str = "tuned") -> np.ndarray:
+    """A tuned heuristic as the env's actions ``(N, P)``: the index of each
+    node's and product's safety factor in ``actions.catalogue_safety``
+    (``tuned``: capacity-aware, :func:`tune_capacity_prices`; ``per_product``:
+    :func:`tune_per_product`), tuned on training seeds."""
+    if kind not in CATALOGUE_HEURISTICS:
+        raise ValueError(
+            f"catalogue heuristics are {list(CATALOGUE_HEURISTICS)}, got {kind!r}"
+        )
+    grid = scenario.actions.catalogue_safety
+    if grid is None or tuple(grid) != tuple(Z_GRID):
+        raise ValueError(
+            f"scenario {scenario.name!r}: the catalogue heuristics act as env "
+            "actions only with actions.catalogue_safety the grid they are tuned "
+            f"on ({list(Z_GRID)}), got {grid!r}"
+        )
+    tuning = tune_per_product(scenario)
+    z = tuning.z
+    if kind == "tuned":
+        prices, _ = tune_capacity_prices(scenario, tuning)
+        z = priced_safety(scenario, tuning, prices)
+    return np.searchsorted(np.asarray(Z_GRID), np.round(z, 2)).astype(np.int64)
+
+
+#: where a run freezes its catalogue heuristics' actions
+#: (``heuristic_params[CATALOGUE_ACTIONS_KEY][kind]``, ``(N, P)`` lists)
+CATALOGUE_ACTIONS_KEY = "catalogue_actions"
+
+
+def catalogue_actions(
+    scenario: Scenario, kind: str, frozen: dict | None = None
+) -> np.ndarray:
+    """A heuristic's env actions ``(N, P)``: frozen in a run's
+    ``heuristic_params`` where it is there for this scenario's shape, else
+    tuned now (:func:`heuristic_actions`)."""
+    saved = ((frozen or {}).get(CATALOGUE_ACTIONS_KEY) or {}).get(kind)
+    shape = (len(scenario.nodes), scenario.n_products)
+    if saved is not None and np.shape(saved) == shape:
+        return np.asarray(saved, dtype=np.int64)
+    return heuristic_actions(scenario, kind)
 
 
 # ------------------------------------------------------------------------ CLI

@@ -31,6 +31,7 @@ _NEUTRAL = {
     "truck_volume": math.inf,
     "products": [],
     "catalogue_cover": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0],
+    "catalogue_safety": None,
 }
 
 

@@ -135,6 +135,7 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
         for agent in self._rollout.agents:
             by_module[mapping(agent, None)].append(agent)
         self._groups = [_Group(m, a, self._rollout) for m, a in by_module.items()]
+        self._horizon = scenario.horizon
         # the stores' node indices: the KPIs' columns of the period tables
         node_of = self._rollout.roles.node_of
         self._store_nodes = [
@@ -177,7 +178,7 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
                 "the batched env runner acts with its modules only; sample "
                 "random actions with env_runner='pettingzoo'"
             )
-        horizon = self._rollout.sim.scenario.horizon
+        horizon = self._horizon
         if force_reset or num_episodes is not None or self._t < 0:
             self._reset()
         if num_episodes is not None:
@@ -251,7 +252,12 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
         """Every row of module ``g``'s agents acts: ``(agents * B,)`` actions
         (agent-major) and the forward pass's outputs to keep."""
         rows = np.concatenate([obs[:, sl] for sl in g.slices], axis=0)
-        module = self.module[g.mid]
+        return self._act_rows(g.mid, rows, explore)
+
+    def _act_rows(self, mid: str, rows: np.ndarray, explore: bool):
+        """Module ``mid`` acts on ``rows``: its actions and the forward
+        pass's outputs to keep (none for heuristic modules)."""
+        module = self.module[mid]
         if hasattr(module, "policy"):  # a heuristic module: its rule, no outputs
             return np.asarray(module.policy(rows)), {}
         if module.training:  # once: RLlib's forward_* set the mode every call

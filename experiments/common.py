@@ -33,13 +33,16 @@ from ray.tune.registry import register_env
 import hmarl_env
 from analysis.runs.loading import quiet_ray_notices
 from analysis.runs.settings import Phase, PPOSettings, RunnerSettings
+from baselines.catalogue import catalogue_actions
 from baselines.policies import make_policies
 from experiments.batched_runner import BatchedEnvRunner
+from experiments.catalogue_runner import CatalogueEnvRunner
 from experiments.critic import OWN, CentralCriticModule, CentralStateEnv
 from experiments.heads import MODULES as HEAD_MODULES
 from experiments.kpis import KPI_WINDOW, episode_kpis
 from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
-from hmarl_env.registry import module_id
+from hmarl_env.catalogue_roles import CatalogueRoles
+from hmarl_env.registry import SUPPLIER, module_id, role_of
 from hmarl_env.scenario import Scenario, scenario_from_dict
 
 __all__ = [
@@ -149,6 +152,43 @@ class HeuristicRLModule(RLModule):
         pass
 
 
+class FixedActionsModule(RLModule):
+    """An RLModule that always takes the same actions and never learns: a
+    catalogue node's tuned heuristic as env actions (one per product,
+    :func:`baselines.catalogue.heuristic_actions`), or the supplier's one.
+
+    ``model_config``: ``actions`` (a number, or one per product) and ``label``
+    (what they are, for messages). Observations ``(..., F)`` -> actions of
+    shape ``(...)``.
+    """
+
+    def setup(self) -> None:
+        self._actions = np.asarray(self.model_config["actions"], dtype=np.int64)
+        self.policy = self._act
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self._actions, np.shape(obs)[:-1]).copy()
+
+    def _forward_inference(self, batch: dict, **kwargs: Any) -> dict:
+        obs = batch[Columns.OBS]
+        return {Columns.ACTIONS: self._act(np.asarray(obs))}
+
+    def _forward_exploration(self, batch: dict, **kwargs: Any) -> dict:
+        return self._forward_inference(batch, **kwargs)
+
+    def _forward_train(self, batch: dict, **kwargs: Any) -> dict:
+        raise NotImplementedError(
+            f"{self.model_config.get('label', 'a fixed rule')} cannot be trained; "
+            "keep it out of policies_to_train"
+        )
+
+    def get_state(self, *args: Any, **kwargs: Any) -> dict:
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        pass
+
+
 # ------------------------------------------------------------------ callback
 class KPICallback(RLlibCallback):
     """Logs the stores' ledger KPIs of every finished episode as RLlib metrics
@@ -193,6 +233,10 @@ def build_config(
     """
     ppo = ppo or PPOSettings()
     runners = runners or RunnerSettings()
+    if scenario.products:
+        return _catalogue_config(
+            scenario, phase, ppo, runners, seed, timesteps, heuristic_params
+        )
     modules = modules_of(scenario, phase.module_of)
     # a heuristic for a role the network lacks (phase 1's warehouse in a
     # single-stage network) is simply not needed; a learned one is an error
@@ -240,6 +284,10 @@ def build_config(
                 vf_share_layers=ppo.vf_share_layers,
             ),
         }
+    for mid in phase.train:
+        ppo.check_minibatch(
+            sum(phase.module_of(a) == mid for a in env.par_env.possible_agents), mid
+        )
     for mid, agent in modules.items():
         spaces = {
             "observation_space": env.observation_space[agent],
@@ -260,19 +308,39 @@ def build_config(
                 },
                 **spaces,
             )
-    config = (
-        PPOConfig()
+    return _ppo_config(
+        env_config,
+        specs,
+        phase,
+        ppo,
+        runners,
+        seed,
+        timesteps,
+        BatchedEnvRunner if runners.env_runner == "batched" else None,
+        ppo.learner_reward_scales(scenario, phase.module_of),
+    )
+
+
+def _ppo_config(
+    env_config, specs, phase, ppo, runners, seed, timesteps, runner_cls, scales
+) -> PPOConfig:
+    """The PPO config around the modules' specs (every phase, every scenario)."""
+    config_cls = (
+        CataloguePPOConfig
+        if runner_cls is not None and getattr(runner_cls, "ROWS_PER_PRODUCT", False)
+        else PPOConfig
+    )
+    return (
+        config_cls()
         .environment(ENV_NAME, env_config=env_config)
         .framework("torch")
         .env_runners(
             num_env_runners=runners.num_env_runners,
             num_envs_per_env_runner=runners.num_envs_per_env_runner,
-            env_runner_cls=(
-                BatchedEnvRunner if runners.env_runner == "batched" else None
-            ),
+            env_runner_cls=runner_cls,
         )
         .multi_agent(
-            policies=set(modules),
+            policies=set(specs),
             policy_mapping_fn=ModuleMapping(phase),
             policies_to_train=list(phase.train),
         )
@@ -297,11 +365,134 @@ def build_config(
             num_gpus_per_learner=runners.num_gpus_per_learner,
             learner_class=HmarlPPOLearner,
             learner_config_dict={
-                REWARD_SCALES_KEY: ppo.learner_reward_scales(scenario, phase.module_of),
+                REWARD_SCALES_KEY: scales,
                 CENTER_RATE_KEY: ppo.reward_centering,
             },
         )
         .callbacks(KPICallback)
         .debugging(seed=seed)
     )
-    return config
+
+
+class CataloguePPOConfig(PPOConfig):
+    """PPO's config for catalogues. RLlib checks that the minibatch is no
+    larger than the train batch, both in env steps; a catalogue's env step
+    gives the store module ``stores x P`` rows and its minibatch counts rows
+    (RLlib's learner slices each module's rows), so hmarl checks the sizes in
+    rows (:meth:`PPOSettings.check_minibatch`) and RLlib's check is passed
+    the smaller of the two."""
+
+    def validate(self) -> None:
+        mbs, tbs = self.minibatch_size, self.train_batch_size_per_learner
+        if isinstance(mbs, int) and isinstance(tbs, int) and mbs > tbs:
+            self.minibatch_size = tbs
+            try:
+                super().validate()
+            finally:
+                self.minibatch_size = mbs
+        else:
+            super().validate()
+
+
+def _catalogue_config(
+    scenario: Scenario,
+    phase: Phase,
+    ppo: PPOSettings,
+    runners: RunnerSettings,
+    seed: int,
+    timesteps: int | None,
+    heuristic_params: Mapping[str, Any] | None = None,
+) -> PPOConfig:
+    """A catalogue's config: the stores' module learns on one row per product
+    decision (:mod:`experiments.catalogue_runner`), the warehouse follows a
+    tuned catalogue heuristic as env actions (frozen in ``heuristic_params``
+    under :data:`CATALOGUE_ACTIONS_KEY`, else tuned now), the supplier
+    fulfils."""
+    if runners.env_runner != "batched":
+        raise ValueError(
+            f"scenario {scenario.name!r} is a catalogue: it trains with the "
+            "batched env runner only (one row per product decision, "
+            "experiments/catalogue_runner.py); RLlib's PettingZoo runner would "
+            "give every product of a store one reward"
+        )
+    if ppo.critic != "local":
+        raise ValueError(
+            f"scenario {scenario.name!r} is a catalogue: its store module's "
+            "critic values each product row on its own (critic 'local'), got "
+            f"critic {ppo.critic!r}"
+        )
+    roles = CatalogueRoles(scenario)
+    node_of = roles.node_of
+    learned = set(phase.train) | set(phase.frozen)
+    by_module: dict[str, list[str]] = {}
+    for agent in (*node_of, SUPPLIER):
+        by_module.setdefault(phase.module_of(agent), []).append(agent)
+    wrong = {
+        m: a
+        for m, a in by_module.items()
+        if m in learned and any(role_of(x).name != "store" for x in a)
+    }
+    if wrong:
+        raise ValueError(
+            f"phase {phase.name} learns modules {sorted(wrong)} of "
+            f"{sorted(x for a in wrong.values() for x in a)}, but on a catalogue "
+            "only the stores' module learns (one row per product decision); "
+            "the warehouse and supplier act by their rule"
+        )
+    if not phase.train:
+        raise ValueError(f"phase {phase.name} trains nothing")
+    register_env(ENV_NAME, env_creator)
+    env_config = {"scenario": scenario.to_dict(), "critic": "local"}
+    specs: dict[str, RLModuleSpec] = {}
+    actions: dict[str, np.ndarray] = {}
+    for mid, agents in by_module.items():
+        if mid in learned:
+            ppo.check_minibatch(len(agents) * scenario.n_products, mid)
+            specs[mid] = RLModuleSpec(
+                **(
+                    {"module_class": HEAD_MODULES[ppo.policy_head]}
+                    if ppo.policy_head in HEAD_MODULES
+                    else {}
+                ),
+                model_config=DefaultModelConfig(
+                    fcnet_hiddens=list(ppo.hiddens),
+                    fcnet_activation=ppo.activation,
+                    vf_share_layers=ppo.vf_share_layers,
+                ),
+                **roles.row_spaces(),
+            )
+            continue
+        if agents == [SUPPLIER]:
+            rule, label = 0, "the supplier's rule (fulfil everything)"
+        else:
+            kind = phase.heuristic.get(mid, "tuned")
+            if kind not in actions:
+                actions[kind] = catalogue_actions(scenario, kind, heuristic_params)
+            nodes = [node_of[a] for a in agents]
+            rule = actions[kind][nodes[0]].tolist()
+            if any(actions[kind][i].tolist() != rule for i in nodes[1:]):
+                raise ValueError(
+                    f"module {mid!r} of {agents}: a fixed catalogue rule acts "
+                    "alike for every agent of its module; these nodes' tuned "
+                    "levels differ (give each its own module)"
+                )
+            label = f"{mid}'s {kind} catalogue heuristic"
+        specs[mid] = RLModuleSpec(
+            module_class=FixedActionsModule,
+            model_config={"actions": rule, "label": label},
+            observation_space=roles.observation_spaces[agents[0]],
+            action_space=roles.action_spaces[agents[0]],
+        )
+    horizon = min(float(scenario.horizon), 1.0 / (1.0 - ppo.gamma))
+    scales = {m: horizon for m in learned} if ppo.reward_scaling == "return" else {}
+    return _ppo_config(
+        env_config,
+        specs,
+        phase,
+        ppo,
+        runners,
+        seed,
+        timesteps,
+        CatalogueEnvRunner,
+        scales,
+    )

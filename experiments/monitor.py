@@ -10,9 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from analysis.catalogue import (
+    catalogue_monitor,
+    catalogue_references,
+)
 from analysis.compare import swap_roles
 from analysis.gate import REPORTED
-from analysis.runs.loading import assemble_policies
+from analysis.runs.loading import assemble_policies, catalogue_policies
 from analysis.runs.record import RunConfig
 from analysis.runs.settings import MONITOR_SEED, Phase
 from baselines.evaluate import evaluate
@@ -64,7 +68,9 @@ def row_from_result(
         "seconds": seconds,
         "env_steps_per_s": steps_this / seconds if seconds > 0 else math.nan,
         **{f"{role}_reward": mean_of(role) for role in ROLES},
-        "service_level": float(kpi.get("service_level", math.nan)),
+        "service_level": float(
+            kpi.get("service_level", kpi.get("fill_rate", math.nan))
+        ),
         "lost_sales": float(kpi.get("lost_sales", math.nan)) / n_stores,
         "stockout_periods": float(kpi.get("stockout_periods", math.nan)) / n_stores,
         "holding_cost": float(kpi.get("holding_cost", math.nan)) / n_stores,
@@ -80,6 +86,9 @@ def monitor(algo: Any, config: RunConfig, episodes: int) -> dict[str, float]:
         config.phase,
         config.store_observation,
     )
+    if scenario.products:
+        nodes = catalogue_policies(config, scenario, algo.get_module, None)
+        return catalogue_monitor(scenario, nodes, episodes, MONITOR_SEED)
     policies = assemble_policies(
         scenario,
         learned=set(phase.learned),
@@ -117,6 +126,9 @@ def monitor_references(
         config.store_observation,
     )
     params = config.heuristic_params
+    if scenario.products:
+        nodes = catalogue_policies(config, scenario, algo.get_module, None)
+        return {"store": catalogue_references(scenario, nodes, episodes, MONITOR_SEED)}
     policies = assemble_policies(
         scenario,
         learned=set(phase.frozen),

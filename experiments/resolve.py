@@ -21,16 +21,19 @@ from analysis.runs.loading import check_spaces
 from analysis.runs.record import RunConfig, read_run_config, tuned_params
 from analysis.runs.settings import (
     ARCHITECTURE,
+    CATALOGUE_REPLICAS,
+    CATALOGUE_TIMESTEPS,
     PPO_PRESETS,
     Phase,
     ppo_preset,
     share_warehouses,
 )
+from baselines.catalogue import CATALOGUE_ACTIONS_KEY, heuristic_actions
 from experiments.curriculum import find_source_run
 from experiments.options import PhaseOptions, run_option_defaults
 from hmarl_env import get_scenario
 from hmarl_env.observations import store_observation_name
-from hmarl_env.registry import role_of_module
+from hmarl_env.registry import node_agents, role_of_module
 from hmarl_env.utils.io import results_dir, write_json_atomic
 
 __all__ = ["new_config", "resumed_config"]
@@ -73,12 +76,7 @@ def new_config(
     if scenario is None and not phase.source:
         scenario = get_scenario("default")
     if scenario is not None and scenario.products:
-        raise ValueError(
-            f"scenario {scenario.name!r} stocks {len(scenario.products)} products: "
-            "the phase scripts train single-product chains, and learning on a "
-            "catalogue is not in hmarl yet; its env (hmarl_env.parallel_env) and "
-            "heuristics (hmarl catalogue) are"
-        )
+        return _catalogue_config(args, phase, scenario, extra)
     preset = ppo_preset(args.ppo_preset) if args.ppo_preset else None
     base = PPO_PRESETS[preset or "hmarl"]
     observation = store_observation_name(args.store_observation or "pipeline")
@@ -189,18 +187,81 @@ def new_config(
         heuristic_params=params,
         source=source,
         **args.run_options(run_option_defaults()),
-        record={
-            "command": " ".join(sys.argv),
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "versions": _versions(),
-            # string hashes order RLlib's agents: experiments.seeding
-            "python_hash_seed": os.environ.get("PYTHONHASHSEED"),
-            **(
-                {"config_file": str(Path(args.config).resolve())} if args.config else {}
-            ),
-            **(extra or {}),
-        },
+        record=_record(args, extra),
     )
+
+
+def _catalogue_config(
+    args: PhaseOptions, phase: Phase, scenario: Any, extra: dict[str, Any] | None
+) -> RunConfig:
+    """A new run on a catalogue: phase 1 only (the stores' product-shared
+    module learns, :mod:`experiments.catalogue_runner`), the ``catalogue``
+    PPO preset unless one is named, sampling in the driver unless the
+    command line asks for remote runners."""
+    if phase.name != "phase1":
+        raise ValueError(
+            f"scenario {scenario.name!r} is a catalogue: only phase 1 trains on "
+            "a catalogue (the stores' module, one row per product decision); "
+            "its warehouse and supplier act by their rule"
+        )
+    for option, value in (
+        ("--store-observation", args.store_observation),
+        ("--warehouse-modules", args.warehouse_modules),
+    ):
+        if value is not None:
+            raise ValueError(
+                f"{option} is not an option on a catalogue (scenario "
+                f"{scenario.name!r}): its stores observe one row per product "
+                "(hmarl_env.catalogue_roles)"
+            )
+    preset = ppo_preset(args.ppo_preset) if args.ppo_preset else "catalogue"
+    ppo = replace(PPO_PRESETS[preset], **phase.ppo_changes, **args.ppo)
+    named = args.runners()
+    runners = replace(
+        named,
+        num_env_runners=(0 if args.num_env_runners is None else named.num_env_runners),
+        num_envs_per_env_runner=(
+            CATALOGUE_REPLICAS
+            if args.num_envs_per_env_runner is None
+            else named.num_envs_per_env_runner
+        ),
+    )
+    scenario = scenario.with_reward_mode(args.reward_mode, args.system_weight)
+    kinds = {
+        phase.heuristic.get(phase.module_of(a), "tuned")
+        for a in node_agents(scenario)
+        if phase.module_of(a) not in phase.learned
+    }
+    # the heuristics' actions, tuned on training seeds, frozen in the run
+    params = {
+        CATALOGUE_ACTIONS_KEY: {
+            k: heuristic_actions(scenario, k).tolist() for k in sorted(kinds)
+        }
+    }
+    return RunConfig(
+        phase=phase,
+        scenario=scenario,
+        seed=args.seed,
+        timesteps=args.timesteps or CATALOGUE_TIMESTEPS,
+        ppo=ppo,
+        ppo_preset=preset,
+        runners=runners,
+        heuristic_params=params,
+        **args.run_options(run_option_defaults()),
+        record=_record(args, extra),
+    )
+
+
+def _record(args: PhaseOptions, extra: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "command": " ".join(sys.argv),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        # string hashes order RLlib's agents: experiments.seeding
+        "python_hash_seed": os.environ.get("PYTHONHASHSEED"),
+        **({"config_file": str(Path(args.config).resolve())} if args.config else {}),
+        **(extra or {}),
+    }
 
 
 def _versions() -> dict[str, str]:

@@ -31,12 +31,41 @@ col  feature              meaning
 8    lane_use             volume that came down the node's lane last period /
                           its limit (the truck's; the supplier's release volume
                           at the root; 0 without)
+9    position_use         the node's volume on hand, in transit and on order /
+                          its storage (0 without): what will want shelf space
+10   mean_inventory       column 0 averaged over the node's products
+11   mean_lost            column 4 averaged over the node's products
+12   log_demand           ``log(1 + mu)`` of the product's mean demand ``mu``
+                          through the node, in units per period
+13   variability          the product's demand std / mean through the node
+14   volume_flow          the product's volume x mean demand / the average
+                          over the node's products (its claim on shared
+                          capacity)
+15   critical_ratio       stockout cost / (stockout + holding cost) of the
+                          product at the node
+16   lead                 the node's lead time + 1, in periods
+17   periods_left         periods left in the episode / the horizon
+18   newsvendor_level     the newsvendor's order-up-to level of the product
+                          at the node over the mean demand of its lead time
+                          plus one period: the critical-ratio quantile of that
+                          demand (negative binomial, Poisson or normal matched
+                          to its mean and variance), what a textbook policy
+                          holds before any shared capacity
 ===  ===================  ===================================================
+
+Columns 7 to 11 and 17 are the same in every row of a node: the shared
+capacities' use and a pooled summary of the catalogue, the context each
+product's decision needs about the others. Columns 12 to 16 and 18 describe
+the product, so one network can act on every product of any catalogue (its
+weights shared across products and stores: nothing depends on how many
+products there are or their order).
 
 Action of a node agent: ``MultiDiscrete([C] * P)``; product ``p``'s action
 ``k`` sets its order-up-to level to ``actions.catalogue_cover[k]`` periods of
-its demand scale, and the node orders ``max(level - inventory position, 0)``
-(local position: on hand + in transit + on order - backlog).
+its demand scale, or with ``actions.catalogue_safety`` (the presets) to ``mu
+(L + 1) + z_k sigma sqrt(L + 1)`` (:meth:`Scenario.safety_levels`), and the
+node orders ``max(level - inventory position, 0)`` (local position: on hand +
+in transit + on order - backlog).
 
 The supplier observes ``(3,)``: the root's last order, what it still owes the
 root (both in volume, over the chain's mean demand volume per period, ``[0,
@@ -49,6 +78,17 @@ product; the supplier's minus its backlog and overtime cost; the system reward
 minus the chain's cost. ``rewards.mode`` mixes them as in the single-product
 env (:attr:`Rewards.system_share`). The reward weights of the single-product
 env do not apply: a catalogue is scored by its ledger alone.
+
+Each product decision's own share (:meth:`CatalogueRoles.product_rewards`,
+what a product-shared learner trains on): minus the product's holding,
+transit, stockout and order cost at the node, plus the node's discard cost
+split over the products in proportion to the volume each brought in that
+period (volume fills the shelf; the proportional discard rule writes off
+whatever arrives, and charging each product its own write-off would let a
+cheap bulky product overflow the shelf at a dear product's expense). The
+node's fixed order cost, shared by the products ordering, is split over them
+as the ledger splits it (its ``order_cost`` rows). Summed over products it is
+the node's ledger cost.
 """
 
 from __future__ import annotations
@@ -63,7 +103,12 @@ from hmarl_env.ledger import CAPACITY_FIELDS, NODE_FIELDS, SUPPLIER_FIELDS, Ledg
 from hmarl_env.registry import SUPPLIER, node_agents
 from hmarl_env.scenario import Scenario
 
-__all__ = ["CATALOGUE_FEATURES", "CatalogueFeature", "CatalogueRoles"]
+__all__ = [
+    "CATALOGUE_FEATURES",
+    "CatalogueFeature",
+    "CatalogueRoles",
+    "newsvendor_level",
+]
 
 #: observation bound, in scales (as the single-product env's)
 CLIP = 10.0
@@ -82,10 +127,47 @@ class CatalogueFeature(IntEnum):
     volume_share = 6
     storage_use = 7
     lane_use = 8
+    position_use = 9
+    mean_inventory = 10
+    mean_lost = 11
+    log_demand = 12
+    variability = 13
+    volume_flow = 14
+    critical_ratio = 15
+    lead = 16
+    periods_left = 17
+    newsvendor_level = 18
 
 
 CATALOGUE_FEATURES = tuple(f.name for f in CatalogueFeature)
 _F = CatalogueFeature
+
+
+def newsvendor_level(mean: np.ndarray, var: np.ndarray, ratio: np.ndarray):
+    """The ``ratio``-quantile of a demand with ``mean`` and ``var`` over its
+    mean (0 where the mean is 0): a negative binomial matched to both where
+    the variance exceeds the mean, a Poisson where they are equal, a normal
+    where it is below (same shapes)."""
+    from scipy import stats
+
+    mean, var, ratio = np.broadcast_arrays(
+        *(np.asarray(x, dtype=np.float64) for x in (mean, var, ratio))
+    )
+    q = np.zeros(mean.shape)
+    safe = mean > 0
+    m, v, r = mean[safe], var[safe], np.clip(ratio[safe], 0.0, 1.0 - 1e-9)
+    over = v > m * 1.0001
+    under = v < m * 0.9999
+    poisson = ~over & ~under
+    out = np.empty(m.shape)
+    n = m[over] ** 2 / (v[over] - m[over])
+    out[over] = stats.nbinom.ppf(r[over], n, m[over] / v[over])
+    out[poisson] = stats.poisson.ppf(r[poisson], m[poisson])
+    out[under] = np.maximum(
+        m[under] + np.sqrt(v[under]) * stats.norm.ppf(r[under]), 0.0
+    )
+    q[safe] = out / m
+    return q
 
 
 class CatalogueRoles:
@@ -121,7 +203,14 @@ class CatalogueRoles:
         lane = np.array([n.truck_volume for n in sc.nodes])
         lane[sc.root] = sc.supplier.capacity
         self._lane = lane
-        self._cover = np.asarray(sc.actions.catalogue_cover, dtype=np.float64)
+        safety = sc.actions.catalogue_safety
+        if safety is not None:  # levels (C, N, P) of each safety factor
+            self._levels = sc.safety_levels(np.asarray(safety)[:, None, None])
+        else:
+            cover = np.asarray(sc.actions.catalogue_cover, dtype=np.float64)
+            self._levels = cover[:, None, None] * self._demand_scale
+        self._horizon = float(sc.horizon)
+        self._static = self._product_descriptors()
         self._chain_volume = max(
             float((sc.product_mean_demand[sc.store_index] * volume).sum()), 1e-9
         )
@@ -147,13 +236,65 @@ class CatalogueRoles:
             dtype=np.float32,
         )
         self.action_spaces: dict[str, spaces.Space] = {
-            a: spaces.MultiDiscrete(np.full(P, len(self._cover), dtype=np.int64))
+            a: spaces.MultiDiscrete(np.full(P, len(self._levels), dtype=np.int64))
             for a in self.node_of
         }
         self.action_spaces[SUPPLIER] = spaces.Discrete(len(self._fulfil))
         self.state_space = spaces.Box(
             0.0, CLIP, shape=(P, N * len(CATALOGUE_FEATURES)), dtype=np.float32
         )
+
+    def _product_descriptors(self) -> np.ndarray:
+        """Columns 12-16, ``(N, P, 5)``: what describes each product at each node."""
+        sc = self.scenario
+        mu, sigma = sc.product_mean_demand, sc.product_demand_std
+        _, _, hold, short, _ = sc.product_table
+        h = np.array([n.holding_cost for n in sc.nodes])[:, None] * hold
+        p = np.array([n.stockout_cost for n in sc.nodes])[:, None] * short
+        flow = self._volume * mu
+        mean_flow = np.maximum(flow.mean(axis=1, keepdims=True), 1e-12)
+        lead = np.broadcast_to((sc.lead_times + 1.0)[:, None], mu.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(p + h > 0, p / (p + h), 0.0)
+            out = np.stack(
+                [
+                    np.log1p(mu),
+                    np.where(mu > 0, sigma / np.maximum(mu, 1e-12), 0.0),
+                    flow / mean_flow,
+                    ratio,
+                    lead,
+                    newsvendor_level(mu * lead, sigma**2 * lead, ratio),
+                ],
+                axis=-1,
+            )
+        return np.clip(out, 0.0, CLIP)
+
+    @property
+    def n_choices(self) -> int:
+        """``C``, the actions of a node agent for each product."""
+        return len(self._levels)
+
+    def row_spaces(self) -> dict[str, spaces.Space]:
+        """The spaces of one product decision of a node agent, what a
+        product-shared module acts on: a row of :data:`CATALOGUE_FEATURES`
+        in, one of the ``C`` per-product actions out."""
+        return {
+            "observation_space": spaces.Box(
+                0.0, CLIP, shape=(len(CATALOGUE_FEATURES),), dtype=np.float32
+            ),
+            "action_space": spaces.Discrete(self.n_choices),
+        }
+
+    def product_scales(self) -> np.ndarray:
+        """``(N, P)``: the size of a product's cost per period at a node, what
+        a learner divides its reward by so that every product's signal is of
+        order one: the holding cost of its lead-time demand, ``h mu (L + 1)``
+        (at least a millionth of the largest, for products without demand)."""
+        sc = self.scenario
+        hold = sc.product_table[2]
+        h = np.array([n.holding_cost for n in sc.nodes])[:, None] * hold
+        scale = h * self._inventory_scale
+        return np.maximum(scale, 1e-6 * max(float(scale.max()), 1e-12))
 
     # ------------------------------------------------------------- trackers
     def reset(self, sim: Simulation) -> None:
@@ -204,7 +345,23 @@ class CatalogueRoles:
         out[..., _F.volume_share] = held * per_storage[:, None]
         out[..., _F.storage_use] = (held.sum(axis=2) * per_storage)[..., None]
         out[..., _F.lane_use] = (self._lane_volume * per_lane)[..., None]
-        np.clip(out, 0.0, CLIP, out=out)
+        committed = (
+            on_hand + st[:, _S.in_transit] + st[:, _S.inbound_backlog]
+        ) @ self._volume  # (B, N)
+        out[..., _F.position_use] = (committed * per_storage)[..., None]
+        np.clip(
+            out[..., : _F.position_use + 1],
+            0.0,
+            CLIP,
+            out=out[..., : _F.position_use + 1],
+        )
+        out[..., _F.mean_inventory] = out[..., _F.inventory].mean(axis=2, keepdims=True)
+        out[..., _F.mean_lost] = out[..., _F.lost].mean(axis=2, keepdims=True)
+        out[..., _F.log_demand : _F.lead + 1] = self._static[..., :-1]
+        out[..., _F.newsvendor_level] = self._static[..., -1]
+        out[..., _F.periods_left] = (
+            max(self._horizon - max(sim.period, 0), 0.0) / self._horizon
+        )
         return out.astype(np.float32)
 
     def supplier_features(self, sim: Simulation) -> np.ndarray:
@@ -238,7 +395,7 @@ class CatalogueRoles:
             ValueError: an action outside its range (agent, product and replica
                 named).
         """
-        C = len(self._cover)
+        C = len(self._levels)
         bad = (node_actions < 0) | (node_actions >= C)
         if bad.any():
             b, i, p = (int(x[0]) for x in np.nonzero(bad))
@@ -257,7 +414,8 @@ class CatalogueRoles:
                 f"{SUPPLIER}'s action (replica {b}) must be in "
                 f"0..{len(self._fulfil) - 1}, got {int(supplier_action[b])}"
             )
-        level = self._cover[node_actions] * self._demand_scale
+        N, P = self.n_nodes, self.n_products
+        level = self._levels[node_actions, np.arange(N)[:, None], np.arange(P)[None, :]]
         B = self.batch_size
         position = sim.inventory_position.reshape(level.shape)
         orders = np.maximum(level - position, 0.0).reshape(B, -1)
@@ -277,6 +435,24 @@ class CatalogueRoles:
             return local
         system = -(node_cost.sum(axis=1) + supplier_cost)
         return (1 - self._share) * local + self._share * system[:, None]
+
+    def product_rewards(self, ledger: Ledger) -> np.ndarray:
+        """Each product decision's own reward ``(B, N, P)`` in money (the
+        module's docstring says how the shared costs are split); summed over
+        products it is minus each node's ledger cost."""
+        cost = ledger.by_product("total_cost")
+        discard = ledger.by_product("discard_cost")
+        own = cost - discard
+        arrived = ledger.by_product("received") * self._volume  # (B, N, P)
+        total = arrived.sum(axis=2, keepdims=True)
+        share = np.divide(
+            arrived,
+            total,
+            out=np.full_like(arrived, 1.0 / self.n_products),
+            where=total > 0,
+        )
+        own += discard.sum(axis=2, keepdims=True) * share
+        return -own
 
     def infos(self, ledger: Ledger, rewards: np.ndarray, replica: int = 0):
         """Each agent's report for one replica: every node and capacity field

@@ -19,9 +19,11 @@ from baselines.catalogue import (
     tune_per_product,
 )
 from hmarl_env import PRESETS, Simulation, get_scenario, load_scenario
+from hmarl_env.catalogue_roles import CATALOGUE_FEATURES
 from hmarl_env.demand import Poisson, Trace
 from hmarl_env.ledger import CAPACITY_FIELDS, NODE_FIELDS, SUPPLIER_FIELDS
 from hmarl_env.scenario import Node, Scenario, Supplier, scenario_from_dict
+from hmarl_env.scenario.catalogue import SAFETY_FACTORS
 from hmarl_env.scenario.products import Product
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,7 +233,7 @@ def test_a_catalogue_loads_from_csv_files_and_round_trips(tmp_path):
     assert scenario_from_dict(sc.to_dict()) == sc
     env = hmarl_env.parallel_env(sc)
     obs, _ = env.reset(seed=0)
-    assert obs["store_1"].shape == (2, 9)
+    assert obs["store_1"].shape == (2, len(CATALOGUE_FEATURES))
 
 
 def test_per_store_demand_and_traces_per_product(tmp_path):
@@ -304,15 +306,18 @@ def test_catalogue_env_spaces_infos_and_actions():
     env = hmarl_env.parallel_env("catalogue_50")
     assert env.possible_agents == ["store_1", "store_2", "warehouse_1", "supplier_1"]
     obs, infos = env.reset(seed=4)
-    assert obs["store_1"].shape == (50, 9)
+    assert obs["store_1"].shape == (50, len(CATALOGUE_FEATURES))
     assert env.action_space("store_1").shape == (50,)
-    assert env.state().shape == (50, 27)
+    assert env.state().shape == (50, 3 * len(CATALOGUE_FEATURES))
     assert all(set(i) == set(infos["store_1"]) for i in infos.values())
-    # cover 3 periods of every product at every node
+    # the presets' actions are safety factors: action 3 is z = -0.75
+    z = env.scenario.actions.catalogue_safety
+    assert z == SAFETY_FACTORS and z[3] == -0.75
+    assert env.action_space("store_1").nvec[0] == len(z)
     acts = {a: np.full(50, 3) for a in env.agents[:3]}
     sim = env._sim
     position = sim.inventory_position.reshape(3, 50)
-    level = 3 * env.scenario.product_mean_demand
+    level = env.scenario.safety_levels(-0.75)
     _, rewards, _, _, infos = env.step({**acts, "supplier_1": 0})
     np.testing.assert_allclose(
         infos["store_1"]["ordered"], np.maximum(level[0] - position[0], 0)
@@ -321,8 +326,55 @@ def test_catalogue_env_spaces_infos_and_actions():
     assert rewards["store_1"] == pytest.approx(-infos["store_1"]["total_cost"].sum())
     with pytest.raises(ValueError, match=r"store_2's action for product 'sku_0007'"):
         bad = np.zeros(50, dtype=int)
-        bad[6] = 10
+        bad[6] = len(z)
         env.step({**acts, "store_2": bad, "supplier_1": 0})
+
+
+def test_a_catalogue_without_safety_factors_acts_in_periods_of_cover():
+    sc = get_scenario("catalogue_50")
+    sc = sc.replace(actions=dataclasses.replace(sc.actions, catalogue_safety=None))
+    env = hmarl_env.parallel_env(sc)
+    env.reset(seed=4)
+    assert env.action_space("store_1").nvec[0] == len(sc.actions.catalogue_cover)
+    position = env._sim.inventory_position.reshape(3, 50)
+    acts = {a: np.full(50, 3) for a in env.agents[:3]}  # cover: 3 periods
+    _, _, _, _, infos = env.step({**acts, "supplier_1": 0})
+    level = 3 * sc.product_mean_demand
+    np.testing.assert_allclose(
+        infos["store_1"]["ordered"], np.maximum(level[0] - position[0], 0)
+    )
+    with pytest.raises(ValueError, match="catalogue_safety must increase"):
+        dataclasses.replace(sc.actions, catalogue_safety=(0.0, 1.0, 1.0))
+
+
+def test_product_rewards_split_the_nodes_cost_and_charge_discards_by_volume():
+    from hmarl_env.catalogue_roles import CatalogueRoles
+
+    sc = get_scenario("catalogue_50")
+    roles = CatalogueRoles(sc, 4)
+    sim = Simulation(sc, batch_size=4)
+    sim.reset([np.random.default_rng(s) for s in range(4)])
+    roles.reset(sim)
+    top = np.full((4, 3, 50), len(SAFETY_FACTORS) - 1)  # overfill: discards
+    seen = 0.0
+    while not sim.done:
+        orders, fulfil = roles.decode(sim, top, np.zeros(4, dtype=int))
+        ledger = sim.step(orders, fulfil)
+        roles.update(sim, ledger)
+        own = roles.product_rewards(ledger)
+        np.testing.assert_allclose(
+            own.sum(axis=2), -ledger.node_total("total_cost"), rtol=1e-9, atol=1e-9
+        )
+        discard = ledger.node_total("discard_cost")
+        seen += discard.sum()
+        # a product that brought nothing in pays no share of the write-off
+        nothing = ledger.by_product("received") == 0
+        kept = ledger.by_product("total_cost") - ledger.by_product("discard_cost")
+        np.testing.assert_allclose(-own[nothing], kept[nothing], atol=1e-9)
+    assert seen > 0
+    features = roles.node_features(sim)
+    assert features.shape == (4, 3, 50, len(CATALOGUE_FEATURES))
+    assert (features >= 0).all() and (features <= 10).all()
 
 
 # --------------------------------------------------------------- heuristics
@@ -429,5 +481,7 @@ def test_hmarls_commands_on_a_catalogue_check_it_or_say_what_to_use(capsys):
     with pytest.raises(SystemExit):
         tune_main(["--scenario", "catalogue_50"])
     assert "hmarl catalogue --scenario catalogue_50" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="learning on a catalogue is not in hmarl"):
-        new_config(PhaseOptions(scenario="catalogue_50"), PHASES["phase1"])
+    config = new_config(PhaseOptions(scenario="catalogue_50"), PHASES["phase1"])
+    assert config.ppo_preset == "catalogue" and config.runners.num_env_runners == 0
+    with pytest.raises(ValueError, match="only phase 1 trains on a catalogue"):
+        new_config(PhaseOptions(scenario="catalogue_50"), PHASES["phase3"])

@@ -62,7 +62,6 @@ def test_learner_scales_per_module_and_mode():
         ({"gamma": 1.0}, "gamma"),
         ({"vf_clip_param": -1.0}, "vf_clip_param"),
         ({"reward_centering": 2.0}, "reward_centering"),
-        ({"minibatch_size": 4096, "train_batch_size": 2048}, "minibatch_size"),
         ({"num_epochs": 0}, "num_epochs"),
         ({"lr_end": -1e-4}, "lr_end"),
         ({"entropy_coeff_end": float("nan")}, "entropy_coeff_end"),
@@ -548,3 +547,19 @@ def test_the_pipelines_run_config_file_may_give_each_phase_a_budget(tmp_path, ca
     with pytest.raises(SystemExit):
         main(["--config", str(path)])
     assert "may set timesteps only" in capsys.readouterr().err
+
+
+def test_a_minibatch_larger_than_a_train_batch_gives_a_module_is_refused():
+    from analysis.runs.settings import PHASES, PPOSettings
+    from experiments.common import build_config
+    from hmarl_env import get_scenario
+
+    # two stores share the module: a train batch of 1,000 env steps is 2,000 rows
+    ppo = PPOSettings(train_batch_size=1000, minibatch_size=2000)
+    build_config(get_scenario("default"), PHASES["phase1"], ppo)
+    with pytest.raises(ValueError, match=r"minibatch_size \(2,001\) exceeds the 2,000"):
+        build_config(
+            get_scenario("default"),
+            PHASES["phase1"],
+            PPOSettings(train_batch_size=1000, minibatch_size=2001),
+        )

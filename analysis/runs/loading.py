@@ -22,9 +22,11 @@ import numpy as np
 from analysis.runs.folder import MODULES_SUBDIR, find_checkpoint
 from analysis.runs.record import read_run_config
 from analysis.runs.settings import ACTING
+from baselines.catalogue import catalogue_actions, fixed_actions
 from baselines.policies import make_policies
 from hmarl_env import parallel_env
-from hmarl_env.registry import module_id
+from hmarl_env.catalogue_roles import CatalogueRoles
+from hmarl_env.registry import SUPPLIER, module_id
 from hmarl_env.scenario import get_scenario
 
 __all__ = [
@@ -108,11 +110,11 @@ class ModulePolicy:
             return logits.argmax(axis=-1).astype(np.int64)
         p = np.exp(logits - logits.max(axis=-1, keepdims=True))
         if self.acting == "mean":
-            mean = (p @ np.arange(p.shape[1])) / p.sum(axis=-1)
+            mean = (p @ np.arange(p.shape[-1])) / p.sum(axis=-1)
             return np.rint(mean).astype(np.int64)
         cdf = np.cumsum(p, axis=-1)
-        u = self._rng.random(len(cdf))[:, None] * cdf[:, -1:]
-        return np.minimum((u >= cdf).sum(axis=-1), cdf.shape[1] - 1).astype(np.int64)
+        u = self._rng.random(cdf.shape[:-1])[..., None] * cdf[..., -1:]
+        return np.minimum((u >= cdf).sum(axis=-1), cdf.shape[-1] - 1).astype(np.int64)
 
     def __repr__(self) -> str:
         return f"ModulePolicy(role={self.role!r}, acting={self.acting!r})"
@@ -275,6 +277,19 @@ def load_policies(
         )
     config = read_run_config(run)
     scenario = config.scenario if scenario is None else get_scenario(scenario)
+    if config.scenario.products or scenario.products:
+        check_catalogue(config.scenario, scenario)
+        rows = CatalogueRoles(config.scenario).row_spaces()
+        expect = ModuleExpectation(
+            rows["observation_space"], rows["action_space"], config.ppo.hiddens
+        )
+        return catalogue_policies(
+            config,
+            scenario,
+            lambda mid: load_module(ckpt, mid, expect),
+            acting,
+            seed,
+        )
     check_spaces(config.scenario, scenario, config.store_observation)
     env = parallel_env(config.scenario, store_observation=config.store_observation)
     first = {}
@@ -298,6 +313,80 @@ def load_policies(
         seed=seed,
         module_of=config.phase.module_of,
     )
+
+
+def catalogue_policies(
+    config: Any, scenario: Any, module: Any, acting: str | None, seed: int = 0
+) -> dict[str, Any]:
+    """A catalogue run's policies on ``scenario`` (a catalogue
+    :func:`check_catalogue` accepts): the store module (``module(mid)``)
+    acts on each product's row, so on any number of products; the
+    warehouses by the run's catalogue heuristic tuned on ``scenario``; the
+    supplier fulfils. Node policies take ``(B, P, F)`` observations
+    (:class:`baselines.catalogue.EnvActions` runs them); the supplier's
+    entry is its action."""
+    # the run's frozen heuristics act in its own scenario; another is tuned
+    frozen = config.heuristic_params if scenario == config.scenario else None
+    acting = config.ppo.acting if acting is None else acting
+    learned = set(config.learned)
+    out: dict[str, Any] = {}
+    modules: dict[str, ModulePolicy] = {}
+    tuned: dict[str, np.ndarray] = {}
+    for agent, i in CatalogueRoles(scenario).node_of.items():
+        mid = config.phase.module_of(agent)
+        if mid in learned:
+            if mid not in modules:
+                modules[mid] = ModulePolicy(module(mid), mid, acting, seed)
+            out[agent] = modules[mid]
+        else:
+            kind = config.phase.heuristic.get(mid, "tuned")
+            if kind not in tuned:
+                tuned[kind] = catalogue_actions(scenario, kind, frozen)
+            out[agent] = fixed_actions(tuned[kind][i])
+    out[SUPPLIER] = 0
+    return out
+
+
+def check_catalogue(run_sc: Any, scenario: Any) -> None:
+    """Refuse a scenario a catalogue run's modules cannot act in (or a
+    catalogue for a single-product run): another kind of scenario, other
+    agents, other per-product actions. The number of products may differ."""
+
+    if not (run_sc.products and scenario.products):
+        trained, given = (
+            ("a catalogue", "a single-product scenario")
+            if run_sc.products
+            else ("a single-product scenario", "a catalogue")
+        )
+        raise ValueError(
+            f"the run was trained on {trained} ({run_sc.name!r}); scenario "
+            f"{scenario.name!r} is {given}: a catalogue's store module acts "
+            "on one row per product, a single-product store on its own "
+            "observation, and neither acts in the other's env"
+        )
+    mine, theirs = CatalogueRoles(run_sc), CatalogueRoles(scenario)
+    if mine.agents != theirs.agents:
+        raise ValueError(
+            f"scenario {scenario.name!r} has agents {list(theirs.agents)}, but "
+            f"the run was trained on {list(mine.agents)}"
+        )
+    if (
+        run_sc.actions.catalogue_safety != scenario.actions.catalogue_safety
+        or run_sc.actions.catalogue_safety is None
+        and run_sc.actions.catalogue_cover != scenario.actions.catalogue_cover
+    ):
+        raise ValueError(
+            f"scenario {scenario.name!r} acts per product with "
+            f"{_catalogue_action_text(scenario)}; the run's store module chose "
+            f"from {_catalogue_action_text(run_sc)}"
+        )
+
+
+def _catalogue_action_text(scenario: Any) -> str:
+    z = scenario.actions.catalogue_safety
+    if z is not None:
+        return f"safety factors {list(z)}"
+    return f"periods of cover {list(scenario.actions.catalogue_cover)}"
 
 
 def assemble_policies(

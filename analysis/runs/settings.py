@@ -208,10 +208,18 @@ class PPOSettings:
                 raise ValueError(
                     f"PPOSettings.{name} must be an integer >= 1, got {v!r}"
                 )
-        if self.minibatch_size > self.train_batch_size:
+
+    def check_minibatch(self, rows_per_step: int, module: str) -> None:
+        """Refuse a minibatch larger than the rows one train batch gives a
+        learned module (``rows_per_step`` per env step: its agents, times the
+        products of a catalogue)."""
+        rows = self.train_batch_size * rows_per_step
+        if self.minibatch_size > rows:
             raise ValueError(
-                f"PPOSettings.minibatch_size ({self.minibatch_size}) must not exceed "
-                f"train_batch_size ({self.train_batch_size})"
+                f"PPOSettings.minibatch_size ({self.minibatch_size:,}) exceeds the "
+                f"{rows:,} rows a train batch gives module {module!r} "
+                f"(train_batch_size {self.train_batch_size:,} env steps x "
+                f"{rows_per_step:,} decisions each)"
             )
 
     def schedule(self, name: str, timesteps: int | None) -> float | list[list[float]]:
@@ -273,7 +281,20 @@ PPO_PRESETS: dict[str, PPOSettings] = {
         reward_centering=0.0,
         minibatch_size=64,
     ),
+    "catalogue": PPOSettings(
+        lr=3e-3,
+        entropy_coeff=0.0,
+        train_batch_size=400,
+        minibatch_size=4096,
+        num_epochs=8,
+    ),
 }
+#: a catalogue run's replicas (``num_envs_per_env_runner``) and budget in env
+#: steps (replica periods) unless the command line names them: the
+#: ``catalogue`` preset's train batch is four episodes of 100 periods, every
+#: period a row per store and product (``benchmarks/catalogue_search.py``)
+CATALOGUE_REPLICAS = 4
+CATALOGUE_TIMESTEPS = 60_000
 #: older names of presets, still accepted (runs recorded them)
 PPO_PRESET_ALIASES = {"seeds": "reference"}
 

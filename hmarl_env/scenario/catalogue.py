@@ -47,7 +47,13 @@ from hmarl_env.demand import (
 from hmarl_env.scenario.products import Product
 from hmarl_env.utils.io import read_text_file
 
-__all__ = ["generate_products", "products_from_data"]
+__all__ = ["SAFETY_FACTORS", "generate_products", "products_from_data"]
+
+#: the safety factors of the catalogue presets' actions
+#: (``actions.catalogue_safety``), -1.5 to 4 by 0.25: the grid the catalogue
+#: heuristics are tuned on (:mod:`baselines.catalogue`), so each tuned
+#: heuristic is a policy of the env
+SAFETY_FACTORS = tuple(round(-1.5 + 0.25 * k, 2) for k in range(23))
 
 _COSTS = ("value", "holding_cost", "stockout_cost", "fixed_order_cost")
 _DEMAND = ("kind", "mean", "std")

@@ -33,7 +33,7 @@ from hmarl_env.demand import (
     Seasonal,
     _check_finite,
 )
-from hmarl_env.scenario.catalogue import generate_products
+from hmarl_env.scenario.catalogue import SAFETY_FACTORS, generate_products
 from hmarl_env.scenario.types import (
     Actions,
     Node,
@@ -464,6 +464,7 @@ def catalogue(n_products: int, seed: int = 2026) -> Scenario:
         supplier=Supplier(capacity=round(total + c["supplier"] * total_spread, 2)),
         horizon=100,
         products=products,
+        actions=Actions(catalogue_safety=SAFETY_FACTORS),
     )
 
 

@@ -310,6 +310,12 @@ class Actions:
         catalogue_cover: with products, every node's action per product:
             an order-up-to level of this many periods of the product's mean
             demand through the node (:mod:`hmarl_env.catalogue_roles`).
+        catalogue_safety: with products, instead of ``catalogue_cover``:
+            action ``k`` sets the level ``mu (L + 1) + z_k sigma sqrt(L +
+            1)`` of the product's mean ``mu`` and std ``sigma`` through the
+            node (the safety factors ``z_k``, increasing; the catalogue
+            presets use the heuristics' grid, -1.5 to 4 by 0.25, so that every
+            tuned heuristic is a policy of the env).
     """
 
     store_order_multipliers: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5)
@@ -330,6 +336,7 @@ class Actions:
         8.0,
         10.0,
     )
+    catalogue_safety: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         for name, who in (
@@ -355,7 +362,7 @@ class Actions:
             if f.name in ("store_max_order", "warehouse_max_order"):
                 continue
             raw = getattr(self, f.name)
-            if raw is None and f.name == "warehouse_lot_periods":
+            if raw is None and f.name in ("warehouse_lot_periods", "catalogue_safety"):
                 continue
             if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
                 raise ValueError(
@@ -367,8 +374,12 @@ class Actions:
                 raise ValueError(
                     f"actions.{f.name} needs at least two choices, got {values!r}"
                 )
+            low = -MAX_MAGNITUDE if f.name == "catalogue_safety" else 0.0
             for i, v in enumerate(values):
-                _check_finite("actions", f"{f.name}[{i}]", v)
+                _check_finite("actions", f"{f.name}[{i}]", v, minimum=low)
+        z = self.catalogue_safety
+        if z is not None and any(b <= a for a, b in zip(z, z[1:], strict=False)):
+            raise ValueError(f"actions.catalogue_safety must increase, got {list(z)!r}")
         for i, v in enumerate(self.supplier_fulfil_fractions):
             if v > 1:
                 raise ValueError(
@@ -742,6 +753,15 @@ class Scenario:
             if n.is_store:
                 own[i] = [d.mean for d in self.store_demand(n.name)]
         return self.subtree.T @ own
+
+    def safety_levels(self, z: Any) -> np.ndarray:
+        """Order-up-to levels ``(N, P)`` (or ``(..., N, P)`` for ``z`` with
+        leading axes): ``S = mu (L + 1) + z sigma sqrt(L + 1)`` per node and
+        product, floored at 0, from the nominal demand each node's product
+        sees (:attr:`product_mean_demand`, :attr:`product_demand_std`)."""
+        cover = (self.lead_times + 1.0)[:, None]
+        mu, sigma = self.product_mean_demand, self.product_demand_std
+        return np.maximum(mu * cover + np.asarray(z) * sigma * np.sqrt(cover), 0.0)
 
     @cached_property
     def product_demand_std(self) -> np.ndarray:
