@@ -5,6 +5,7 @@ How to run:
     python benchmarks/training_throughput.py --stores 50      # a 50-store chain
     python benchmarks/training_throughput.py --grid           # runners x envs
     python benchmarks/training_throughput.py --profile        # where time goes
+    python benchmarks/training_throughput.py --catalogue catalogue_2000 --profile
 
 For each env runner (``batched``, ``pettingzoo``) and rollout setting it
 builds phase 1 on the scenario (the default one, or ``--stores N`` stores
@@ -19,6 +20,11 @@ then :data:`TIMED` PPO iterations, and reports
 * agent steps per second (env steps x agents) for chains with many agents;
 * the batched runner's figures as ratios of the PettingZoo runner's measured
   in the same run.
+
+``--catalogue NAME`` measures phase 1 on a catalogue instead (its own
+runner, :mod:`experiments.catalogue_runner`, with the ``catalogue`` preset
+and its replicas), in product decisions per second: env steps x stores x
+products, each a row of the stores' module.
 
 ``--profile`` splits one iteration of each runner into sampling, the
 learner's update (its connector pipeline, then the SGD minibatches) and the
@@ -38,7 +44,13 @@ from dataclasses import replace
 import ray
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 
-from analysis.runs.settings import CRITICS, PHASES, PPO_PRESETS, RunnerSettings
+from analysis.runs.settings import (
+    CATALOGUE_REPLICAS,
+    CRITICS,
+    PHASES,
+    PPO_PRESETS,
+    RunnerSettings,
+)
 from experiments.common import build_config
 from hmarl_env import get_scenario
 from hmarl_env.scenario import network
@@ -58,7 +70,7 @@ def measure(scenario, runners: RunnerSettings, ppo, profile: bool = False) -> di
     generated chain, which has no tuned heuristics, the warehouse and
     supplier follow the untuned base-stock rules)."""
     phase = PHASES["phase1"]
-    if scenario.name != "default":
+    if scenario.name != "default" and not scenario.products:
         phase = replace(
             phase, heuristic={"warehouse": "base_stock", "supplier": "base_stock"}
         )
@@ -126,6 +138,37 @@ def _split(algo, batch: int) -> dict[str, float]:
     }
 
 
+def catalogue(name: str, profile: bool) -> None:
+    """Phase 1 on a catalogue, in product decisions per second."""
+    scenario = get_scenario(name).with_reward_mode("system")
+    ppo = PPO_PRESETS["catalogue"]
+    runners = RunnerSettings(0, CATALOGUE_REPLICAS)
+    rows = len(scenario.store_index) * scenario.n_products
+    print(
+        f"phase-1 training throughput on {name} ({scenario.n_products} products, "
+        f"{rows:,} product decisions an env step), preset catalogue (train "
+        f"batch {ppo.train_batch_size} env steps = "
+        f"{ppo.train_batch_size * rows:,} decisions, minibatch "
+        f"{ppo.minibatch_size:,}, {ppo.num_epochs} epochs), "
+        f"{CATALOGUE_REPLICAS} replicas in the driver, {platform.machine()}, "
+        f"{os.cpu_count()} cores"
+    )
+    r = measure(scenario, runners, ppo, profile)
+    print(
+        f"  sampling {r['sampling'] * rows:,.0f} decisions/s "
+        f"({r['sampling']:,.1f} env steps/s); whole iterations "
+        f"{r['iteration'] * rows:,.0f} decisions/s ({r['iteration']:,.1f} env "
+        "steps/s)"
+    )
+    if "split" in r:
+        s = r["split"]
+        print(
+            f"  one iteration {s['iteration']:.2f} s: sampling {s['sampling']:.2f} "
+            f"s, learner {s['learner']:.2f} s (connectors and SGD), rest "
+            f"{s['rest']:.2f} s"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", type=int, default=None, help="stores of a chain")
@@ -134,6 +177,7 @@ def main() -> None:
     parser.add_argument("--preset", choices=sorted(PPO_PRESETS), default="hmarl")
     parser.add_argument("--critic", choices=CRITICS, default="local")
     parser.add_argument("--env-runners", nargs="+", default=["batched", "pettingzoo"])
+    parser.add_argument("--catalogue", default=None, help="a catalogue preset")
     args = parser.parse_args()
     ray.init(
         address="local",
@@ -141,6 +185,10 @@ def main() -> None:
         log_to_driver=False,
         logging_level=logging.ERROR,
     )
+    if args.catalogue:
+        catalogue(args.catalogue, args.profile)
+        ray.shutdown()
+        return
     scenario = scenario_of(args.stores)
     agents = len(scenario.nodes) + 1
     ppo = replace(PPO_PRESETS[args.preset], critic=args.critic)

@@ -226,7 +226,11 @@ def _catalogue_config(
             else named.num_envs_per_env_runner
         ),
     )
-    scenario = scenario.with_reward_mode(args.reward_mode, args.system_weight)
+    # each product row carries its share of the product's cost upstream
+    # unless the command line names a mode (hmarl_env.catalogue_roles)
+    scenario = scenario.with_reward_mode(
+        args.reward_mode or "system", args.system_weight
+    )
     kinds = {
         phase.heuristic.get(phase.module_of(a), "tuned")
         for a in node_agents(scenario)

@@ -31,7 +31,7 @@ class CatalogueEnv(ChainEnvBase):
 
     ## Observations and actions
 
-    A node agent observes ``Box(0, 10, (P, 18))``: one row per product, its
+    A node agent observes ``Box(0, 10, (P, 21))``: one row per product, its
     stock, pipeline, backlog, demand, lost sales and parent's stock in that
     product's scales, and the node's shared capacities' use (storage, its
     lane), :mod:`hmarl_env.catalogue_roles` has the table. It acts with
@@ -56,7 +56,7 @@ class CatalogueEnv(ChainEnvBase):
     ## Episode end and state
 
     Truncation after ``scenario.horizon`` periods. ``state()`` is ``(P, N *
-    18)``: every node's features of each product side by side.
+    21)``: every node's features of each product side by side.
 
     ## Arguments
 

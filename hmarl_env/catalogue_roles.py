@@ -51,12 +51,19 @@ col  feature              meaning
                           demand (negative binomial, Poisson or normal matched
                           to its mean and variance), what a textbook policy
                           holds before any shared capacity
+19   parent_storage_use   the parent's storage_use (column 7 of its rows; 0 at
+                          the root): how full the shelf upstream is
+20   bulk                 the product's volume per unit of its holding cost
+                          at the node / the average over the node's products:
+                          what a unit of shelf space costs it relative to the
+                          others (a price on volume weighs bulky, cheap
+                          products most)
 ===  ===================  ===================================================
 
-Columns 7 to 11 and 17 are the same in every row of a node: the shared
+Columns 7 to 11, 17 and 19 are the same in every row of a node: the shared
 capacities' use and a pooled summary of the catalogue, the context each
-product's decision needs about the others. Columns 12 to 16 and 18 describe
-the product, so one network can act on every product of any catalogue (its
+product's decision needs about the others. Columns 12 to 16, 18 and 20
+describe the product, so one network can act on every product of any catalogue (its
 weights shared across products and stores: nothing depends on how many
 products there are or their order).
 
@@ -79,8 +86,10 @@ minus the chain's cost. ``rewards.mode`` mixes them as in the single-product
 env (:attr:`Rewards.system_share`). The reward weights of the single-product
 env do not apply: a catalogue is scored by its ledger alone.
 
-Each product decision's own share (:meth:`CatalogueRoles.product_rewards`,
-what a product-shared learner trains on): minus the product's holding,
+Each product decision's own share
+(:meth:`CatalogueRoles.own_product_rewards`; what a product-shared learner
+trains on adds, by the reward mode, the product's cost upstream:
+:meth:`CatalogueRoles.product_rewards`): minus the product's holding,
 transit, stockout and order cost at the node, plus the node's discard cost
 split over the products in proportion to the volume each brought in that
 period (volume fills the shelf; the proportional discard rule writes off
@@ -137,6 +146,8 @@ class CatalogueFeature(IntEnum):
     lead = 16
     periods_left = 17
     newsvendor_level = 18
+    parent_storage_use = 19
+    bulk = 20
 
 
 CATALOGUE_FEATURES = tuple(f.name for f in CatalogueFeature)
@@ -210,6 +221,14 @@ class CatalogueRoles:
             cover = np.asarray(sc.actions.catalogue_cover, dtype=np.float64)
             self._levels = cover[:, None, None] * self._demand_scale
         self._horizon = float(sc.horizon)
+        # upstream[s, w, p]: node s's share of product p's flow through w, for
+        # each proper ancestor w of s (what of w's cost s's product carries)
+        above = sc.subtree.copy()
+        np.fill_diagonal(above, 0.0)
+        mu = sc.product_mean_demand
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(mu[None, :, :] > 0, mu[:, None, :] / mu[None, :, :], 0.0)
+        self._upstream = above[:, :, None] * share
         self._static = self._product_descriptors()
         self._chain_volume = max(
             float((sc.product_mean_demand[sc.store_index] * volume).sum()), 1e-9
@@ -245,7 +264,8 @@ class CatalogueRoles:
         )
 
     def _product_descriptors(self) -> np.ndarray:
-        """Columns 12-16, ``(N, P, 5)``: what describes each product at each node."""
+        """Columns 12-16, 18 and 20, ``(N, P, 7)``: what describes each
+        product at each node."""
         sc = self.scenario
         mu, sigma = sc.product_mean_demand, sc.product_demand_std
         _, _, hold, short, _ = sc.product_table
@@ -254,6 +274,7 @@ class CatalogueRoles:
         flow = self._volume * mu
         mean_flow = np.maximum(flow.mean(axis=1, keepdims=True), 1e-12)
         lead = np.broadcast_to((sc.lead_times + 1.0)[:, None], mu.shape)
+        bulk = self._volume / np.maximum(h, 1e-12)  # (N, P)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(p + h > 0, p / (p + h), 0.0)
             out = np.stack(
@@ -264,6 +285,7 @@ class CatalogueRoles:
                     ratio,
                     lead,
                     newsvendor_level(mu * lead, sigma**2 * lead, ratio),
+                    bulk / np.maximum(bulk.mean(axis=1, keepdims=True), 1e-12),
                 ],
                 axis=-1,
             )
@@ -357,8 +379,12 @@ class CatalogueRoles:
         )
         out[..., _F.mean_inventory] = out[..., _F.inventory].mean(axis=2, keepdims=True)
         out[..., _F.mean_lost] = out[..., _F.lost].mean(axis=2, keepdims=True)
-        out[..., _F.log_demand : _F.lead + 1] = self._static[..., :-1]
-        out[..., _F.newsvendor_level] = self._static[..., -1]
+        out[..., _F.log_demand : _F.lead + 1] = self._static[..., :-2]
+        out[..., _F.newsvendor_level] = self._static[..., -2]
+        out[..., _F.bulk] = self._static[..., -1]
+        parent_use = out[:, self._parent, 0, _F.storage_use]  # (B, N)
+        parent_use[:, self._is_root] = 0.0
+        out[..., _F.parent_storage_use] = parent_use[..., None]
         out[..., _F.periods_left] = (
             max(self._horizon - max(sim.period, 0), 0.0) / self._horizon
         )
@@ -437,9 +463,22 @@ class CatalogueRoles:
         return (1 - self._share) * local + self._share * system[:, None]
 
     def product_rewards(self, ledger: Ledger) -> np.ndarray:
-        """Each product decision's own reward ``(B, N, P)`` in money (the
-        module's docstring says how the shared costs are split); summed over
-        products it is minus each node's ledger cost."""
+        """Each product decision's reward ``(B, N, P)`` in money: its own
+        (:meth:`own_product_costs`, the module's docstring says how the shared
+        costs are split) plus, by the reward mode's system share, the same
+        product's cost at every node above, split over the nodes below by
+        their share of its mean demand. In ``system`` mode the stores'
+        rewards summed over products are minus the nodes' whole ledger
+        cost: each store's product carries its part of what stocking it
+        costs upstream (holding, backlog, write-offs of a full warehouse)."""
+        own = self.own_product_rewards(ledger)
+        if self._share == 0:
+            return own
+        return own + self._share * np.einsum("bwp,swp->bsp", own, self._upstream)
+
+    def own_product_rewards(self, ledger: Ledger) -> np.ndarray:
+        """Each product decision's own reward ``(B, N, P)`` in money; summed
+        over products it is minus each node's ledger cost."""
         cost = ledger.by_product("total_cost")
         discard = ledger.by_product("discard_cost")
         own = cost - discard

@@ -372,6 +372,20 @@ def test_product_rewards_split_the_nodes_cost_and_charge_discards_by_volume():
         kept = ledger.by_product("total_cost") - ledger.by_product("discard_cost")
         np.testing.assert_allclose(-own[nothing], kept[nothing], atol=1e-9)
     assert seen > 0
+    # in system mode each store's product carries its share of the same
+    # product's cost upstream: the stores' rows add up to every node's cost
+    system = CatalogueRoles(sc.with_reward_mode("system"), 4)
+    rows = system.product_rewards(ledger)
+    np.testing.assert_allclose(
+        rows[:, sc.store_index].sum(axis=(1, 2)),
+        -ledger.node_total("total_cost").sum(axis=1),
+    )
+    warehouse = own[:, sc.warehouse_index[0]]  # (B, P)
+    mu = sc.product_mean_demand
+    store = sc.store_index[0]
+    np.testing.assert_allclose(
+        rows[:, store] - own[:, store], warehouse * mu[store] / mu[sc.root], atol=1e-9
+    )
     features = roles.node_features(sim)
     assert features.shape == (4, 3, 50, len(CATALOGUE_FEATURES))
     assert (features >= 0).all() and (features <= 10).all()

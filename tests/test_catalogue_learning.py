@@ -104,7 +104,7 @@ def test_a_checkpoint_loads_without_ray_and_acts_like_the_saved_module(
         ckpt / "learner_group" / "learner" / "rl_module" / "store"
     )
     rng = np.random.default_rng(0)
-    obs = rng.uniform(0, 3, size=(7, 50, 19)).astype(np.float32)
+    obs = rng.uniform(0, 3, size=(7, 50, 21)).astype(np.float32)
     for acting in ("greedy", "mean"):
         mine = ModulePolicy(policies["store_1"].module, "store", acting)
         theirs = ModulePolicy(saved, "store", acting)

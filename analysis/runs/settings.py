@@ -282,19 +282,22 @@ PPO_PRESETS: dict[str, PPOSettings] = {
         minibatch_size=64,
     ),
     "catalogue": PPOSettings(
-        lr=3e-3,
+        lr=1e-3,
+        lr_end=1e-4,
         entropy_coeff=0.0,
-        train_batch_size=400,
+        train_batch_size=200,
         minibatch_size=4096,
-        num_epochs=8,
+        num_epochs=4,
+        policy_head="normal",
+        acting="mean",
     ),
 }
 #: a catalogue run's replicas (``num_envs_per_env_runner``) and budget in env
 #: steps (replica periods) unless the command line names them: the
-#: ``catalogue`` preset's train batch is four episodes of 100 periods, every
-#: period a row per store and product (``benchmarks/catalogue_search.py``)
-CATALOGUE_REPLICAS = 4
-CATALOGUE_TIMESTEPS = 60_000
+#: ``catalogue`` preset's train batch is two episodes of 100 periods, every
+#: period a row per store and product
+CATALOGUE_REPLICAS = 2
+CATALOGUE_TIMESTEPS = 30_000
 #: older names of presets, still accepted (runs recorded them)
 PPO_PRESET_ALIASES = {"seeds": "reference"}
 
