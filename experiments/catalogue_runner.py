@@ -51,7 +51,7 @@ from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from ray.rllib.utils.metrics import NUM_EPISODES, NUM_EPISODES_LIFETIME
 
 from experiments.batched_runner import BatchedEnvRunner, _chunk, replica_generators
-from hmarl_env.catalogue_roles import CatalogueRoles
+from hmarl_env.catalogue_roles import CatalogueRoles, offset_actions, with_reference
 from hmarl_env.core import Simulation
 from hmarl_env.registry import SUPPLIER, role_of
 from hmarl_env.scenario import scenario_from_dict
@@ -115,6 +115,13 @@ class CatalogueEnvRunner(BatchedEnvRunner):
                 "stores' module learns"
             )
         self._scales = roles.product_scales()
+        env_config = self.config.env_config
+        self._residual = int(env_config.get("residual", 0))
+        self._reference = (
+            np.asarray(env_config["reference"], dtype=np.int64)
+            if self._residual
+            else None
+        )
         self._store_nodes = np.array(scenario.store_index, dtype=np.intp)
         self._agents = (*roles.node_of, SUPPLIER)
         self._t = -1
@@ -140,6 +147,8 @@ class CatalogueEnvRunner(BatchedEnvRunner):
         t0 = self._t
         trained = [g for g in self._groups if self._trained(g.mid)]
         F = roles.observation_spaces[self._agents[0]].shape[-1]
+        F += 1 if self._residual else 0
+        C = roles.n_choices
         obs = {
             g.mid: np.empty((length + 1, B, len(g.nodes), P, F), np.float32)
             for g in trained
@@ -156,12 +165,13 @@ class CatalogueEnvRunner(BatchedEnvRunner):
         for k in range(length + 1):
             features = roles.node_features(sim)  # (B, N, P, F)
             for g in trained:
-                obs[g.mid][k] = features[:, g.nodes]
+                obs[g.mid][k] = self._rows(features, g)
             if k == length:
                 break
             for g in self._groups:
                 rows = features[:, g.nodes]  # (B, n, P, F)
                 if g in trained:
+                    rows = obs[g.mid][k]
                     acts, outputs = self._act_rows(g.mid, rows.reshape(-1, F), explore)
                     for col, value in outputs.items():
                         buf = extras[g.mid].setdefault(
@@ -174,9 +184,13 @@ class CatalogueEnvRunner(BatchedEnvRunner):
                         buf[k] = value.reshape(B, len(g.nodes), P, *value.shape[1:])
                     acts = np.asarray(acts).reshape(B, len(g.nodes), P)
                     actions[g.mid][k] = acts
+                    if self._residual:
+                        acts = offset_actions(
+                            acts, self._reference[g.nodes], self._residual, C
+                        )
                 else:
                     acts, _ = self._act_rows(
-                        g.mid, rows.reshape(B * len(g.nodes), P, F), explore
+                        g.mid, rows.reshape(B * len(g.nodes), P, -1), explore
                     )
                     acts = np.asarray(acts).reshape(B, len(g.nodes), P)
                 node_actions[:, g.nodes] = acts
@@ -207,6 +221,14 @@ class CatalogueEnvRunner(BatchedEnvRunner):
         if done:
             self._log_catalogue_episodes()
         return episodes
+
+    def _rows(self, features: np.ndarray, g: _NodeGroup) -> np.ndarray:
+        """A trained group's rows ``(B, n, P, F)``, with the reference
+        action's column where the module acts in offsets from it."""
+        rows = features[:, g.nodes]
+        if self._residual:
+            rows = with_reference(rows, self._reference[g.nodes], self._roles.n_choices)
+        return rows
 
     def _product_chunks(self, g, obs, actions, rewards, extras, t0, done):
         """One chunk per replica, node and product of a trained group."""

@@ -442,9 +442,13 @@ def _catalogue_config(
     if not phase.train:
         raise ValueError(f"phase {phase.name} trains nothing")
     register_env(ENV_NAME, env_creator)
-    env_config = {"scenario": scenario.to_dict(), "critic": "local"}
+    env_config: dict[str, Any] = {"scenario": scenario.to_dict(), "critic": "local"}
     specs: dict[str, RLModuleSpec] = {}
     actions: dict[str, np.ndarray] = {}
+    if ppo.residual:  # the stores act in offsets from the tuned heuristic
+        actions["tuned"] = catalogue_actions(scenario, "tuned", heuristic_params)
+        env_config["residual"] = ppo.residual
+        env_config["reference"] = actions["tuned"].tolist()
     for mid, agents in by_module.items():
         if mid in learned:
             ppo.check_minibatch(len(agents) * scenario.n_products, mid)
@@ -459,7 +463,7 @@ def _catalogue_config(
                     fcnet_activation=ppo.activation,
                     vf_share_layers=ppo.vf_share_layers,
                 ),
-                **roles.row_spaces(),
+                **roles.row_spaces(ppo.residual),
             )
             continue
         if agents == [SUPPLIER]:

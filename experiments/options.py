@@ -107,6 +107,7 @@ class PhaseOptions:
     eval_episodes: int | None = _from(RunConfig, "eval_episodes")
     checkpoint_interval: int | None = _from(RunConfig, "checkpoint_interval")
     gate_episodes: int | None = _from(RunConfig, "gate_episodes")
+    keep_best: int | None = _from(RunConfig, "keep_best")
     ppo_preset: str | None = setting(
         None,
         "named PPO settings: hmarl (the default), small_batches (hmarl's "

@@ -235,7 +235,7 @@ def _catalogue_config(
         phase.heuristic.get(phase.module_of(a), "tuned")
         for a in node_agents(scenario)
         if phase.module_of(a) not in phase.learned
-    }
+    } | ({"tuned"} if ppo.residual else set())
     # the heuristics' actions, tuned on training seeds, frozen in the run
     params = {
         CATALOGUE_ACTIONS_KEY: {
@@ -251,7 +251,7 @@ def _catalogue_config(
         ppo_preset=preset,
         runners=runners,
         heuristic_params=params,
-        **args.run_options(run_option_defaults()),
+        **args.run_options({**run_option_defaults(), "keep_best": 1}),
         record=_record(args, extra),
     )
 

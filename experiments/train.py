@@ -23,6 +23,7 @@ are dropped before training resumes.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
 import os
@@ -52,6 +53,7 @@ from experiments.monitor import (
 from experiments.options import PhaseOptions, parse_phase_args
 from experiments.resolve import new_config, resumed_config
 from experiments.seeding import worker_env
+from hmarl_env.registry import role_of_module
 from hmarl_env.utils.io import check_output_dir, results_dir, write_json_atomic
 
 __all__ = ["main_for", "run_phase", "start_ray"]
@@ -248,6 +250,43 @@ def _resumable(run_dir: Path) -> Path | None:
     return None
 
 
+class _Best:
+    """The learned modules of the monitored iteration with the best reward
+    on the monitoring episodes (the trained roles' ``eval_<role>_reward``
+    summed), kept in memory; :meth:`restore` puts them back in the learner
+    and the env runners before the final checkpoint. A resumed run starts
+    keeping again from where it resumes."""
+
+    def __init__(self, modules: tuple[str, ...]) -> None:
+        self.modules = modules
+        self.score = -math.inf
+        self.iteration = 0
+        self.state: dict[str, Any] = {}
+
+    def offer(self, algo: Any, row: dict[str, Any]) -> None:
+        roles = {role_of_module(m).name for m in self.modules}
+        values = [row.get(f"eval_{r}_reward") for r in roles]
+        if any(v is None or not math.isfinite(v) for v in values):
+            return
+        score = float(sum(values))
+        if score > self.score:
+            state = algo.learner_group.get_state(
+                components=[f"learner/rl_module/{m}" for m in self.modules]
+            )
+            self.state = copy.deepcopy(state["learner"]["rl_module"])
+            self.score, self.iteration = score, int(row["iteration"])
+
+    def restore(self, algo: Any, iteration: int) -> str | None:
+        if not self.state or self.iteration == iteration:
+            return None
+        algo.learner_group.set_state({"learner": {"rl_module": self.state}})
+        push_weights(algo, self.modules)
+        return (
+            f"keeping the modules of iteration {self.iteration}, the best on the "
+            f"monitoring episodes (reward {self.score:,.1f})"
+        )
+
+
 def _run_phase(
     phase: Phase,
     args: PhaseOptions,
@@ -333,6 +372,7 @@ def _run_phase(
             f"{target:,} env steps{rounded} -> {run_dir}"
         )
         progress = Progress(phase, target, timesteps)
+        best = _Best(phase.train) if options["keep_best"] else None
         if options["eval_interval"] and not (run_dir / REFERENCES_FILE).is_file():
             write_json_atomic(
                 run_dir / REFERENCES_FILE,
@@ -362,6 +402,8 @@ def _run_phase(
             timesteps = row["timesteps"]
             if options["eval_interval"] and iteration % options["eval_interval"] == 0:
                 row.update(monitor(algo, config, options["eval_episodes"]))
+                if best is not None:
+                    best.offer(algo, row)
             rows.append(row)
             for k, v in row.items():
                 if k != "iteration" and not run_folder.is_missing(v):
@@ -370,6 +412,10 @@ def _run_phase(
             print(progress.line(row), flush=True)
             run_folder.write_metrics(run_dir, rows, phase.train)
             done = timesteps >= target
+            if done and best is not None:
+                kept = best.restore(algo, iteration)
+                if kept:
+                    print(kept)
             if done or (
                 options["checkpoint_interval"]
                 and iteration % options["checkpoint_interval"] == 0

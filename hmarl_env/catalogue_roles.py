@@ -117,6 +117,8 @@ __all__ = [
     "CatalogueFeature",
     "CatalogueRoles",
     "newsvendor_level",
+    "offset_actions",
+    "with_reference",
 ]
 
 #: observation bound, in scales (as the single-product env's)
@@ -152,6 +154,24 @@ class CatalogueFeature(IntEnum):
 
 CATALOGUE_FEATURES = tuple(f.name for f in CatalogueFeature)
 _F = CatalogueFeature
+
+
+def with_reference(rows: np.ndarray, reference: np.ndarray, choices: int):
+    """Rows ``(..., P, F)`` with a last column added: each product's
+    reference action ``reference`` ``(..., P)`` over ``choices - 1`` (a
+    tuned heuristic's safety-factor index, in ``[0, 1]``)."""
+    ref = np.broadcast_to(reference, rows.shape[:-1]) / max(choices - 1, 1)
+    return np.concatenate([rows, ref[..., None].astype(rows.dtype)], axis=-1)
+
+
+def offset_actions(
+    offsets: np.ndarray, reference: np.ndarray, residual: int, choices: int
+) -> np.ndarray:
+    """Env actions of offsets ``0 .. 2 R`` (``R`` below, at, above) around
+    ``reference``, kept within ``0 .. choices - 1``."""
+    return np.clip(
+        np.asarray(reference) + np.asarray(offsets) - residual, 0, choices - 1
+    ).astype(np.int64)
 
 
 def newsvendor_level(mean: np.ndarray, var: np.ndarray, ratio: np.ndarray):
@@ -296,15 +316,21 @@ class CatalogueRoles:
         """``C``, the actions of a node agent for each product."""
         return len(self._levels)
 
-    def row_spaces(self) -> dict[str, spaces.Space]:
+    def row_spaces(self, residual: int = 0) -> dict[str, spaces.Space]:
         """The spaces of one product decision of a node agent, what a
         product-shared module acts on: a row of :data:`CATALOGUE_FEATURES`
-        in, one of the ``C`` per-product actions out."""
+        in, one of the ``C`` per-product actions out; with ``residual`` R
+        the row ends with a reference action's column and the module picks
+        one of ``2 R + 1`` offsets from it (:func:`with_reference`,
+        :func:`offset_actions`)."""
+        width = len(CATALOGUE_FEATURES) + (1 if residual else 0)
         return {
             "observation_space": spaces.Box(
-                0.0, CLIP, shape=(len(CATALOGUE_FEATURES),), dtype=np.float32
+                0.0, CLIP, shape=(width,), dtype=np.float32
             ),
-            "action_space": spaces.Discrete(self.n_choices),
+            "action_space": spaces.Discrete(
+                2 * residual + 1 if residual else self.n_choices
+            ),
         }
 
     def product_scales(self) -> np.ndarray:

@@ -499,3 +499,25 @@ def test_hmarls_commands_on_a_catalogue_check_it_or_say_what_to_use(capsys):
     assert config.ppo_preset == "catalogue" and config.runners.num_env_runners == 0
     with pytest.raises(ValueError, match="only phase 1 trains on a catalogue"):
         new_config(PhaseOptions(scenario="catalogue_50"), PHASES["phase3"])
+
+
+def test_residual_rows_and_offsets_around_a_reference():
+    from hmarl_env.catalogue_roles import CatalogueRoles, offset_actions, with_reference
+
+    roles = CatalogueRoles(get_scenario("catalogue_50"))
+    spaces = roles.row_spaces(residual=2)
+    assert spaces["observation_space"].shape == (len(CATALOGUE_FEATURES) + 1,)
+    assert spaces["action_space"].n == 5
+    assert roles.row_spaces()["action_space"].n == len(SAFETY_FACTORS)
+    rows = np.zeros((3, 4, len(CATALOGUE_FEATURES)), np.float32)
+    reference = np.array([0, 1, 11, 22])
+    out = with_reference(rows, reference, 23)
+    assert out.shape == (3, 4, len(CATALOGUE_FEATURES) + 1)
+    np.testing.assert_allclose(out[0, :, -1], reference / 22)
+    # offset 2 is the reference itself; the ends stay inside the grid
+    np.testing.assert_array_equal(
+        offset_actions(np.full(4, 2), reference, 2, 23), reference
+    )
+    np.testing.assert_array_equal(
+        offset_actions(np.array([0, 0, 4, 4]), reference, 2, 23), [0, 0, 13, 22]
+    )

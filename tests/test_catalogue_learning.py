@@ -51,6 +51,7 @@ def test_phase1_trains_the_stores_of_a_catalogue(catalogue_run):
     config = json.loads((run / "config.json").read_text())
     assert config["ppo_preset"] == "catalogue"
     assert config["runners"]["num_env_runners"] == 0
+    assert config["keep_best"] == 1  # the best monitored iteration's modules
     # the warehouse's tuned catalogue heuristic is frozen in the run
     frozen = np.array(config["heuristic_params"]["catalogue_actions"]["tuned"])
     assert frozen.shape == (3, 50) and frozen.min() >= 0
@@ -191,3 +192,49 @@ def test_catalogue_options_that_do_not_apply_are_refused(tmp_path):
     proc = refused("phase2", "--scenario", "catalogue_50", "--output", out)
     assert proc.returncode != 0
     assert "only phase 1 trains on a catalogue" in proc.stderr, proc.stderr
+
+
+def test_a_residual_store_module_acts_in_offsets_from_the_tuned_heuristic(tmp_path):
+    from analysis.catalogue import store_policies
+    from analysis.runs.loading import ResidualPolicy, load_policies
+    from baselines.catalogue import evaluate_catalogue
+    from hmarl_env.scenario.presets import catalogue
+
+    proc = refused(
+        "phase1",
+        "--scenario",
+        "catalogue_50",
+        "--residual",
+        "2",
+        "--timesteps",
+        "200",
+        "--train-batch-size",
+        "200",
+        "--num-envs-per-env-runner",
+        "2",
+        "--minibatch-size",
+        "2000",
+        "--num-epochs",
+        "1",
+        "--eval-interval",
+        "0",
+        "--gate-episodes",
+        "4",
+        "--output",
+        str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    config = json.loads((run / "config.json").read_text())
+    assert config["ppo"]["residual"] == 2
+    tuned = np.array(config["heuristic_params"]["catalogue_actions"]["tuned"])
+    policies = load_policies(run)
+    store = policies["store_1"]
+    assert isinstance(store, ResidualPolicy)
+    np.testing.assert_array_equal(store.reference, tuned[0])
+    obs = np.random.default_rng(0).uniform(0, 2, (3, 50, 21)).astype(np.float32)
+    acts = store(obs)
+    assert (np.abs(acts - tuned[0]) <= 2).all()
+    other = catalogue(40)  # tuned there, then the same module acts
+    df = evaluate_catalogue(other, store_policies(other, load_policies(run, other)), 2)
+    assert np.isfinite(df["total_cost"]).all()

@@ -25,7 +25,7 @@ from analysis.runs.settings import ACTING
 from baselines.catalogue import catalogue_actions, fixed_actions
 from baselines.policies import make_policies
 from hmarl_env import parallel_env
-from hmarl_env.catalogue_roles import CatalogueRoles
+from hmarl_env.catalogue_roles import CatalogueRoles, offset_actions, with_reference
 from hmarl_env.registry import SUPPLIER, module_id
 from hmarl_env.scenario import get_scenario
 
@@ -279,7 +279,7 @@ def load_policies(
     scenario = config.scenario if scenario is None else get_scenario(scenario)
     if config.scenario.products or scenario.products:
         check_catalogue(config.scenario, scenario)
-        rows = CatalogueRoles(config.scenario).row_spaces()
+        rows = CatalogueRoles(config.scenario).row_spaces(config.ppo.residual)
         expect = ModuleExpectation(
             rows["observation_space"], rows["action_space"], config.ppo.hiddens
         )
@@ -332,12 +332,20 @@ def catalogue_policies(
     out: dict[str, Any] = {}
     modules: dict[str, ModulePolicy] = {}
     tuned: dict[str, np.ndarray] = {}
-    for agent, i in CatalogueRoles(scenario).node_of.items():
+    roles = CatalogueRoles(scenario)
+    residual = config.ppo.residual
+    for agent, i in roles.node_of.items():
         mid = config.phase.module_of(agent)
         if mid in learned:
             if mid not in modules:
                 modules[mid] = ModulePolicy(module(mid), mid, acting, seed)
             out[agent] = modules[mid]
+            if residual:
+                if "tuned" not in tuned:
+                    tuned["tuned"] = catalogue_actions(scenario, "tuned", frozen)
+                out[agent] = ResidualPolicy(
+                    modules[mid], tuned["tuned"][i], residual, roles.n_choices
+                )
         else:
             kind = config.phase.heuristic.get(mid, "tuned")
             if kind not in tuned:
@@ -345,6 +353,27 @@ def catalogue_policies(
             out[agent] = fixed_actions(tuned[kind][i])
     out[SUPPLIER] = 0
     return out
+
+
+class ResidualPolicy:
+    """A catalogue store module that acts in offsets from a reference: it
+    observes each product's row with the reference action's column and its
+    offsets become env actions (``reference`` ``(P,)``: the tuned
+    capacity-aware heuristic's actions at the node; :attr:`PPOSettings.residual`)."""
+
+    def __init__(
+        self, policy: ModulePolicy, reference: Any, residual: int, choices: int
+    ) -> None:
+        self.policy = policy
+        self.module = policy.module
+        self.reference = np.asarray(reference, dtype=np.int64)
+        self.residual = residual
+        self.choices = choices
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        rows = with_reference(np.asarray(obs), self.reference, self.choices)
+        offsets = self.policy(rows)
+        return offset_actions(offsets, self.reference, self.residual, self.choices)
 
 
 def check_catalogue(run_sc: Any, scenario: Any) -> None:

@@ -42,7 +42,13 @@ __all__ = [
 ]
 
 #: the run's options beside its PPO settings (fields of :class:`RunConfig`)
-RUN_OPTIONS = ("eval_interval", "eval_episodes", "checkpoint_interval", "gate_episodes")
+RUN_OPTIONS = (
+    "eval_interval",
+    "eval_episodes",
+    "checkpoint_interval",
+    "gate_episodes",
+    "keep_best",
+)
 #: what every run's config.json has, whatever hmarl version wrote it
 RUN_KEYS = ("phase", "scenario", "seed", "timesteps", "ppo")
 
@@ -116,6 +122,13 @@ class RunConfig:
     gate_episodes: int = setting(
         200, "held-out episodes of the curriculum gate at the end (0: no gate)"
     )
+    keep_best: int = setting(
+        0,
+        "1: the run ends with the learned modules of the monitored iteration "
+        "whose reward on the monitoring episodes was best (chosen on monitoring "
+        "seeds, never held-out ones), 0: with the last; catalogue runs "
+        "default to 1",
+    )
     record: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -152,6 +165,7 @@ class RunConfig:
             },
             "checkpoint_interval": self.checkpoint_interval,
             "gate_episodes": self.gate_episodes,
+            "keep_best": self.keep_best,
             **self.record,
         }
 
@@ -192,6 +206,7 @@ class RunConfig:
                     data.get("checkpoint_interval", defaults["checkpoint_interval"])
                 ),
                 gate_episodes=int(data.get("gate_episodes", defaults["gate_episodes"])),
+                keep_best=int(data.get("keep_best", defaults["keep_best"])),
                 record={k: v for k, v in data.items() if k not in known},
             )
         except (TypeError, KeyError, ValueError) as exc:

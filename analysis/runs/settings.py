@@ -148,6 +148,14 @@ class PPOSettings:
         "quantities) or sampled",
         choices=ACTING,
     )
+    residual: int = setting(
+        0,
+        "on a catalogue: the stores' module acts in offsets of -residual.."
+        "+residual safety-factor steps around the tuned capacity-aware "
+        "heuristic's level of each product, which it also observes "
+        "(experiments/catalogue_runner.py; 0: it picks the safety factor "
+        "itself)",
+    )
     lr_end: float | None = setting(
         None,
         "learning rate at the end of the budget, annealed linearly from lr "
@@ -468,7 +476,14 @@ def share_warehouses(phase: Phase, scenario: Any, how: str) -> Phase:
 
 #: PPOSettings fields that shape a module's weights: a phase that loads modules
 #: takes them from the run it loads from.
-ARCHITECTURE = ("hiddens", "activation", "vf_share_layers", "critic", "policy_head")
+ARCHITECTURE = (
+    "hiddens",
+    "activation",
+    "vf_share_layers",
+    "critic",
+    "policy_head",
+    "residual",
+)
 
 
 #: The curriculum: each phase's row (``experiments/phaseN.py`` runs one).
