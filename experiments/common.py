@@ -139,10 +139,12 @@ class HeuristicRLModule(RLModule):
     def _forward_exploration(self, batch: dict, **kwargs: Any) -> dict:
         return self._forward_inference(batch, **kwargs)
 
+    def _label(self) -> str:
+        return f"the heuristic module of {self.model_config['agent']!r}"
+
     def _forward_train(self, batch: dict, **kwargs: Any) -> dict:
         raise NotImplementedError(
-            f"the heuristic module of {self.model_config['agent']!r} cannot be "
-            "trained; keep it out of policies_to_train"
+            f"{self._label()} cannot be trained; keep it out of policies_to_train"
         )
 
     def get_state(self, *args: Any, **kwargs: Any) -> dict:
@@ -152,7 +154,7 @@ class HeuristicRLModule(RLModule):
         pass
 
 
-class FixedActionsModule(RLModule):
+class FixedActionsModule(HeuristicRLModule):
     """An RLModule that always takes the same actions and never learns: a
     catalogue node's tuned heuristic as env actions (one per product,
     :func:`baselines.catalogue.heuristic_actions`), or the supplier's one.
@@ -169,24 +171,8 @@ class FixedActionsModule(RLModule):
     def _act(self, obs: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self._actions, np.shape(obs)[:-1]).copy()
 
-    def _forward_inference(self, batch: dict, **kwargs: Any) -> dict:
-        obs = batch[Columns.OBS]
-        return {Columns.ACTIONS: self._act(np.asarray(obs))}
-
-    def _forward_exploration(self, batch: dict, **kwargs: Any) -> dict:
-        return self._forward_inference(batch, **kwargs)
-
-    def _forward_train(self, batch: dict, **kwargs: Any) -> dict:
-        raise NotImplementedError(
-            f"{self.model_config.get('label', 'a fixed rule')} cannot be trained; "
-            "keep it out of policies_to_train"
-        )
-
-    def get_state(self, *args: Any, **kwargs: Any) -> dict:
-        return {}
-
-    def set_state(self, state: dict) -> None:
-        pass
+    def _label(self) -> str:
+        return str(self.model_config.get("label", "a fixed rule"))
 
 
 # ------------------------------------------------------------------ callback

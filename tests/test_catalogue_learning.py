@@ -15,15 +15,13 @@ import pytest
 from tests.helpers import refused
 
 
-@pytest.fixture(scope="module")
-def catalogue_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("catalogue_runs")
+def tiny_catalogue_run(out, *args: str):
+    """Phase 1 on catalogue_50, two replicas an iteration, in this process:
+    the run folder and what it printed."""
     proc = refused(
         "phase1",
         "--scenario",
         "catalogue_50",
-        "--timesteps",
-        "400",
         "--train-batch-size",
         "200",
         "--num-envs-per-env-runner",
@@ -32,18 +30,29 @@ def catalogue_run(tmp_path_factory):
         "2000",
         "--num-epochs",
         "1",
+        "--output",
+        str(out),
+        *args,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    return run, proc.stdout
+
+
+@pytest.fixture(scope="module")
+def catalogue_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("catalogue_runs")
+    return tiny_catalogue_run(
+        out,
+        "--timesteps",
+        "400",
         "--eval-interval",
         "1",
         "--eval-episodes",
         "2",
         "--gate-episodes",
         "8",
-        "--output",
-        str(out),
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (run,) = [p for p in out.iterdir() if p.is_dir()]
-    return run, proc.stdout
 
 
 def test_phase1_trains_the_stores_of_a_catalogue(catalogue_run):
@@ -200,31 +209,17 @@ def test_a_residual_store_module_acts_in_offsets_from_the_tuned_heuristic(tmp_pa
     from baselines.catalogue import evaluate_catalogue
     from hmarl_env.scenario.presets import catalogue
 
-    proc = refused(
-        "phase1",
-        "--scenario",
-        "catalogue_50",
+    run, _ = tiny_catalogue_run(
+        tmp_path,
         "--residual",
         "2",
         "--timesteps",
         "200",
-        "--train-batch-size",
-        "200",
-        "--num-envs-per-env-runner",
-        "2",
-        "--minibatch-size",
-        "2000",
-        "--num-epochs",
-        "1",
         "--eval-interval",
         "0",
         "--gate-episodes",
         "4",
-        "--output",
-        str(tmp_path),
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     config = json.loads((run / "config.json").read_text())
     assert config["ppo"]["residual"] == 2
     tuned = np.array(config["heuristic_params"]["catalogue_actions"]["tuned"])
