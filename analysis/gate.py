@@ -53,6 +53,7 @@ LABELS = {
     "tuned": "tuned heuristic",
     "constant": "constant order (1.0 x forecast)",
     "per_product": "per-product heuristic (capacities ignored)",
+    "uniform": "one safety factor for every product",
 }
 
 

@@ -70,6 +70,7 @@ __all__ = [
     "fixed_actions",
     "heuristic_actions",
     "heuristic_policy",
+    "tune_uniform",
     "SS",
     "BaseStock",
     "evaluate_catalogue",
@@ -525,8 +526,10 @@ def tune_capacity_prices(
 
 # ------------------------------------------------------------ as env actions
 #: the catalogue heuristics a phase can name for a node: ``tuned`` is the
-#: capacity-aware policy (the bar), ``per_product`` the naive one
-CATALOGUE_HEURISTICS = ("tuned", "per_product")
+#: capacity-aware policy (the bar), ``per_product`` the naive one,
+#: ``uniform`` one safety factor for every product at the stores (the
+#: warehouse capacity-aware), tuned on the capacitated chain
+CATALOGUE_HEURISTICS = ("tuned", "per_product", "uniform")
 
 
 def heuristic_actions(scenario: Scenario, kind: str = "tuned") -> np.ndarray:
@@ -547,10 +550,38 @@ def heuristic_actions(scenario: Scenario, kind: str = "tuned") -> np.ndarray:
         )
     tuning = tune_per_product(scenario)
     z = tuning.z
-    if kind == "tuned":
+    if kind in ("tuned", "uniform"):
         prices, _ = tune_capacity_prices(scenario, tuning)
         z = priced_safety(scenario, tuning, prices)
+    if kind == "uniform":
+        z = tune_uniform(scenario, z)
     return np.searchsorted(np.asarray(Z_GRID), np.round(z, 2)).astype(np.int64)
+
+
+def tune_uniform(
+    scenario: Scenario,
+    z: np.ndarray,
+    episodes: int = TUNE_EPISODES,
+    grid: Sequence[float] = Z_GRID,
+) -> np.ndarray:
+    """Safety factors ``z`` ``(N, P)`` with the stores' replaced by the one
+    factor for every product and store that costs the capacitated chain
+    least on training seeds (the other nodes as ``z`` says): the simplest
+    policy that respects shared storage, a check on the per-product ones."""
+    stores = scenario.store_index
+    best, best_cost = z, math.inf
+    for g in grid:
+        trial = np.array(z, dtype=np.float64)
+        trial[stores] = g
+        levels = product_levels(scenario, trial)
+        cost = float(
+            evaluate_catalogue(scenario, BaseStock(levels), episodes, seed=0)[
+                "total_cost"
+            ].mean()
+        )
+        if cost < best_cost:
+            best, best_cost = trial, cost
+    return best
 
 
 #: where a run freezes its catalogue heuristics' actions

@@ -76,7 +76,7 @@ def test_phase1_trains_the_stores_of_a_catalogue(catalogue_run):
     assert store["tuned"]["episodes"] == 8
     assert "gate phase1 store" in stdout
     refs = json.loads((run / "monitor_references.json").read_text())
-    assert set(refs["reward_per_agent"]["store"]) == {"tuned", "per_product"}
+    assert set(refs["reward_per_agent"]["store"]) == {"tuned", "per_product", "uniform"}
 
 
 def test_the_tuned_heuristic_as_env_actions_is_the_capacity_priced_policy():
