@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import sys
 import time
@@ -541,6 +542,19 @@ def heuristic_actions(scenario: Scenario, kind: str = "tuned") -> np.ndarray:
         raise ValueError(
             f"catalogue heuristics are {list(CATALOGUE_HEURISTICS)}, got {kind!r}"
         )
+    # tuning is deterministic (training seeds): once per scenario and kind in
+    # a process (the monitor, the gate and loading each ask for it)
+    key = (json.dumps(scenario.to_dict(), sort_keys=True, default=str), kind)
+    if key not in _TUNED:
+        _TUNED[key] = _heuristic_actions(scenario, kind)
+    return _TUNED[key].copy()
+
+
+#: tuned heuristics' env actions by (scenario, kind), this process's
+_TUNED: dict[tuple[str, str], np.ndarray] = {}
+
+
+def _heuristic_actions(scenario: Scenario, kind: str) -> np.ndarray:
     grid = scenario.actions.catalogue_safety
     if grid is None or tuple(grid) != tuple(Z_GRID):
         raise ValueError(
@@ -548,13 +562,15 @@ def heuristic_actions(scenario: Scenario, kind: str = "tuned") -> np.ndarray:
             "actions only with actions.catalogue_safety the grid they are tuned "
             f"on ({list(Z_GRID)}), got {grid!r}"
         )
-    tuning = tune_per_product(scenario)
-    z = tuning.z
-    if kind in ("tuned", "uniform"):
-        prices, _ = tune_capacity_prices(scenario, tuning)
-        z = priced_safety(scenario, tuning, prices)
-    if kind == "uniform":
-        z = tune_uniform(scenario, z)
+    if kind == "uniform":  # the stores' one factor, the rest capacity-aware
+        tuned = np.asarray(Z_GRID)[heuristic_actions(scenario, "tuned")]
+        z = tune_uniform(scenario, tuned)
+    else:
+        tuning = tune_per_product(scenario)
+        z = tuning.z
+        if kind == "tuned":
+            prices, _ = tune_capacity_prices(scenario, tuning)
+            z = priced_safety(scenario, tuning, prices)
     return np.searchsorted(np.asarray(Z_GRID), np.round(z, 2)).astype(np.int64)
 
 

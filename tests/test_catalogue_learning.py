@@ -47,11 +47,11 @@ def catalogue_run(tmp_path_factory):
         "--timesteps",
         "400",
         "--eval-interval",
-        "1",
+        "2",
         "--eval-episodes",
         "2",
         "--gate-episodes",
-        "8",
+        "6",
     )
 
 
@@ -73,7 +73,7 @@ def test_phase1_trains_the_stores_of_a_catalogue(catalogue_run):
     gate = json.loads((run / "gate.json").read_text())
     store = gate["roles"]["store"]
     assert store["against"] == "tuned" and "per_product" in store
-    assert store["tuned"]["episodes"] == 8
+    assert store["tuned"]["episodes"] == 6
     assert "gate phase1 store" in stdout
     refs = json.loads((run / "monitor_references.json").read_text())
     assert set(refs["reward_per_agent"]["store"]) == {"tuned", "per_product", "uniform"}
@@ -218,7 +218,7 @@ def test_a_residual_store_module_acts_in_offsets_from_the_tuned_heuristic(tmp_pa
         "--eval-interval",
         "0",
         "--gate-episodes",
-        "4",
+        "0",
     )
     config = json.loads((run / "config.json").read_text())
     assert config["ppo"]["residual"] == 2
