@@ -46,6 +46,7 @@ from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 
 from analysis.runs.settings import (
     CATALOGUE_REPLICAS,
+    CATALOGUE_TIMESTEPS,
     CRITICS,
     PHASES,
     PPO_PRESETS,
@@ -65,7 +66,9 @@ def scenario_of(stores: int | None):
     return network(stores)  # every store under one warehouse
 
 
-def measure(scenario, runners: RunnerSettings, ppo, profile: bool = False) -> dict:
+def measure(
+    scenario, runners: RunnerSettings, ppo, profile: bool = False, timesteps=None
+) -> dict:
     """Sampling and whole-iteration env steps per second of phase 1 (on a
     generated chain, which has no tuned heuristics, the warehouse and
     supplier follow the untuned base-stock rules)."""
@@ -74,7 +77,7 @@ def measure(scenario, runners: RunnerSettings, ppo, profile: bool = False) -> di
         phase = replace(
             phase, heuristic={"warehouse": "base_stock", "supplier": "base_stock"}
         )
-    config = build_config(scenario, phase, ppo, runners)
+    config = build_config(scenario, phase, ppo, runners, timesteps=timesteps)
     algo = config.build_algo()
     try:
         algo.train()  # warm-up: compiles, fills caches
@@ -153,7 +156,7 @@ def catalogue(name: str, profile: bool) -> None:
         f"{CATALOGUE_REPLICAS} replicas in the driver, {platform.machine()}, "
         f"{os.cpu_count()} cores"
     )
-    r = measure(scenario, runners, ppo, profile)
+    r = measure(scenario, runners, ppo, profile, CATALOGUE_TIMESTEPS)
     print(
         f"  sampling {r['sampling'] * rows:,.0f} decisions/s "
         f"({r['sampling']:,.1f} env steps/s); whole iterations "
