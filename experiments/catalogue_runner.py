@@ -56,10 +56,7 @@ from hmarl_env.core import Simulation
 from hmarl_env.registry import SUPPLIER, role_of
 from hmarl_env.scenario import scenario_from_dict
 
-__all__ = ["CATALOGUE_KPIS", "CatalogueEnvRunner"]
-
-#: the stores' KPIs each episode logs (``env_runners/kpi/<name>``)
-CATALOGUE_KPIS = ("fill_rate", "discarded", "store_cost")
+__all__ = ["CatalogueEnvRunner"]
 
 
 class _NodeGroup:
@@ -254,7 +251,8 @@ class CatalogueEnvRunner(BatchedEnvRunner):
         return out
 
     def _log_catalogue_episodes(self) -> None:
-        """RLlib's episode metrics (money) and the stores' KPIs."""
+        """RLlib's episode metrics (money) and the stores' KPIs
+        (``env_runners/kpi/<name>``: fill rate, units discarded, cost)."""
         B, m = self.num_envs, self.metrics
         m.log_value(NUM_EPISODES, B, reduce="sum")
         m.log_value(NUM_EPISODES_LIFETIME, B, reduce="lifetime_sum")
