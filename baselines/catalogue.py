@@ -130,7 +130,7 @@ class EnvActions:
         self.scenario = scenario
         self.nodes = nodes
         self._roles: CatalogueRoles | None = None
-        missing = set(CatalogueRoles(scenario).node_of) - set(nodes)
+        missing = set(node_agents(scenario)) - set(nodes)
         if missing:
             raise ValueError(f"EnvActions needs a policy for {sorted(missing)}")
 

@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             for kind in CATALOGUE_BASELINES:
                 print(line(kind, stats[kind]))
             print("\n".join(kpi_lines(stats["kpis"])))
-        # pooled: each episode's mean over the seeds' runs, paired
+        # pooled: each episode's mean over the training seeds' runs, paired
         means = {
             name: dfs[0].assign(
                 store_cost=np.mean([d["store_cost"] for d in dfs], axis=0),
