@@ -128,12 +128,17 @@ def swap_roles(
     roles: Sequence[str],
     params: Any,
     store_observation: str = "pipeline",
+    warehouse_observation: str = "local",
 ) -> dict[str, Any]:
     """``policies`` with the agents of ``roles`` acting by the baselines set
     ``kind`` instead (``params``: the tuned parameters, for ``tuned``;
-    ``store_observation``: the layout the stores observe)."""
+    ``store_observation``, ``warehouse_observation``: the layouts observed)."""
     rule = make_policies(
-        scenario, kind, params if kind in TUNED_SETS else None, store_observation
+        scenario,
+        kind,
+        params if kind in TUNED_SETS else None,
+        store_observation,
+        warehouse_observation,
     )
     return {
         a: (rule[a] if role_of(a).name in roles else p) for a, p in policies.items()
@@ -169,11 +174,15 @@ def compare_runs(
             f"the run {same[0]!r} is given more than once: each run counts once "
             "in the average over runs"
         )
-    kinds = {(c.phase.name, c.scenario.name, c.store_observation) for c in configs}
+    kinds = {
+        (c.phase.name, c.scenario.name, c.store_observation, c.warehouse_observation)
+        for c in configs
+    }
     if len(kinds) > 1:
         raise ValueError(
-            "runs compared together must be of one phase, scenario and store "
-            f"observation (training seeds of one setting); got {sorted(kinds)}"
+            "runs compared together must be of one phase, scenario and "
+            "observation layouts (training seeds of one setting); got "
+            f"{sorted(kinds)}"
         )
     if acting is None:
         recorded = sorted({c.ppo.acting for c in configs})
@@ -185,12 +194,10 @@ def compare_runs(
         acting = recorded[0]
     sc = scenario if scenario is not None else configs[0].scenario
     roles = sorted({role_of_module(m).name for c in configs for m in c.learned})
-    observation = configs[0].store_observation
+    layouts = configs[0].observations
 
     def run_eval(policies: Mapping[str, Any]) -> pd.DataFrame:
-        return evaluate(
-            sc, policies, episodes, seed=HELD_OUT_SEED, store_observation=observation
-        )
+        return evaluate(sc, policies, episodes, seed=HELD_OUT_SEED, **layouts)
 
     learned = [load_policies(r, sc, acting=acting) for r in runs]
     frames = {f"run{k}": run_eval(p) for k, p in enumerate(learned)}
@@ -201,7 +208,7 @@ def compare_runs(
         else ("rule_based", "tuned")
     )
     baselines = {
-        kind: swap_roles(learned[0], sc, kind, roles, params, observation)
+        kind: swap_roles(learned[0], sc, kind, roles, params, **layouts)
         for kind in kinds
     }
     for kind, p in baselines.items():
@@ -256,7 +263,7 @@ def compare_runs(
         "policies": {"ppo": learned[0], **baselines},
         "scenario": sc,
         "roles": roles,
-        "store_observation": observation,
+        "observations": layouts,
     }
 
 
@@ -355,7 +362,7 @@ def _trajectory_plot(result: dict[str, Any], path: Path) -> Path:
     n = len(shown)
     fig, axes = _figure(n, len(columns), (17, 2.0 * n + 0.8))
     for c, (label, policies) in enumerate(columns.items()):
-        env = parallel_env(sc, store_observation=result["store_observation"])
+        env = parallel_env(sc, **result["observations"])
         obs, _ = env.reset(seed=HELD_OUT_SEED)
         while env.agents:
             obs, *_ = env.step(_act(policies, obs))

@@ -73,7 +73,7 @@ def gate_run(
     scenario = config.scenario
     if scenario.products:
         return _catalogue_verdict(run, config, episodes, write)
-    observation = config.store_observation
+    layouts = config.observations
     params = config.heuristic_params
     learned = load_policies(run)
     trained = {role_of_module(m).name for m in config.phase.train}
@@ -85,7 +85,7 @@ def gate_run(
             policies,
             episodes,
             seed=HELD_OUT_SEED,
-            store_observation=observation,
+            **layouts,
         )
 
     base = run_eval(learned)
@@ -105,7 +105,7 @@ def gate_run(
         entry: dict[str, Any] = {"against": against}
         for kind in dict.fromkeys((against, "tuned", *REPORTED[role])):
             other = run_eval(
-                swap_roles(learned, scenario, kind, [role], params, observation)
+                swap_roles(learned, scenario, kind, [role], params, **layouts)
             )
             mine = role_kpis(base, [role])["episode_reward"].to_numpy()
             theirs = role_kpis(other, [role])["episode_reward"].to_numpy()

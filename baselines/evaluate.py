@@ -93,10 +93,14 @@ def _variance(total: np.ndarray, squares: np.ndarray, T: int) -> np.ndarray:
 
 
 def _run_batch(
-    scenario: Scenario, policies: Mapping, seeds: Sequence[int], store_observation: str
+    scenario: Scenario,
+    policies: Mapping,
+    seeds: Sequence[int],
+    store_observation: str,
+    warehouse_observation: str = "local",
 ) -> dict[str, dict[str, np.ndarray]]:
     B, T = len(seeds), scenario.horizon
-    rollout = Rollout(scenario, B, store_observation)
+    rollout = Rollout(scenario, B, store_observation, warehouse_observation)
     rollout.reset([np.random.default_rng(int(s)) for s in seeds])
     roles = rollout.roles
     n, r = roles.n_nodes, scenario.root
@@ -177,6 +181,7 @@ def evaluate(
     batch_size: int = 2048,
     store_observation: str = "pipeline",
     progress: bool = False,
+    warehouse_observation: str = "local",
 ) -> pd.DataFrame:
     """Run ``episodes`` episodes under ``policies`` and return their KPIs.
 
@@ -188,6 +193,7 @@ def evaluate(
         batch_size: episodes simulated at most at once (fewer for long
             horizons: a batch's demand, drawn at reset, stays under 256 MB).
         store_observation: the stores' observation layout the policies expect.
+        warehouse_observation: the warehouses' (``local`` or ``echelon``).
         progress: print a progress bar to standard error.
 
     Returns:
@@ -213,7 +219,9 @@ def evaluate(
     start = time.perf_counter()
     for lo in range(0, episodes, batch_size):
         seeds = np.arange(seed + lo, seed + min(lo + batch_size, episodes))
-        kpis = _run_batch(scenario, policies, seeds, store_observation)
+        kpis = _run_batch(
+            scenario, policies, seeds, store_observation, warehouse_observation
+        )
         for agent, cols in kpis.items():
             frame = pd.DataFrame(cols)
             frame.insert(0, "role", role_of(agent).name)

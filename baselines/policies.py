@@ -11,6 +11,9 @@ reads columns by the registry's names (``obs[:, StoreFeature.inventory]``).
   policy: the multiplier whose order brings the inventory position closest to
   a target computed from forecast, uncertainty and lead time.
 * :class:`SSWarehouse` - the warehouse's (s, S) rule with the scenario's lots.
+* :class:`EchelonWarehouse` - echelon base-stock for a warehouse that observes
+  its echelon state (``warehouse_observation="echelon"``): Clark and Scarf's
+  rule, the optimal one in a serial chain with backorders at the right levels.
 * :class:`AlwaysFulfil` - the supplier releases everything it can.
 * :class:`SmoothingSupplier` - the supplier spreads releases to stay near its
   regular capacity (production smoothing), releasing everything only when it
@@ -39,8 +42,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from baselines.tuned import load_tuned
-from hmarl_env.observations import demand_scales, inventory_scales
+from hmarl_env.observations import (
+    demand_scales,
+    inventory_scales,
+    warehouse_observation_name,
+)
 from hmarl_env.registry import (
+    EchelonFeature,
     StoreFeature,
     StoreOrderFeature,
     SupplierFeature,
@@ -58,11 +66,14 @@ __all__ = [
     "BaseStockStore",
     "ConstantOrderStore",
     "ConstantStore",
+    "EchelonWarehouse",
+    "Offsets",
     "OrderUpToStore",
     "Policy",
     "SSWarehouse",
     "RuleBasedStore",
     "default_ss_levels",
+    "echelon_level",
     "make_policies",
     "policy_set",
 ]
@@ -193,6 +204,24 @@ class BaseStockStore:
 
 
 @dataclass(frozen=True)
+class Offsets:
+    """Orders as adjustments ``-k .. k`` to the demand just served
+    (``actions.order_offsets``): :meth:`action` is the action that orders
+    ``q`` units, the demand read from the observation's ``column`` (the
+    demand below the node over its ``demand_scale``)."""
+
+    k: int
+    column: int
+    demand_scale: float
+
+    def action(self, q: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        d = np.rint(
+            np.asarray(obs)[:, self.column].astype(np.float64) * self.demand_scale
+        )
+        return np.clip(np.rint(q) - d + self.k, 0, 2 * self.k).astype(np.int64)
+
+
+@dataclass(frozen=True)
 class OrderUpToStore:
     """Base-stock for a store ordering whole quantities: order ``level`` minus
     the inventory position (on hand less backlog plus everything ordered and
@@ -204,6 +233,7 @@ class OrderUpToStore:
         layout: the store observation it reads: ``orders`` or ``pipeline``
             (whose position ignores a backlog, as :class:`BaseStockStore`).
         inventory_scale, demand_scale: the store's observation scales.
+        offsets: where the store orders by offsets, how (``None``: units).
     """
 
     level: float
@@ -212,6 +242,7 @@ class OrderUpToStore:
     inventory_scale: float
     demand_scale: float
     role: str = "store"
+    offsets: Offsets | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in ("orders", "pipeline"):
@@ -229,7 +260,9 @@ class OrderUpToStore:
             obs = _check_obs(obs, F.arriving, "OrderUpToStore ('orders')")
             obs = obs.astype(np.float64)
             stock = (obs[:, F.inventory] - obs[:, F.backlog]) * self.inventory_scale
-            ordered = obs[:, F.on_order] + obs[:, F.arriving :].sum(axis=1)
+            # the arriving columns (with offsets, the demand column follows)
+            end = obs.shape[1] - (self.offsets is not None)
+            ordered = obs[:, F.on_order] + obs[:, F.arriving : end].sum(axis=1)
             return stock + ordered * self.demand_scale
         obs = _check_obs(obs, _F.inbound_pipeline + 1, "OrderUpToStore ('pipeline')")
         obs = obs.astype(np.float64)
@@ -238,8 +271,10 @@ class OrderUpToStore:
         )
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        order = np.rint(self.level - self.position(obs))
-        return np.clip(order, 0, self.max_order).astype(np.int64)
+        order = np.clip(np.rint(self.level - self.position(obs)), 0, self.max_order)
+        if self.offsets is not None:
+            return self.offsets.action(order, obs)
+        return order.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -249,9 +284,11 @@ class ConstantOrderStore:
 
     quantity: int
     role: str = "store"
+    offsets: Offsets | None = None
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return np.full(np.asarray(obs).shape[0], self.quantity, dtype=np.int64)
+        q = np.full(np.asarray(obs).shape[0], self.quantity, dtype=np.int64)
+        return q if self.offsets is None else self.offsets.action(q, obs)
 
 
 @dataclass(frozen=True)
@@ -265,6 +302,8 @@ class SSWarehouse:
         S: order-up-to level, units (>= s).
         inventory_scale: the warehouse's observation scale (units per 1.0).
         lots: the scenario's warehouse lots.
+        offsets: where the warehouse orders by offsets, how: it then orders
+            ``S`` less the position when below ``s``, else nothing.
     """
 
     s: float
@@ -272,6 +311,7 @@ class SSWarehouse:
     inventory_scale: float
     lots: tuple[float, ...]
     role: str = "warehouse"
+    offsets: Offsets | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.s) and math.isfinite(self.S) and self.S >= self.s):
@@ -285,9 +325,65 @@ class SSWarehouse:
         position = (obs[:, _W.inventory] + obs[:, _W.inbound_pipeline]) * (
             self.inventory_scale
         )
+        if self.offsets is not None:
+            q = np.where(position < self.s, np.maximum(self.S - position, 0.0), 0.0)
+            return self.offsets.action(q, obs)
         lots = np.asarray(self.lots)
         best = np.argmin(np.abs(position[:, None] + lots[None, :] - self.S), axis=1)
         return np.where(position < self.s, best, int(np.argmin(lots))).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class EchelonWarehouse:
+    """Echelon base-stock: order what brings the echelon inventory position
+    (stock here and below, in transit between, on order here, less the
+    stores' backorders) back up to ``level``; with lots, the lot closest to
+    that quantity. It reads the ``echelon`` warehouse layout.
+
+    Attributes:
+        level: the echelon base-stock level, units.
+        inventory_scale: the warehouse's observation scale (units per 1.0).
+        lots: the warehouse's order choices (``0 .. K`` for whole quantities).
+        offsets: where the warehouse orders by offsets, how.
+    """
+
+    level: float
+    inventory_scale: float
+    lots: tuple[float, ...]
+    role: str = "warehouse"
+    offsets: Offsets | None = None
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.level):
+            raise ValueError(
+                f"EchelonWarehouse.level must be finite, got {self.level!r}"
+            )
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        E = EchelonFeature
+        obs = _check_obs(obs, E.on_order + 1, "EchelonWarehouse ('echelon')")
+        position = obs[:, E.echelon_position].astype(np.float64) * self.inventory_scale
+        want = np.maximum(self.level - position, 0.0)
+        if self.offsets is not None:
+            return self.offsets.action(want, obs)
+        lots = np.asarray(self.lots)
+        return np.argmin(np.abs(want[:, None] - lots[None, :]), axis=1).astype(np.int64)
+
+
+def echelon_level(scenario: Scenario, i: int, z: float = 1.65) -> float:
+    """The untuned echelon base-stock level of node ``i``: the mean demand
+    below it over its echelon lead time (its own and every lead time below
+    it, plus the period between reviews) plus ``z`` standard deviations of
+    it (independent periods)."""
+    T, k = 1, i
+    while True:
+        T += int(scenario.lead_times[k])
+        below = np.flatnonzero(scenario.parent_index == k)
+        if below.size == 0:
+            break
+        k = int(below[0])  # the lead times of the first branch below
+    mean, std = float(scenario.mean_demand[i]), float(scenario.demand_std[i])
+    return mean * T + z * std * math.sqrt(T)
 
 
 @dataclass(frozen=True)
@@ -378,6 +474,7 @@ def make_policies(
     kind: str = "rule_based",
     params: Mapping[str, Any] | None = None,
     store_observation: str = "pipeline",
+    warehouse_observation: str = "local",
 ) -> dict[str, Policy]:
     """A policy for every agent of ``scenario``.
 
@@ -401,7 +498,13 @@ def make_policies(
             level ``forecast * cover + safety_factor * std * sqrt(L + 1)`` of
             ``base_stock``) or :class:`ConstantOrderStore` (``constant``: the
             mean demand, rounded).
+        warehouse_observation: the warehouses' layout. ``echelon``: every
+            warehouse acts by :class:`EchelonWarehouse`, at the level
+            ``echelon_days`` periods of its demand where the parameters give
+            one (``params["warehouse"]`` or the node's own), else at
+            :func:`echelon_level`.
     """
+    warehouse_observation = warehouse_observation_name(warehouse_observation)
     kind = policy_set(kind)
     if kind in TUNED_SETS and params is None:
         params = load_tuned(scenario)["params"]
@@ -410,6 +513,7 @@ def make_policies(
         kind,
         params or {},
         store_observation,
+        warehouse_observation,
         inventory_scales(scenario),
         demand_scales(scenario),
     )
@@ -431,6 +535,7 @@ class _Context:
     kind: str
     params: Mapping[str, Any]
     store_observation: str
+    warehouse_observation: str
     scales: np.ndarray
     demand: np.ndarray
 
@@ -448,8 +553,12 @@ def _store(c: _Context, i: int) -> Policy:
     p = _own(c, "store", i) if kind != "rule_based" else {}
     if acts.store_orders_quantities:
         mean = float(c.demand[i])
+        offsets = None
+        if acts.offsets("store_order_multipliers"):
+            offsets = Offsets(acts.order_offsets, -1, mean)  # the orders layout's
         if kind == "constant":
-            return ConstantOrderStore(min(int(round(mean)), acts.store_max_order))
+            q = min(int(round(mean)), acts.store_max_order)
+            return ConstantOrderStore(q, offsets=offsets)
         cover = L + 1 + float(p.get("cover_offset", 0.0))
         safety = float(p.get("safety_factor", 1.65))
         return OrderUpToStore(
@@ -458,6 +567,7 @@ def _store(c: _Context, i: int) -> Policy:
             layout=c.store_observation,
             inventory_scale=float(c.scales[i]),
             demand_scale=mean,
+            offsets=offsets,
         )
     if kind == "rule_based":
         return RuleBasedStore(n_actions=len(acts.store_order_multipliers))
@@ -474,16 +584,25 @@ def _store(c: _Context, i: int) -> Policy:
 def _warehouse(c: _Context, i: int) -> Policy:
     sc = c.scenario
     mean = float(sc.mean_demand[i])
+    lots = sc.actions.choices("warehouse_order_lots", mean)
+    echelon = c.warehouse_observation == "echelon"
+    offsets = None
+    if sc.actions.offsets("warehouse_order_lots"):
+        # the demand below: the echelon layout's last column, the local one's
+        # first (aggregate_store_demand)
+        column = -1 if echelon else int(_W.aggregate_store_demand)
+        offsets = Offsets(sc.actions.order_offsets, column, float(c.demand[i]))
+    if echelon:
+        days = _own(c, "warehouse", i).get("echelon_days")
+        level = echelon_level(sc, i) if days is None else float(days) * mean
+        return EchelonWarehouse(level, float(c.scales[i]), lots, offsets=offsets)
     if c.kind in TUNED_SETS:
         p = _own(c, "warehouse", i)
         s, S = p["s_days"] * mean, p["S_days"] * mean
     else:
         s, S = default_ss_levels(sc, sc.nodes[i].name)
     return SSWarehouse(
-        s=s,
-        S=S,
-        inventory_scale=float(c.scales[i]),
-        lots=sc.actions.choices("warehouse_order_lots", mean),
+        s=s, S=S, inventory_scale=float(c.scales[i]), lots=lots, offsets=offsets
     )
 
 

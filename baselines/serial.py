@@ -43,7 +43,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["SerialSolution", "solve_serial"]
+from baselines.evaluate import evaluate
+from baselines.policies import make_policies
+
+__all__ = [
+    "SerialSolution",
+    "echelon_params",
+    "echelon_policies",
+    "search_echelon_levels",
+    "serial_stages",
+    "solve_scenario",
+    "solve_serial",
+]
 
 
 @dataclass(frozen=True)
@@ -182,6 +193,191 @@ def solve_serial(
         cost[:start] = np.nan  # not computed exactly: never read below
         valid = start
     return SerialSolution(tuple(levels), float(cb[k]))
+
+
+def serial_stages(scenario) -> list[int]:
+    """The node indices of a serial scenario, store first; a ``ValueError``
+    naming what does not fit the exact model otherwise (one store, every
+    node with at most one child, backorders, stock in transit held at the
+    shipper's rate, no fixed order, capacity, overtime or supplier backlog
+    costs, Poisson or normal demand)."""
+    sc = scenario
+    name = f"scenario {sc.name!r}"
+    stores = [i for i, n in enumerate(sc.nodes) if n.is_store]
+    problems = []
+    if len(stores) != 1:
+        problems.append(f"it has {len(stores)} stores (a serial chain has one)")
+    if sc.shortage != "backorder":
+        problems.append(f"shortage is {sc.shortage!r} (the optimum is for backorders)")
+    if not sc.in_transit_holding:
+        problems.append(
+            "in_transit_holding is false (the recursion charges stock in transit)"
+        )
+    if sc.products:
+        problems.append("it has a product catalogue")
+    for n in sc.nodes:
+        if (
+            n.fixed_order_cost
+            or math.isfinite(n.storage)
+            or math.isfinite(n.truck_volume)
+        ):
+            problems.append(f"{n.name} has a fixed order cost or a capacity")
+        if not n.is_store and n.stockout_cost:
+            problems.append(
+                f"{n.name} has a stockout cost (only the store's is modelled)"
+            )
+    sup = sc.supplier
+    if (
+        math.isfinite(sup.capacity)
+        or sup.backlog_cost
+        or (math.isfinite(sup.regular_capacity) and sup.overtime_cost)
+    ):
+        problems.append("the supplier is capacitated or charges backlog or overtime")
+    if stores and type(sc.nodes[stores[0]].demand).__name__ not in (
+        "Poisson",
+        "Normal",
+    ):
+        problems.append(
+            f"the store's demand is {type(sc.nodes[stores[0]].demand).__name__} "
+            "(the solver takes Poisson or normal)"
+        )
+    if stores and not problems:
+        problems += _small_orders(sc, sc.nodes[stores[0]].demand)
+    chain = list(stores[:1])
+    while not problems and sc.parent_index[chain[-1]] >= 0:
+        chain.append(int(sc.parent_index[chain[-1]]))
+    if not problems and len(chain) != len(sc.nodes):
+        problems.append("its nodes are not one chain")
+    if problems:
+        raise ValueError(
+            f"{name} is not a serial chain the exact solver holds: "
+            + "; ".join(problems)
+        )
+    return chain
+
+
+def _small_orders(sc, demand) -> list[str]:
+    """Where nodes order whole units up to ``K``: a ``K`` below a period's
+    demand at its 1 - 1e-6 quantile cannot follow the optimal policy, which
+    orders in steady state what the stage below ordered (a period's demand)."""
+    if type(demand).__name__ == "Poisson":
+        need = float(stats.poisson.isf(1e-6, demand.mean))
+    else:
+        need = float(stats.norm.isf(1e-6, demand.mean, demand.std))
+    out = []
+    for field in ("store_max_order", "warehouse_max_order"):
+        K = getattr(sc.actions, field)
+        if K is not None and K < need:
+            out.append(
+                f"actions.{field} = {K} is too small for the optimal policy, "
+                f"which orders a period's demand (its 1 - 1e-6 quantile is "
+                f"{need:g}); make K at least that"
+            )
+    return out
+
+
+def solve_scenario(scenario, step: float = 0.01) -> SerialSolution:
+    """The optimum of a serial scenario (``serial_N2``, a file of one): its
+    stages' holding costs and lead times, the store's stockout cost and
+    demand, as :func:`serial_stages` checks them; levels store first."""
+    chain = serial_stages(scenario)
+    nodes = [scenario.nodes[i] for i in chain]
+    d = nodes[0].demand
+    poisson = type(d).__name__ == "Poisson"
+    return solve_serial(
+        [n.holding_cost for n in nodes],
+        [n.lead_time for n in nodes],
+        nodes[0].stockout_cost,
+        float(d.mean),
+        None if poisson else float(d.std),
+        "poisson" if poisson else "normal",
+        step,
+    )
+
+
+def echelon_params(scenario, levels) -> dict:
+    """The heuristics' parameters (:func:`baselines.policies.make_policies`)
+    of echelon base-stock at ``levels`` (store first, :func:`serial_stages`'
+    order): the store's order-up-to level and each warehouse's
+    ``echelon_days``, both in periods of the node's mean demand."""
+    chain = serial_stages(scenario)
+    if len(levels) != len(chain):
+        raise ValueError(
+            f"{len(levels)} echelon levels for the {len(chain)} stages of "
+            f"scenario {scenario.name!r}"
+        )
+    mean = scenario.mean_demand
+    store = chain[0]
+    cover = float(levels[0]) / float(mean[store])
+    return {
+        "store": {
+            "cover_offset": cover - (scenario.nodes[store].lead_time + 1),
+            "safety_factor": 0.0,
+        },
+        "nodes": {
+            scenario.nodes[i].name: {"echelon_days": float(s) / float(mean[i])}
+            for i, s in zip(chain[1:], levels[1:], strict=True)
+        },
+    }
+
+
+def echelon_policies(scenario, levels, store_observation: str = "orders") -> dict:
+    """Every agent's policy with the chain at echelon base-stock ``levels``:
+    the store by its order-up-to rule, the warehouses observing the
+    ``echelon`` layout, the supplier always fulfilling."""
+    return make_policies(
+        scenario,
+        "tuned",
+        echelon_params(scenario, levels),
+        store_observation,
+        "echelon",
+    )
+
+
+def search_echelon_levels(
+    scenario,
+    start,
+    episodes: int = 100,
+    seed: int = 0,
+    step: float = 1.0,
+    store_observation: str = "orders",
+) -> tuple[tuple[float, ...], float]:
+    """The best echelon base-stock levels found by simulation: coordinate
+    search from ``start`` (store first), moving one stage's level by
+    ``step`` while that lowers the chain's mean cost per period on the same
+    ``episodes`` episodes from ``seed`` (training seeds, common random
+    numbers), until no single move helps. Returns the levels and their cost
+    per period on those episodes."""
+    cache: dict[tuple[float, ...], float] = {}
+
+    def cost(levels: tuple[float, ...]) -> float:
+        if levels not in cache:
+            df = evaluate(
+                scenario,
+                echelon_policies(scenario, levels, store_observation),
+                episodes,
+                seed=seed,
+                store_observation=store_observation,
+                warehouse_observation="echelon",
+            )
+            cache[levels] = float(df["total_cost"].sum()) / (
+                episodes * scenario.horizon
+            )
+        return cache[levels]
+
+    best = tuple(float(x) for x in start)
+    improved = True
+    while improved:
+        improved = False
+        for j in range(len(best)):
+            for move in (step, -step):
+                while True:
+                    trial = best[:j] + (best[j] + move,) + best[j + 1 :]
+                    if cost(trial) < cost(best):
+                        best, improved = trial, True
+                    else:
+                        break
+    return best, cost(best)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,7 @@ import numpy as np
 from baselines.evaluate import add_reward_mode_arguments, evaluate
 from baselines.policies import default_ss_levels, make_policies
 from baselines.tuned import fingerprint, tuned_path
+from hmarl_env.observations import default_store_observation as layout
 from hmarl_env.scenario import Scenario, get_scenario
 from hmarl_env.seeding import HELD_OUT_SEED
 from hmarl_env.utils.io import read_text_file, write_json_atomic
@@ -155,7 +156,11 @@ def _search(scenario, params, role, grid, episodes, progress) -> tuple[dict, lis
         trial = {**params, role: dict(zip(names, values, strict=True))}
         policy_params = _policy_params(trial)
         df = evaluate(
-            scenario, make_policies(scenario, "tuned", policy_params), episodes, seed=0
+            scenario,
+            make_policies(scenario, "tuned", policy_params, layout(scenario)),
+            episodes,
+            seed=0,
+            store_observation=layout(scenario),
         )
         score = _role_reward(df, role)
         if score > best_score:
@@ -216,9 +221,10 @@ def _search_node(scenario, params, name, grid, episodes, progress):
         trial = {**params, "nodes": {**params.get("nodes", {}), name: own}}
         df = evaluate(
             scenario,
-            make_policies(scenario, "tuned", _policy_params(trial)),
+            make_policies(scenario, "tuned", _policy_params(trial), layout(scenario)),
             episodes,
             seed=0,
+            store_observation=layout(scenario),
         )
         score = _agent_reward(df, name)
         if score > best_score:
@@ -271,9 +277,12 @@ def tune(
     frames = {
         kind: evaluate(
             scenario,
-            make_policies(scenario, kind, final if kind == "tuned" else None),
+            make_policies(
+                scenario, kind, final if kind == "tuned" else None, layout(scenario)
+            ),
             held_out,
             seed=HELD_OUT_SEED,
+            store_observation=layout(scenario),
         )
         for kind in ("rule_based", "tuned")
     }

@@ -27,6 +27,7 @@ _NEUTRAL = {
     "expected_store_costs": False,
     "warehouse_lot_periods": None,
     "warehouse_max_order": None,
+    "order_offsets": None,
     "storage": math.inf,
     "truck_volume": math.inf,
     "products": [],

@@ -72,6 +72,7 @@ from ray.rllib.utils.metrics import (
 
 from analysis.runs.loading import OWN_KEY, STATE_KEY
 from experiments.kpis import KPI_FIELDS, KPI_WINDOW, store_kpis
+from hmarl_env.observations import observation_layouts
 from hmarl_env.registry import role_of
 from hmarl_env.rewards import table_columns
 from hmarl_env.rollout import Rollout
@@ -121,9 +122,7 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
         self.num_envs = replicas
         env_config = self.config.env_config
         scenario = scenario_from_dict(env_config["scenario"])
-        self._rollout = Rollout(
-            scenario, replicas, env_config.get("store_observation", "pipeline")
-        )
+        self._rollout = Rollout(scenario, replicas, **observation_layouts(env_config))
         self._central = env_config.get("critic", "local") == "central"
         #: every agent's observation side by side (``Rollout.observe``'s width)
         self._obs_width = max(sl.stop for sl in self._rollout.roles.slices.values())

@@ -42,6 +42,7 @@ from experiments.heads import MODULES as HEAD_MODULES
 from experiments.kpis import KPI_WINDOW, episode_kpis
 from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
 from hmarl_env.catalogue_roles import CatalogueRoles
+from hmarl_env.observations import observation_layouts
 from hmarl_env.registry import SUPPLIER, module_id, role_of
 from hmarl_env.scenario import Scenario, scenario_from_dict
 
@@ -63,13 +64,12 @@ def env_creator(env_config: Mapping[str, Any]) -> ParallelPettingZooEnv:
     """RLlib's view of :class:`hmarl_env.SupplyChainEnv`.
 
     ``env_config``: ``scenario`` (a scenario dict, as ``Scenario.to_dict`` gives),
-    ``store_observation``, ``critic`` (``"central"``: every observation is
-    paired with the global state, :class:`experiments.critic.CentralStateEnv`).
+    ``store_observation``, ``warehouse_observation``, ``critic``
+    (``"central"``: every observation is paired with the global state,
+    :class:`experiments.critic.CentralStateEnv`).
     """
     scenario = scenario_from_dict(env_config["scenario"])
-    env = hmarl_env.parallel_env(
-        scenario, store_observation=env_config.get("store_observation", "pipeline")
-    )
+    env = hmarl_env.parallel_env(scenario, **observation_layouts(env_config))
     if env_config.get("critic", "local") == "central":
         return CentralStateEnv(env)
     return ParallelPettingZooEnv(env)
@@ -87,10 +87,15 @@ class ModuleMapping:
         return self.phase.module_of(agent_id)
 
 
-def modules_of(scenario: Scenario, module_of: Any = module_id) -> dict[str, str]:
+def modules_of(
+    scenario: Scenario,
+    module_of: Any = module_id,
+    observations: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Module ID -> the first agent that uses it (its spaces define the
-    module's); every agent of a module must have the same spaces."""
-    env = hmarl_env.parallel_env(scenario)
+    module's); every agent of a module must have the same spaces (in the
+    ``observations`` layouts, the env's keywords)."""
+    env = hmarl_env.parallel_env(scenario, **(observations or {}))
     out: dict[str, str] = {}
     for agent in env.possible_agents:
         first = out.setdefault(module_of(agent), agent)
@@ -114,7 +119,8 @@ class HeuristicRLModule(RLModule):
 
     ``model_config``: ``scenario`` (a scenario dict), ``agent`` (whose policy),
     ``kind`` (``seed``, ``base_stock`` or ``tuned``), optional ``params`` and
-    ``store_observation`` (the stores' layout, default ``pipeline``).
+    ``store_observation`` and ``warehouse_observation`` (the layouts, default
+    ``pipeline`` and ``local``).
     It has no weights; keep it out of ``policies_to_train``.
     """
 
@@ -122,10 +128,7 @@ class HeuristicRLModule(RLModule):
         cfg = self.model_config
         scenario = scenario_from_dict(cfg["scenario"])
         self.policy = make_policies(
-            scenario,
-            cfg["kind"],
-            cfg.get("params"),
-            cfg.get("store_observation", "pipeline"),
+            scenario, cfg["kind"], cfg.get("params"), **observation_layouts(cfg)
         )[cfg["agent"]]
 
     def _forward_inference(self, batch: dict, **kwargs: Any) -> dict:
@@ -203,6 +206,7 @@ def build_config(
     store_observation: str = "pipeline",
     heuristic_params: Mapping[str, Any] | None = None,
     timesteps: int | None = None,
+    warehouse_observation: str = "local",
 ) -> PPOConfig:
     """The PPO config of a phase.
 
@@ -223,7 +227,11 @@ def build_config(
         return _catalogue_config(
             scenario, phase, ppo, runners, seed, timesteps, heuristic_params
         )
-    modules = modules_of(scenario, phase.module_of)
+    layouts = {
+        "store_observation": store_observation,
+        "warehouse_observation": warehouse_observation,
+    }
+    modules = modules_of(scenario, phase.module_of, layouts)
     # a heuristic for a role the network lacks (phase 1's warehouse in a
     # single-stage network) is simply not needed; a learned one is an error
     unknown = sorted(set(phase.train) | set(phase.frozen))
@@ -243,7 +251,7 @@ def build_config(
     scenario_dict = scenario.to_dict()
     env_config = {
         "scenario": scenario_dict,
-        "store_observation": store_observation,
+        **layouts,
         "critic": ppo.critic,
     }
     env = env_creator(env_config)  # the spaces RLlib sees
@@ -290,7 +298,7 @@ def build_config(
                     "agent": agent,
                     "kind": kind,
                     "params": dict(heuristic_params or {}) or None,
-                    "store_observation": store_observation,
+                    **layouts,
                 },
                 **spaces,
             )

@@ -81,11 +81,7 @@ def row_from_result(
 def monitor(algo: Any, config: RunConfig, episodes: int) -> dict[str, float]:
     """The learned modules (acting as the run records, ``ppo.acting``) and the
     phase's heuristics on monitoring seeds."""
-    scenario, phase, observation = (
-        config.scenario,
-        config.phase,
-        config.store_observation,
-    )
+    scenario, phase, layouts = config.scenario, config.phase, config.observations
     if scenario.products:
         nodes = catalogue_policies(config, scenario, algo.get_module, None)
         return catalogue_monitor(scenario, nodes, episodes, MONITOR_SEED)
@@ -95,13 +91,11 @@ def monitor(algo: Any, config: RunConfig, episodes: int) -> dict[str, float]:
         heuristic=phase.heuristic,
         module=algo.get_module,
         heuristic_params=config.heuristic_params,
-        store_observation=observation,
         acting=config.ppo.acting,
         module_of=phase.module_of,
+        **layouts,
     )
-    df = evaluate(
-        scenario, policies, episodes, seed=MONITOR_SEED, store_observation=observation
-    )
+    df = evaluate(scenario, policies, episodes, seed=MONITOR_SEED, **layouts)
     means = df.groupby("role")[["episode_reward", "service_level"]].mean()
     return {
         **{
@@ -120,11 +114,7 @@ def monitor_references(
     episode when the heuristics it is judged against act in its place (the
     gate's, the tuned one, and for stores the constant order): the reference
     lines of ``training_plots.png``."""
-    scenario, phase, observation = (
-        config.scenario,
-        config.phase,
-        config.store_observation,
-    )
+    scenario, phase, layouts = config.scenario, config.phase, config.observations
     params = config.heuristic_params
     if scenario.products:
         nodes = catalogue_policies(config, scenario, algo.get_module, None)
@@ -135,23 +125,17 @@ def monitor_references(
         heuristic=phase.heuristic,
         module=algo.get_module,
         heuristic_params=params,
-        store_observation=observation,
         acting=config.ppo.acting,
         module_of=phase.module_of,
+        **layouts,
     )
     out: dict[str, dict[str, float]] = {}
     for module in phase.train:
         role = role_of_module(module).name
         out[role] = {}
         for kind in dict.fromkeys((ROLES[role].baseline, "tuned", *REPORTED[role])):
-            swapped = swap_roles(policies, scenario, kind, [role], params, observation)
-            df = evaluate(
-                scenario,
-                swapped,
-                episodes,
-                seed=MONITOR_SEED,
-                store_observation=observation,
-            )
+            swapped = swap_roles(policies, scenario, kind, [role], params, **layouts)
+            df = evaluate(scenario, swapped, episodes, seed=MONITOR_SEED, **layouts)
             out[role][kind] = float(df[df["role"] == role]["episode_reward"].mean())
     return out
 

@@ -25,7 +25,11 @@ from analysis.runs.settings import (
     setting,
 )
 from baselines.evaluate import add_reward_mode_arguments
-from hmarl_env.observations import STORE_OBSERVATION_ALIASES, STORE_OBSERVATIONS
+from hmarl_env.observations import (
+    STORE_OBSERVATION_ALIASES,
+    STORE_OBSERVATIONS,
+    WAREHOUSE_OBSERVATIONS,
+)
 from hmarl_env.registry import WAREHOUSE_MODULES
 from hmarl_env.utils.io import read_text_file
 
@@ -70,6 +74,15 @@ class PhaseOptions:
         "hand, backlog and each order in the pipeline, for stores ordering "
         "quantities); phases 2-4: the run they start from's",
         choices=STORE_OBSERVATIONS + tuple(STORE_OBSERVATION_ALIASES),
+    )
+    warehouse_observation: str | None = setting(
+        None,
+        "the warehouses' observation layout: local (their own stock, the "
+        "demand below them, the default) or echelon (their echelon inventory "
+        "and position, what Clark and Scarf's optimal policy acts on; heuristic "
+        "warehouses then act by echelon base-stock); phases 2-4: the run they "
+        "start from's",
+        choices=WAREHOUSE_OBSERVATIONS,
     )
     warehouse_modules: str | None = setting(
         None,

@@ -59,6 +59,7 @@ from experiments.options import (  # noqa: E402
 from experiments.run_folder import RunLock, new_run_folder  # noqa: E402
 from experiments.train import run_phase, start_ray  # noqa: E402
 from hmarl_env import SupplyChainEnv, get_scenario  # noqa: E402
+from hmarl_env.observations import default_store_observation  # noqa: E402
 from hmarl_env.utils.io import (  # noqa: E402
     check_output_dir,
     read_json,
@@ -103,6 +104,8 @@ KEPT = (
     "gate_episodes",
     "compare_episodes",
     "warehouse_modules",
+    "store_observation",
+    "warehouse_observation",
     "phase_options",
     *PPO_OPTION_NAMES,
 )
@@ -167,7 +170,16 @@ def _finished(run: Path) -> bool:
 
 
 def _validate(state: dict[str, Any]) -> dict[str, Any]:
-    results = run_checks(SupplyChainEnv(state["scenario"]))
+    """The env's checks, in the observation layouts the phases will use."""
+    scenario = get_scenario(state["scenario"])
+    options = state["options"]
+    env = SupplyChainEnv(
+        scenario,
+        store_observation=options.get("store_observation")
+        or default_store_observation(scenario),
+        warehouse_observation=options.get("warehouse_observation") or "local",
+    )
+    results = run_checks(env)
     for ok, message in results:
         print(f"  {'PASS' if ok else 'FAIL'}: {message}")
     failed = [m for ok, m in results if not ok]

@@ -32,7 +32,7 @@ from baselines.catalogue import CATALOGUE_ACTIONS_KEY, heuristic_actions
 from experiments.curriculum import find_source_run
 from experiments.options import PhaseOptions, run_option_defaults
 from hmarl_env import get_scenario
-from hmarl_env.observations import store_observation_name
+from hmarl_env.observations import default_store_observation, store_observation_name
 from hmarl_env.registry import node_agents, role_of_module
 from hmarl_env.utils.io import results_dir, write_json_atomic
 
@@ -58,6 +58,18 @@ def resumed_config(args: PhaseOptions, phase: Phase, run_dir: Path) -> RunConfig
             f"{run_dir} maps its warehouses {config.phase.warehouse_modules}; a "
             "resumed run keeps its modules"
         )
+    for name, asked in (
+        ("store_observation", args.store_observation),
+        ("warehouse_observation", args.warehouse_observation),
+    ):
+        own = getattr(config, name)
+        if asked is not None and config.observations[name] != (
+            store_observation_name(asked) if name == "store_observation" else asked
+        ):
+            raise ValueError(
+                f"{run_dir} observes the {own!r} layout ({name}); a resumed run "
+                "keeps its observations"
+            )
     updated = replace(
         config,
         **args.run_options(config.options),
@@ -79,7 +91,11 @@ def new_config(
         return _catalogue_config(args, phase, scenario, extra)
     preset = ppo_preset(args.ppo_preset) if args.ppo_preset else None
     base = PPO_PRESETS[preset or "hmarl"]
-    observation = store_observation_name(args.store_observation or "pipeline")
+    observation = store_observation_name(
+        args.store_observation
+        or (default_store_observation(scenario) if scenario else "pipeline")
+    )
+    layout = args.warehouse_observation or "local"
     how = args.warehouse_modules or "per_node"
     params, source = None, None
     if phase.source:
@@ -120,17 +136,21 @@ def new_config(
                 f"only {list(src.learned)}"
             )
         ckpt, _ = find_checkpoint(run)
-        if args.store_observation and observation != src.store_observation:
-            raise ValueError(
-                f"{phase.name} loads modules from {str(run)!r}, which observe the "
-                f"{src.store_observation!r} store layout; the command line asks "
-                f"for {args.store_observation!r}"
-            )
-        observation = src.store_observation
+        for name, asked in (
+            ("store_observation", args.store_observation and observation),
+            ("warehouse_observation", args.warehouse_observation),
+        ):
+            own = getattr(src, name)
+            if asked and asked != own:
+                raise ValueError(
+                    f"{phase.name} starts from {str(run)!r}, which observes the "
+                    f"{own!r} layout ({name}); the command line asks for {asked!r}"
+                )
+        observation, layout = src.store_observation, src.warehouse_observation
         if scenario is None:
             scenario = src.scenario
         else:
-            check_spaces(src.scenario, scenario, observation)
+            check_spaces(src.scenario, scenario, observation, layout)
         params = src.heuristic_params
         src_ppo = src.ppo
         if preset is None:  # the settings of the run it starts from
@@ -182,6 +202,7 @@ def new_config(
         timesteps=args.timesteps or phase.timesteps,
         ppo=ppo,
         store_observation=observation,
+        warehouse_observation=layout,
         ppo_preset=preset or "hmarl",
         runners=args.runners(),
         heuristic_params=params,
@@ -206,6 +227,7 @@ def _catalogue_config(
         )
     for option, value in (
         ("--store-observation", args.store_observation),
+        ("--warehouse-observation", args.warehouse_observation),
         ("--warehouse-modules", args.warehouse_modules),
     ):
         if value is not None:

@@ -330,9 +330,9 @@ def _run_phase(
         config.ppo,
         runners,
         seed=config.seed,
-        store_observation=config.store_observation,
         heuristic_params=config.heuristic_params,
         timesteps=target,
+        **config.observations,
     )
 
     started_ray = start_ray(args.address)

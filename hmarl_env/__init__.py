@@ -34,7 +34,7 @@ def parallel_env(
             ("store_observation", "pipeline"),
             ("warehouse_observation", "local"),
         ):
-            if env_args.get(key, default) != default:
+            if env_args.get(key) not in (None, default):
                 raise ValueError(
                     f"{key} is not an option of a catalogue's env: its "
                     "observation is one row per product (hmarl_env.catalogue_roles)"

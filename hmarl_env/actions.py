@@ -3,7 +3,10 @@
 A store orders ``store_order_multipliers[a] * forecast``, or ``a`` units when
 the scenario's stores order quantities (``actions.store_max_order``); a
 warehouse orders
-``warehouse_order_lots[a]`` units; the supplier releases
+``warehouse_order_lots[a]`` units (``a`` with ``actions.warehouse_max_order``);
+with ``actions.order_offsets = k`` a node ordering quantities orders ``d + a -
+k`` within ``0..K``, ``d`` the customer demand below it in the period just
+served, rounded (:meth:`hmarl_env.roles.Roles.demand_below`); the supplier releases
 ``supplier_fulfil_fractions[a]`` of what it owes (up to capacity). Which field
 of ``scenario.actions`` a role's actions index is the registry's
 (:attr:`hmarl_env.registry.Role.action_values`).
@@ -25,9 +28,21 @@ _BAD_ACTION = -1  # decode: every action was in range when it returns this
 _FORECAST = Tracker.forecast
 
 
+#: how a node's action value becomes its order (``ActionDecoder._mode``)
+_UNITS, _TIMES_FORECAST, _PLUS_DEMAND = 0, 1, 2
+
+
 @kernel
 def _decode(
-    trackers, values, n_values, is_store, node_actions, supplier_action, fractions
+    trackers,
+    below,
+    values,
+    n_values,
+    mode,
+    cap,
+    node_actions,
+    supplier_action,
+    fractions,
 ):  # pragma: no cover - jit
     """Orders ``(B, N)`` and fulfil fractions ``(B,)``; the first bad action's
     node (N for the supplier) and replica, or ``_BAD_ACTION`` twice."""
@@ -40,7 +55,12 @@ def _decode(
             if a < 0 or a >= n_values[i]:
                 return orders, fulfil, i, b
             v = values[i, a]
-            orders[b, i] = v * trackers[b, _FORECAST, i] if is_store[i] else v
+            if mode[i] == _TIMES_FORECAST:
+                orders[b, i] = v * trackers[b, _FORECAST, i]
+            elif mode[i] == _PLUS_DEMAND:
+                orders[b, i] = min(max(np.rint(below[b, i]) + v, 0.0), cap[i])
+            else:
+                orders[b, i] = v
         a = supplier_action[b]
         if a < 0 or a >= fractions.shape[0]:
             return orders, fulfil, N, b
@@ -70,14 +90,21 @@ class ActionDecoder:
         # action value per node and action index: multiplier (stores) or lot
         self._table = np.zeros((n, width))
         self._n_values = np.zeros(n, dtype=np.int64)
-        self._is_store = np.zeros(n, dtype=bool)
+        self._mode = np.zeros(n, dtype=np.int64)
+        self._cap = np.zeros(n)
         for a, i in nodes:
             self._table[i, : len(self.values[a])] = self.values[a]
             self._n_values[i] = len(self.values[a])
-            # a multiplier scales the forecast; a quantity is the order itself
-            self._is_store[i] = (
-                scenario.nodes[i].is_store and not acts.store_orders_quantities
-            )
+            # a multiplier scales the forecast; an offset adds the demand
+            # below; a quantity or a lot is the order itself
+            field = role_of(a).action_values
+            if acts.offsets(field):
+                self._mode[i] = _PLUS_DEMAND
+                self._cap[i] = float(acts.max_order(field))
+            elif scenario.nodes[i].is_store and not acts.store_orders_quantities:
+                self._mode[i] = _TIMES_FORECAST
+        #: whether any node's order adds the demand below it
+        self.adds_demand = bool((self._mode == _PLUS_DEMAND).any())
         self._fulfil = np.asarray(self.values[SUPPLIER], dtype=np.float64)
         self._node_names = scenario.node_names
         self.spaces = {a: spaces.Discrete(len(v)) for a, v in self.values.items()}
@@ -90,11 +117,15 @@ class ActionDecoder:
         trackers: np.ndarray,
         node_actions: np.ndarray,
         supplier_action: np.ndarray,
+        below: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Order quantities ``(B, N)`` and fulfil fractions ``(B,)``.
 
         Args:
             trackers: the forecasts the stores' multipliers scale.
+            below: ``(B, N)`` the customer demand below each node in the
+                period just served, which offsets adjust (needed where
+                :attr:`adds_demand`).
             node_actions: ``(B, N)`` integer actions in node order.
             supplier_action: ``(B,)`` integer actions of the supplier.
 
@@ -119,11 +150,20 @@ class ActionDecoder:
                 f"and ({B},) for the supplier, got {nodes.dtype} {nodes.shape} and "
                 f"{supplier.dtype} {supplier.shape}"
             )
+        if below is None:
+            if self.adds_demand:
+                raise ValueError(
+                    "orders by offsets (actions.order_offsets) need the demand "
+                    "below each node"
+                )
+            below = trackers[:, _FORECAST]  # read by no node
         orders, fulfil, bad, b = _decode(
             trackers,
+            below,
             self._table,
             self._n_values,
-            self._is_store,
+            self._mode,
+            self._cap,
             nodes,
             supplier,
             self._fulfil,

@@ -166,7 +166,8 @@ class SupplyChainEnv(ChainEnvBase):
     * ``render_mode``: ``None``, ``"ansi"`` (a table of the period, returned),
       ``"human"`` (the same table, printed) or ``"rgb_array"`` (inventory,
       orders and demand per node so far).
-    * ``store_observation``: ``"pipeline"`` (default), ``"reference"`` (the HMARL
+    * ``store_observation``: ``"pipeline"`` (the default, but for stores
+      ordering by offsets: ``"orders"``), ``"reference"`` (the HMARL
       reference design's 7; alias ``"seed"``) or ``"orders"``.
     * ``warehouse_observation``: ``"local"`` (default) or ``"echelon"``.
     * ``**overrides``: top-level scenario fields, e.g. ``horizon=30``. A
@@ -192,7 +193,7 @@ class SupplyChainEnv(ChainEnvBase):
         self,
         scenario: str | Path | Scenario = "default",
         render_mode: str | None = None,
-        store_observation: str = "pipeline",
+        store_observation: str | None = None,
         warehouse_observation: str = "local",
         **overrides: Any,
     ) -> None:

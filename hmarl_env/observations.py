@@ -44,6 +44,12 @@ With an uncapacitated supplier ``on_order`` is 0 and the ``arriving`` columns
 are the orders of the last ``L - 1`` periods, oldest first: on hand and the
 pipeline are the whole state of the single-stage system.
 
+With order offsets (``actions.order_offsets``: an action adjusts the demand
+just served instead of naming a quantity) the ``orders`` and ``echelon``
+layouts end with one more column, ``demand``: the customer demand below the
+node in the period just served / its demand scale, [0, 10], the quantity the
+offsets adjust.
+
 Warehouse (``4 + k`` entries for ``k`` children; 6 in the default):
 ``aggregate_store_demand`` (this period's customer demand below it / its demand
 scale), ``inventory``, ``inbound_pipeline``, each child's ``inventory`` (child's
@@ -82,7 +88,9 @@ and the other *trackers* (:class:`Tracker`) are what the agents remember.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -105,10 +113,13 @@ __all__ = [
     "TRACKER_FIELDS",
     "Observations",
     "Tracker",
+    "default_store_observation",
     "demand_scales",
     "inventory_scales",
     "observe_demand",
     "WAREHOUSE_OBSERVATIONS",
+    "observation_layouts",
+    "warehouse_observation_name",
 ]
 
 CLIP = 10.0
@@ -275,6 +286,29 @@ def store_observation_name(layout: str) -> str:
     )
 
 
+def default_store_observation(scenario: Scenario) -> str:
+    """The stores' layout where none is named: ``orders`` for stores that
+    order by offsets (the only layout showing the demand they adjust), else
+    ``pipeline``."""
+    return (
+        "orders" if scenario.actions.offsets("store_order_multipliers") else "pipeline"
+    )
+
+
+def warehouse_observation_name(layout: str) -> str:
+    """A warehouse layout's name; a clear error for an unknown one."""
+    return resolve(layout, WAREHOUSE_OBSERVATIONS, {}, "warehouse_observation")
+
+
+def observation_layouts(config: Mapping[str, Any]) -> dict[str, str]:
+    """The observation layouts a config names (an RLlib env config, a
+    module's config), as the env's keywords, with their defaults."""
+    return {
+        "store_observation": config.get("store_observation", "pipeline"),
+        "warehouse_observation": config.get("warehouse_observation", "local"),
+    }
+
+
 class _Inputs:
     """Where each of the stacked ``_INPUTS`` sits, for the features' terms."""
 
@@ -312,7 +346,17 @@ def _store_orders(sc: Scenario, x: _Inputs, i: int) -> list[_Feature]:
     features = [features[f] for f in sorted(features)]
     for k in range(1, int(sc.lead_times[i])):
         features.append(({x.arriving + (k - 1) * x.n + i: 1.0 / x.dem[i]}, CLIP))
+    if sc.actions.offsets("store_order_multipliers"):
+        features.append(_demand_below(sc, x, i))
     return features
+
+
+def _demand_below(sc: Scenario, x: _Inputs, j: int) -> _Feature:
+    """The customer demand below node ``j`` in the period just served / its
+    demand scale: what order offsets adjust (``actions.order_offsets``), the
+    last column of the ``orders`` and ``echelon`` layouts where they apply."""
+    stores = [int(k) for k in np.flatnonzero(sc.subtree[:, j]) if sc.nodes[k].is_store]
+    return ({x.at["demand"] + k: 1.0 / x.dem[j] for k in stores}, CLIP)
 
 
 def check_orders_layout(scenario: Scenario) -> None:
@@ -393,6 +437,8 @@ def _warehouse_echelon(sc: Scenario, x: _Inputs, j: int) -> list[_Feature]:
     features[F.on_order] = (x("inbound_backlog", j, 1.0 / dem), CLIP)
     for k in range(1, int(sc.lead_times[j])):
         features.append(({x.arriving + (k - 1) * x.n + j: 1.0 / dem}, CLIP))
+    if sc.actions.offsets("warehouse_order_lots"):
+        features.append(_demand_below(sc, x, j))
     return features
 
 
@@ -436,13 +482,15 @@ class Observations:
         warehouse_observation: str = "local",
     ) -> None:
         store_observation = store_observation_name(store_observation)
-        if warehouse_observation not in WAREHOUSE_OBSERVATIONS:
-            raise ValueError(
-                f"warehouse_observation must be one of {list(WAREHOUSE_OBSERVATIONS)}, "
-                f"got {warehouse_observation!r}"
-            )
+        warehouse_observation = warehouse_observation_name(warehouse_observation)
         if store_observation == "orders":
             check_orders_layout(scenario)
+        elif scenario.actions.offsets("store_order_multipliers"):
+            raise ValueError(
+                f"store_observation={store_observation!r} does not show the "
+                "demand just served, which the stores' order offsets "
+                "(actions.order_offsets) adjust: use 'orders'"
+            )
         sc = self.scenario = scenario
         x = _Inputs(sc)
         self.inventory_scale, self.demand_scale = x.inv, x.dem

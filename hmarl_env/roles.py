@@ -14,12 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 from hmarl_env.actions import ActionDecoder
-from hmarl_env.core import Simulation
+from hmarl_env.core import Simulation, StateField
 from hmarl_env.ledger import Ledger
 from hmarl_env.observations import (
     TRACKER_FIELDS,
     Observations,
     Tracker,
+    default_store_observation,
     observe_demand,
 )
 from hmarl_env.registry import SUPPLIER, node_agents
@@ -43,7 +44,9 @@ class Roles:
         batch_size: replicas ``B``.
         warehouse_observation: ``"local"`` or ``"echelon"``
             (:mod:`hmarl_env.observations`).
-        store_observation: ``"pipeline"`` (8 features), ``"reference"`` (the
+        store_observation: ``None`` (the scenario's default,
+            :func:`~hmarl_env.observations.default_store_observation`),
+            ``"pipeline"`` (8 features), ``"reference"`` (the
             reference design's 7, without the inbound pipeline) or ``"orders"``.
     """
 
@@ -51,7 +54,7 @@ class Roles:
         self,
         scenario: Scenario,
         batch_size: int = 1,
-        store_observation: str = "pipeline",
+        store_observation: str | None = None,
         warehouse_observation: str = "local",
     ) -> None:
         if scenario.products:
@@ -62,6 +65,8 @@ class Roles:
             )
         self.scenario = sc = scenario
         self.batch_size = batch_size
+        if store_observation is None:
+            store_observation = default_store_observation(sc)
         self.store_observation = store_observation
         self.n_nodes = len(sc.nodes)
         #: agent -> node index, in agent order (the supplier is no node)
@@ -83,6 +88,10 @@ class Roles:
         self._mean0 = np.asarray(sc.mean_demand, dtype=np.float64)
         self._var0 = np.asarray(sc.demand_std**2, dtype=np.float64)
         self.trackers = np.zeros((batch_size, len(TRACKER_FIELDS), self.n_nodes))
+        #: the customer demand below each node in the period just served
+        #: ``(B, N)``, which order offsets adjust (kept only where they do)
+        self._below = np.zeros((batch_size, self.n_nodes))
+        self._subtree = np.asarray(sc.subtree, dtype=np.float64)
         self.observation_spaces = self._observations.spaces
         self.action_spaces = self._actions.spaces
 
@@ -108,6 +117,7 @@ class Roles:
         t[:, _T.service] = 1.0
         t[:, _T.last_order] = 0.0
         observe_demand(t, self._state(sim), self._alpha, self._keep, self._spread)
+        self._keep_demand_below(sim)
 
     def update(self, sim: Simulation, ledger: Ledger) -> None:
         """After ``sim.step``: remember the orders, observe the new period."""
@@ -116,6 +126,16 @@ class Roles:
             observe_demand(
                 self.trackers, self._state(sim), self._alpha, self._keep, self._spread
             )
+            self._keep_demand_below(sim)
+
+    def demand_below(self, sim: Simulation) -> np.ndarray:
+        """``(B, N)``: the customer demand at the stores below each node (a
+        store: its own) in the period just served."""
+        return self._state(sim)[:, StateField.demand] @ self._subtree
+
+    def _keep_demand_below(self, sim: Simulation) -> None:
+        if self._actions.adds_demand:
+            self._below = self.demand_below(sim)
 
     def _state(self, sim: Simulation) -> np.ndarray:
         """The simulation's state block, once its shape is known to fit (the
@@ -151,7 +171,7 @@ class Roles:
             ValueError: an action outside its agent's range (named, with the
                 replica).
         """
-        return self._actions(self.trackers, node_actions, supplier_action)
+        return self._actions(self.trackers, node_actions, supplier_action, self._below)
 
     # ------------------------------------------------------------- scoring
     def period_table(self, led: Ledger) -> np.ndarray:

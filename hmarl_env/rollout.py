@@ -48,7 +48,7 @@ class Rollout:
         self,
         scenario: Scenario,
         batch_size: int = 1,
-        store_observation: str = "pipeline",
+        store_observation: str | None = None,
         warehouse_observation: str = "local",
     ) -> None:
         self.roles = roles = Roles(

@@ -21,7 +21,7 @@ import numpy as np
 from hmarl_env.catalogue_env import CatalogueEnv
 from hmarl_env.env import SupplyChainEnv
 from hmarl_env.ledger import CAPACITY_FIELDS, NODE_FIELDS, SUPPLIER_FIELDS
-from hmarl_env.observations import STORE_OBSERVATIONS
+from hmarl_env.observations import STORE_OBSERVATIONS, default_store_observation
 from hmarl_env.registry import SUPPLIER, role_of
 from hmarl_env.rewards import (
     NODE_INFO_KEYS,
@@ -242,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--store-observation", default="pipeline", choices=STORE_OBSERVATIONS
+        "--store-observation",
+        default=None,
+        choices=STORE_OBSERVATIONS,
+        help="the stores' layout (default: pipeline; orders for stores that "
+        "order by offsets)",
     )
     args = parser.parse_args(argv)
     if args.steps < 1:
@@ -253,7 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         if scenario.products:
             env = CatalogueEnv(scenario)
         else:
-            env = SupplyChainEnv(scenario, store_observation=args.store_observation)
+            env = SupplyChainEnv(
+                scenario,
+                store_observation=args.store_observation
+                or default_store_observation(scenario),
+            )
     except ValueError as exc:
         parser.error(str(exc))
     if scenario.products:

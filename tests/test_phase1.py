@@ -511,7 +511,8 @@ def test_phase1_trains_a_single_stage_instance_on_order_quantities(tmp_path, run
         "--output",
         str(tmp_path / "p2"),
     )
-    assert bad.returncode == 2 and "observe the 'pipeline' store layout" in bad.stderr
+    assert bad.returncode == 2
+    assert "observes the 'pipeline' layout (store_observation)" in bad.stderr
 
 
 def test_the_warehouses_of_a_level_share_one_module(tmp_path):

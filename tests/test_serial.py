@@ -8,7 +8,13 @@ import pytest
 from scipy import stats
 
 from baselines import echelon_base_stock_orders
-from baselines.serial import solve_serial
+from baselines.evaluate import evaluate
+from baselines.serial import (
+    echelon_policies,
+    search_echelon_levels,
+    solve_scenario,
+    solve_serial,
+)
 from hmarl_env import Simulation, get_scenario
 
 EXAMPLE_6_1 = ((7.0, 4.0, 2.0), (1, 1, 2), 37.12, 5.0, 1.0)
@@ -99,22 +105,192 @@ def test_bad_instances_are_refused_with_the_field_named(args, message):
 @pytest.mark.parametrize("stages", [2, 4])
 def test_the_serial_presets_simulate_at_their_solved_optimum(stages):
     """serial_N2 and serial_N4 (Poisson demand, exact on the integers): the
-    simulator running the solver's echelon levels costs what the solver
-    says, and never orders more than the nodes' K."""
+    solver reads the preset as its table says, and the chain at the
+    solver's levels, every node acting on its own observation in the batched
+    evaluator (warehouses on the echelon layout), costs what the solver says
+    and never orders more than the nodes' K."""
     from hmarl_env.scenario.presets import SERIAL_INSTANCES
 
     spec = SERIAL_INSTANCES[stages]
-    sol = solve_serial(
+    sc = get_scenario(f"serial_N{stages}", horizon=1500)
+    sol = solve_scenario(sc)
+    assert sol == solve_serial(
         spec["holding"],
         spec["lead_times"],
         spec["stockout"],
         spec["demand"].mean,
         demand="poisson",
     )
-    sc = get_scenario(f"serial_N{stages}", horizon=1500)
     K = sc.actions.store_max_order
     assert K == sc.actions.warehouse_max_order
     per_replica, most = _simulated(sc, sol.levels, 300, 11)
     half = 1.96 * per_replica.std(ddof=1) / np.sqrt(per_replica.size)
     assert abs(per_replica.mean() - sol.cost) < 1.5 * half, (per_replica.mean(), half)
     assert most <= K
+    df = evaluate(
+        sc,
+        echelon_policies(sc, sol.levels),
+        200,
+        seed=5,
+        store_observation="orders",
+        warehouse_observation="echelon",
+    )
+    cost = df.groupby("episode")["total_cost"].sum().to_numpy() / sc.horizon
+    half = 1.96 * cost.std(ddof=1) / np.sqrt(cost.size)
+    assert abs(cost.mean() - sol.cost) < 2 * half + 0.002 * sol.cost, (
+        cost.mean(),
+        half,
+    )
+
+
+def test_the_echelon_warehouse_orders_what_echelon_base_stock_does():
+    """On random states of serial_N4, each warehouse's policy reading its
+    echelon observation orders what Clark and Scarf's rule computes from the
+    simulation's own echelon positions."""
+    from hmarl_env.registry import SUPPLIER
+    from hmarl_env.rollout import Rollout
+
+    sc = _with_offsets("serial_N4", None, horizon=60)  # actions order units
+    levels = (10.0, 16.0, 22.0, 34.0)
+    policies = echelon_policies(sc, levels)
+    rollout = Rollout(sc, 16, "orders", "echelon")
+    rollout.reset([np.random.default_rng(s) for s in range(16)])
+    rng = np.random.default_rng(0)
+    roles = rollout.roles
+    checked = 0
+    while not rollout.done:
+        obs = rollout.observe()
+        want = np.clip(
+            echelon_base_stock_orders(rollout.sim.echelon_inventory_position, levels),
+            0,
+            sc.actions.warehouse_max_order,
+        )
+        actions = np.zeros((16, len(roles.agents)), dtype=np.int64)
+        for k, agent in enumerate(roles.agents):
+            if agent.startswith("warehouse_"):
+                j = sc.node_names.index(agent)
+                mine = policies[agent](obs[:, roles.slices[agent]])
+                assert (mine == np.rint(want[:, j])).all()
+                checked += 1
+            if agent != SUPPLIER:  # random orders: states off the policy's path
+                actions[:, k] = rng.integers(0, 12, 16)
+        rollout.step(actions)
+    assert checked == 60 * 3
+
+
+def test_the_search_finds_the_optimal_levels_from_an_untuned_start():
+    sc = get_scenario("serial_N2", horizon=300)
+    levels, _ = search_echelon_levels(sc, (15.0, 27.0), episodes=60)
+    assert levels == solve_scenario(sc).levels == (8.0, 21.0)
+
+
+@pytest.mark.parametrize(
+    "preset, change, message",
+    [
+        ("default", {}, "it has 2 stores"),
+        ("serial_N2", {"shortage": "lost_sales"}, "shortage is 'lost_sales'"),
+        ("serial_N2", {"in_transit_holding": False}, "in_transit_holding is false"),
+        (
+            "serial_N2",
+            {"actions.warehouse_max_order": 9},
+            "warehouse_max_order = 9 is too small",
+        ),
+    ],
+)
+def test_scenarios_the_solver_cannot_hold_are_refused_naming_why(
+    preset, change, message
+):
+    import dataclasses
+
+    sc = get_scenario(preset)
+    for key, value in change.items():
+        if key.startswith("actions."):
+            actions = dataclasses.replace(sc.actions, **{key[8:]: value})
+            sc = sc.replace(actions=actions)
+        else:
+            sc = sc.replace(**{key: value})
+    with pytest.raises(ValueError, match=message):
+        solve_scenario(sc)
+    with pytest.raises(ValueError, match=message):
+        echelon_policies(sc, (8.0, 21.0))
+
+
+def _with_offsets(name: str, k: int | None, **changes):
+    import dataclasses
+
+    sc = get_scenario(name, **changes)
+    return sc.replace(actions=dataclasses.replace(sc.actions, order_offsets=k))
+
+
+def test_order_offsets_adjust_the_demand_just_served():
+    """Action a orders d + a - k within 0..K, d the customer demand below the
+    node in the period just served; the orders and echelon layouts end with
+    that demand over the node's demand scale."""
+    import hmarl_env
+
+    sc = _with_offsets("serial_N2", 3)
+    env = hmarl_env.parallel_env(
+        sc, store_observation="orders", warehouse_observation="echelon"
+    )
+    assert env.action_space("store_1").n == env.action_space("warehouse_1").n == 7
+    obs, _ = env.reset(seed=4)
+    sim = env._sim
+    for a_store, a_wh in ((0, 6), (3, 3), (6, 0), (1, 5)):
+        d = float(sim.state_array[0, 6, 0])  # the store's demand just served
+        assert obs["store_1"][-1] * 5.0 == pytest.approx(d, abs=1e-5)
+        assert obs["warehouse_1"][-1] * 5.0 == pytest.approx(d, abs=1e-5)
+        obs, _, _, _, infos = env.step(
+            {"store_1": a_store, "warehouse_1": a_wh, "supplier_1": 0}
+        )
+        assert infos["store_1"]["ordered"] == max(d + a_store - 3, 0)
+        assert infos["warehouse_1"]["ordered"] == max(d + a_wh - 3, 0)
+
+
+def test_echelon_base_stock_by_offsets_plays_the_same_chain():
+    """With offsets wide enough never to bind, the heuristics' offsets order
+    exactly what their unit orders do: the same ledger, period by period."""
+    plain = _with_offsets("serial_N4", None, horizon=200)
+    wide = _with_offsets("serial_N4", 40, horizon=200)
+    levels = solve_scenario(plain).levels
+    costs = [
+        evaluate(
+            sc,
+            echelon_policies(sc, levels),
+            20,
+            seed=3,
+            store_observation="orders",
+            warehouse_observation="echelon",
+        )["total_cost"].to_numpy()
+        for sc in (plain, wide)
+    ]
+    assert np.array_equal(costs[0], costs[1])
+
+
+@pytest.mark.parametrize(
+    "actions, message",
+    [
+        (
+            {"store_max_order": 9, "order_offsets": 0},
+            "order_offsets must be an integer",
+        ),
+        (
+            {"store_max_order": 9, "order_offsets": 2.5},
+            "order_offsets must be an integer",
+        ),
+        ({"order_offsets": 2}, "set actions.store_max_order or"),
+    ],
+)
+def test_bad_order_offsets_are_refused_naming_the_field(actions, message):
+    from hmarl_env.scenario import Actions
+
+    with pytest.raises(ValueError, match=message):
+        Actions(**actions)
+
+
+def test_stores_ordering_by_offsets_need_a_layout_that_shows_the_demand():
+    import hmarl_env
+
+    with pytest.raises(ValueError, match="does not show the demand just served"):
+        hmarl_env.parallel_env(
+            _with_offsets("serial_N2", 3), store_observation="pipeline"
+        )

@@ -290,8 +290,8 @@ def load_policies(
             acting,
             seed,
         )
-    check_spaces(config.scenario, scenario, config.store_observation)
-    env = parallel_env(config.scenario, store_observation=config.store_observation)
+    check_spaces(config.scenario, scenario, **config.observations)
+    env = parallel_env(config.scenario, **config.observations)
     first = {}
     for agent in env.possible_agents:
         first.setdefault(config.phase.module_of(agent), agent)
@@ -308,10 +308,10 @@ def load_policies(
         heuristic=config.phase.heuristic,
         module=lambda mid: load_module(ckpt, mid, expect(mid)),
         heuristic_params=config.heuristic_params,
-        store_observation=config.store_observation,
         acting=config.ppo.acting if acting is None else acting,
         seed=seed,
         module_of=config.phase.module_of,
+        **config.observations,
     )
 
 
@@ -428,11 +428,17 @@ def assemble_policies(
     acting: str = "greedy",
     seed: int = 0,
     module_of: Any = module_id,
+    warehouse_observation: str = "local",
 ) -> dict[str, Any]:
     """Agent -> policy: a :class:`ModulePolicy` over ``module(mid)`` for learned
     module IDs (one per module, shared by its agents, acting as ``acting``
-    says), else the baselines set ``heuristic[mid]`` (tuned by default)."""
-    env = parallel_env(scenario, store_observation=store_observation)
+    says), else the baselines set ``heuristic[mid]`` (tuned by default), in
+    the observation layouts named."""
+    layouts = {
+        "store_observation": store_observation,
+        "warehouse_observation": warehouse_observation,
+    }
+    env = parallel_env(scenario, **layouts)
     modules: dict[str, ModulePolicy] = {}
     rules: dict[str, dict[str, Any]] = {}
     out: dict[str, Any] = {}
@@ -445,17 +451,25 @@ def assemble_policies(
         else:
             kind = heuristic.get(mid, "tuned")
             if kind not in rules:
-                rules[kind] = make_policies(
-                    scenario, kind, heuristic_params, store_observation
-                )
+                rules[kind] = make_policies(scenario, kind, heuristic_params, **layouts)
             out[agent] = rules[kind][agent]
     return out
 
 
-def check_spaces(run_scenario: Any, scenario: Any, store_observation: str) -> None:
-    """Refuse a scenario whose agents or observation shapes differ from the run's."""
-    a = parallel_env(run_scenario, store_observation=store_observation)
-    b = parallel_env(scenario, store_observation=store_observation)
+def check_spaces(
+    run_scenario: Any,
+    scenario: Any,
+    store_observation: str,
+    warehouse_observation: str = "local",
+) -> None:
+    """Refuse a scenario whose agents or observation shapes differ from the
+    run's (in the run's observation layouts)."""
+    layouts = {
+        "store_observation": store_observation,
+        "warehouse_observation": warehouse_observation,
+    }
+    a = parallel_env(run_scenario, **layouts)
+    b = parallel_env(scenario, **layouts)
     if a.possible_agents != b.possible_agents:
         raise ValueError(
             f"scenario {scenario.name!r} has agents {b.possible_agents}, but "

@@ -27,7 +27,10 @@ from analysis.runs.settings import (
     setting,
 )
 from baselines.tuned import load_tuned
-from hmarl_env.observations import store_observation_name
+from hmarl_env.observations import (
+    store_observation_name,
+    warehouse_observation_name,
+)
 from hmarl_env.registry import agent_names
 from hmarl_env.scenario import Scenario, scenario_from_dict
 from hmarl_env.utils.io import read_json, write_json_atomic
@@ -87,6 +90,7 @@ class RunConfig:
         timesteps: the budget, env steps.
         ppo: its PPO settings.
         store_observation: the stores' observation layout.
+        warehouse_observation: the warehouses' (``local`` or ``echelon``).
         ppo_preset: the named PPO settings it started from.
         runners: how rollouts were collected.
         heuristic_params: the tuned parameters its heuristic modules act with,
@@ -106,6 +110,7 @@ class RunConfig:
     timesteps: int
     ppo: PPOSettings
     store_observation: str = "pipeline"
+    warehouse_observation: str = "local"
     ppo_preset: str = "hmarl"
     runners: RunnerSettings = RunnerSettings()
     heuristic_params: dict[str, Any] | None = None
@@ -141,6 +146,15 @@ class RunConfig:
         """The run's options (:data:`RUN_OPTIONS`)."""
         return {k: getattr(self, k) for k in RUN_OPTIONS}
 
+    @property
+    def observations(self) -> dict[str, str]:
+        """The observation layouts, as the env, the rollout, the evaluator
+        and the heuristics take them (``**config.observations``)."""
+        return {
+            "store_observation": self.store_observation,
+            "warehouse_observation": self.warehouse_observation,
+        }
+
     def uses_tuned(self) -> bool:
         """Whether any heuristic module acts with tuned parameters."""
         return uses_tuned(self.phase, self.scenario)
@@ -153,6 +167,7 @@ class RunConfig:
             "seed": self.seed,
             "timesteps": self.timesteps,
             "store_observation": self.store_observation,
+            "warehouse_observation": self.warehouse_observation,
             "ppo_preset": self.ppo_preset,
             "ppo": asdict(self.ppo),
             "runners": asdict(self.runners),
@@ -192,6 +207,9 @@ class RunConfig:
                 ppo=ppo_from_dict(data["ppo"]),
                 store_observation=store_observation_name(
                     data.get("store_observation", "pipeline")
+                ),
+                warehouse_observation=warehouse_observation_name(
+                    data.get("warehouse_observation", "local")
                 ),
                 ppo_preset=ppo_preset(data.get("ppo_preset") or "reference"),
                 # runs recorded before the batched runner sampled with RLlib's

@@ -150,6 +150,8 @@ def serial() -> Scenario:
 #: serial instances with every node ordering whole units, by stage count:
 #: local holding costs and lead times from the store up, the store's
 #: stockout cost per unit backlogged and period, the demand per period
+#: the serial instances' order adjustments ``-k .. k`` (``order_offsets``)
+SERIAL_OFFSETS = 3
 SERIAL_INSTANCES: dict[int, dict[str, Any]] = {
     2: {
         "holding": (3.0, 1.0),
@@ -177,11 +179,18 @@ def serial_instance(stages: int) -> Scenario:
     Example 6.1, ``serial_N4``): ``store_1`` <- ``warehouse_1`` <- ... <-
     ``warehouse_<stages - 1>`` (the root), backorders, in-transit stock held
     at the shipper's rate, an uncapacitated supplier, and every node ordering
-    whole units ``0..K``: ``K`` is twice the demand's 1 - 1e-6 quantile, so
-    that an echelon base-stock policy, which orders what the stage below
-    ordered (in steady state, a period's demand), is never cut. Each node
-    starts with its lead time's mean demand on hand (the store one period
-    more). ``baselines.serial.solve_serial`` gives the optimum."""
+    whole units within ``0..K``: ``K`` is twice the demand's 1 - 1e-6
+    quantile, so that an echelon base-stock policy, which orders what the
+    stage below ordered (in steady state, a period's demand), is never cut.
+    A node's action adjusts the demand just served below it by ``-3 .. 3``
+    units (``actions.order_offsets``): echelon base-stock orders that demand
+    in steady state (offset 0), and a policy acting at random orders it on
+    average, where one ordering ``0..K`` at random floods every stage above
+    the store with orders it owes and never drains, and nothing it does
+    changes the cost any more. Episodes of 100 periods for training (the
+    benchmarks evaluate longer ones). Each node starts with its lead time's
+    mean demand on hand (the store one period more).
+    ``baselines.serial.solve_scenario`` gives the optimum."""
     from scipy import stats
 
     if stages not in SERIAL_INSTANCES:
@@ -213,10 +222,12 @@ def serial_instance(stages: int) -> Scenario:
     return Scenario(
         name=f"serial_N{stages}",
         nodes=tuple(nodes),
-        horizon=1000,
+        horizon=100,
         shortage="backorder",
         in_transit_holding=True,
-        actions=Actions(store_max_order=K, warehouse_max_order=K),
+        actions=Actions(
+            store_max_order=K, warehouse_max_order=K, order_offsets=SERIAL_OFFSETS
+        ),
     )
 
 

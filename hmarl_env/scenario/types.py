@@ -302,6 +302,15 @@ class Actions:
             instead, action ``a`` orders ``a`` units, ``0..K``
             (``Discrete(K + 1)``), as stores do with ``store_max_order``;
             ``None`` (the default): lots.
+        order_offsets: ``k``: nodes that order whole quantities (with
+            ``store_max_order`` or ``warehouse_max_order``) choose an
+            adjustment instead: action ``a`` (``Discrete(2k + 1)``) orders
+            ``d + a - k`` units, ``d`` the customer demand below the node in
+            the period just served (rounded), within ``0..K``: the "d + x"
+            actions of the beer-game learners (Oroojlooyjadid et al., 2022).
+            A policy acting at random then orders what is sold, on average,
+            where one ordering ``0..K`` at random floods the chain with
+            orders it never needed. ``None`` (the default): ``a`` units.
         warehouse_lot_periods: lots that scale with each warehouse: a
             warehouse orders this many periods of the mean demand it serves
             (``warehouse_order_lots`` is then unused), so a central warehouse
@@ -323,6 +332,7 @@ class Actions:
     supplier_fulfil_fractions: tuple[float, ...] = (1.0, 0.8, 0.0)
     store_max_order: int | None = None
     warehouse_max_order: int | None = None
+    order_offsets: int | None = None
     warehouse_lot_periods: tuple[float, ...] | None = None
     catalogue_cover: tuple[float, ...] = (
         0.0,
@@ -353,13 +363,30 @@ class Actions:
                     f"actions.{name} must be an integer in [1, {MAX_ACTIONS}] "
                     f"({who} order 0..K units, Discrete(K + 1)), got {K!r}"
                 )
+        k = self.order_offsets
+        if k is not None:
+            if (
+                isinstance(k, bool)
+                or not isinstance(k, int)
+                or not 1 <= k <= (MAX_ACTIONS - 1) // 2
+            ):
+                raise ValueError(
+                    "actions.order_offsets must be an integer in [1, "
+                    f"{(MAX_ACTIONS - 1) // 2}] (orders d - k .. d + k, "
+                    f"Discrete(2k + 1)), got {k!r}"
+                )
+            if self.store_max_order is None and self.warehouse_max_order is None:
+                raise ValueError(
+                    "actions.order_offsets adjusts orders of whole quantities: "
+                    "set actions.store_max_order or actions.warehouse_max_order"
+                )
         if self.warehouse_max_order is not None and self.warehouse_lot_periods:
             raise ValueError(
                 "actions.warehouse_max_order and actions.warehouse_lot_periods both "
                 "say what a warehouse orders: give one"
             )
         for f in dataclasses.fields(self):
-            if f.name in ("store_max_order", "warehouse_max_order"):
+            if f.name in ("store_max_order", "warehouse_max_order", "order_offsets"):
                 continue
             raw = getattr(self, f.name)
             if raw is None and f.name in ("warehouse_lot_periods", "catalogue_safety"):
@@ -391,16 +418,32 @@ class Actions:
         """Whether a store's action is an order quantity (``store_max_order``)."""
         return self.store_max_order is not None
 
+    def max_order(self, values: str) -> int | None:
+        """``K`` of the nodes whose actions index the field ``values``, or
+        ``None`` where they do not order whole quantities."""
+        return {
+            "store_order_multipliers": self.store_max_order,
+            "warehouse_order_lots": self.warehouse_max_order,
+        }.get(values)
+
+    def offsets(self, values: str) -> bool:
+        """Whether the nodes whose actions index ``values`` order by
+        adjustments around the demand below them (``order_offsets``)."""
+        return self.order_offsets is not None and self.max_order(values) is not None
+
     def choices(self, values: str, serves: float | None = None) -> tuple[float, ...]:
         """What each action of the field ``values`` means (a registry role's
         :attr:`~hmarl_env.registry.Role.action_values`): its values, or for
-        stores ordering quantities ``0, 1, .., K`` units, or for warehouses
-        with ``warehouse_lot_periods`` those periods of ``serves``, the mean
-        demand the warehouse serves."""
-        if values == "store_order_multipliers" and self.store_orders_quantities:
-            return tuple(float(q) for q in range(self.store_max_order + 1))
-        if values == "warehouse_order_lots" and self.warehouse_max_order is not None:
-            return tuple(float(q) for q in range(self.warehouse_max_order + 1))
+        nodes ordering quantities ``0, 1, .., K`` units (with
+        ``order_offsets``: the adjustments ``-k .. k`` to the demand below
+        them), or for warehouses with ``warehouse_lot_periods`` those periods
+        of ``serves``, the mean demand the warehouse serves."""
+        K = self.max_order(values)
+        if K is not None and self.order_offsets is not None:
+            k = self.order_offsets
+            return tuple(float(a - k) for a in range(2 * k + 1))
+        if K is not None:
+            return tuple(float(q) for q in range(K + 1))
         if values == "warehouse_order_lots" and self.warehouse_lot_periods:
             if serves is None:
                 raise ValueError(
