@@ -294,3 +294,26 @@ def test_stores_ordering_by_offsets_need_a_layout_that_shows_the_demand():
         hmarl_env.parallel_env(
             _with_offsets("serial_N2", 3), store_observation="pipeline"
         )
+
+
+#: Shang & Song (2003), Table 1, rows 1, 9, 17 and 25 (as stockpyl encodes
+#: them): four stages, Poisson demand of rate 16, transport lead time 0.25
+#: per stage, echelon holding costs from the store up, backorder cost p per
+#: unit and time; the optimal echelon base-stock levels and cost rate.
+SHANG_SONG = {
+    1: ((0.25, 0.25, 0.25, 0.25), 9.0, (8, 13, 18, 22), 12.688),
+    9: ((0.25, 2.5, 2.5, 0.25), 9.0, (9, 10, 13, 19), 53.008),
+    17: ((0.25, 0.25, 0.25, 0.25), 99.0, (11, 17, 22, 27), 16.206),
+    25: ((0.25, 2.5, 2.5, 0.25), 99.0, (11, 14, 18, 26), 74.564),
+}
+
+
+@pytest.mark.parametrize("row", sorted(SHANG_SONG))
+def test_shang_and_songs_table_1(row):
+    """A period of 0.25 time units: demand Poisson(4) a period, one period
+    of lead time a stage; costs per unit time give the cost rate."""
+    echelon, p, levels, cost = SHANG_SONG[row]
+    local = np.cumsum(echelon[::-1])[::-1]  # h_j = e_j + e_{j+1} + ...
+    sol = solve_serial(tuple(local), (1, 1, 1, 1), p, 4.0, demand="poisson")
+    assert sol.levels == levels
+    assert sol.cost == pytest.approx(cost, abs=5e-4)
