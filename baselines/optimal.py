@@ -143,6 +143,13 @@ def instance_of(scenario: Scenario) -> Instance:
         raise ValueError(
             f"the exact solver needs Poisson demand; {where} has {node.demand!r}"
         )
+    if node.lead_time < 2:
+        raise ValueError(
+            f"the exact solver needs at least one demand between an order and "
+            f"its arrival (Zipkin's L >= 1, a store lead_time >= 2); {where} has "
+            f"lead_time {node.lead_time} (with backorders, baselines.fixed_cost "
+            "solves L = 0)"
+        )
     K = sc.actions.store_max_order
     if K is None:
         raise ValueError(
@@ -191,7 +198,10 @@ class SingleStage:
 
     Args:
         scenario: a single-stage scenario (preset name, file or object).
-        cap: largest inventory position after ordering (default ``S_bar + 2``).
+        cap: largest inventory position after ordering (default ``S_bar + 2``,
+            plus twice the economic order quantity ``sqrt(2 fixed mean / h)``
+            where orders cost a fixed amount; the net-stock floor of
+            backorders moves down as far).
         max_order: the largest order (default: the scenario's
             ``actions.store_max_order``); given, the scenario is taken with it,
             so that :meth:`policy` acts in a scenario whose actions reach it.
@@ -221,13 +231,18 @@ class SingleStage:
         ratio = ins.penalty / (ins.penalty + ins.holding)
         #: Morton's bound: no optimal policy orders above this position
         self.s_bar = int(stats.poisson.ppf(ratio, mu * (L + 1)))
-        self.cap = int(cap) if cap is not None else self.s_bar + 2
+        # a fixed order cost raises S above S_bar by about an EOQ (and s below)
+        lot = math.ceil(2 * math.sqrt(2 * ins.fixed * mu / ins.holding))
+        self.cap = int(cap) if cap is not None else self.s_bar + 2 + lot
         if self.cap < 1:
             raise ValueError(f"cap must be at least 1, got {cap!r}")
         self.d_max = int(stats.poisson.isf(_DEMAND_TAIL, mu)) + 1
         if ins.backorder:  # net stock this far below S_bar is (almost) never seen
             self.x_min = (
-                self.s_bar - int(stats.poisson.isf(_DEMAND_TAIL, mu * (L + 1))) - 1
+                self.s_bar
+                - int(stats.poisson.isf(_DEMAND_TAIL, mu * (L + 1)))
+                - 1
+                - lot
             )
         else:
             self.x_min = 0

@@ -70,6 +70,7 @@ __all__ = [
     "Offsets",
     "OrderUpToStore",
     "Policy",
+    "SSStore",
     "SSWarehouse",
     "RuleBasedStore",
     "default_ss_levels",
@@ -275,6 +276,33 @@ class OrderUpToStore:
         if self.offsets is not None:
             return self.offsets.action(order, obs)
         return order.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class SSStore:
+    """(s, S) for a store ordering whole quantities: when the inventory
+    position (as :class:`OrderUpToStore` reads it) is at most ``s``, order up
+    to ``S``, within ``0 .. max_order``; otherwise nothing. The optimum with a
+    fixed order cost and backorders (:mod:`baselines.fixed_cost`)."""
+
+    s: float
+    S: float
+    position_of: OrderUpToStore
+    role: str = "store"
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.s) and math.isfinite(self.S) and self.s < self.S):
+            raise ValueError(
+                f"SSStore needs finite s < S, got s={self.s!r}, S={self.S!r}"
+            )
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        y = self.position_of.position(obs)
+        # positions come from float32 observations: a unit's thousandth apart
+        order = np.where(y <= self.s + 1e-3, np.rint(self.S - y), 0.0)
+        order = np.clip(order, 0, self.position_of.max_order)
+        offsets = self.position_of.offsets
+        return order.astype(np.int64) if offsets is None else offsets.action(order, obs)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,6 @@ from hmarl_env.scenario.types import (
     Scenario,
     ShortageMode,
     Supplier,
-    _check_count,
 )
 
 __all__ = [
@@ -294,10 +293,12 @@ def hierarchy() -> Scenario:
     )
 
 
-#: ``lost_sales_L<L>_p<p>`` (``backorder_..``), optionally ``_mean<m>``: a
-#: single-stage instance by name (:func:`single_stage`)
+#: ``lost_sales_L<L>_p<p>`` (``backorder_..``), optionally ``_K<k>`` (a fixed
+#: order cost) and ``_mean<m>``: a single-stage instance by name
+#: (:func:`single_stage`)
 _SINGLE_STAGE = re.compile(
     r"(lost_sales|backorder)_L([0-9]+)_p([0-9]+(?:\.[0-9]+)?)"
+    r"(?:_K([0-9]+(?:\.[0-9]+)?))?"
     r"(?:_mean([0-9]+(?:\.[0-9]+)?))?"
 )
 
@@ -308,6 +309,7 @@ def single_stage(
     mean: float = 5.0,
     shortage: ShortageMode = "lost_sales",
     horizon: int = 100,
+    fixed: float = 0.0,
 ) -> Scenario:
     """One store ordering whole units from an uncapacitated supplier: the
     single-stage system of inventory theory, in Zipkin's (2008) conventions.
@@ -353,12 +355,27 @@ def single_stage(
     makes the larger part of a period's cost; the ledger and every evaluation
     keep the realised costs). Replace ``rewards`` for the realised cost.
 
+    A fixed order cost (``fixed``, per period in which the store orders:
+    Scarf's setup cost ``K``) makes ordering in lots pay; the optimum is then
+    an (s, S) policy with backorders (:mod:`baselines.fixed_cost`) and comes
+    from the dynamic program for both (:mod:`baselines.optimal`). Such an
+    instance orders up to ``K = ceil(2 * EOQ) + q`` units, the economic order
+    quantity ``sqrt(2 fixed mean / h)`` twice over plus the demand's ``1 -
+    1e-6`` quantile ``q``: an (s, S) policy orders ``S - s`` plus what a
+    period's demand took below ``s``, and ``S - s`` stays near the EOQ (the
+    solvers check that the bound does not bind).
+
     Loadable by name: ``lost_sales_L4_p39`` (``L = 4``, ``p = 39``, mean 5),
-    ``backorder_L2_p9_mean10``.
+    ``backorder_L2_p9_mean10``, ``backorder_L0_p9_K64_mean10`` (a fixed cost
+    of 64: Zheng & Federgruen's table).
     """
     from scipy import stats
 
-    _check_count("single_stage", "lead_time", lead_time)
+    if isinstance(lead_time, bool) or not isinstance(lead_time, int) or lead_time < 0:
+        raise ValueError(
+            f"single_stage.lead_time must be an integer >= 0 (Zipkin's L: the "
+            f"demands between an order and its arrival), got {lead_time!r}"
+        )
     _check_finite("single_stage", "penalty", penalty, strict=True)
     _check_finite("single_stage", "mean", mean, strict=True)
     if shortage not in ("lost_sales", "backorder"):
@@ -366,14 +383,20 @@ def single_stage(
             f"single_stage.shortage must be 'lost_sales' or 'backorder', got "
             f"{shortage!r}"
         )
-    if shortage == "lost_sales":
+    _check_finite("single_stage", "fixed", fixed)
+    if fixed > 0:  # (s, S): S - s near the EOQ, plus a period's demand
+        eoq = math.sqrt(2 * fixed * mean)
+        K = math.ceil(2 * eoq) + int(stats.poisson.isf(1e-6, mean))
+    elif shortage == "lost_sales":
         K = math.ceil(2 * mean) + 1
     else:  # the optimum is base-stock, whose order is the last demand
         K = int(stats.poisson.isf(1e-6, mean)) + 1
     level = float(stats.poisson.ppf(penalty / (penalty + 1.0), mean * (lead_time + 1)))
     pipeline = mean * lead_time
-    name = f"{shortage}_L{lead_time}_p{penalty:g}" + (
-        "" if mean == 5.0 else f"_mean{mean:g}"
+    name = (
+        f"{shortage}_L{lead_time}_p{penalty:g}"
+        + (f"_K{fixed:g}" if fixed > 0 else "")
+        + ("" if mean == 5.0 else f"_mean{mean:g}")
     )
     return Scenario(
         name=name,
@@ -384,6 +407,7 @@ def single_stage(
                 lead_time=lead_time + 1,
                 holding_cost=1.0,
                 stockout_cost=float(penalty),
+                fixed_order_cost=float(fixed),
                 initial_inventory=max(level - pipeline, mean),
                 initial_pipeline=float(mean),
                 demand=Poisson(float(mean)),
@@ -502,5 +526,7 @@ def preset(name: str) -> Scenario | None:
     m = _SINGLE_STAGE.fullmatch(name)
     if m is None:
         return None
-    shortage, L, p, mean = m.groups()
-    return single_stage(int(L), float(p), float(mean or 5.0), shortage)
+    shortage, L, p, fixed, mean = m.groups()
+    return single_stage(
+        int(L), float(p), float(mean or 5.0), shortage, fixed=float(fixed or 0.0)
+    )
