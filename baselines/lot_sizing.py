@@ -7,18 +7,24 @@ the start of a period (arriving at once); a lot costs ``setup`` to order and
 each unit carried from one period to the next costs ``holding``. Each rule
 returns the order quantities per period and the plan's cost. They are the
 building blocks of rolling-horizon policies on a forecast (a lot sized on
-the next periods' forecast, reordered each period).
+the next periods' forecast, reordered each period): :class:`RollingLotStore`
+makes each rule a store's policy in the env.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from baselines.policies import OrderUpToStore
+
 __all__ = [
+    "RULES",
     "LotPlan",
+    "RollingLotStore",
     "least_unit_cost",
     "part_period_balancing",
     "plan_cost",
@@ -168,3 +174,89 @@ def part_period_balancing(
         return more < now
 
     return _greedy(d, setup, holding, keep)
+
+
+#: the rules by name, as the rolling-horizon policy and the benchmark name them
+RULES = {
+    "wagner_whitin": wagner_whitin,
+    "silver_meal": silver_meal,
+    "least_unit_cost": least_unit_cost,
+    "part_period_balancing": part_period_balancing,
+}
+
+
+@dataclass(frozen=True)
+class RollingLotStore:
+    """A lot-sizing rule as a store's policy, on a rolling horizon.
+
+    At each decision (after the period's demand) the store projects what it
+    will hold when an order placed now arrives, ``lead_time - 1`` periods of
+    forecast demand later: its inventory position (as ``position_of`` reads
+    it) less that demand, less the ``safety`` stock it keeps for demand
+    above the forecast. The periods from the arrival on need the forecast
+    each; what the projected stock covers is netted from the front. If the
+    arrival period itself needs stock, the rule plans lots for the next
+    ``horizon`` periods of net requirements and the store orders the first
+    lot (rounded up to whole units, at most ``max_order``); otherwise it
+    orders nothing, and a later decision will. Each period plans afresh.
+
+    Attributes:
+        rule: a name of :data:`RULES`.
+        setup, holding: the rule's costs: the fixed cost of an order and the
+            holding cost per unit and period.
+        forecast: the demand forecast per period (a stationary store: its
+            mean).
+        lead_time: the store's lead time (periods from an order to its
+            arrival).
+        safety: units kept above the forecast.
+        horizon: periods each plan covers.
+        position_of: the store's order-up-to policy, whose ``position``
+            reads the inventory position from its observation and whose
+            ``max_order`` and ``offsets`` say how it orders.
+    """
+
+    rule: str
+    setup: float
+    holding: float
+    forecast: float
+    lead_time: int
+    safety: float
+    horizon: int
+    position_of: OrderUpToStore
+    role: str = "store"
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"rule must be one of {sorted(RULES)}, got {self.rule!r}")
+        if not (math.isfinite(self.forecast) and self.forecast > 0):
+            raise ValueError(f"forecast must be > 0, got {self.forecast!r}")
+        if not (isinstance(self.horizon, int) and self.horizon >= 2):
+            raise ValueError(f"horizon must be an integer >= 2, got {self.horizon!r}")
+        if not (math.isfinite(self.safety) and self.safety >= 0):
+            raise ValueError(
+                f"safety must be a finite number >= 0, got {self.safety!r}"
+            )
+
+    def lot(self, available: float) -> float:
+        """The first lot of a plan whose projected stock at arrival, beyond
+        the safety stock, is ``available`` (0 where the arrival period is
+        covered)."""
+        f = self.forecast
+        if available >= f:
+            return 0.0
+        cum = f * np.arange(1, self.horizon + 1)
+        net = np.diff(np.clip(cum - max(available, 0.0), 0.0, None), prepend=0.0)
+        plan = RULES[self.rule](net, self.setup, self.holding)
+        # a backlog beyond the stock at hand is owed on arrival as well
+        return float(plan.orders[0]) + max(-available, 0.0)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        y = self.position_of.position(obs)
+        ahead = (self.lead_time - 1) * self.forecast + self.safety
+        available = np.round(y - ahead, 6)
+        order = np.zeros_like(y)
+        for a in np.unique(available):  # positions repeat across replicas
+            order[available == a] = self.lot(float(a))
+        order = np.clip(np.ceil(order - 1e-9), 0, self.position_of.max_order)
+        offsets = self.position_of.offsets
+        return order.astype(np.int64) if offsets is None else offsets.action(order, obs)

@@ -99,3 +99,68 @@ def test_bad_input_is_refused_with_the_field_named(args, message):
         wagner_whitin(*args)
     with pytest.raises(ValueError, match="falls short"):
         plan_cost([0.0, 5.0], [3.0, 1.0], 1.0, 1.0)
+
+
+def _rolling(rule: str, **changes):
+    from baselines.lot_sizing import RollingLotStore
+    from baselines.policies import make_policies
+    from hmarl_env import get_scenario
+
+    sc = get_scenario("backorder_L1_p9_K50", horizon=300)
+    store = make_policies(sc, "base_stock", None, "orders")["store_1"]
+    args = dict(
+        rule=rule,
+        setup=30.0,
+        holding=1.0,
+        forecast=10.0,
+        lead_time=2,
+        safety=0.0,
+        horizon=12,
+        position_of=store,
+    )
+    return sc, RollingLotStore(**{**args, **changes})
+
+
+def test_a_rolling_lot_nets_the_stock_at_arrival_hand_worked():
+    """Forecast 10 a period, setup 30, holding 1: Silver-Meal covers two
+    periods (30, then (30 + 10) / 2 = 20, then (30 + 10 + 20) / 3 = 20, no
+    better). Stock of 4 at arrival leaves 6 of the first period: a lot of
+    6 + 10; stock of 12 covers it: no order; a backlog of 3 is owed on top."""
+    _, store = _rolling("silver_meal")
+    assert store.lot(0.0) == 20.0
+    assert store.lot(4.0) == 16.0
+    assert store.lot(12.0) == 0.0
+    assert store.lot(-3.0) == 23.0
+
+
+def test_rolling_lot_stores_order_in_lots_near_the_optimum():
+    """On a fixed-cost instance every rule, as a policy in the simulator,
+    orders in few periods and costs within 10% of the exact optimum."""
+    from baselines.evaluate import evaluate
+    from baselines.lot_sizing import RULES
+    from baselines.optimal import SingleStage
+    from baselines.policies import make_policies
+
+    sc, _ = _rolling("silver_meal")
+    optimum = SingleStage(sc).solve().cost
+    base = make_policies(sc, "base_stock", None, "orders")
+    for rule in RULES:
+        _, store = _rolling(rule, setup=50.0, forecast=5.0, safety=2.0)
+        df = evaluate(
+            sc, {**base, "store_1": store}, 8, seed=0, store_observation="orders"
+        )
+        row = df[df["agent"] == "store_1"]
+        cost = row["total_cost"].mean() / sc.horizon
+        assert cost < 1.1 * optimum, (rule, cost, optimum)
+        # what is neither holding nor stockout is the fixed cost: 50 an order
+        fixed = row["total_cost"] - row["holding_cost"] - row["stockout_cost"]
+        assert fixed.sum() / 50.0 < 0.3 * len(row) * sc.horizon, rule
+
+
+def test_a_rolling_lot_store_refuses_bad_settings():
+    with pytest.raises(ValueError, match="rule must be one of"):
+        _rolling("eoq")
+    with pytest.raises(ValueError, match="horizon must be an integer >= 2"):
+        _rolling("silver_meal", horizon=1)
+    with pytest.raises(ValueError, match="safety must be a finite number >= 0"):
+        _rolling("silver_meal", safety=-1.0)

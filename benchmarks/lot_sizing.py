@@ -1,0 +1,217 @@
+"""Lot sizing where orders cost a fixed amount: the exact optimum, the best
+(s, S) and the classic lot-sizing rules on a rolling horizon.
+
+How to run:
+    python benchmarks/lot_sizing.py
+    python benchmarks/lot_sizing.py --instances backorder_L1_p9_K50 --episodes 100
+
+For each fixed-cost single-stage instance (both shortage modes, small and
+large fixed costs; ``--instances`` for others): the optimal cost per period
+from the average-cost dynamic program (:mod:`baselines.optimal`, any
+policy); the best (s, S) (backorders: Zheng & Federgruen's optimum,
+:mod:`baselines.fixed_cost`; lost sales: a coordinate search from the
+backorder twin's optimum, each pair evaluated exactly by the same program);
+and each lot-sizing rule as a store's rolling-horizon policy
+(:class:`baselines.lot_sizing.RollingLotStore`, a 12-period plan on the mean
+demand), its safety stock ``z sqrt(mean * lead_time)`` with ``z`` chosen on
+training episodes (seeds from 0) from a grid. Every policy is then simulated
+on the same held-out episodes (seeds from 1,000,000, ``--horizon`` periods
+each): mean cost per period with its 95% CI, and the gap to the optimal
+policy simulated on the same episodes (paired), in percent of the optimum.
+
+Writes ``results/benchmarks/lot_sizing.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from baselines.evaluate import evaluate  # noqa: E402
+from baselines.fixed_cost import optimal_ss, ss_policies  # noqa: E402
+from baselines.lot_sizing import RULES, RollingLotStore  # noqa: E402
+from baselines.optimal import SingleStage  # noqa: E402
+from baselines.policies import SSStore, make_policies  # noqa: E402
+from benchmarks._tables import ci, fmt  # noqa: E402
+from hmarl_env import get_scenario  # noqa: E402
+from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
+from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
+
+INSTANCES = (
+    "backorder_L1_p9_K10",
+    "backorder_L1_p9_K50",
+    "backorder_L2_p19_K25",
+    "lost_sales_L1_p9_K10",
+    "lost_sales_L1_p9_K50",
+    "lost_sales_L2_p19_K25",
+)
+#: the safety factors searched for each rule, on training episodes
+SAFETY = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5)
+PLAN = 12
+
+
+def per_period(scenario, policies, episodes: int, seed: int) -> np.ndarray:
+    df = evaluate(scenario, policies, episodes, seed=seed, store_observation="orders")
+    return df[df["agent"] == "store_1"]["total_cost"].to_numpy() / scenario.horizon
+
+
+def best_ss_exact(
+    solver: SingleStage, start: tuple[int, int]
+) -> tuple[int, int, float]:
+    """The best (s, S) by coordinate search from ``start``, each pair's cost
+    exact (the program's stationary evaluation)."""
+    position, K = solver.position, solver.K
+    cache: dict[tuple[int, int], float] = {}
+
+    def cost(s: int, S: int) -> float:
+        if (s, S) not in cache:
+            table = np.where(position <= s, np.clip(S - position, 0, K), 0)
+            cache[(s, S)] = solver.evaluate(table, f"(s, S) = ({s}, {S})").cost
+        return cache[(s, S)]
+
+    s, S = start
+    improved = True
+    while improved:
+        improved = False
+        for ds, dS in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            while S + dS > s + ds and cost(s + ds, S + dS) < cost(s, S):
+                s, S, improved = s + ds, S + dS, True
+    return s, S, cost(s, S)
+
+
+def instance_row(name: str, episodes: int, horizon: int, train: int) -> dict:
+    sc = get_scenario(name, horizon=horizon)
+    node = sc.nodes[0]
+    mu, L = float(node.demand.mean), node.lead_time
+    start = time.perf_counter()
+    solver = SingleStage(sc)
+    optimum = solver.solve()
+    solve_s = time.perf_counter() - start
+    twin = optimal_ss(
+        node.holding_cost, node.stockout_cost, node.fixed_order_cost, mu, L - 1
+    )
+    if sc.shortage == "backorder":
+        s, S, exact = twin.s, twin.S, twin.cost
+    else:
+        s, S, exact = best_ss_exact(solver, (twin.s, twin.S))
+    base = make_policies(sc, "base_stock", None, "orders")
+    store = base["store_1"]
+    policies = {
+        "optimal": {**base, "store_1": solver.policy(optimum)},
+        "best_ss": ss_policies(sc)
+        if sc.shortage == "backorder"
+        else {**base, "store_1": SSStore(s, S, store)},
+    }
+    chosen = {}
+    for rule in RULES:
+        scores = {}
+        for z in SAFETY:
+            trial = RollingLotStore(
+                rule,
+                node.fixed_order_cost,
+                node.holding_cost,
+                mu,
+                L,
+                z * math.sqrt(mu * L),
+                PLAN,
+                store,
+            )
+            scores[z] = per_period(sc, {**base, "store_1": trial}, train, 0).mean()
+        z = min(scores, key=scores.get)
+        chosen[rule] = z
+        policies[rule] = {
+            **base,
+            "store_1": RollingLotStore(
+                rule,
+                node.fixed_order_cost,
+                node.holding_cost,
+                mu,
+                L,
+                z * math.sqrt(mu * L),
+                PLAN,
+                store,
+            ),
+        }
+    sims = {k: per_period(sc, p, episodes, HELD_OUT_SEED) for k, p in policies.items()}
+    row = {
+        "instance": name,
+        "optimal": {"cost": optimum.cost, "seconds": solve_s},
+        "best_ss": {"s": int(s), "S": int(S), "cost": float(exact)},
+        "safety_factor": chosen,
+        "simulated": {k: ci(v) for k, v in sims.items()},
+        "gap_pct": {
+            k: ci(100 * (v - sims["optimal"]) / optimum.cost)
+            for k, v in sims.items()
+            if k != "optimal"
+        },
+    }
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--horizon", type=int, default=1000)
+    parser.add_argument(
+        "--train-episodes", type=int, default=50, help="episodes choosing each z"
+    )
+    parser.add_argument("--instances", nargs="+", default=list(INSTANCES))
+    args = parser.parse_args(argv)
+    for flag, v in (
+        ("--episodes", args.episodes),
+        ("--horizon", args.horizon),
+        ("--train-episodes", args.train_episodes),
+    ):
+        if v < 2:
+            parser.error(f"{flag} must be at least 2, got {v}")
+    rows = []
+    for name in args.instances:
+        try:
+            rows.append(
+                instance_row(name, args.episodes, args.horizon, args.train_episodes)
+            )
+        except ValueError as exc:
+            parser.error(f"--instances {name}: {exc}")
+        print(f"{name}: done", file=sys.stderr, flush=True)
+    print(
+        f"cost per period; simulated: {args.episodes} held-out episodes x "
+        f"{args.horizon} periods, mean ± 95% CI; gap: paired with the simulated "
+        "optimal policy, % of the optimum\n"
+    )
+    names = ["best_ss", *RULES]
+    print(
+        "| instance | optimum (exact) | best (s, S) exact | simulated optimum | "
+        + " | ".join(f"{k} gap %" for k in names)
+        + " |"
+    )
+    print("|---" * (4 + len(names)) + "|")
+    for r in rows:
+        b = r["best_ss"]
+        print(
+            f"| {r['instance']} | {r['optimal']['cost']:.3f} "
+            f"| ({b['s']}, {b['S']}) {b['cost']:.3f} "
+            f"| {fmt(r['simulated']['optimal'])} | "
+            + " | ".join(
+                fmt(r["gap_pct"][k], 2)
+                + (f" (z {r['safety_factor'][k]:g})" if k in RULES else "")
+                for k in names
+            )
+            + " |"
+        )
+    path = write_json_atomic(
+        results_dir() / "benchmarks" / "lot_sizing.json",
+        {"episodes": args.episodes, "horizon": args.horizon, "rows": rows},
+    )
+    print(f"\nwritten to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
