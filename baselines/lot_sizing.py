@@ -24,6 +24,7 @@ from baselines.policies import OrderUpToStore
 __all__ = [
     "RULES",
     "LotPlan",
+    "GeneticLotStore",
     "RollingLotStore",
     "least_unit_cost",
     "part_period_balancing",
@@ -258,5 +259,134 @@ class RollingLotStore:
         for a in np.unique(available):  # positions repeat across replicas
             order[available == a] = self.lot(float(a))
         order = np.clip(np.ceil(order - 1e-9), 0, self.position_of.max_order)
+        offsets = self.position_of.offsets
+        return order.astype(np.int64) if offsets is None else offsets.action(order, obs)
+
+
+@dataclass(frozen=True)
+class GeneticLotStore:
+    """An adaptive genetic algorithm for stochastic lot sizing over a short
+    horizon, as a store's policy.
+
+    At each decision the store projects its stock at the arrival of an
+    order placed now (as :class:`RollingLotStore` does, without a safety
+    stock) and searches plans for the next ``horizon`` periods: a plan says
+    in which periods an order arrives (a bit each); an order brings the
+    expected stock up to the mean demand until the next order plus
+    ``safety`` units. A plan's cost is its sample average over ``scenarios``
+    demand paths drawn from the store's own demand (Poisson, ``mean`` a
+    period): setup, holding, and the shortage penalty, backlogged or lost as
+    the scenario says. The population evolves by tournament selection,
+    one-point crossover, bit-flip mutation and elitism, with adaptive rates
+    (Srinivas & Patnaik, 1994: plans better than the population's mean
+    cross and mutate less, the worse more). The store orders the plan's
+    first order, if it has one.
+
+    The decision depends on the state only through the projected stock, so
+    each value is searched once (from a generator seeded by ``seed`` and the
+    value: reproducible) and remembered.
+    """
+
+    setup: float
+    holding: float
+    penalty: float
+    backorder: bool
+    mean: float
+    lead_time: int
+    safety: float
+    horizon: int
+    position_of: OrderUpToStore
+    population: int = 24
+    generations: int = 20
+    scenarios: int = 40
+    seed: int = 0
+    role: str = "store"
+    _memo: dict = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        for name in ("population", "generations", "scenarios", "horizon"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 2:
+                raise ValueError(f"{name} must be an integer >= 2, got {v!r}")
+        if not (math.isfinite(self.mean) and self.mean > 0):
+            raise ValueError(f"mean must be > 0, got {self.mean!r}")
+        object.__setattr__(self, "_memo", {})
+
+    def _quantities(self, plans: np.ndarray, start: float) -> np.ndarray:
+        """The order of each plan in each period ``(P, H)``: at an arrival,
+        up to the expected demand until the next arrival plus ``safety``."""
+        P, H = plans.shape
+        q = np.zeros((P, H))
+        expected = np.full(P, float(start))
+        nxt = np.full(P, H)
+        until = np.empty((P, H), dtype=np.int64)
+        for k in range(H - 1, -1, -1):  # the next arrival after k
+            until[:, k] = nxt
+            nxt = np.where(plans[:, k], k, nxt)
+        for k in range(H):
+            need = self.mean * (until[:, k] - k) + self.safety - expected
+            q[:, k] = np.where(plans[:, k], np.maximum(np.ceil(need), 0.0), 0.0)
+            expected = expected + q[:, k] - self.mean
+            if not self.backorder:
+                expected = np.maximum(expected, 0.0)
+        return q
+
+    def _costs(self, plans: np.ndarray, start: float, demand: np.ndarray) -> np.ndarray:
+        """Each plan's sample-average cost over the demand paths ``(N, H)``."""
+        q = self._quantities(plans, start)
+        stock = np.full((plans.shape[0], demand.shape[0]), float(start))
+        cost = self.setup * (q > 0).sum(axis=1)[:, None] * np.ones_like(stock)
+        for k in range(plans.shape[1]):
+            stock = stock + q[:, k, None] - demand[None, :, k]
+            short = np.maximum(-stock, 0.0)
+            cost = cost + self.holding * np.maximum(stock, 0.0) + self.penalty * short
+            if not self.backorder:
+                stock = np.maximum(stock, 0.0)
+        return cost.mean(axis=1)
+
+    def lot(self, available: float) -> float:
+        """The first order of the best plan found from projected stock
+        ``available`` at the arrival of an order placed now."""
+        key = round(float(available), 6)
+        if key in self._memo:
+            return self._memo[key]
+        rng = np.random.default_rng([self.seed, int(round(key * 1000)) & 0xFFFFFFFF])
+        H, P = self.horizon, self.population
+        demand = rng.poisson(self.mean, size=(self.scenarios, H)).astype(np.float64)
+        plans = rng.random((P, H)) < 0.5
+        plans[0] = False  # never order in the horizon
+        plans[1] = True  # order every period
+        costs = self._costs(plans, key, demand)
+        for _ in range(self.generations):
+            fit = -costs
+            best, avg = fit.max(), fit.mean()
+            spread = max(best - avg, 1e-12)
+            # adaptive rates: the better a parent, the less it changes
+            pc = np.where(fit >= avg, 0.9 * (best - fit) / spread, 0.9)
+            pm = np.where(fit >= avg, 0.5 * (best - fit) / spread, 0.5) / H
+            a, b = rng.integers(0, P, (2, P))
+            parents = np.where((costs[a] < costs[b])[:, None], plans[a], plans[b])
+            pi = np.where(costs[a] < costs[b], a, b)
+            mates = parents[rng.permutation(P)]
+            cut = rng.integers(1, H, P)
+            cross = rng.random(P) < pc[pi]
+            child = np.where(
+                cross[:, None] & (np.arange(H)[None, :] >= cut[:, None]), mates, parents
+            )
+            child ^= rng.random((P, H)) < pm[pi][:, None]
+            child[0] = plans[np.argmin(costs)]  # elitism
+            plans, costs = child, self._costs(child, key, demand)
+        best = plans[np.argmin(costs)]
+        q = self._quantities(best[None, :], key)[0, 0]
+        self._memo[key] = float(q)
+        return float(q)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        y = self.position_of.position(obs)
+        available = np.round(y - (self.lead_time - 1) * self.mean, 6)
+        order = np.zeros_like(y)
+        for a in np.unique(available):
+            order[available == a] = self.lot(float(a))
+        order = np.clip(order, 0, self.position_of.max_order)
         offsets = self.position_of.offsets
         return order.astype(np.int64) if offsets is None else offsets.action(order, obs)

@@ -51,12 +51,12 @@ from analysis.runs.settings import ACTING  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.optimal import ZIPKIN_TABLE, instance_of, solve_instance  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
+from benchmarks._tables import ci, fmt  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 from hmarl_env.registry import SUPPLIER  # noqa: E402
 from hmarl_env.rollout import Rollout  # noqa: E402
 from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
 from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
-from hmarl_env.utils.stats import mean_ci  # noqa: E402
 
 
 def _per_period(scenario, policies, episodes: int, horizon: int) -> np.ndarray:
@@ -68,11 +68,6 @@ def _per_period(scenario, policies, episodes: int, horizon: int) -> np.ndarray:
         store_observation="orders",
     )
     return df[df["agent"] == "store_1"]["total_cost"].to_numpy() / horizon
-
-
-def _ci(x: np.ndarray) -> dict[str, float]:
-    m, h = mean_ci(x)
-    return {"mean": m, "ci95": h}
 
 
 def agreement(scenario, learned, optimal, episodes: int) -> dict[str, float]:
@@ -196,20 +191,14 @@ def instance(
             long, learned, solver.policy(optimal), min(episodes, 50)
         )
     out["simulation_seconds"] = time.perf_counter() - start
-    out["simulated"] = {k: _ci(v) for k, v in sims.items()}
+    out["simulated"] = {k: ci(v) for k, v in sims.items()}
     g = optimal.cost
     for k in ("base_stock", "learned", "learned_greedy"):
         if k in sims:
-            out[f"{k}_gap_pct"] = _ci(100 * (sims[k] - sims["optimal"]) / g)
+            out[f"{k}_gap_pct"] = ci(100 * (sims[k] - sims["optimal"]) / g)
     if "learned" in sims:
-        out["learned_minus_base_stock"] = _ci(sims["learned"] - sims["base_stock"])
+        out["learned_minus_base_stock"] = ci(sims["learned"] - sims["base_stock"])
     return out
-
-
-def _fmt(entry: dict | None, digits: int = 3) -> str:
-    if entry is None:
-        return "-"
-    return f"{entry['mean']:.{digits}f} ± {entry['ci95']:.{digits}f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,11 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             f"| {e['optimal']['cost']:.3f} | {e['base_stock']['cost']:.3f} "
             f"({e['base_stock']['policy'].split()[-1]}) "
             f"| {e['myopic']['cost']:.3f} | {e['constant']['cost']:.3f} "
-            f"| {_fmt(s['optimal'])} | {_fmt(s['base_stock'])} "
-            f"| {_fmt(s.get('learned'))} | {_fmt(r.get('learned_gap_pct'), 2)}"
+            f"| {fmt(s['optimal'])} | {fmt(s['base_stock'])} "
+            f"| {fmt(s.get('learned'))} | {fmt(r.get('learned_gap_pct'), 2)}"
             + (f" ({r['acting']}) " if "acting" in r else " ")
-            + f"| {_fmt(r.get('learned_greedy_gap_pct'), 2)} "
-            f"| {_fmt(r.get('base_stock_gap_pct'), 2)} "
+            + f"| {fmt(r.get('learned_greedy_gap_pct'), 2)} "
+            f"| {fmt(r.get('base_stock_gap_pct'), 2)} "
             f"| {e['optimal']['seconds']:.1f} "
             f"| {cost} |"
         )

@@ -164,3 +164,49 @@ def test_a_rolling_lot_store_refuses_bad_settings():
         _rolling("silver_meal", horizon=1)
     with pytest.raises(ValueError, match="safety must be a finite number >= 0"):
         _rolling("silver_meal", safety=-1.0)
+
+
+def _genetic(seed: int = 0, **changes):
+    from baselines.lot_sizing import GeneticLotStore
+
+    sc, rolling = _rolling("silver_meal")
+    args = dict(
+        setup=50.0,
+        holding=1.0,
+        penalty=9.0,
+        backorder=True,
+        mean=5.0,
+        lead_time=2,
+        safety=2.0,
+        horizon=10,
+        position_of=rolling.position_of,
+        seed=seed,
+    )
+    return sc, GeneticLotStore(**{**args, **changes})
+
+
+def test_the_genetic_algorithm_is_reproducible_under_a_seed_and_orders_in_lots():
+    from baselines.evaluate import evaluate
+    from baselines.optimal import SingleStage
+    from baselines.policies import make_policies
+
+    _, a = _genetic(seed=3)
+    _, b = _genetic(seed=3)
+    assert [a.lot(x) for x in (-4.0, 0.0, 3.0, 9.0)] == [
+        b.lot(x) for x in (-4.0, 0.0, 3.0, 9.0)
+    ]
+    assert a.lot(40.0) == 0.0  # eight periods of demand on hand: no order
+    sc, store = _genetic()
+    base = make_policies(sc, "base_stock", None, "orders")
+    df = evaluate(sc, {**base, "store_1": store}, 6, seed=0, store_observation="orders")
+    row = df[df["agent"] == "store_1"]
+    fixed = row["total_cost"] - row["holding_cost"] - row["stockout_cost"]
+    assert fixed.sum() / 50.0 < 0.35 * len(row) * sc.horizon
+    assert row["total_cost"].mean() / sc.horizon < 1.15 * SingleStage(sc).solve().cost
+
+
+def test_the_genetic_algorithm_refuses_bad_settings():
+    with pytest.raises(ValueError, match="population must be an integer >= 2"):
+        _genetic(population=1)
+    with pytest.raises(ValueError, match="mean must be > 0"):
+        _genetic(mean=0.0)
