@@ -20,8 +20,8 @@ lead_time)``, ``z`` chosen on training episodes (seeds from 0) from a grid.
 Every policy is then simulated on the same held-out episodes (seeds from
 1,000,000, ``--horizon`` periods each): mean cost per period with its 95%
 CI, and the gap to the optimal policy simulated on the same episodes
-(paired), in percent of the optimum. The learned store and the hybrid
-planner of the issue are not in it yet.
+(paired), in percent of the optimum. No learned store or hybrid planner
+is compared here yet.
 
 Writes ``results/benchmarks/lot_sizing.json``.
 """

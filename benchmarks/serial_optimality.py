@@ -29,7 +29,9 @@ the learned chains: every finished run under those folders on the instance
 whose store and warehouses are all learned (phases 2-4; the newest run of
 each training seed),
 grouped by the warehouses' observation layout (``echelon`` or ``local``),
-each acting as it records (``ppo.acting``). A run's gap is its cost minus
+each acting as it records (``ppo.acting``), the supplier always shipping
+what it is asked (the serial system's outside source; a learned supplier
+could only hold orders back). A run's gap is its cost minus
 the simulated optimal policy's on the same episodes (paired: common random
 numbers), over the exact optimal cost, in percent with a 95% CI; pooled over
 a layout's runs (training seeds), the per-episode mean over runs.
@@ -54,7 +56,7 @@ from analysis.runs.folder import is_finished  # noqa: E402
 from analysis.runs.loading import load_policies  # noqa: E402
 from analysis.runs.record import read_run_config  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
-from baselines.policies import echelon_level  # noqa: E402
+from baselines.policies import echelon_level, make_policies  # noqa: E402
 from baselines.serial import (  # noqa: E402
     echelon_policies,
     search_echelon_levels,
@@ -63,6 +65,7 @@ from baselines.serial import (  # noqa: E402
 )
 from benchmarks._tables import ci, fmt  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
+from hmarl_env.registry import SUPPLIER  # noqa: E402
 from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
 from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
 
@@ -149,11 +152,14 @@ def instance_row(name: str, episodes: int, horizon: int, search_episodes: int, r
         },
         "learned": {},
     }
+    fulfil = make_policies(sc, "rule_based", None, "orders")[SUPPLIER]
     for layout, group in (learned_runs(runs, sc) if runs else {}).items():
         costs, seeds = [], []
         for run in group:
             config = read_run_config(run)
-            policies = load_policies(run, sc)
+            # the serial system's outside supplier ships every order (Clark
+            # & Scarf): a learned one (phases 3-4) could only hold some back
+            policies = {**load_policies(run, sc), SUPPLIER: fulfil}
             c = per_period(sc, policies, episodes, config.observations)
             costs.append(c)
             seeds.append(

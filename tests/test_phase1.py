@@ -515,6 +515,52 @@ def test_phase1_trains_a_single_stage_instance_on_order_quantities(tmp_path, run
     assert "observes the 'pipeline' layout (store_observation)" in bad.stderr
 
 
+def test_a_serial_chain_trains_with_echelon_warehouses(tmp_path, monkeypatch):
+    """--warehouse-observation echelon on a serial preset (orders by
+    offsets): the run records the layout, the heuristic warehouse acts by
+    echelon base-stock on it, loading gives every module its layout's
+    shapes, and a later phase asking for another layout is refused."""
+    from analysis.runs.loading import load_policies
+    from analysis.runs.record import read_run_config
+    from baselines.policies import EchelonWarehouse
+    from experiments.phase1 import main
+
+    monkeypatch.setenv("HMARL_RESULTS", str(tmp_path / "results"))
+    out = tmp_path / "serial"
+    argv = ["--scenario", "serial_N2", "--warehouse-observation", "echelon"]
+    argv += ["--reward-mode", "system", "--timesteps", "200", "--acting", "mean"]
+    argv += ["--gate-episodes", "4", "--eval-interval", "0"]
+    # the supplier's tuned heuristic needs a tuned file: one episode of tuning
+    from baselines.tune import main as tune
+
+    grids = ["--grid", "store.cover_offset=0", "--grid", "store.safety_factor=1"]
+    grids += ["--grid", "warehouse.s_days=3", "--grid", "warehouse.gap_days=1"]
+    tuning = ["--scenario", "serial_N2", "--reward-mode", "system", "--episodes"]
+    assert tune([*tuning, "2", "--held-out", "2", *grids]) == 0
+    assert main([*argv, "--output", str(out), *TINY]) == 0  # in this process
+    folder = only_run(out)
+    config = read_run_config(folder)
+    assert config.observations == {
+        "store_observation": "orders",  # the default where orders are offsets
+        "warehouse_observation": "echelon",
+    }
+    policies = load_policies(folder)
+    assert isinstance(policies["warehouse_1"], EchelonWarehouse)
+    # seven adjustments -3 .. 3 of the demand just served
+    assert policies["store_1"].module.pi.net.mlp[-1].out_features == 7
+    bad = refused(
+        "phase2",
+        "--from",
+        str(folder),
+        "--warehouse-observation",
+        "local",
+        "--output",
+        str(tmp_path / "p2"),
+    )
+    assert bad.returncode == 2
+    assert "observes the 'echelon' layout (warehouse_observation)" in bad.stderr
+
+
 def test_the_warehouses_of_a_level_share_one_module(tmp_path):
     """With --warehouse-modules per_level the two regional warehouses of a
     three-level tree learn one module, as stores do: the run records the
