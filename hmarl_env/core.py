@@ -33,14 +33,16 @@ Timeline of period ``t`` (the textbook's periodic review):
    same proportion (ledger ``capacity_cut``) and the cut stays owed. With one
    product the supplier's rule is ``min(outstanding * fulfil, capacity)``. A
    shipment sent in ``t`` to a node with lead time ``L`` arrives at the start
-   of ``t + L``;
+   of ``t + L``, less the fraction lost on the way where the node has a
+   ``shipping_loss`` (drawn for the lane and period at reset; ledger
+   ``transit_lost``, costing the product's value);
 4. costs are charged on end-of-period quantities: on-hand at the node's
    holding cost; units in transit to a node at its parent's holding cost when
    ``in_transit_holding`` is on (the supplier's pipeline is free); stockout cost
    per unit lost, or per unit backlogged (stores) or owed to children
    (warehouses) at the end of the period; a node's fixed cost per period in
    which it orders, shared equally by the products it ordered, plus each
-   ordered product's own; the value of what was discarded.
+   ordered product's own; the value of what was discarded or lost in transit.
 
 :meth:`Simulation.reset` runs 1-2 of period 0. :meth:`Simulation.step` runs 3-4
 of period ``t``, returns its complete ledger, then runs 1-2 of ``t + 1`` (unless
@@ -49,7 +51,9 @@ state in which decisions are made.
 
 All demand of an episode is drawn at reset from the generator(s) given, so it
 does not depend on the orders: two policies reset with the same seed meet the
-same demand (common random numbers).
+same demand (common random numbers). The shipping losses are drawn after it,
+from the same generator(s), only where some node has a ``shipping_loss``, so
+that a scenario without losses draws what it always drew.
 
 Steps 1-4 are numba kernels (``_step``, ``_open``): loops over replicas and
 nodes, compiled on first use and cached on disk, the one implementation for
@@ -100,6 +104,10 @@ class StateField(IntEnum):
 STATE_FIELDS = tuple(f.name for f in StateField)
 # short names for the kernels: state[b, _S.on_hand, i], led[b, _L.shipped, i]
 _S, _L, _SF, _CF = StateField, NodeField, SupplierField, CapacityField
+#: the concentration ``a + b`` of the beta distribution a lane's shipping
+#: loss is drawn from (mean ``Node.shipping_loss``): a mean loss of 2% a
+#: period has a standard deviation of 2.5 points
+LOSS_CONCENTRATION = 30.0
 #: the floor of a divisor that may be 0: ``x / max(y, TINY)`` is finite where
 #: ``y`` is 0 (and ``x >= 0``); every kernel of hmarl's uses this one
 TINY = 1e-300
@@ -217,8 +225,12 @@ def _step(  # pragma: no cover - jit
     led,
     sup,
     cap,
+    loss,
 ):
     """Steps 3-4 of period ``t`` (state updated in place), then 1-2 of ``t + 1``.
+
+    ``loss``: the fraction lost of each lane's shipment, ``(T, B, N)``, or
+    ``(1, 1, N)`` of zeros where nothing is lost.
 
     Writes the period's ledger blocks ``led``, ``sup`` and ``cap`` (allocated
     by the caller: numpy backs large arrays with huge pages, which spares a
@@ -247,7 +259,10 @@ def _step(  # pragma: no cover - jit
     owed_children = np.empty(K)
     owed = np.empty(K)
     ship = np.empty(K)
+    lost_on_way = np.empty(K)
+    lt = t if loss.shape[0] > 1 else 0
     for b in range(B):
+        lb = b if loss.shape[1] > 1 else 0
         f = fulfil[b] if fulfil.shape[0] == B else fulfil[0]
         # 3. orders, then shipments from on-hand (proportional rationing)
         for k in range(K):
@@ -298,8 +313,10 @@ def _step(  # pragma: no cover - jit
                 led[b, _L.inbound, k] = ship[k]
                 led[b, _L.inbound_backlog, k] = owed[k] - ship[k]
                 state[b, _S.inbound_backlog, k] = owed[k] - ship[k]
-                pipeline[b, arrival[i], k] += ship[k]
-                state[b, _S.in_transit, k] += ship[k]
+                # what is lost on the way never joins the pipeline
+                lost_on_way[k] = ship[k] * loss[lt, lb, i]
+                pipeline[b, arrival[i], k] += ship[k] - lost_on_way[k]
+                state[b, _S.in_transit, k] += ship[k] - lost_on_way[k]
         # 4. costs on end-of-period quantities
         for i in range(N):
             lines = 0  # the products this node ordered share its fixed cost
@@ -320,6 +337,7 @@ def _step(  # pragma: no cover - jit
                 order_cost = share + consts[_FIXED, k] if orders[b, k] > 0.0 else 0.0
                 discarded = state[b, _S.discarded, k]
                 discard_cost = discarded * consts[_VALUE, k]
+                loss_cost = lost_on_way[k] * consts[_VALUE, k]
                 led[b, _L.opening, k] = state[b, _S.opening, k]
                 led[b, _L.received, k] = state[b, _S.received, k]
                 led[b, _L.demand, k] = state[b, _S.demand, k] + child_orders[k]
@@ -334,10 +352,12 @@ def _step(  # pragma: no cover - jit
                 led[b, _L.stockout_cost, k] = stockout
                 led[b, _L.order_cost, k] = order_cost
                 led[b, _L.total_cost, k] = (
-                    holding + transit + stockout + order_cost + discard_cost
+                    holding + transit + stockout + order_cost + discard_cost + loss_cost
                 )
                 cap[b, _CF.discarded, k] = discarded
                 cap[b, _CF.discard_cost, k] = discard_cost
+                cap[b, _CF.transit_lost, k] = lost_on_way[k]
+                cap[b, _CF.transit_loss_cost, k] = loss_cost
                 state[b, _S.on_hand, k] = closing
                 state[b, _S.backlog, k] = backlog
                 state[b, _S.owed_children, k] = owed_children[k]
@@ -453,6 +473,9 @@ class Simulation:
         self._init_pipeline = self._init_pipeline.reshape(self._M, n * P)
         self._backorder = scenario.shortage == "backorder"
         self._horizon = int(scenario.horizon)
+        #: each lane's mean shipping loss, and the fractions of an episode
+        self._loss_mean = np.array([nd.shipping_loss for nd in scenario.nodes])
+        self._loss = np.zeros((1, 1, n))
         # the columns that face demand, and each one's process
         self._demand_columns = np.array(
             [i * P + q for i in scenario.store_index for q in range(P)], dtype=np.intp
@@ -472,6 +495,26 @@ class Simulation:
         self.period = -1
 
     # ------------------------------------------------------------------ reset
+    def _draw_losses(self, rng, T: int, B: int) -> np.ndarray:
+        """The fraction lost of each lane's shipment in each period ``(T, B,
+        N)``: beta draws of each node's mean ``shipping_loss`` (concentration
+        :data:`LOSS_CONCENTRATION`), after the demand, from the same
+        generator(s); ``(1, 1, N)`` zeros where no node loses anything."""
+        n = self.n_nodes
+        lossy = np.flatnonzero(self._loss_mean > 0)
+        if lossy.size == 0:
+            return np.zeros((1, 1, n))
+        loss = np.zeros((T, B, n))
+        for i in lossy:
+            m = float(self._loss_mean[i])
+            a, b = LOSS_CONCENTRATION * m, LOSS_CONCENTRATION * (1.0 - m)
+            if isinstance(rng, np.random.Generator):
+                loss[:, :, i] = rng.beta(a, b, size=(T, B))
+            else:
+                for r_index, r in enumerate(rng):
+                    loss[:, r_index, i] = r.beta(a, b, size=T)
+        return loss
+
     def reset(self, rng: np.random.Generator | Sequence[np.random.Generator]) -> None:
         """Start an episode: draw its demand, set initial stock, run 1-2 of period 0.
 
@@ -516,6 +559,7 @@ class Simulation:
                 for i, p in zip(cols, self._processes, strict=True):
                     demand[:, b, i] = p.sample(r, T, 1)[:, 0]
         self._demand = demand
+        self._loss = self._draw_losses(rng if rngs is None else rngs, T, B)
         state = np.zeros((B, len(StateField), K))
         state[:, _S.on_hand] = self._init
         state[:, _S.in_transit] = self._init_pipeline.sum(axis=0)
@@ -603,6 +647,7 @@ class Simulation:
             nodes,
             supplier,
             capacity,
+            self._loss,
         )
         if status == _BAD_ORDERS:
             self._bad_orders(orders)

@@ -29,7 +29,8 @@ holding_cost       closing * holding cost
 transit_cost       in_transit * the parent's holding cost (if in-transit holding is on)
 stockout_cost      (lost + backlog) * stockout cost
 order_cost         fixed cost if the node ordered
-total_cost         the sum of the four costs and ``discard_cost``
+total_cost         the sum of the four costs, ``discard_cost`` and
+                   ``transit_loss_cost``
 =================  ===============================================================
 
 Capacity fields (:attr:`Ledger.capacity`, the node fields' shape; all 0 where
@@ -41,6 +42,9 @@ discard_cost       discarded * the product's value
 capacity_cut       units of this node's inbound shipment held back by a volume
                    limit: its truck, or at the root the supplier's release
                    volume; they stay owed (``inbound_backlog``)
+transit_lost       units of this node's inbound shipment lost on the way
+                   (``Node.shipping_loss``): shipped, never to arrive
+transit_loss_cost  transit_lost * the product's value (in ``total_cost``)
 =================  ===============================================================
 
 Supplier fields: ``supplier_overtime`` (units released above regular capacity),
@@ -51,7 +55,7 @@ received, released and owes are the root's ``ordered``, ``inbound`` and
 Invariants: ``closing = opening + received - discarded - shipped - sold`` at
 every node and product, and over the whole chain, per product, everything the
 supplier released plus the initial stock equals what was sold plus what was
-discarded plus what is on hand plus what is in transit.
+discarded or lost in transit plus what is on hand plus what is in transit.
 """
 
 from __future__ import annotations
@@ -110,6 +114,8 @@ class CapacityField(IntEnum):
     discarded = 0
     discard_cost = 1
     capacity_cut = 2
+    transit_lost = 3
+    transit_loss_cost = 4
 
 
 NODE_FIELDS = tuple(f.name for f in NodeField)

@@ -65,6 +65,7 @@ def scenarios(draw) -> Scenario:
             fixed_order_cost=draw(st.sampled_from([0.0, 1.5])),
             initial_inventory=draw(st.floats(0, 60)),
             demand=demand,
+            shipping_loss=draw(st.sampled_from([0.0, 0.0, 0.1, 0.6])),
         )
 
     nodes = [node(s, p, draw(demands)) for s, p in st_parent.items()]
@@ -107,6 +108,7 @@ def test_ledger_balances_and_nothing_is_created_or_destroyed(sc, batch, seed):
     initial = sum(n.initial_inventory for n in sc.nodes)
     released = np.zeros(batch)
     sold = np.zeros(batch)
+    lost_on_way = np.zeros(batch)
     root = sc.root
     parent = sc.parent_index
     for led in ledgers:
@@ -132,16 +134,26 @@ def test_ledger_balances_and_nothing_is_created_or_destroyed(sc, batch, seed):
             np.testing.assert_allclose(
                 led.sold[:, s] + led.lost[:, s], led.demand[:, s], atol=1e-9 * scale
             )
-        # system-wide: released + initial = sold + on hand + in transit
+        # system-wide: released + initial = sold + lost on the way + on hand
+        # + in transit
         released += led.inbound[:, root]
         sold += led.sold.sum(axis=1)
+        lost_on_way += led.transit_lost.sum(axis=1)
+        assert (led.transit_lost <= led.inbound + 1e-9 * scale).all()
         stock = led.closing.sum(axis=1) + led.in_transit.sum(axis=1)
         np.testing.assert_allclose(
-            released + initial, sold + stock, atol=1e-8 * scale, rtol=1e-12
+            released + initial,
+            sold + lost_on_way + stock,
+            atol=1e-8 * scale,
+            rtol=1e-12,
         )
         np.testing.assert_allclose(
             led.total_cost,
-            led.holding_cost + led.transit_cost + led.stockout_cost + led.order_cost,
+            led.holding_cost
+            + led.transit_cost
+            + led.stockout_cost
+            + led.order_cost
+            + led.transit_loss_cost,
         )
 
 
@@ -267,3 +279,50 @@ def test_catalogue_conserves_every_product_and_keeps_every_capacity(sc, batch, s
             "in_transit"
         ).sum(axis=1)
         np.testing.assert_allclose(released + start, gone + stock, atol=1e-8 * scale)
+
+
+def test_shipping_loss_by_hand():
+    """A store 1 period from an uncapacitated supplier that loses a fraction
+    of every shipment: what arrives is what was shipped less the fraction
+    drawn for that period, the loss costs the product's value (1), and the
+    demand is what the same seed draws without losses."""
+    import pytest
+
+    base = Node(
+        "store_1",
+        parent=None,
+        lead_time=1,
+        holding_cost=0.5,
+        stockout_cost=2.0,
+        initial_inventory=10.0,
+        demand=Poisson(4.0),
+    )
+    plain = Scenario(name="plain", nodes=(base,), horizon=6)
+    lossy = plain.replace(nodes=(Node(**{**base.__dict__, "shipping_loss": 0.25}),))
+    a, b = Simulation(plain, 2), Simulation(lossy, 2)
+    a.reset(np.random.default_rng(5))
+    b.reset(np.random.default_rng(5))
+    np.testing.assert_array_equal(a._demand, b._demand)  # drawn first, unchanged
+    fractions = b._loss[:, :, 0]
+    assert fractions.shape == (6, 2) and 0 < fractions.mean() < 0.6
+    assert a._loss.shape == (1, 1, 1) and not a._loss.any()
+    for t in range(5):
+        led = b.step(np.full((2, 1), 8.0))
+        np.testing.assert_allclose(led.transit_lost[:, 0], 8.0 * fractions[t])
+        np.testing.assert_allclose(led.transit_loss_cost[:, 0], 8.0 * fractions[t])
+        assert led.total_cost[:, 0] == pytest.approx(
+            led.holding_cost[:, 0] + led.stockout_cost[:, 0] + 8.0 * fractions[t]
+        )
+        # what arrives at the start of t + 1 is the shipment less its loss
+        np.testing.assert_allclose(
+            b.state_array[:, 5, 0],
+            8.0 * (1.0 - fractions[t]),  # received
+        )
+
+
+def test_a_shipping_loss_outside_0_1_is_refused_naming_the_field():
+    import pytest
+
+    for bad in (1.0, -0.1, float("nan"), True):
+        with pytest.raises(ValueError, match=r"nodes\[store_1\].shipping_loss must"):
+            Node("store_1", None, 1, 1.0, demand=Poisson(1.0), shipping_loss=bad)

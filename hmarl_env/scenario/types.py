@@ -97,6 +97,13 @@ class Node:
             period (its lane's truck); shipments beyond it are cut and stay
             owed (step 3). ``inf``: no limit. The root's lane is the
             supplier's release volume (:attr:`Supplier.capacity`).
+        shipping_loss: the mean fraction of each shipment to this node lost
+            in transit, in ``[0, 1)``: each period's shipment loses a
+            fraction drawn from the episode's generator (a beta distribution
+            of this mean, :data:`hmarl_env.core.LOSS_CONCENTRATION`), the
+            same fraction of every product on the lane; the lost units never
+            arrive and cost the product's value (ledger ``transit_lost``,
+            ``transit_loss_cost``). 0 (the default): nothing is lost.
     """
 
     name: str
@@ -110,6 +117,7 @@ class Node:
     demand: DemandProcess | None = None
     storage: float = math.inf
     truck_volume: float = math.inf
+    shipping_loss: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -146,6 +154,15 @@ class Node:
             )
         check_capacity(where, "storage", self.storage)
         check_capacity(where, "truck_volume", self.truck_volume)
+        loss = self.shipping_loss
+        if (
+            isinstance(loss, bool)
+            or not isinstance(loss, (int, float))
+            or not 0.0 <= loss < 1.0
+        ):
+            raise ValueError(
+                f"{where}.shipping_loss must be a fraction in [0, 1), got {loss!r}"
+            )
         if not self.is_store and self.demand is not None:
             raise ValueError(f"{where}.demand must be empty: only stores face demand")
 
