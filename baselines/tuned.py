@@ -31,6 +31,8 @@ _NEUTRAL = {
     "storage": math.inf,
     "truck_volume": math.inf,
     "shipping_loss": 0.0,
+    "price_breaks": [],
+    "discount": "all_units",
     "products": [],
     "catalogue_cover": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0],
     "catalogue_safety": None,

@@ -42,7 +42,9 @@ Timeline of period ``t`` (the textbook's periodic review):
    per unit lost, or per unit backlogged (stores) or owed to children
    (warehouses) at the end of the period; a node's fixed cost per period in
    which it orders, shared equally by the products it ordered, plus each
-   ordered product's own; the value of what was discarded or lost in transit.
+   ordered product's own; the value of what was discarded or lost in transit;
+   what the order cost at the node's unit prices (``Node.price_breaks``,
+   all-units or incremental quantity discounts).
 
 :meth:`Simulation.reset` runs 1-2 of period 0. :meth:`Simulation.step` runs 3-4
 of period ``t``, returns its complete ledger, then runs 1-2 of ``t + 1`` (unless
@@ -206,6 +208,30 @@ def _check(orders, fulfil, limit):  # pragma: no cover - jit
 
 
 @kernel
+def _purchase(prices, i, q):  # pragma: no cover - jit
+    """What an order of ``q`` units costs at node ``i``'s unit prices: every
+    unit at the price of the last break ``q`` reaches (all units), or each
+    unit at the price of its own segment (incremental, marked by a negative
+    first quantity); 0 without breaks."""
+    J = prices.shape[2]
+    if q <= 0.0 or prices[i, 0, 0] == np.inf:
+        return 0.0
+    if prices[i, 0, 0] < 0.0:  # incremental: first quantity -1 stands for 0
+        total = 0.0
+        for j in range(J):
+            lo = 0.0 if j == 0 else prices[i, 0, j]
+            if lo >= q:
+                break
+            hi = prices[i, 0, j + 1] if j + 1 < J else np.inf
+            total += (min(q, hi) - lo) * prices[i, 1, j]
+        return total
+    j = 0
+    while j + 1 < J and prices[i, 0, j + 1] <= q:
+        j += 1
+    return q * prices[i, 1, j]
+
+
+@kernel
 def _step(  # pragma: no cover - jit
     state,
     pipeline,
@@ -226,11 +252,15 @@ def _step(  # pragma: no cover - jit
     sup,
     cap,
     loss,
+    prices,
 ):
     """Steps 3-4 of period ``t`` (state updated in place), then 1-2 of ``t + 1``.
 
     ``loss``: the fraction lost of each lane's shipment, ``(T, B, N)``, or
-    ``(1, 1, N)`` of zeros where nothing is lost.
+    ``(1, 1, N)`` of zeros where nothing is lost. ``prices``: each node's
+    price breaks ``(N, 2, J)`` (quantities, then unit prices; a quantity of
+    ``inf`` pads a node with fewer), and ``prices[i, 0, 0] < 0`` where node
+    ``i``'s breaks are incremental.
 
     Writes the period's ledger blocks ``led``, ``sup`` and ``cap`` (allocated
     by the caller: numpy backs large arrays with huge pages, which spares a
@@ -338,6 +368,7 @@ def _step(  # pragma: no cover - jit
                 discarded = state[b, _S.discarded, k]
                 discard_cost = discarded * consts[_VALUE, k]
                 loss_cost = lost_on_way[k] * consts[_VALUE, k]
+                purchase = _purchase(prices, i, orders[b, k])
                 led[b, _L.opening, k] = state[b, _S.opening, k]
                 led[b, _L.received, k] = state[b, _S.received, k]
                 led[b, _L.demand, k] = state[b, _S.demand, k] + child_orders[k]
@@ -352,8 +383,15 @@ def _step(  # pragma: no cover - jit
                 led[b, _L.stockout_cost, k] = stockout
                 led[b, _L.order_cost, k] = order_cost
                 led[b, _L.total_cost, k] = (
-                    holding + transit + stockout + order_cost + discard_cost + loss_cost
+                    holding
+                    + transit
+                    + stockout
+                    + order_cost
+                    + discard_cost
+                    + loss_cost
+                    + purchase
                 )
+                cap[b, _CF.purchase_cost, k] = purchase
                 cap[b, _CF.discarded, k] = discarded
                 cap[b, _CF.discard_cost, k] = discard_cost
                 cap[b, _CF.transit_lost, k] = lost_on_way[k]
@@ -385,6 +423,22 @@ def _state_field(k: int) -> property:
         return self._state[:, k].copy()
 
     return property(get, doc=f"``{STATE_FIELDS[k]}``, ``(B, N)``: a copy")
+
+
+def _price_table(scenario: Scenario) -> np.ndarray:
+    """Every node's price breaks ``(N, 2, J)`` for the kernel: quantities
+    (padded with ``inf``), then unit prices; an incremental node's first
+    quantity is -1 (the kernel reads it as 0)."""
+    nodes = scenario.nodes
+    J = max([len(nd.price_breaks) for nd in nodes] + [1])
+    table = np.full((len(nodes), 2, J), np.inf)
+    table[:, 1] = 0.0
+    for i, nd in enumerate(nodes):
+        for j, (q, price) in enumerate(nd.price_breaks):
+            table[i, 0, j], table[i, 1, j] = q, price
+        if nd.price_breaks and nd.discount == "incremental":
+            table[i, 0, 0] = -1.0
+    return table
 
 
 class Simulation:
@@ -476,6 +530,7 @@ class Simulation:
         #: each lane's mean shipping loss, and the fractions of an episode
         self._loss_mean = np.array([nd.shipping_loss for nd in scenario.nodes])
         self._loss = np.zeros((1, 1, n))
+        self._prices = _price_table(scenario)
         # the columns that face demand, and each one's process
         self._demand_columns = np.array(
             [i * P + q for i in scenario.store_index for q in range(P)], dtype=np.intp
@@ -648,6 +703,7 @@ class Simulation:
             supplier,
             capacity,
             self._loss,
+            self._prices,
         )
         if status == _BAD_ORDERS:
             self._bad_orders(orders)

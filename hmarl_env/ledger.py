@@ -29,12 +29,12 @@ holding_cost       closing * holding cost
 transit_cost       in_transit * the parent's holding cost (if in-transit holding is on)
 stockout_cost      (lost + backlog) * stockout cost
 order_cost         fixed cost if the node ordered
-total_cost         the sum of the four costs, ``discard_cost`` and
-                   ``transit_loss_cost``
+total_cost         the sum of the four costs, ``discard_cost``,
+                   ``transit_loss_cost`` and ``purchase_cost``
 =================  ===============================================================
 
 Capacity fields (:attr:`Ledger.capacity`, the node fields' shape; all 0 where
-no capacity binds):
+the scenario has no capacity, loss or price that binds):
 
 =================  ===============================================================
 discarded          units that arrived but found the node's storage full (step 1)
@@ -45,6 +45,8 @@ capacity_cut       units of this node's inbound shipment held back by a volume
 transit_lost       units of this node's inbound shipment lost on the way
                    (``Node.shipping_loss``): shipped, never to arrive
 transit_loss_cost  transit_lost * the product's value (in ``total_cost``)
+purchase_cost      what this node's order cost at its unit prices
+                   (``Node.price_breaks``; in ``total_cost``)
 =================  ===============================================================
 
 Supplier fields: ``supplier_overtime`` (units released above regular capacity),
@@ -116,6 +118,7 @@ class CapacityField(IntEnum):
     capacity_cut = 2
     transit_lost = 3
     transit_loss_cost = 4
+    purchase_cost = 5
 
 
 NODE_FIELDS = tuple(f.name for f in NodeField)

@@ -66,6 +66,8 @@ def scenarios(draw) -> Scenario:
             initial_inventory=draw(st.floats(0, 60)),
             demand=demand,
             shipping_loss=draw(st.sampled_from([0.0, 0.0, 0.1, 0.6])),
+            price_breaks=draw(st.sampled_from([(), ((0, 1.0), (15, 0.8))])),
+            discount=draw(st.sampled_from(["all_units", "incremental"])),
         )
 
     nodes = [node(s, p, draw(demands)) for s, p in st_parent.items()]
@@ -153,7 +155,8 @@ def test_ledger_balances_and_nothing_is_created_or_destroyed(sc, batch, seed):
             + led.transit_cost
             + led.stockout_cost
             + led.order_cost
-            + led.transit_loss_cost,
+            + led.transit_loss_cost
+            + led.purchase_cost,
         )
 
 
@@ -326,3 +329,57 @@ def test_a_shipping_loss_outside_0_1_is_refused_naming_the_field():
     for bad in (1.0, -0.1, float("nan"), True):
         with pytest.raises(ValueError, match=r"nodes\[store_1\].shipping_loss must"):
             Node("store_1", None, 1, 1.0, demand=Poisson(1.0), shipping_loss=bad)
+
+
+def _priced(discount: str) -> Scenario:
+    node = Node(
+        "store_1",
+        parent=None,
+        lead_time=1,
+        holding_cost=0.0,
+        stockout_cost=0.0,
+        initial_inventory=100.0,
+        demand=Poisson(1.0),
+        price_breaks=((0, 2.0), (10, 1.5), (20, 1.2)),
+        discount=discount,
+    )
+    return Scenario(name="priced", nodes=(node,), horizon=5)
+
+
+def test_quantity_discounts_by_hand():
+    """Breaks at 0, 10, 20 units priced 2, 1.5, 1.2. All units: 8 cost 16,
+    10 cost 15, 25 cost 30. Incremental: 8 cost 16, 10 cost 20, 25 cost
+    10 x 2 + 10 x 1.5 + 5 x 1.2 = 41. No order costs nothing."""
+    for discount, want in (
+        ("all_units", [16, 15, 30, 0]),
+        ("incremental", [16, 20, 41, 0]),
+    ):
+        sim = Simulation(_priced(discount), 1)
+        sim.reset(np.random.default_rng(0))
+        for q, cost in zip((8.0, 10.0, 25.0, 0.0), want, strict=True):
+            led = sim.step(np.array([[q]]))
+            assert led.purchase_cost[0, 0] == cost, (discount, q)
+            assert led.total_cost[0, 0] == cost  # no other cost in this chain
+
+
+def test_price_breaks_survive_a_file_and_bad_schedules_are_named():
+    import pytest
+
+    from hmarl_env.scenario import scenario_from_dict
+
+    sc = _priced("incremental")
+    again = scenario_from_dict(sc.to_dict())
+    assert again.nodes[0].price_breaks == ((0.0, 2.0), (10.0, 1.5), (20.0, 1.2))
+    assert again.nodes[0].discount == "incremental"
+    base = dict(parent=None, lead_time=1, holding_cost=1.0, demand=Poisson(1.0))
+    for breaks, message in (
+        (((0, 2.0), (10, 2.5)), "the prices must decrease"),
+        (((0, 2.0), (0, 1.5)), "the quantities must increase"),
+        (((5, 2.0),), r"price_breaks\[0\] must start from quantity 0"),
+        (((0, -1.0),), "must be >= 0"),
+        (((0, 2.0, 3.0),), r"price_breaks\[0\] must be a \[quantity, price\] pair"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            Node("store_1", price_breaks=breaks, **base)
+    with pytest.raises(ValueError, match="discount must be one of"):
+        Node("store_1", price_breaks=((0, 1.0),), discount="bulk", **base)

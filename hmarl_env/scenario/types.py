@@ -104,6 +104,17 @@ class Node:
             same fraction of every product on the lane; the lost units never
             arrive and cost the product's value (ledger ``transit_lost``,
             ``transit_loss_cost``). 0 (the default): nothing is lost.
+        price_breaks: the unit purchase price of what the node orders, as
+            ``(from quantity, unit price)`` pairs: the first from 0, the
+            quantities increasing and the prices decreasing (quantity
+            discounts). ``()`` (the default): orders cost only the fixed
+            cost. Charged in the period of the order (ledger
+            ``purchase_cost``, in ``total_cost``); with a catalogue each
+            product's order is priced on its own.
+        discount: how the breaks price an order of ``q`` units:
+            ``"all_units"`` (every unit at the price of the break ``q``
+            reaches) or ``"incremental"`` (each unit at the price of the
+            break it falls in).
     """
 
     name: str
@@ -118,6 +129,8 @@ class Node:
     storage: float = math.inf
     truck_volume: float = math.inf
     shipping_loss: float = 0.0
+    price_breaks: tuple[tuple[float, float], ...] = ()
+    discount: str = "all_units"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -163,6 +176,14 @@ class Node:
             raise ValueError(
                 f"{where}.shipping_loss must be a fraction in [0, 1), got {loss!r}"
             )
+        object.__setattr__(
+            self, "price_breaks", _check_breaks(where, self.price_breaks)
+        )
+        if self.discount not in DISCOUNTS:
+            raise ValueError(
+                f"{where}.discount must be one of {list(DISCOUNTS)}, got "
+                f"{self.discount!r}"
+            )
         if not self.is_store and self.demand is not None:
             raise ValueError(f"{where}.demand must be empty: only stores face demand")
 
@@ -199,6 +220,46 @@ class Supplier:
             check_capacity("supplier", name, getattr(self, name))
         _check_finite("supplier", "overtime_cost", self.overtime_cost)
         _check_finite("supplier", "backlog_cost", self.backlog_cost)
+
+
+#: how price breaks price an order (``Node.discount``)
+DISCOUNTS = ("all_units", "incremental")
+
+
+def _check_breaks(where: str, raw: Any) -> tuple[tuple[float, float], ...]:
+    """``Node.price_breaks`` as a tuple of ``(quantity, price)`` pairs, or a
+    ``ValueError`` naming what is wrong: not pairs of numbers, a first
+    quantity other than 0, quantities that do not increase, prices that do
+    not decrease or are negative."""
+    name = f"{where}.price_breaks"
+    if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
+        raise ValueError(f"{name} must be a list of [quantity, price] pairs, got {raw!r}")
+    pairs = []
+    for k, pair in enumerate(raw):
+        if (
+            isinstance(pair, (str, bytes))
+            or not hasattr(pair, "__len__")
+            or len(pair) != 2
+        ):
+            raise ValueError(f"{name}[{k}] must be a [quantity, price] pair, got {pair!r}")
+        q, price = pair
+        _check_finite(name, f"[{k}] quantity", q)
+        _check_finite(name, f"[{k}] price", price)
+        pairs.append((float(q), float(price)))
+    if pairs and pairs[0][0] != 0.0:
+        raise ValueError(f"{name}[0] must start from quantity 0, got {pairs[0][0]!r}")
+    for k in range(1, len(pairs)):
+        if pairs[k][0] <= pairs[k - 1][0]:
+            raise ValueError(
+                f"{name}: the quantities must increase, got {pairs[k - 1][0]:g} "
+                f"then {pairs[k][0]:g}"
+            )
+        if pairs[k][1] >= pairs[k - 1][1]:
+            raise ValueError(
+                f"{name}: the prices must decrease (a discount schedule), got "
+                f"{pairs[k - 1][1]:g} then {pairs[k][1]:g}"
+            )
+    return tuple(pairs)
 
 
 def _check_count(where: str, name: str, value: Any) -> None:
