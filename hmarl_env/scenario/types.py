@@ -233,7 +233,9 @@ def _check_breaks(where: str, raw: Any) -> tuple[tuple[float, float], ...]:
     not decrease or are negative."""
     name = f"{where}.price_breaks"
     if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
-        raise ValueError(f"{name} must be a list of [quantity, price] pairs, got {raw!r}")
+        raise ValueError(
+            f"{name} must be a list of [quantity, price] pairs, got {raw!r}"
+        )
     pairs = []
     for k, pair in enumerate(raw):
         if (
@@ -241,7 +243,9 @@ def _check_breaks(where: str, raw: Any) -> tuple[tuple[float, float], ...]:
             or not hasattr(pair, "__len__")
             or len(pair) != 2
         ):
-            raise ValueError(f"{name}[{k}] must be a [quantity, price] pair, got {pair!r}")
+            raise ValueError(
+                f"{name}[{k}] must be a [quantity, price] pair, got {pair!r}"
+            )
         q, price = pair
         _check_finite(name, f"[{k}] quantity", q)
         _check_finite(name, f"[{k}] price", price)
