@@ -23,8 +23,9 @@ same held-out episodes (seeds from 1,000,000, ``--horizon`` periods each,
 starting near the steady state): the solver's policy (every node ordering
 whole units, as the env's actions do), the best echelon base-stock found by
 simulation search on training seeds (coordinate search from an untuned
-rule, :func:`baselines.serial.search_echelon_levels`: the check that nothing
-in the simulator's integer orders moves the optimum), and with ``--runs``
+rule in steps of a unit, a quarter unit for normal demand,
+:func:`baselines.serial.search_echelon_levels`: the check that nothing in
+the simulator's integer orders moves the optimum), and with ``--runs``
 the learned chains: every finished run under those folders on the instance
 whose store and warehouses are all learned (phases 2-4; the newest run of
 each training seed),
@@ -134,8 +135,10 @@ def instance_row(name: str, episodes: int, horizon: int, search_episodes: int, r
     optimal = per_period(sc, echelon_policies(sc, sol.levels), episodes, opt_layouts)
     rule = [round(echelon_level(sc, i)) for i in serial_stages(sc)]
     start = time.perf_counter()
+    # whole units for integer demand; a quarter unit for a continuous one
+    step = 1.0 if type(sc.nodes[0].demand).__name__ == "Poisson" else 0.25
     searched, _ = search_echelon_levels(
-        sc.replace(horizon=min(horizon, 500)), rule, search_episodes
+        sc.replace(horizon=min(horizon, 500)), rule, search_episodes, step=step
     )
     search_s = time.perf_counter() - start
     found = per_period(sc, echelon_policies(sc, searched), episodes, opt_layouts)
