@@ -213,7 +213,7 @@ class RollingLotStore:
         horizon: periods each plan covers.
         position_of: the store's order-up-to policy, whose ``position``
             reads the inventory position from its observation and whose
-            ``max_order`` and ``offsets`` say how it orders.
+            ``max_order`` and ``to_action`` say how it orders.
     """
 
     rule: str
@@ -259,8 +259,7 @@ class RollingLotStore:
         for a in np.unique(available):  # positions repeat across replicas
             order[available == a] = self.lot(float(a))
         order = np.clip(np.ceil(order - 1e-9), 0, self.position_of.max_order)
-        offsets = self.position_of.offsets
-        return order.astype(np.int64) if offsets is None else offsets.action(order, obs)
+        return self.position_of.to_action(order, obs)
 
 
 @dataclass(frozen=True)
@@ -388,5 +387,4 @@ class GeneticLotStore:
         for a in np.unique(available):
             order[available == a] = self.lot(float(a))
         order = np.clip(order, 0, self.position_of.max_order)
-        offsets = self.position_of.offsets
-        return order.astype(np.int64) if offsets is None else offsets.action(order, obs)
+        return self.position_of.to_action(order, obs)

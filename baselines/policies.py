@@ -66,6 +66,7 @@ __all__ = [
     "BaseStockStore",
     "ConstantOrderStore",
     "ConstantStore",
+    "Covers",
     "EchelonWarehouse",
     "Offsets",
     "OrderUpToStore",
@@ -223,6 +224,27 @@ class Offsets:
 
 
 @dataclass(frozen=True)
+class Covers:
+    """Orders as periods of cover that a planner sizes
+    (``actions.store_lot_cover``): :meth:`action` is the action whose lot,
+    from inventory position ``y``, comes closest to ``q`` units (the env's
+    rule: ``ceil(c * mean + (lead_time - 1) * mean - y)`` within
+    ``0..max_order``)."""
+
+    values: tuple[float, ...]
+    mean: float
+    lead_time: int
+    max_order: int
+
+    def action(self, q: np.ndarray, y: np.ndarray) -> np.ndarray:
+        c = np.asarray(self.values)[None, :]
+        ahead = (self.lead_time - 1) * self.mean
+        lots = np.ceil(c * self.mean + ahead - np.asarray(y)[:, None] - 1e-9)
+        lots = np.clip(lots, 0, self.max_order)
+        return np.argmin(np.abs(lots - np.asarray(q)[:, None]), axis=1).astype(np.int64)
+
+
+@dataclass(frozen=True)
 class OrderUpToStore:
     """Base-stock for a store ordering whole quantities: order ``level`` minus
     the inventory position (on hand less backlog plus everything ordered and
@@ -235,6 +257,7 @@ class OrderUpToStore:
             (whose position ignores a backlog, as :class:`BaseStockStore`).
         inventory_scale, demand_scale: the store's observation scales.
         offsets: where the store orders by offsets, how (``None``: units).
+        covers: where it orders periods of cover, how.
     """
 
     level: float
@@ -244,6 +267,7 @@ class OrderUpToStore:
     demand_scale: float
     role: str = "store"
     offsets: Offsets | None = None
+    covers: Covers | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in ("orders", "pipeline"):
@@ -271,11 +295,18 @@ class OrderUpToStore:
             self.inventory_scale
         )
 
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        order = np.clip(np.rint(self.level - self.position(obs)), 0, self.max_order)
+    def to_action(self, order: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """The action that orders ``order`` units: the units themselves, or
+        their offset, or the nearest cover (the store's ordering)."""
         if self.offsets is not None:
             return self.offsets.action(order, obs)
-        return order.astype(np.int64)
+        if self.covers is not None:
+            return self.covers.action(order, self.position(obs))
+        return np.asarray(order).astype(np.int64)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        order = np.clip(np.rint(self.level - self.position(obs)), 0, self.max_order)
+        return self.to_action(order, obs)
 
 
 @dataclass(frozen=True)
@@ -301,8 +332,7 @@ class SSStore:
         # positions come from float32 observations: a unit's thousandth apart
         order = np.where(y <= self.s + 1e-3, np.rint(self.S - y), 0.0)
         order = np.clip(order, 0, self.position_of.max_order)
-        offsets = self.position_of.offsets
-        return order.astype(np.int64) if offsets is None else offsets.action(order, obs)
+        return self.position_of.to_action(order, obs)
 
 
 @dataclass(frozen=True)
@@ -312,11 +342,11 @@ class ConstantOrderStore:
 
     quantity: int
     role: str = "store"
-    offsets: Offsets | None = None
+    ordering: OrderUpToStore | None = None  # how it orders, where not units
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         q = np.full(np.asarray(obs).shape[0], self.quantity, dtype=np.int64)
-        return q if self.offsets is None else self.offsets.action(q, obs)
+        return q if self.ordering is None else self.ordering.to_action(q, obs)
 
 
 @dataclass(frozen=True)
@@ -581,22 +611,27 @@ def _store(c: _Context, i: int) -> Policy:
     p = _own(c, "store", i) if kind != "rule_based" else {}
     if acts.store_orders_quantities:
         mean = float(c.demand[i])
-        offsets = None
+        offsets = covers = None
         if acts.offsets("store_order_multipliers"):
             offsets = Offsets(acts.order_offsets, -1, mean)  # the orders layout's
-        if kind == "constant":
-            q = min(int(round(mean)), acts.store_max_order)
-            return ConstantOrderStore(q, offsets=offsets)
+        if acts.covers("store_order_multipliers"):
+            covers = Covers(acts.store_lot_cover, mean, L, acts.store_max_order)
         cover = L + 1 + float(p.get("cover_offset", 0.0))
         safety = float(p.get("safety_factor", 1.65))
-        return OrderUpToStore(
+        store = OrderUpToStore(
             level=mean * cover + safety * float(sc.demand_std[i]) * math.sqrt(L + 1),
             max_order=acts.store_max_order,
             layout=c.store_observation,
             inventory_scale=float(c.scales[i]),
             demand_scale=mean,
             offsets=offsets,
+            covers=covers,
         )
+        if kind == "constant":
+            q = min(int(round(mean)), acts.store_max_order)
+            plain = offsets is None and covers is None
+            return ConstantOrderStore(q, ordering=None if plain else store)
+        return store
     if kind == "rule_based":
         return RuleBasedStore(n_actions=len(acts.store_order_multipliers))
     if kind == "constant":

@@ -28,6 +28,7 @@ _NEUTRAL = {
     "warehouse_lot_periods": None,
     "warehouse_max_order": None,
     "order_offsets": None,
+    "store_lot_cover": None,
     "storage": math.inf,
     "truck_volume": math.inf,
     "shipping_loss": 0.0,

@@ -6,7 +6,9 @@ warehouse orders
 ``warehouse_order_lots[a]`` units (``a`` with ``actions.warehouse_max_order``);
 with ``actions.order_offsets = k`` a node ordering quantities orders ``d + a -
 k`` within ``0..K``, ``d`` the customer demand below it in the period just
-served, rounded (:meth:`hmarl_env.roles.Roles.demand_below`); the supplier releases
+served, rounded (:meth:`hmarl_env.roles.Roles.demand_below`); with
+``actions.store_lot_cover`` a store's action is periods of cover that a
+planner turns into a lot from its inventory position; the supplier releases
 ``supplier_fulfil_fractions[a]`` of what it owes (up to capacity). Which field
 of ``scenario.actions`` a role's actions index is the registry's
 (:attr:`hmarl_env.registry.Role.action_values`).
@@ -29,17 +31,20 @@ _FORECAST = Tracker.forecast
 
 
 #: how a node's action value becomes its order (``ActionDecoder._mode``)
-_UNITS, _TIMES_FORECAST, _PLUS_DEMAND = 0, 1, 2
+_UNITS, _TIMES_FORECAST, _PLUS_DEMAND, _COVER = 0, 1, 2, 3
 
 
 @kernel
 def _decode(
     trackers,
     below,
+    position,
     values,
     n_values,
     mode,
     cap,
+    unit,
+    ahead,
     node_actions,
     supplier_action,
     fractions,
@@ -59,6 +64,9 @@ def _decode(
                 orders[b, i] = v * trackers[b, _FORECAST, i]
             elif mode[i] == _PLUS_DEMAND:
                 orders[b, i] = min(max(np.rint(below[b, i]) + v, 0.0), cap[i])
+            elif mode[i] == _COVER:  # up to v periods after the arrival
+                lot = np.ceil(v * unit[i] + ahead[i] - position[b, i] - 1e-9)
+                orders[b, i] = min(max(lot, 0.0), cap[i])
             else:
                 orders[b, i] = v
         a = supplier_action[b]
@@ -92,6 +100,9 @@ class ActionDecoder:
         self._n_values = np.zeros(n, dtype=np.int64)
         self._mode = np.zeros(n, dtype=np.int64)
         self._cap = np.zeros(n)
+        #: per node: its mean demand, and the demand until an order arrives
+        self._unit = np.asarray(serves, dtype=np.float64)
+        self._ahead = (scenario.lead_times - 1) * self._unit
         for a, i in nodes:
             self._table[i, : len(self.values[a])] = self.values[a]
             self._n_values[i] = len(self.values[a])
@@ -101,10 +112,15 @@ class ActionDecoder:
             if acts.offsets(field):
                 self._mode[i] = _PLUS_DEMAND
                 self._cap[i] = float(acts.max_order(field))
+            elif acts.covers(field):
+                self._mode[i] = _COVER
+                self._cap[i] = float(acts.max_order(field))
             elif scenario.nodes[i].is_store and not acts.store_orders_quantities:
                 self._mode[i] = _TIMES_FORECAST
-        #: whether any node's order adds the demand below it
+        #: whether any node's order adds the demand below it, or is sized
+        #: from its inventory position
         self.adds_demand = bool((self._mode == _PLUS_DEMAND).any())
+        self.reads_position = bool((self._mode == _COVER).any())
         self._fulfil = np.asarray(self.values[SUPPLIER], dtype=np.float64)
         self._node_names = scenario.node_names
         self.spaces = {a: spaces.Discrete(len(v)) for a, v in self.values.items()}
@@ -118,6 +134,7 @@ class ActionDecoder:
         node_actions: np.ndarray,
         supplier_action: np.ndarray,
         below: np.ndarray | None = None,
+        position: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Order quantities ``(B, N)`` and fulfil fractions ``(B,)``.
 
@@ -126,6 +143,9 @@ class ActionDecoder:
             below: ``(B, N)`` the customer demand below each node in the
                 period just served, which offsets adjust (needed where
                 :attr:`adds_demand`).
+            position: ``(B, N)`` each node's inventory position, from which
+                a planner sizes a cover's lot (needed where
+                :attr:`reads_position`).
             node_actions: ``(B, N)`` integer actions in node order.
             supplier_action: ``(B,)`` integer actions of the supplier.
 
@@ -157,13 +177,23 @@ class ActionDecoder:
                     "below each node"
                 )
             below = trackers[:, _FORECAST]  # read by no node
+        if position is None:
+            if self.reads_position:
+                raise ValueError(
+                    "orders by periods of cover (actions.store_lot_cover) need "
+                    "each node's inventory position"
+                )
+            position = below  # read by no node
         orders, fulfil, bad, b = _decode(
             trackers,
             below,
+            position,
             self._table,
             self._n_values,
             self._mode,
             self._cap,
+            self._unit,
+            self._ahead,
             nodes,
             supplier,
             self._fulfil,

@@ -91,6 +91,8 @@ class Roles:
         #: the customer demand below each node in the period just served
         #: ``(B, N)``, which order offsets adjust (kept only where they do)
         self._below = np.zeros((batch_size, self.n_nodes))
+        #: each node's inventory position, which cover orders are sized from
+        self._position = np.zeros((batch_size, self.n_nodes))
         self._subtree = np.asarray(sc.subtree, dtype=np.float64)
         self.observation_spaces = self._observations.spaces
         self.action_spaces = self._actions.spaces
@@ -117,7 +119,7 @@ class Roles:
         t[:, _T.service] = 1.0
         t[:, _T.last_order] = 0.0
         observe_demand(t, self._state(sim), self._alpha, self._keep, self._spread)
-        self._keep_demand_below(sim)
+        self._keep_order_inputs(sim)
 
     def update(self, sim: Simulation, ledger: Ledger) -> None:
         """After ``sim.step``: remember the orders, observe the new period."""
@@ -126,16 +128,24 @@ class Roles:
             observe_demand(
                 self.trackers, self._state(sim), self._alpha, self._keep, self._spread
             )
-            self._keep_demand_below(sim)
+            self._keep_order_inputs(sim)
 
     def demand_below(self, sim: Simulation) -> np.ndarray:
         """``(B, N)``: the customer demand at the stores below each node (a
         store: its own) in the period just served."""
         return self._state(sim)[:, StateField.demand] @ self._subtree
 
-    def _keep_demand_below(self, sim: Simulation) -> None:
+    def _keep_order_inputs(self, sim: Simulation) -> None:
         if self._actions.adds_demand:
             self._below = self.demand_below(sim)
+        if self._actions.reads_position:
+            st, S = self._state(sim), StateField
+            self._position = (
+                st[:, S.on_hand]
+                - st[:, S.customer_backlog]
+                + st[:, S.in_transit]
+                + st[:, S.inbound_backlog]
+            )
 
     def _state(self, sim: Simulation) -> np.ndarray:
         """The simulation's state block, once its shape is known to fit (the
@@ -171,7 +181,9 @@ class Roles:
             ValueError: an action outside its agent's range (named, with the
                 replica).
         """
-        return self._actions(self.trackers, node_actions, supplier_action, self._below)
+        return self._actions(
+            self.trackers, node_actions, supplier_action, self._below, self._position
+        )
 
     # ------------------------------------------------------------- scoring
     def period_table(self, led: Ledger) -> np.ndarray:

@@ -210,3 +210,70 @@ def test_the_genetic_algorithm_refuses_bad_settings():
         _genetic(population=1)
     with pytest.raises(ValueError, match="mean must be > 0"):
         _genetic(mean=0.0)
+
+
+def _covered(covers=(0.0, 1.0, 2.0, 4.0)):
+    import dataclasses
+
+    from hmarl_env import get_scenario
+
+    sc = get_scenario("backorder_L1_p9_K20", horizon=40)
+    return sc.replace(actions=dataclasses.replace(sc.actions, store_lot_cover=covers))
+
+
+def test_a_planner_sizes_the_lot_of_the_periods_a_store_chooses_to_cover():
+    """Mean 5, lead time 2 (one period of demand before an order arrives):
+    cover c from inventory position y orders ceil(5 c + 5 - y) within 0..K;
+    cover 0 orders only what a backlog needs."""
+    import hmarl_env
+
+    sc = _covered()
+    env = hmarl_env.parallel_env(sc, store_observation="orders")
+    assert env.action_space("store_1").n == 4
+    env.reset(seed=2)
+    sim = env._sim
+    K = sc.actions.store_max_order
+    for a in (3, 0, 2, 1, 3):
+        S = sim.state_array[0]
+        y = S[0, 0] - S[9, 0] + S[1, 0] + S[2, 0]  # on hand - backlog + pipeline
+        cover = (0.0, 1.0, 2.0, 4.0)[a]
+        want = min(max(np.ceil(5 * cover + 5 - y - 1e-9), 0), K)
+        _, _, _, _, infos = env.step({"store_1": a, "supplier_1": 0})
+        assert infos["store_1"]["ordered"] == want, (a, y)
+
+
+def test_heuristics_act_through_the_planner_near_the_optimum():
+    """A heuristic store in cover actions picks the cover whose lot is
+    nearest its own order; with covers one period apart an (s, S) store and
+    the rolling lot rules cost within 10% of the exact optimum."""
+    from baselines.evaluate import evaluate
+    from baselines.fixed_cost import optimal_ss
+    from baselines.lot_sizing import RollingLotStore
+    from baselines.optimal import SingleStage
+    from baselines.policies import SSStore, make_policies
+
+    sc = _covered(tuple(float(c) for c in range(0, 13)))
+    optimum = SingleStage(_covered(None).replace(horizon=40)).solve().cost
+    base = make_policies(sc, "base_stock", None, "orders")
+    store = base["store_1"]
+    sol = optimal_ss(1.0, 9.0, 20.0, 5.0, 1)
+    for policy in (
+        SSStore(sol.s, sol.S, store),
+        RollingLotStore("silver_meal", 20.0, 1.0, 5.0, 2, 2.0, 12, store),
+    ):
+        df = evaluate(
+            sc, {**base, "store_1": policy}, 30, seed=0, store_observation="orders"
+        )
+        cost = df[df["agent"] == "store_1"]["total_cost"].mean() / sc.horizon
+        assert cost < 1.1 * optimum, (policy, cost, optimum)
+
+
+def test_cover_actions_need_quantities_and_exclude_offsets():
+    from hmarl_env.scenario import Actions
+
+    with pytest.raises(ValueError, match="store_lot_cover sizes lots of whole units"):
+        Actions(store_lot_cover=(0.0, 1.0))
+    with pytest.raises(ValueError, match="give one"):
+        Actions(store_max_order=9, order_offsets=2, store_lot_cover=(0.0, 1.0))
+    with pytest.raises(ValueError, match=r"store_lot_cover\[1\] must be >= 0"):
+        Actions(store_max_order=9, store_lot_cover=(0.0, -1.0))

@@ -393,6 +393,15 @@ class Actions:
             A policy acting at random then orders what is sold, on average,
             where one ordering ``0..K`` at random floods the chain with
             orders it never needed. ``None`` (the default): ``a`` units.
+        store_lot_cover: stores that order whole quantities choose how many
+            periods of demand their order covers, and a planner sizes the
+            lot (the hybrid of a learned timing and a lot-sizing rule's
+            netting): action ``a`` orders, within ``0..K``, what brings the
+            stock projected at the order's arrival (the inventory position
+            less the mean demand of the ``lead_time - 1`` periods until
+            then) up to ``store_lot_cover[a]`` periods of the store's mean
+            demand, rounded up; a cover of 0 orders nothing unless a backlog
+            is owed at arrival. ``None`` (the default): quantities.
         warehouse_lot_periods: lots that scale with each warehouse: a
             warehouse orders this many periods of the mean demand it serves
             (``warehouse_order_lots`` is then unused), so a central warehouse
@@ -415,6 +424,7 @@ class Actions:
     store_max_order: int | None = None
     warehouse_max_order: int | None = None
     order_offsets: int | None = None
+    store_lot_cover: tuple[float, ...] | None = None
     warehouse_lot_periods: tuple[float, ...] | None = None
     catalogue_cover: tuple[float, ...] = (
         0.0,
@@ -462,6 +472,17 @@ class Actions:
                     "actions.order_offsets adjusts orders of whole quantities: "
                     "set actions.store_max_order or actions.warehouse_max_order"
                 )
+        if self.store_lot_cover is not None:
+            if self.store_max_order is None:
+                raise ValueError(
+                    "actions.store_lot_cover sizes lots of whole units: set "
+                    "actions.store_max_order (the largest lot)"
+                )
+            if self.order_offsets is not None:
+                raise ValueError(
+                    "actions.store_lot_cover and actions.order_offsets both say "
+                    "what a store's action means: give one"
+                )
         if self.warehouse_max_order is not None and self.warehouse_lot_periods:
             raise ValueError(
                 "actions.warehouse_max_order and actions.warehouse_lot_periods both "
@@ -471,7 +492,11 @@ class Actions:
             if f.name in ("store_max_order", "warehouse_max_order", "order_offsets"):
                 continue
             raw = getattr(self, f.name)
-            if raw is None and f.name in ("warehouse_lot_periods", "catalogue_safety"):
+            if raw is None and f.name in (
+                "warehouse_lot_periods",
+                "catalogue_safety",
+                "store_lot_cover",
+            ):
                 continue
             if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
                 raise ValueError(
@@ -513,14 +538,22 @@ class Actions:
         adjustments around the demand below them (``order_offsets``)."""
         return self.order_offsets is not None and self.max_order(values) is not None
 
+    def covers(self, values: str) -> bool:
+        """Whether the nodes whose actions index ``values`` choose periods of
+        cover that a planner sizes (``store_lot_cover``)."""
+        return self.store_lot_cover is not None and values == "store_order_multipliers"
+
     def choices(self, values: str, serves: float | None = None) -> tuple[float, ...]:
         """What each action of the field ``values`` means (a registry role's
         :attr:`~hmarl_env.registry.Role.action_values`): its values, or for
         nodes ordering quantities ``0, 1, .., K`` units (with
         ``order_offsets``: the adjustments ``-k .. k`` to the demand below
-        them), or for warehouses with ``warehouse_lot_periods`` those periods
-        of ``serves``, the mean demand the warehouse serves."""
+        them; with ``store_lot_cover``: the stores' periods of cover), or
+        for warehouses with ``warehouse_lot_periods`` those periods of
+        ``serves``, the mean demand the warehouse serves."""
         K = self.max_order(values)
+        if self.covers(values):
+            return tuple(self.store_lot_cover)
         if K is not None and self.order_offsets is not None:
             k = self.order_offsets
             return tuple(float(a - k) for a in range(2 * k + 1))
