@@ -155,21 +155,20 @@ def test_bad_critic_settings_are_refused(capsys):
 # ------------------------------------------------------------ with RLlib
 @pytest.fixture(scope="module")
 def central_runs(tmp_path_factory):
-    """Phase 1 with a central critic (hierarchy: system rewards), then phase 2
-    from it, restored into a remote env runner."""
+    """The pipeline with a central critic on hierarchy (system rewards):
+    phase 1 for two iterations, every phase after it (one training serves
+    every test below, CI time)."""
     out = tmp_path_factory.mktemp("central")
     tiny = [*TINY, "--eval-interval", "1", "--checkpoint-interval", "1"]
-    phase1(
-        "--scenario", "hierarchy", "--critic", "central", "--timesteps", "400",
-        "--output", str(out), *tiny,
-    )  # fmt: skip
-    first = only_run(out)
     script(
-        "phase2", "--timesteps", "200", "--output", str(out), *tiny,
-        "--num-env-runners", "1",
+        "pipeline", "--scenario", "hierarchy", "--critic", "central",
+        "--timesteps", "400", "--compare-episodes", "4", "--force",
+        "--output", str(out), *tiny, timeout=900,
     )  # fmt: skip
-    second = next(p for p in out.iterdir() if "__phase2__" in p.name)
-    return {"out": out, "phase1": first, "phase2": second}
+    folder = only_run(out)
+    phases = ("phase1", "phase2", "phase3", "phase4")
+    runs = {p: next(folder.glob(f"*__{p}__*")) for p in phases}
+    return {"out": folder, "pipeline": folder, **runs}
 
 
 def test_a_central_run_records_its_critic_and_diagnostics(central_runs):
@@ -219,21 +218,11 @@ def test_a_central_run_resumes(central_runs):
     assert json.loads((run / "config.json").read_text())["ppo"]["critic"] == "central"
 
 
-@pytest.fixture(scope="module")
-def central_pipeline(tmp_path_factory):
-    out = tmp_path_factory.mktemp("central_pipeline")
-    script(
-        "pipeline", *TINY, "--timesteps", "200", "--compare-episodes", "4",
-        "--critic", "central", "--force", "--output", str(out), timeout=900,
-    )  # fmt: skip
-    return only_run(out)
-
-
-def test_the_pipeline_trains_every_phase_with_the_critic_it_names(central_pipeline):
-    state = json.loads((central_pipeline / "pipeline.json").read_text())
+def test_the_pipeline_trains_every_phase_with_the_critic_it_names(central_runs):
+    state = json.loads((central_runs["pipeline"] / "pipeline.json").read_text())
     assert state["finished"] and state["options"]["critic"] == "central"
     for phase in ("phase1", "phase2", "phase3", "phase4"):
-        run = next(central_pipeline.glob(f"*__{phase}__*"))
+        run = central_runs[phase]
         assert json.loads((run / "config.json").read_text())["ppo"]["critic"] == (
             "central"
         )

@@ -143,11 +143,16 @@ def test_the_gate_compares_with_the_heuristic_it_replaces(pipeline):
 
 # ------------------------------------------------------------ phase scripts
 def test_phase2_defaults_to_the_newest_finished_phase1_run(run, tmp_path):
+    """... and restores it into a remote env runner (one training for both,
+    CI time)."""
     shutil.copytree(run, tmp_path / run.name)
     unfinished = tmp_path / "default__phase1__0__29990101-000000"  # newer, unfinished
     unfinished.mkdir()
     shutil.copy(run / "config.json", unfinished / "config.json")
-    proc = script("phase2", *TINY, "--timesteps", "200", "--output", str(tmp_path))
+    proc = script(
+        "phase2", *TINY, "--timesteps", "200", "--num-env-runners", "1",
+        "--output", str(tmp_path),
+    )  # fmt: skip
     assert f"loading ['store'] from {tmp_path / run.name}" in proc.stdout
     phase2 = next(tmp_path.glob("*__phase2__*"))
     assert _equal(_weights(phase2, "store"), _weights(run, "store"))
@@ -278,24 +283,6 @@ def test_a_pipeline_killed_in_a_phase_resumes_that_phase(pipeline, tmp_path):
     assert (phase4 / "checkpoints" / "latest").read_text().strip() == "final"
     assert (phase4 / "gate.json").is_file()
     assert json.loads((folder / "pipeline.json").read_text())["finished"] is True
-
-
-def test_phase2_restores_into_remote_env_runners(run, tmp_path):
-    proc = script(
-        "phase2",
-        *TINY,
-        "--timesteps",
-        "200",
-        "--num-env-runners",
-        "1",
-        "--from",
-        str(run),
-        "--output",
-        str(tmp_path),
-    )
-    assert "loading ['store']" in proc.stdout
-    phase2 = next(tmp_path.glob("*__phase2__*"))
-    assert _equal(_weights(phase2, "store"), _weights(run, "store"))
 
 
 @pytest.mark.parametrize(
