@@ -136,6 +136,9 @@ class Roles:
         return self._state(sim)[:, StateField.demand] @ self._subtree
 
     def _keep_order_inputs(self, sim: Simulation) -> None:
+        """Keep what the next decode reads beside the actions, where some
+        node's orders need it: the demand below each node (order offsets),
+        each node's inventory position (cover orders)."""
         if self._actions.adds_demand:
             self._below = self.demand_below(sim)
         if self._actions.reads_position:
