@@ -72,6 +72,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from baselines.policies import Covers
 from hmarl_env.demand import Poisson
 from hmarl_env.observations import demand_scales, inventory_scales
 from hmarl_env.registry import StoreOrderFeature
@@ -547,8 +548,10 @@ class SingleStage:
 class TablePolicy:
     """A tabulated single-stage policy: observations in the ``orders`` store
     layout ``(B, 3 + L)`` -> order quantities ``(B,)`` (the action of a store
-    ordering quantities is the quantity). Positions above the grid order
-    nothing (above Morton's bound no optimal policy orders)."""
+    ordering quantities is the quantity; where the store orders periods of
+    cover, ``actions.store_lot_cover``, the cover whose lot is nearest).
+    Positions above the grid order nothing (above Morton's bound no optimal
+    policy orders)."""
 
     solver: SingleStage
     table: np.ndarray
@@ -575,8 +578,17 @@ class TablePolicy:
             rest = pipe[:, :0]
         over = net > s.x_max
         idx = (np.clip(net, s.x_min, s.x_max) - s.x_min,) + tuple(rest.T)
-        q = self.table[idx]
-        return np.where(over, 0, q).astype(np.int64)
+        q = np.where(over, 0, self.table[idx]).astype(np.int64)
+        covers = sc.actions.store_lot_cover
+        if covers is None:
+            return q
+        position = np.rint(
+            (obs[:, F.inventory] - obs[:, F.backlog]) * inv
+            + obs[:, F.arriving :].sum(axis=1) * dem
+        )
+        node = sc.nodes[0]
+        rule = Covers(covers, float(node.demand.mean), node.lead_time, s.K)
+        return rule.action(q, position)
 
 
 # ------------------------------------------------------------------- report

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
+from analysis.runs.folder import newest_run
 from baselines.evaluate import evaluate
+from baselines.optimal import instance_of
 from hmarl_env.seeding import HELD_OUT_SEED
 
 
@@ -33,3 +36,24 @@ def last_diagnostic(run: Path, column: str, last: int = 5) -> float:
         rows = list(csv.DictReader(fh))[-last:]
     values = [float(r[column]) for r in rows if r.get(column) not in ("", None)]
     return float(np.mean(values)) if values else float("nan")
+
+
+def single_stage_run(roots: list[Path], scenario, covers: bool) -> Path | None:
+    """The newest finished phase-1 run under ``roots`` on ``scenario``'s
+    instance (the same dynamics and costs: its name, rewards or horizon may
+    differ), observing the 'orders' layout and ordering quantities or, with
+    ``covers``, periods of cover (``actions.store_lot_cover``)."""
+
+    def dynamics(sc):  # the instance, whatever the scenario is called
+        return dataclasses.replace(instance_of(sc), name="")
+
+    target = dynamics(scenario)
+    return newest_run(
+        roots,
+        lambda config: (
+            config.phase.name == "phase1"
+            and config.store_observation == "orders"
+            and (config.scenario.actions.store_lot_cover is not None) == covers
+            and dynamics(config.scenario) == target
+        ),
+    )

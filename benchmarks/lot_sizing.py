@@ -20,8 +20,23 @@ lead_time)``, ``z`` chosen on training episodes (seeds from 0) from a grid.
 Every policy is then simulated on the same held-out episodes (seeds from
 1,000,000, ``--horizon`` periods each): mean cost per period with its 95%
 CI, and the gap to the optimal policy simulated on the same episodes
-(paired), in percent of the optimum. No learned store or hybrid planner
-is compared here yet.
+(paired), in percent of the optimum.
+
+With ``--runs`` (folders of run folders), also the newest finished phase-1
+run of each instance under them: the **learned** store (a run on the
+instance, ordering quantities ``0..K``) and the **hybrid** one (a run on
+``<instance>_cover``, acting in periods of cover that a planner sizes,
+:func:`hmarl_env.scenario.single_stage`), each acting as its run records
+(``ppo.acting``; train fixed-cost stores with ``--acting greedy``: the mean
+of a policy that orders either nothing or a lot is a lot every period), on
+the same held-out episodes, with the env steps and wall-clock of its
+training::
+
+    python experiments/phase1.py --scenario backorder_L1_p9_K50 \
+        --store-observation orders --acting greedy --timesteps 500000
+    python experiments/phase1.py --scenario backorder_L1_p9_K50_cover \
+        --store-observation orders --acting greedy --timesteps 500000
+    python benchmarks/lot_sizing.py --runs results
 
 Writes ``results/benchmarks/lot_sizing.json``.
 """
@@ -38,6 +53,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from analysis.runs.folder import training_cost  # noqa: E402
+from analysis.runs.loading import load_policies  # noqa: E402
+from analysis.runs.record import read_run_config  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.fixed_cost import optimal_ss, ss_policies  # noqa: E402
 from baselines.lot_sizing import (  # noqa: E402
@@ -47,6 +65,7 @@ from baselines.lot_sizing import (  # noqa: E402
 )
 from baselines.optimal import SingleStage  # noqa: E402
 from baselines.policies import SSStore, make_policies  # noqa: E402
+from benchmarks._runs import single_stage_run  # noqa: E402
 from benchmarks._tables import ci, fmt  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
@@ -65,6 +84,8 @@ SAFETY = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5)
 PLAN = 12
 #: the lot-sizing heuristics compared: the rules and the genetic algorithm
 HEURISTICS = (*RULES, "genetic")
+#: the trained stores compared with ``--runs``
+TRAINED = ("learned", "hybrid")
 
 
 def per_period(scenario, policies, episodes: int, seed: int) -> np.ndarray:
@@ -96,7 +117,9 @@ def best_ss_exact(
     return s, S, cost(s, S)
 
 
-def instance_row(name: str, episodes: int, horizon: int, train: int) -> dict:
+def instance_row(
+    name: str, episodes: int, horizon: int, train: int, runs: list[Path]
+) -> dict:
     sc = get_scenario(name, horizon=horizon)
     node = sc.nodes[0]
     mu, L = float(node.demand.mean), node.lead_time
@@ -147,11 +170,27 @@ def instance_row(name: str, episodes: int, horizon: int, train: int) -> dict:
         chosen[kind] = min(scores, key=scores.get)
         policies[kind] = {**base, "store_1": heuristic(kind, chosen[kind])}
     sims = {k: per_period(sc, p, episodes, HELD_OUT_SEED) for k, p in policies.items()}
+    trained = {}
+    for kind, hybrid in (("learned", False), ("hybrid", True)):
+        run = single_stage_run(runs, sc, covers=hybrid) if runs else None
+        if run is None:
+            continue
+        config = read_run_config(run)
+        acting_in = config.scenario.replace(horizon=horizon)
+        sims[kind] = per_period(
+            acting_in, load_policies(run, scenario=acting_in), episodes, HELD_OUT_SEED
+        )
+        trained[kind] = {
+            "run": str(run),
+            "acting": config.ppo.acting,
+            **training_cost(run),
+        }
     row = {
         "instance": name,
         "optimal": {"cost": optimum.cost, "seconds": solve_s},
         "best_ss": {"s": int(s), "S": int(S), "cost": float(exact)},
         "safety_factor": chosen,
+        "trained": trained,
         "simulated": {k: ci(v) for k, v in sims.items()},
         "gap_pct": {
             k: ci(100 * (v - sims["optimal"]) / optimum.cost)
@@ -162,6 +201,19 @@ def instance_row(name: str, episodes: int, horizon: int, train: int) -> dict:
     return row
 
 
+def _cell(row: dict, kind: str) -> str:
+    if kind not in row["gap_pct"]:
+        return "-"
+    cell = fmt(row["gap_pct"][kind], 2)
+    if kind in HEURISTICS:
+        return cell + f" (z {row['safety_factor'][kind]:g})"
+    if kind in row["trained"]:
+        t = row["trained"][kind]
+        steps, minutes = t["env_steps"] / 1e3, t["seconds"] / 60
+        return cell + f" ({steps:.0f}k steps, {minutes:.1f} min)"
+    return cell
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=200)
@@ -170,6 +222,14 @@ def main(argv: list[str] | None = None) -> int:
         "--train-episodes", type=int, default=50, help="episodes choosing each z"
     )
     parser.add_argument("--instances", nargs="+", default=list(INSTANCES))
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="folders of run folders: compare each instance's newest learned "
+        "and hybrid phase-1 runs under them",
+    )
     args = parser.parse_args(argv)
     for flag, v in (
         ("--episodes", args.episodes),
@@ -182,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.instances:
         try:
             rows.append(
-                instance_row(name, args.episodes, args.horizon, args.train_episodes)
+                instance_row(
+                    name, args.episodes, args.horizon, args.train_episodes, args.runs
+                )
             )
         except ValueError as exc:
             parser.error(f"--instances {name}: {exc}")
@@ -193,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "optimal policy, % of the optimum\n"
     )
     names = ["best_ss", *HEURISTICS]
+    names += [k for k in TRAINED if any(k in r["trained"] for r in rows)]
     print(
         "| instance | optimum (exact) | best (s, S) exact | simulated optimum | "
         + " | ".join(f"{k} gap %" for k in names)
@@ -205,11 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['instance']} | {r['optimal']['cost']:.3f} "
             f"| ({b['s']}, {b['S']}) {b['cost']:.3f} "
             f"| {fmt(r['simulated']['optimal'])} | "
-            + " | ".join(
-                fmt(r["gap_pct"][k], 2)
-                + (f" (z {r['safety_factor'][k]:g})" if k in HEURISTICS else "")
-                for k in names
-            )
+            + " | ".join(_cell(r, k) for k in names)
             + " |"
         )
     path = write_json_atomic(

@@ -34,8 +34,6 @@ Writes ``results/benchmarks/optimality_gap.json``.
 from __future__ import annotations
 
 import argparse
-import csv
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -44,13 +42,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analysis.runs.folder import is_finished  # noqa: E402
+from analysis.runs.folder import read_metrics, training_cost  # noqa: E402
 from analysis.runs.loading import load_policies  # noqa: E402
 from analysis.runs.record import read_run_config  # noqa: E402
 from analysis.runs.settings import ACTING  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
-from baselines.optimal import ZIPKIN_TABLE, instance_of, solve_instance  # noqa: E402
+from baselines.optimal import ZIPKIN_TABLE, solve_instance  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
+from benchmarks._runs import single_stage_run  # noqa: E402
 from benchmarks._tables import ci, fmt  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 from hmarl_env.registry import SUPPLIER  # noqa: E402
@@ -93,48 +92,18 @@ def agreement(scenario, learned, optimal, episodes: int) -> dict[str, float]:
     return {"same_order_pct": 100 * same / n, "mean_abs_difference": diff / n}
 
 
-def _newest_run(roots: list[Path], scenario) -> Path | None:
-    """The newest finished phase-1 run under any of ``roots`` on this instance (the
-    same dynamics and costs: its rewards or horizon may differ), observing
-    the 'orders' layout."""
-
-    def dynamics(sc):  # the instance, whatever the scenario is called
-        return dataclasses.replace(instance_of(sc), name="")
-
-    target = dynamics(scenario)
-    found = []
-    paths = [c for root in roots for c in Path(root).glob("*/config.json")]
-    for config_path in paths:
-        run = config_path.parent
-        try:
-            config = read_run_config(run)
-            same = dynamics(config.scenario) == target
-        except ValueError:
-            continue
-        if (
-            same
-            and config.phase.name == "phase1"
-            and config.store_observation == "orders"
-            and is_finished(run)
-        ):
-            found.append((config.record.get("created", ""), run.name, run))
-    return max(found)[2] if found else None
-
-
 def _training(run: Path) -> dict[str, object]:
     config = read_run_config(run)
-    with (run / "metrics.csv").open() as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_metrics(run)
     return {
         "run": str(run),
-        "env_steps": float(rows[-1]["timesteps"]),
-        "seconds": float(sum(float(r["seconds"]) for r in rows)),
+        **training_cost(run),
         "expected_store_costs": config.scenario.rewards.expected_store_costs,
         "policy_head": config.ppo.policy_head,
         "annealed": config.ppo.lr_end is not None
         or config.ppo.entropy_coeff_end is not None,
         "explained_variance_last5": float(
-            np.mean([float(r["store_vf_explained_var"]) for r in rows[-5:]])
+            np.mean([r["store_vf_explained_var"] for r in rows[-5:]])
         ),
     }
 
@@ -175,7 +144,7 @@ def instance(
             horizon,
         ),
     }
-    run = None if runs is None else _newest_run(runs, sc)
+    run = None if runs is None else single_stage_run(runs, sc, covers=False)
     if run is not None:
         long = sc.replace(horizon=horizon)
         if acting is None:  # as the run records

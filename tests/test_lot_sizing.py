@@ -277,3 +277,31 @@ def test_cover_actions_need_quantities_and_exclude_offsets():
         Actions(store_max_order=9, order_offsets=2, store_lot_cover=(0.0, 1.0))
     with pytest.raises(ValueError, match=r"store_lot_cover\[1\] must be >= 0"):
         Actions(store_max_order=9, store_lot_cover=(0.0, -1.0))
+
+
+def test_cover_instances_by_name_act_in_unit_levels_and_hold_the_optimum():
+    """``<instance>_cover``: covers k / mean for k = 0..K (order-up-to levels
+    one unit apart above the demand until arrival), so the optimal policy
+    acts through them exactly as on quantities: the same costs in every
+    episode."""
+    from baselines.evaluate import evaluate
+    from baselines.optimal import SingleStage
+    from baselines.policies import make_policies
+    from hmarl_env import get_scenario
+
+    sc = get_scenario("backorder_L1_p9_K10_cover", horizon=60)
+    plain = get_scenario("backorder_L1_p9_K10", horizon=60)
+    assert sc.name == "backorder_L1_p9_K10_cover"
+    K = sc.actions.store_max_order
+    assert K == plain.actions.store_max_order
+    assert sc.actions.store_lot_cover == tuple(k / 5.0 for k in range(K + 1))
+    assert plain.actions.store_lot_cover is None
+    costs = []
+    for scenario in (plain, sc):
+        solver = SingleStage(scenario)
+        base = make_policies(scenario, "base_stock", None, "orders")
+        policies = {**base, "store_1": solver.policy(solver.solve())}
+        df = evaluate(scenario, policies, 4, seed=7, store_observation="orders")
+        costs.append(df[df["agent"] == "store_1"]["total_cost"].to_numpy())
+    np.testing.assert_array_equal(costs[0], costs[1])
+    assert get_scenario("lost_sales_L2_p19_K25_mean10_cover").name.endswith("_cover")

@@ -515,6 +515,50 @@ def test_phase1_trains_a_single_stage_instance_on_order_quantities(tmp_path, run
     assert "observes the 'pipeline' layout (store_observation)" in bad.stderr
 
 
+def test_a_hybrid_store_trains_on_covers_and_the_lot_sizing_benchmark_finds_it(
+    tmp_path, monkeypatch, capsys
+):
+    """Phase 1 on ``<instance>_cover`` (the store picks a cover, the planner
+    sizes the lot): the run records the covers and acts greedily, and
+    benchmarks/lot_sizing.py --runs judges it as the instance's hybrid store
+    (no quantity run there: no learned column)."""
+    import importlib.util
+
+    from analysis.runs.loading import load_policies
+    from analysis.runs.record import read_run_config
+    from experiments.phase1 import main
+
+    out = tmp_path / "hybrid"
+    argv = ["--scenario", "backorder_L1_p9_K10_cover", "--store-observation"]
+    argv += ["orders", "--acting", "greedy", "--timesteps", "200"]
+    assert main([*argv, "--output", str(out), *TINY]) == 0
+    folder = only_run(out)
+    config = read_run_config(folder)
+    assert config.scenario.actions.store_lot_cover[1] == 0.2
+    assert config.ppo.acting == "greedy"
+    n = config.scenario.actions.store_max_order + 1
+    actions = load_policies(folder)["store_1"](np.zeros((3, 4), np.float32))
+    assert ((actions >= 0) & (actions < n)).all()
+    spec = importlib.util.spec_from_file_location(
+        "lot_sizing", ROOT / "benchmarks" / "lot_sizing.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setenv("HMARL_RESULTS", str(tmp_path / "results"))
+    args = ["--instances", "backorder_L1_p9_K10", "--episodes", "2"]
+    args += ["--horizon", "30", "--train-episodes", "2", "--runs", str(out)]
+    assert bench.main(args) == 0
+    table = capsys.readouterr().out
+    assert "| hybrid gap % |" in table and "learned gap %" not in table
+    written = json.loads(
+        (tmp_path / "results" / "benchmarks" / "lot_sizing.json").read_text()
+    )
+    (row,) = written["rows"]
+    assert row["trained"]["hybrid"]["run"] == str(folder)
+    assert row["trained"]["hybrid"]["acting"] == "greedy"
+    assert set(row["gap_pct"]) >= {"best_ss", "hybrid"}
+
+
 def test_a_serial_chain_trains_with_echelon_warehouses(tmp_path, monkeypatch):
     """--warehouse-observation echelon on a serial preset (orders by
     offsets): the run records the layout, the heuristic warehouse acts by

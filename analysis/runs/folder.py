@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from analysis.runs.record import RunConfig, read_run_config
 
 __all__ = [
     "FINAL",
@@ -30,7 +33,9 @@ __all__ = [
     "find_checkpoint",
     "is_finished",
     "latest_name",
+    "newest_run",
     "read_metrics",
+    "training_cost",
 ]
 
 #: where a checkpoint keeps its modules, one folder per module ID
@@ -126,3 +131,35 @@ def read_metrics(run_dir: str | Path, upto: int | None = None) -> list[dict[str,
         row["iteration"] = int(row["iteration"])
         out.append(row)
     return out
+
+
+def training_cost(run_dir: str | Path) -> dict[str, float]:
+    """What a finished run's training cost: its env steps and the seconds its
+    iterations took (``metrics.csv``; the monitor's evaluations included)."""
+    rows = read_metrics(run_dir)
+    if not rows:
+        raise ValueError(f"{str(run_dir)!r} has no {METRICS_FILE}: not a trained run")
+    return {
+        "env_steps": float(rows[-1]["timesteps"]),
+        "seconds": float(sum(r["seconds"] for r in rows)),
+    }
+
+
+def newest_run(
+    roots: list[str | Path], match: Callable[[RunConfig], bool]
+) -> Path | None:
+    """The newest finished run folder directly under any of ``roots`` whose
+    config ``match`` accepts (by its record's creation time), or None; folders
+    whose config cannot be read are passed over."""
+    found = []
+    for config_path in (c for root in roots for c in Path(root).glob("*/config.json")):
+        run = config_path.parent
+        try:
+            config = read_run_config(run)
+            if not match(config):
+                continue
+        except ValueError:
+            continue
+        if is_finished(run):
+            found.append((config.record.get("created", ""), run.name, run))
+    return max(found)[2] if found else None

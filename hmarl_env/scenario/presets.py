@@ -294,12 +294,13 @@ def hierarchy() -> Scenario:
 
 
 #: ``lost_sales_L<L>_p<p>`` (``backorder_..``), optionally ``_K<k>`` (a fixed
-#: order cost) and ``_mean<m>``: a single-stage instance by name
-#: (:func:`single_stage`)
+#: order cost), ``_mean<m>`` and ``_cover`` (orders by periods of cover): a
+#: single-stage instance by name (:func:`single_stage`)
 _SINGLE_STAGE = re.compile(
     r"(lost_sales|backorder)_L([0-9]+)_p([0-9]+(?:\.[0-9]+)?)"
     r"(?:_K([0-9]+(?:\.[0-9]+)?))?"
     r"(?:_mean([0-9]+(?:\.[0-9]+)?))?"
+    r"(_cover)?"
 )
 
 
@@ -310,6 +311,7 @@ def single_stage(
     shortage: ShortageMode = "lost_sales",
     horizon: int = 100,
     fixed: float = 0.0,
+    cover: bool = False,
 ) -> Scenario:
     """One store ordering whole units from an uncapacitated supplier: the
     single-stage system of inventory theory, in Zipkin's (2008) conventions.
@@ -365,9 +367,19 @@ def single_stage(
     period's demand took below ``s``, and ``S - s`` stays near the EOQ (the
     solvers check that the bound does not bind).
 
+    With ``cover`` (the name's ``_cover``) the store acts in periods of
+    cover that a planner sizes (``actions.store_lot_cover``, the hybrid of a
+    learned timing and a lot planner's netting): covers ``k / mean`` for
+    ``k = 0 .. K``, so action ``k > 0`` orders what brings the inventory
+    position up to ``k`` units above the mean demand until the order
+    arrives (an order-up-to level one unit apart, capped at ``K``) and
+    action 0 orders nothing unless a backlog is owed at arrival: every
+    (s, S) policy is a policy of these actions, and a learner chooses only
+    when to order and up to where.
+
     Loadable by name: ``lost_sales_L4_p39`` (``L = 4``, ``p = 39``, mean 5),
     ``backorder_L2_p9_mean10``, ``backorder_L0_p9_K64_mean10`` (a fixed cost
-    of 64: Zheng & Federgruen's table).
+    of 64: Zheng & Federgruen's table), ``backorder_L1_p9_K50_cover``.
     """
     from scipy import stats
 
@@ -397,7 +409,9 @@ def single_stage(
         f"{shortage}_L{lead_time}_p{penalty:g}"
         + (f"_K{fixed:g}" if fixed > 0 else "")
         + ("" if mean == 5.0 else f"_mean{mean:g}")
+        + ("_cover" if cover else "")
     )
+    covers = tuple(k / float(mean) for k in range(K + 1)) if cover else None
     return Scenario(
         name=name,
         nodes=(
@@ -415,7 +429,7 @@ def single_stage(
         ),
         horizon=horizon,
         shortage=shortage,
-        actions=Actions(store_max_order=K),
+        actions=Actions(store_max_order=K, store_lot_cover=covers),
         rewards=Rewards(mode="system", expected_store_costs=True),
     )
 
@@ -526,7 +540,12 @@ def preset(name: str) -> Scenario | None:
     m = _SINGLE_STAGE.fullmatch(name)
     if m is None:
         return None
-    shortage, L, p, fixed, mean = m.groups()
+    shortage, L, p, fixed, mean, cover = m.groups()
     return single_stage(
-        int(L), float(p), float(mean or 5.0), shortage, fixed=float(fixed or 0.0)
+        int(L),
+        float(p),
+        float(mean or 5.0),
+        shortage,
+        fixed=float(fixed or 0.0),
+        cover=cover is not None,
     )
