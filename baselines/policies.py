@@ -226,20 +226,24 @@ class Offsets:
 @dataclass(frozen=True)
 class Covers:
     """Orders as periods of cover that a planner sizes
-    (``actions.store_lot_cover``): :meth:`action` is the action whose lot,
-    from inventory position ``y``, comes closest to ``q`` units (the env's
-    rule: ``ceil(c * mean + (lead_time - 1) * mean - y)`` within
-    ``0..max_order``)."""
+    (``actions.store_lot_cover``, ``actions.warehouse_lot_cover``):
+    :meth:`action` is the action whose lot, from inventory position ``y``,
+    comes closest to ``q`` units (the env's rule: ``ceil(level - y)`` within
+    ``0..max_order``, :meth:`levels`)."""
 
     values: tuple[float, ...]
     mean: float
     lead_time: int
     max_order: int
 
+    def levels(self) -> np.ndarray:
+        """What each action orders up to: ``c * mean + (lead_time - 1) *
+        mean``, the cover after the demand until the order arrives."""
+        return (np.asarray(self.values) + (self.lead_time - 1)) * self.mean
+
     def action(self, q: np.ndarray, y: np.ndarray) -> np.ndarray:
-        c = np.asarray(self.values)[None, :]
-        ahead = (self.lead_time - 1) * self.mean
-        lots = np.ceil(c * self.mean + ahead - np.asarray(y)[:, None] - 1e-9)
+        levels = self.levels()[None, :]
+        lots = np.ceil(levels - np.asarray(y)[:, None] - 1e-9)
         lots = np.clip(lots, 0, self.max_order)
         return np.argmin(np.abs(lots - np.asarray(q)[:, None]), axis=1).astype(np.int64)
 
@@ -362,6 +366,10 @@ class SSWarehouse:
         lots: the scenario's warehouse lots.
         offsets: where the warehouse orders by offsets, how: it then orders
             ``S`` less the position when below ``s``, else nothing.
+        covers: where the warehouse orders periods of cover
+            (``actions.warehouse_lot_cover``), how: below ``s`` it picks the
+            cover whose level (what the planner orders up to, from the
+            position it nets) is nearest ``S``, else cover 0.
     """
 
     s: float
@@ -370,6 +378,7 @@ class SSWarehouse:
     lots: tuple[float, ...]
     role: str = "warehouse"
     offsets: Offsets | None = None
+    covers: Covers | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.s) and math.isfinite(self.S) and self.S >= self.s):
@@ -386,6 +395,9 @@ class SSWarehouse:
         if self.offsets is not None:
             q = np.where(position < self.s, np.maximum(self.S - position, 0.0), 0.0)
             return self.offsets.action(q, obs)
+        if self.covers is not None:
+            up_to = int(np.argmin(np.abs(self.covers.levels() - self.S)))
+            return np.where(position < self.s, up_to, 0).astype(np.int64)
         lots = np.asarray(self.lots)
         best = np.argmin(np.abs(position[:, None] + lots[None, :] - self.S), axis=1)
         return np.where(position < self.s, best, int(np.argmin(lots))).astype(np.int64)
@@ -655,6 +667,17 @@ def _warehouse(c: _Context, i: int) -> Policy:
         # first (aggregate_store_demand)
         column = -1 if echelon else int(_W.aggregate_store_demand)
         offsets = Offsets(sc.actions.order_offsets, column, float(c.demand[i]))
+    covers = None
+    if sc.actions.covers("warehouse_order_lots"):
+        if echelon:
+            raise ValueError(
+                "a heuristic warehouse orders by echelon base-stock on the echelon "
+                "observation, which periods of cover sized from the warehouse's "
+                "local position (actions.warehouse_lot_cover) cannot express: "
+                "use the local warehouse observation"
+            )
+        K = sc.actions.warehouse_max_order
+        covers = Covers(sc.actions.warehouse_lot_cover, mean, sc.nodes[i].lead_time, K)
     if echelon:
         days = _own(c, "warehouse", i).get("echelon_days")
         level = echelon_level(sc, i) if days is None else float(days) * mean
@@ -665,7 +688,12 @@ def _warehouse(c: _Context, i: int) -> Policy:
     else:
         s, S = default_ss_levels(sc, sc.nodes[i].name)
     return SSWarehouse(
-        s=s, S=S, inventory_scale=float(c.scales[i]), lots=lots, offsets=offsets
+        s=s,
+        S=S,
+        inventory_scale=float(c.scales[i]),
+        lots=lots,
+        offsets=offsets,
+        covers=covers,
     )
 
 

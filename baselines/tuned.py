@@ -29,6 +29,7 @@ _NEUTRAL = {
     "warehouse_max_order": None,
     "order_offsets": None,
     "store_lot_cover": None,
+    "warehouse_lot_cover": None,
     "storage": math.inf,
     "truck_volume": math.inf,
     "shipping_loss": 0.0,

@@ -7,8 +7,9 @@ warehouse orders
 with ``actions.order_offsets = k`` a node ordering quantities orders ``d + a -
 k`` within ``0..K``, ``d`` the customer demand below it in the period just
 served, rounded (:meth:`hmarl_env.roles.Roles.demand_below`); with
-``actions.store_lot_cover`` a store's action is periods of cover that a
-planner turns into a lot from its inventory position; the supplier releases
+``actions.store_lot_cover`` (``warehouse_lot_cover``) a store's (a
+warehouse's) action is periods of cover that a planner turns into a lot from
+its inventory position; the supplier releases
 ``supplier_fulfil_fractions[a]`` of what it owes (up to capacity). Which field
 of ``scenario.actions`` a role's actions index is the registry's
 (:attr:`hmarl_env.registry.Role.action_values`).
@@ -180,7 +181,8 @@ class ActionDecoder:
         if position is None:
             if self.reads_position:
                 raise ValueError(
-                    "orders by periods of cover (actions.store_lot_cover) need "
+                    "orders by periods of cover (actions.store_lot_cover, "
+                    "actions.warehouse_lot_cover) need "
                     "each node's inventory position"
                 )
             position = below  # read by no node

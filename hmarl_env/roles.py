@@ -143,9 +143,9 @@ class Roles:
             self._below = self.demand_below(sim)
         if self._actions.reads_position:
             st, S = self._state(sim), StateField
-            self._position = (
+            self._position = (  # what a node owes: customers' or children's
                 st[:, S.on_hand]
-                - st[:, S.customer_backlog]
+                - st[:, S.backlog]
                 + st[:, S.in_transit]
                 + st[:, S.inbound_backlog]
             )

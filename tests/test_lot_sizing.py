@@ -305,3 +305,51 @@ def test_cover_instances_by_name_act_in_unit_levels_and_hold_the_optimum():
         costs.append(df[df["agent"] == "store_1"]["total_cost"].to_numpy())
     np.testing.assert_array_equal(costs[0], costs[1])
     assert get_scenario("lost_sales_L2_p19_K25_mean10_cover").name.endswith("_cover")
+
+
+def test_a_warehouse_orders_the_lot_its_cover_needs():
+    """warehouse_fixed_cost: cover c from the warehouse's position y (on hand
+    less what it owes the stores, plus what is on its way) orders
+    ceil((c + 3) * 200 - y) within 0..3000 (three days of its 200 a day
+    until an order arrives), and the (s, S) warehouse acts through covers."""
+    import hmarl_env
+    from baselines.policies import SSWarehouse, make_policies
+    from hmarl_env import get_scenario
+    from hmarl_env.core import StateField as S
+
+    sc = get_scenario("warehouse_fixed_cost")
+    assert sc.nodes[2].fixed_order_cost == 75.0
+    env = hmarl_env.parallel_env(sc)
+    assert env.action_space("warehouse_1").n == 17
+    env.reset(seed=4)
+    sim = env._sim
+    seen = set()
+    for c in (0, 9, 2, 16, 5, 0, 12, 7, 3, 1):
+        st = sim.state_array[0]
+        y = st[S.on_hand, 2] - st[S.backlog, 2] + st[S.in_transit, 2]
+        y += st[S.inbound_backlog, 2]
+        want = min(max(np.ceil((c + 3) * 200.0 - y - 1e-9), 0.0), 3000.0)
+        acts = {"store_1": 2, "store_2": 2, "warehouse_1": c, "supplier_1": 0}
+        _, _, _, _, infos = env.step(acts)
+        assert infos["warehouse_1"]["ordered"] == want, (c, y)
+        seen.add(want > 0)
+    assert seen == {True, False}
+    policy = make_policies(sc, "tuned", {"warehouse": {"s_days": 5, "S_days": 9}})
+    wh = policy["warehouse_1"]
+    assert isinstance(wh, SSWarehouse) and wh.covers is not None
+    obs = np.zeros((2, 6), dtype=np.float32)
+    obs[1, 1] = 10.0  # far above s
+    np.testing.assert_array_equal(wh(obs), [6, 0])  # up to 9 days: cover 6
+    with pytest.raises(ValueError, match="use the local warehouse observation"):
+        make_policies(sc, "rule_based", warehouse_observation="echelon")
+
+
+def test_warehouse_covers_need_quantities_and_exclude_offsets():
+    from hmarl_env.scenario import Actions
+
+    with pytest.raises(ValueError, match="warehouse_lot_cover sizes lots of whole"):
+        Actions(warehouse_lot_cover=(0.0, 1.0))
+    with pytest.raises(ValueError, match="give one"):
+        Actions(warehouse_max_order=9, order_offsets=2, warehouse_lot_cover=(0.0, 1.0))
+    with pytest.raises(ValueError, match=r"warehouse_lot_cover\[0\] must be >= 0"):
+        Actions(warehouse_max_order=9, warehouse_lot_cover=(-1.0, 1.0))

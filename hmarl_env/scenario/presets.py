@@ -293,6 +293,47 @@ def hierarchy() -> Scenario:
     )
 
 
+#: the warehouse's cost per order in ``warehouse_fixed_cost``: its economic
+#: order quantity ``sqrt(2 F d / h)`` is 1,000 units, five days of demand
+WAREHOUSE_FIXED_COST = 75.0
+
+
+def warehouse_fixed_cost() -> Scenario:
+    """The default network where the warehouse pays for each order: lot
+    sizing at the warehouse, with no known optimum.
+
+    The warehouse pays 75 per period in which it orders (its economic order
+    quantity, ``sqrt(2 * 75 * 200 / 0.03)``, is 1,000 units: five days of the
+    200 it serves a day) and orders by periods of cover that a planner sizes
+    (``actions.warehouse_lot_cover``): action ``c`` orders what brings its
+    inventory position less the three days of demand until the order
+    arrives up to ``c`` days of demand, ``c`` = 0..16, within 3,000 units.
+    So (s, S) at whole days is a policy of these actions (the tuned
+    heuristic warehouse, :class:`baselines.policies.SSWarehouse`), and a
+    learned warehouse chooses when to order and how far ahead while the
+    planner nets its position. Every agent receives the system reward (minus
+    the chain's ledger cost), so a warehouse is judged by what its lots cost
+    the chain.
+    """
+    base = default()
+    nodes = tuple(
+        n
+        if n.is_store
+        else dataclasses.replace(n, fixed_order_cost=WAREHOUSE_FIXED_COST)
+        for n in base.nodes
+    )
+    return base.replace(
+        name="warehouse_fixed_cost",
+        nodes=nodes,
+        actions=dataclasses.replace(
+            base.actions,
+            warehouse_max_order=3000,
+            warehouse_lot_cover=tuple(float(c) for c in range(17)),
+        ),
+        rewards=dataclasses.replace(base.rewards, mode="system"),
+    )
+
+
 #: ``lost_sales_L<L>_p<p>`` (``backorder_..``), optionally ``_K<k>`` (a fixed
 #: order cost), ``_mean<m>`` and ``_cover`` (orders by periods of cover): a
 #: single-stage instance by name (:func:`single_stage`)
@@ -524,6 +565,7 @@ PRESETS = {
     "backorder": backorder,
     "seasonal": seasonal,
     "hierarchy": hierarchy,
+    "warehouse_fixed_cost": warehouse_fixed_cost,
 }
 
 

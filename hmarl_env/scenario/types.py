@@ -402,6 +402,13 @@ class Actions:
             then) up to ``store_lot_cover[a]`` periods of the store's mean
             demand, rounded up; a cover of 0 orders nothing unless a backlog
             is owed at arrival. ``None`` (the default): quantities.
+        warehouse_lot_cover: the same for warehouses that order whole
+            quantities (``warehouse_max_order``, the largest lot): action
+            ``a`` orders what brings the warehouse's inventory position
+            (on hand less what it owes its children, plus everything on its
+            way) less the mean demand it serves over ``lead_time - 1``
+            periods up to ``warehouse_lot_cover[a]`` periods of that demand.
+            ``None`` (the default): quantities.
         warehouse_lot_periods: lots that scale with each warehouse: a
             warehouse orders this many periods of the mean demand it serves
             (``warehouse_order_lots`` is then unused), so a central warehouse
@@ -425,6 +432,7 @@ class Actions:
     warehouse_max_order: int | None = None
     order_offsets: int | None = None
     store_lot_cover: tuple[float, ...] | None = None
+    warehouse_lot_cover: tuple[float, ...] | None = None
     warehouse_lot_periods: tuple[float, ...] | None = None
     catalogue_cover: tuple[float, ...] = (
         0.0,
@@ -483,6 +491,17 @@ class Actions:
                     "actions.store_lot_cover and actions.order_offsets both say "
                     "what a store's action means: give one"
                 )
+        if self.warehouse_lot_cover is not None:
+            if self.warehouse_max_order is None:
+                raise ValueError(
+                    "actions.warehouse_lot_cover sizes lots of whole units: set "
+                    "actions.warehouse_max_order (the largest lot)"
+                )
+            if self.order_offsets is not None:
+                raise ValueError(
+                    "actions.warehouse_lot_cover and actions.order_offsets both "
+                    "say what a warehouse's action means: give one"
+                )
         if self.warehouse_max_order is not None and self.warehouse_lot_periods:
             raise ValueError(
                 "actions.warehouse_max_order and actions.warehouse_lot_periods both "
@@ -496,6 +515,7 @@ class Actions:
                 "warehouse_lot_periods",
                 "catalogue_safety",
                 "store_lot_cover",
+                "warehouse_lot_cover",
             ):
                 continue
             if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
@@ -538,22 +558,33 @@ class Actions:
         adjustments around the demand below them (``order_offsets``)."""
         return self.order_offsets is not None and self.max_order(values) is not None
 
+    def lot_cover(self, values: str) -> tuple[float, ...] | None:
+        """The periods of cover that the nodes whose actions index ``values``
+        choose from (``store_lot_cover``, ``warehouse_lot_cover``), or
+        ``None`` where they do not order by cover."""
+        return {
+            "store_order_multipliers": self.store_lot_cover,
+            "warehouse_order_lots": self.warehouse_lot_cover,
+        }.get(values)
+
     def covers(self, values: str) -> bool:
         """Whether the nodes whose actions index ``values`` choose periods of
-        cover that a planner sizes (``store_lot_cover``)."""
-        return self.store_lot_cover is not None and values == "store_order_multipliers"
+        cover that a planner sizes (``store_lot_cover``,
+        ``warehouse_lot_cover``)."""
+        return self.lot_cover(values) is not None
 
     def choices(self, values: str, serves: float | None = None) -> tuple[float, ...]:
         """What each action of the field ``values`` means (a registry role's
         :attr:`~hmarl_env.registry.Role.action_values`): its values, or for
         nodes ordering quantities ``0, 1, .., K`` units (with
         ``order_offsets``: the adjustments ``-k .. k`` to the demand below
-        them; with ``store_lot_cover``: the stores' periods of cover), or
+        them; with ``store_lot_cover`` or ``warehouse_lot_cover``: the
+        periods of cover), or
         for warehouses with ``warehouse_lot_periods`` those periods of
         ``serves``, the mean demand the warehouse serves."""
         K = self.max_order(values)
         if self.covers(values):
-            return tuple(self.store_lot_cover)
+            return tuple(self.lot_cover(values))
         if K is not None and self.order_offsets is not None:
             k = self.order_offsets
             return tuple(float(a - k) for a in range(2 * k + 1))
