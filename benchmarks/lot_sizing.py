@@ -53,9 +53,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analysis.runs.folder import training_cost  # noqa: E402
+from analysis.runs.folder import read_metrics, training_cost  # noqa: E402
 from analysis.runs.loading import load_policies  # noqa: E402
 from analysis.runs.record import read_run_config  # noqa: E402
+from analysis.runs.settings import MONITOR_SEED  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.fixed_cost import optimal_ss, ss_policies  # noqa: E402
 from baselines.lot_sizing import (  # noqa: E402
@@ -91,6 +92,28 @@ TRAINED = ("learned", "hybrid")
 def per_period(scenario, policies, episodes: int, seed: int) -> np.ndarray:
     df = evaluate(scenario, policies, episodes, seed=seed, store_observation="orders")
     return df[df["agent"] == "store_1"]["total_cost"].to_numpy() / scenario.horizon
+
+
+def steps_to_within(run, config, solver, optimum, fraction: float) -> float | None:
+    """The env steps after which the run's monitor first saw its store's
+    cost within ``fraction`` of the optimal policy's on the same monitoring
+    episodes (the run's own: seeds from 2,000,000, its horizon and episode
+    count), or None if it never did. The monitor acts as the run records."""
+    sc = config.scenario
+    base = make_policies(sc, "base_stock", None, "orders")
+    df = evaluate(
+        sc,
+        {**base, "store_1": solver.policy(optimum)},
+        config.eval_episodes,
+        seed=MONITOR_SEED,
+        store_observation="orders",
+    )
+    best = float(df[df["agent"] == "store_1"]["episode_reward"].mean())
+    for row in read_metrics(run):
+        seen = row.get("eval_store_reward", math.nan)
+        if math.isfinite(seen) and seen >= best - fraction * abs(best):
+            return row["timesteps"]
+    return None
 
 
 def best_ss_exact(
@@ -184,6 +207,7 @@ def instance_row(
             "run": str(run),
             "acting": config.ppo.acting,
             **training_cost(run),
+            "steps_to_1pct": steps_to_within(run, config, solver, optimum, 0.01),
         }
     row = {
         "instance": name,
@@ -210,7 +234,9 @@ def _cell(row: dict, kind: str) -> str:
     if kind in row["trained"]:
         t = row["trained"][kind]
         steps, minutes = t["env_steps"] / 1e3, t["seconds"] / 60
-        return cell + f" ({steps:.0f}k steps, {minutes:.1f} min)"
+        first = t["steps_to_1pct"]
+        within = "never" if first is None else f"{first / 1e3:.0f}k"
+        return cell + f" ({steps:.0f}k steps, {minutes:.1f} min; 1%: {within})"
     return cell
 
 
