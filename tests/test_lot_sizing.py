@@ -268,15 +268,17 @@ def test_heuristics_act_through_the_planner_near_the_optimum():
         assert cost < 1.1 * optimum, (policy, cost, optimum)
 
 
-def test_cover_actions_need_quantities_and_exclude_offsets():
+@pytest.mark.parametrize("who", ["store", "warehouse"])
+def test_cover_actions_need_quantities_and_exclude_offsets(who):
     from hmarl_env.scenario import Actions
 
-    with pytest.raises(ValueError, match="store_lot_cover sizes lots of whole units"):
-        Actions(store_lot_cover=(0.0, 1.0))
+    covers, most = f"{who}_lot_cover", f"{who}_max_order"
+    with pytest.raises(ValueError, match=f"{covers} sizes lots of whole units"):
+        Actions(**{covers: (0.0, 1.0)})
     with pytest.raises(ValueError, match="give one"):
-        Actions(store_max_order=9, order_offsets=2, store_lot_cover=(0.0, 1.0))
-    with pytest.raises(ValueError, match=r"store_lot_cover\[1\] must be >= 0"):
-        Actions(store_max_order=9, store_lot_cover=(0.0, -1.0))
+        Actions(**{most: 9, "order_offsets": 2, covers: (0.0, 1.0)})
+    with pytest.raises(ValueError, match=rf"{covers}\[1\] must be >= 0"):
+        Actions(**{most: 9, covers: (0.0, -1.0)})
 
 
 def test_cover_instances_by_name_act_in_unit_levels_and_hold_the_optimum():
@@ -342,14 +344,3 @@ def test_a_warehouse_orders_the_lot_its_cover_needs():
     np.testing.assert_array_equal(wh(obs), [6, 0])  # up to 9 days: cover 6
     with pytest.raises(ValueError, match="use the local warehouse observation"):
         make_policies(sc, "rule_based", warehouse_observation="echelon")
-
-
-def test_warehouse_covers_need_quantities_and_exclude_offsets():
-    from hmarl_env.scenario import Actions
-
-    with pytest.raises(ValueError, match="warehouse_lot_cover sizes lots of whole"):
-        Actions(warehouse_lot_cover=(0.0, 1.0))
-    with pytest.raises(ValueError, match="give one"):
-        Actions(warehouse_max_order=9, order_offsets=2, warehouse_lot_cover=(0.0, 1.0))
-    with pytest.raises(ValueError, match=r"warehouse_lot_cover\[0\] must be >= 0"):
-        Actions(warehouse_max_order=9, warehouse_lot_cover=(-1.0, 1.0))

@@ -480,27 +480,18 @@ class Actions:
                     "actions.order_offsets adjusts orders of whole quantities: "
                     "set actions.store_max_order or actions.warehouse_max_order"
                 )
-        if self.store_lot_cover is not None:
-            if self.store_max_order is None:
+        for who in ("store", "warehouse"):
+            if getattr(self, f"{who}_lot_cover") is None:
+                continue
+            if getattr(self, f"{who}_max_order") is None:
                 raise ValueError(
-                    "actions.store_lot_cover sizes lots of whole units: set "
-                    "actions.store_max_order (the largest lot)"
+                    f"actions.{who}_lot_cover sizes lots of whole units: set "
+                    f"actions.{who}_max_order (the largest lot)"
                 )
             if self.order_offsets is not None:
                 raise ValueError(
-                    "actions.store_lot_cover and actions.order_offsets both say "
-                    "what a store's action means: give one"
-                )
-        if self.warehouse_lot_cover is not None:
-            if self.warehouse_max_order is None:
-                raise ValueError(
-                    "actions.warehouse_lot_cover sizes lots of whole units: set "
-                    "actions.warehouse_max_order (the largest lot)"
-                )
-            if self.order_offsets is not None:
-                raise ValueError(
-                    "actions.warehouse_lot_cover and actions.order_offsets both "
-                    "say what a warehouse's action means: give one"
+                    f"actions.{who}_lot_cover and actions.order_offsets both say "
+                    f"what a {who}'s action means: give one"
                 )
         if self.warehouse_max_order is not None and self.warehouse_lot_periods:
             raise ValueError(
