@@ -10,8 +10,11 @@
 
 * :mod:`~hmarl_env.scenario.network` - a generated chain of many stores
   under regional warehouses (:func:`network`, or ``[network]`` in a file).
+* :mod:`~hmarl_env.scenario.family` - scenario families: a distribution
+  over scenarios, one instance per seed (:class:`~hmarl_env.scenario.family.Family`).
 
-Inner layers, bottom to top: ``types``, ``presets``, ``network``, ``files``.
+Inner layers, bottom to top: ``types``, ``presets``, ``network``, ``files``,
+``family``.
 """
 
 from hmarl_env.scenario.files import (

@@ -353,6 +353,7 @@ def single_stage(
     horizon: int = 100,
     fixed: float = 0.0,
     cover: bool = False,
+    max_order: int | None = None,
 ) -> Scenario:
     """One store ordering whole units from an uncapacitated supplier: the
     single-stage system of inventory theory, in Zipkin's (2008) conventions.
@@ -418,6 +419,9 @@ def single_stage(
     (s, S) policy is a policy of these actions, and a learner chooses only
     when to order and up to where.
 
+    ``max_order`` replaces that ``K`` (instances of a family share the
+    largest one's, :mod:`hmarl_env.scenario.family`); it must not be below it.
+
     Loadable by name: ``lost_sales_L4_p39`` (``L = 4``, ``p = 39``, mean 5),
     ``backorder_L2_p9_mean10``, ``backorder_L0_p9_K64_mean10`` (a fixed cost
     of 64: Zheng & Federgruen's table), ``backorder_L1_p9_K50_cover``.
@@ -444,6 +448,17 @@ def single_stage(
         K = math.ceil(2 * mean) + 1
     else:  # the optimum is base-stock, whose order is the last demand
         K = int(stats.poisson.isf(1e-6, mean)) + 1
+    if max_order is not None:
+        if isinstance(max_order, bool) or not isinstance(max_order, int):
+            raise ValueError(
+                f"single_stage.max_order must be a whole number, got {max_order!r}"
+            )
+        if max_order < K:
+            raise ValueError(
+                f"single_stage.max_order must be at least {K} (the instance's "
+                f"own largest order), got {max_order}"
+            )
+        K = max_order
     level = float(stats.poisson.ppf(penalty / (penalty + 1.0), mean * (lead_time + 1)))
     pipeline = mean * lead_time
     name = (

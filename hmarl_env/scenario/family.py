@@ -1,0 +1,336 @@
+"""Scenario families: a distribution over scenarios, one instance per seed.
+
+A :class:`Family` names a kind of scenario and, for some of its parameters,
+a range (:class:`Between`: uniform between two bounds, whole numbers for
+whole-number parameters) or a list of choices. :meth:`Family.sample` draws
+one instance from a seed, reproducibly and on a stream of its own (the same
+seed's demand draws are the episode's, untouched), so an env that samples its
+instance from the episode's seed sees a new instance every episode and an
+evaluation on given seeds sees the same instances every time.
+
+Two kinds:
+
+* ``single_stage``: one store ordering whole units from an uncapacitated
+  supplier (:func:`hmarl_env.scenario.single_stage`), parameters
+  ``lead_time`` (Zipkin's L, whole), ``penalty``, ``mean`` (Poisson demand)
+  and ``fixed`` (the cost per order). Every instance orders from the same
+  ``0..K`` (the largest instance's ``K``), so one policy acts on all.
+  :data:`LOST_SALES` is the family of the lost-sales literature: L 1-4,
+  penalty 4-39, mean demand 3-8.
+* ``default_chain``: the default chain (:func:`hmarl_env.scenario.presets.default`)
+  with ``demand_scale`` (multiplies both stores' mean and deviation),
+  ``demand_cv`` (each store's deviation over its mean), ``store_holding``,
+  ``store_stockout``, ``store_lead_time``, ``warehouse_lead_time``; the
+  initial stock, the supplier's capacities and the warehouse's lots (in
+  periods of its demand) scale with the demand.
+  :data:`DEFAULT_CHAIN` varies all six.
+
+:meth:`Family.context` is what a policy needs to know of the instance to act
+on every one of them: each varied parameter scaled to ``[0, 1]`` over its
+range, in the order of :attr:`Family.varied`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hmarl_env.demand import Normal
+from hmarl_env.scenario.presets import default, single_stage
+from hmarl_env.scenario.types import Scenario
+from hmarl_env.seeding import check_seed
+
+__all__ = [
+    "DEFAULT_CHAIN",
+    "FAMILIES",
+    "LOST_SALES",
+    "Between",
+    "Family",
+    "get_family",
+]
+
+#: the default chain's warehouse lots (0, 500, 1,000, 1,500 units of its 200
+#: a day) in periods of its demand, so they scale with a family's demand
+_DEFAULT_LOT_PERIODS = (0.0, 2.5, 5.0, 7.5)
+#: keeps an instance's draw apart from the episode's demand draws of the
+#: same seed (numpy's SeedSequence spawns independent streams from both)
+_STREAM = 0x66616D  # "fam"
+
+
+@dataclass(frozen=True)
+class Between:
+    """Uniform between ``low`` and ``high`` (both included; whole numbers for
+    a whole-number parameter)."""
+
+    low: float
+    high: float
+
+
+#: per kind: parameter -> (its value where the family does not vary it,
+#: whether it is a whole number, the smallest value the scenario accepts,
+#: whether that smallest value is excluded)
+_PARAMETERS: dict[str, dict[str, tuple[float, bool, float, bool]]] = {
+    "single_stage": {
+        "lead_time": (1, True, 1, False),
+        "penalty": (9.0, False, 0.0, True),
+        "mean": (5.0, False, 0.0, True),
+        "fixed": (0.0, False, 0.0, False),
+    },
+    "default_chain": {
+        "demand_scale": (1.0, False, 0.0, True),
+        "demand_cv": (0.25, False, 0.0, False),
+        "store_holding": (0.073, False, 0.0, False),
+        "store_stockout": (1.0, False, 0.0, False),
+        "store_lead_time": (2, True, 1, False),
+        "warehouse_lead_time": (4, True, 1, False),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A distribution over scenarios of one kind.
+
+    Attributes:
+        name: the family's name.
+        kind: ``single_stage`` or ``default_chain`` (see the module).
+        params: parameter -> a :class:`Between` or a list of choices; the
+            kind's other parameters keep their defaults.
+        shortage: ``single_stage``: ``lost_sales`` or ``backorder``.
+    """
+
+    name: str
+    kind: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    shortage: str = "lost_sales"
+
+    def __post_init__(self) -> None:
+        where = f"family {self.name!r}"
+        if self.kind not in _PARAMETERS:
+            raise ValueError(
+                f"{where}: kind must be one of {sorted(_PARAMETERS)}, got {self.kind!r}"
+            )
+        known = _PARAMETERS[self.kind]
+        clean: dict[str, Any] = {}
+        for name, spec in dict(self.params).items():
+            if name not in known:
+                raise ValueError(
+                    f"{where}: {name!r} is not a parameter of {self.kind} families; "
+                    f"they are {sorted(known)}"
+                )
+            clean[name] = _checked(where, name, spec, *known[name][1:])
+        object.__setattr__(self, "params", clean)
+        if self.kind == "single_stage" and self.shortage not in (
+            "lost_sales",
+            "backorder",
+        ):
+            raise ValueError(
+                f"{where}: shortage must be 'lost_sales' or 'backorder', got "
+                f"{self.shortage!r}"
+            )
+        # every corner of the ranges must make a valid scenario
+        for corner, values in zip(("low", "high"), self.corners(), strict=True):
+            try:
+                self.instance(values)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{where}: the {corner} end of its ranges makes no valid "
+                    f"scenario: {exc}"
+                ) from exc
+
+    @property
+    def varied(self) -> tuple[str, ...]:
+        """The parameters the family varies, in context order."""
+        return tuple(sorted(self.params))
+
+    def draw(self, seed: int) -> dict[str, float]:
+        """The parameters of the instance of ``seed`` (every parameter of the
+        kind, the varied ones drawn)."""
+        seed = check_seed(seed, f"family {self.name!r} seed")
+        rng = np.random.default_rng(np.random.SeedSequence([seed, _STREAM]))
+        known = _PARAMETERS[self.kind]
+        out = {n: float(v[0]) for n, v in known.items()}
+        for name in self.varied:
+            spec, whole = self.params[name], known[name][1]
+            if isinstance(spec, Between):
+                if whole:
+                    value = float(rng.integers(int(spec.low), int(spec.high) + 1))
+                else:
+                    value = float(rng.uniform(spec.low, spec.high))
+            else:
+                value = float(spec[int(rng.integers(len(spec)))])
+            out[name] = value
+        return out
+
+    def sample(self, seed: int) -> Scenario:
+        """The instance of ``seed``."""
+        return self.instance(self.draw(seed))
+
+    def corners(self) -> list[dict[str, float]]:
+        """The varied parameters at the low ends of every range, and at the
+        high ends (the widest instance is the second)."""
+        return [
+            {n: _end(spec, which) for n, spec in self.params.items()}
+            for which in ("low", "high")
+        ]
+
+    def context(self, values: Mapping[str, float]) -> np.ndarray:
+        """Each varied parameter of ``values`` scaled to ``[0, 1]`` over the
+        family's range (0.5 where the range is one value), float32."""
+        out = []
+        for name in self.varied:
+            lo, hi = _end(self.params[name], "low"), _end(self.params[name], "high")
+            v = float(values[name])
+            out.append(0.5 if hi == lo else (v - lo) / (hi - lo))
+        return np.asarray(out, dtype=np.float32)
+
+    # ---------------------------------------------------------------- build
+    def instance(self, values: Mapping[str, float]) -> Scenario:
+        """The instance with these parameters (the kind's defaults for the
+        others)."""
+        known = _PARAMETERS[self.kind]
+        v = {n: float(values.get(n, known[n][0])) for n in known}
+        if self.kind == "single_stage":
+            return single_stage(
+                int(v["lead_time"]),
+                v["penalty"],
+                v["mean"],
+                self.shortage,  # type: ignore[arg-type]
+                fixed=v["fixed"],
+                max_order=self._max_order(),
+            ).replace(name=f"{self.name}")
+        base, scale = default(), v["demand_scale"]
+        nodes = []
+        for node in base.nodes:
+            if node.is_store:
+                mean = float(node.demand.mean) * scale
+                node = dataclasses.replace(
+                    node,
+                    demand=Normal(mean, v["demand_cv"] * mean),
+                    holding_cost=v["store_holding"],
+                    stockout_cost=v["store_stockout"],
+                    lead_time=int(v["store_lead_time"]),
+                    initial_inventory=node.initial_inventory * scale,
+                )
+            else:
+                node = dataclasses.replace(
+                    node,
+                    lead_time=int(v["warehouse_lead_time"]),
+                    initial_inventory=node.initial_inventory * scale,
+                )
+            nodes.append(node)
+        sup = base.supplier
+        return base.replace(  # lots and the supplier scale with the demand
+            name=self.name,
+            nodes=tuple(nodes),
+            supplier=dataclasses.replace(
+                sup,
+                capacity=sup.capacity * scale,
+                regular_capacity=sup.regular_capacity * scale,
+            ),
+            actions=dataclasses.replace(
+                base.actions, warehouse_lot_periods=_DEFAULT_LOT_PERIODS
+            ),
+        )
+
+    def _max_order(self) -> int | None:
+        """``single_stage``: the largest ``K`` of the family's instances (at
+        the largest mean and fixed cost), shared by all."""
+        top = {n: _end(s, "high") for n, s in self.params.items()}
+        known = _PARAMETERS["single_stage"]
+        return single_stage(
+            1,
+            float(top.get("penalty", known["penalty"][0])),
+            float(top.get("mean", known["mean"][0])),
+            self.shortage,  # type: ignore[arg-type]
+            fixed=float(top.get("fixed", known["fixed"][0])),
+        ).actions.store_max_order
+
+
+def _end(spec: Any, which: str) -> float:
+    if isinstance(spec, Between):
+        return float(spec.low if which == "low" else spec.high)
+    return float(min(spec) if which == "low" else max(spec))
+
+
+def _checked(
+    where: str, name: str, spec: Any, whole: bool, least: float, strict: bool
+) -> Any:
+    """A parameter's range or choices, checked: not empty, finite, low <=
+    high, whole where it must be, and within the scenario's bound."""
+    if isinstance(spec, Mapping) and set(spec) == {"low", "high"}:
+        spec = Between(spec["low"], spec["high"])
+    if isinstance(spec, Between):
+        values = (spec.low, spec.high)
+    elif isinstance(spec, (list, tuple)):
+        values = tuple(spec)
+        if not values:
+            raise ValueError(f"{where}: {name} has no choices")
+    else:
+        raise ValueError(
+            f"{where}: {name} must be a range {{low = .., high = ..}} or a list "
+            f"of choices, got {spec!r}"
+        )
+    for x in values:
+        if (
+            isinstance(x, bool)
+            or not isinstance(x, (int, float))
+            or not math.isfinite(x)
+        ):
+            raise ValueError(f"{where}: {name} must hold finite numbers, got {x!r}")
+        if whole and float(x) != int(x):
+            raise ValueError(f"{where}: {name} takes whole numbers, got {x!r}")
+        if x < least or (strict and x == least):
+            bound = f"> {least:g}" if strict else f">= {least:g}"
+            raise ValueError(
+                f"{where}: {name} must be {bound} (the scenario's bound), got {x!r}"
+            )
+    if isinstance(spec, Between):
+        if spec.low > spec.high:
+            raise ValueError(
+                f"{where}: {name} is an empty range (low {spec.low!r} > high "
+                f"{spec.high!r})"
+            )
+        return Between(float(spec.low), float(spec.high))
+    return tuple(float(x) for x in values)
+
+
+#: the single-stage lost-sales family: Zipkin's lead times and penalties,
+#: mean demand 3-8
+LOST_SALES = Family(
+    "lost_sales_family",
+    "single_stage",
+    {
+        "lead_time": Between(1, 4),
+        "penalty": Between(4.0, 39.0),
+        "mean": Between(3.0, 8.0),
+    },
+)
+#: the default chain's family: demand level and variability, store costs,
+#: lead times
+DEFAULT_CHAIN = Family(
+    "default_chain_family",
+    "default_chain",
+    {
+        "demand_scale": Between(0.5, 2.0),
+        "demand_cv": Between(0.1, 0.4),
+        "store_holding": Between(0.04, 0.12),
+        "store_stockout": Between(0.5, 2.0),
+        "store_lead_time": Between(1, 3),
+        "warehouse_lead_time": Between(2, 6),
+    },
+)
+#: the named families
+FAMILIES = {f.name: f for f in (LOST_SALES, DEFAULT_CHAIN)}
+
+
+def get_family(name: str) -> Family:
+    """A named family; a ``ValueError`` listing them for another name."""
+    if name not in FAMILIES:
+        raise ValueError(f"unknown family {name!r}; families: {sorted(FAMILIES)}")
+    return FAMILIES[name]

@@ -1,0 +1,140 @@
+"""Scenario families: reproducible instances from seeds, their context, bad
+specifications refused by name, and the env that plays a new instance every
+episode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hmarl_env.family_env import FamilyEnv
+from hmarl_env.scenario.family import (
+    DEFAULT_CHAIN,
+    LOST_SALES,
+    Between,
+    Family,
+    get_family,
+)
+
+
+def test_a_family_samples_reproducibly_within_its_ranges():
+    draws = [LOST_SALES.draw(seed) for seed in range(200)]
+    assert draws[7] == LOST_SALES.draw(7)
+    assert LOST_SALES.sample(7) == LOST_SALES.sample(7)
+    assert len({tuple(d.values()) for d in draws}) == 200
+    L = {d["lead_time"] for d in draws}
+    assert L == {1.0, 2.0, 3.0, 4.0}
+    assert all(4.0 <= d["penalty"] <= 39.0 and 3.0 <= d["mean"] <= 8.0 for d in draws)
+    assert all(d["fixed"] == 0.0 for d in draws)  # not varied: the default
+    sc = LOST_SALES.sample(11)
+    d = LOST_SALES.draw(11)
+    (store,) = sc.nodes
+    assert store.lead_time == d["lead_time"] + 1  # Zipkin's L + 1
+    assert store.stockout_cost == d["penalty"] and store.demand.mean == d["mean"]
+    # one action space for all: the largest instance's K (mean 8: 17)
+    assert {LOST_SALES.sample(s).actions.store_max_order for s in range(20)} == {17}
+
+
+def test_a_list_of_choices_draws_only_them():
+    fam = Family("few", "single_stage", {"penalty": [4, 39], "lead_time": [2]})
+    seen = {fam.draw(s)["penalty"] for s in range(50)}
+    assert seen == {4.0, 39.0}
+    assert fam.context(fam.draw(0))[0] == 0.5  # lead_time: one value
+
+
+def test_the_context_is_each_varied_parameter_scaled_to_its_range():
+    d = DEFAULT_CHAIN.draw(5)
+    ctx = DEFAULT_CHAIN.context(d)
+    assert DEFAULT_CHAIN.varied == tuple(sorted(DEFAULT_CHAIN.params))
+    for k, name in enumerate(DEFAULT_CHAIN.varied):
+        r = DEFAULT_CHAIN.params[name]
+        assert ctx[k] == pytest.approx((d[name] - r.low) / (r.high - r.low))
+    sc = DEFAULT_CHAIN.sample(5)
+    stores = [n for n in sc.nodes if n.is_store]
+    assert all(n.demand.mean == pytest.approx(100 * d["demand_scale"]) for n in stores)
+    assert all(n.lead_time == d["store_lead_time"] for n in stores)
+    assert sc.nodes[2].lead_time == d["warehouse_lead_time"]
+    assert sc.supplier.capacity == pytest.approx(600 * d["demand_scale"])
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"penalty": Between(9, 4)}, r"penalty is an empty range \(low 9"),
+        ({"penalty": []}, "penalty has no choices"),
+        ({"penalty": Between(-1, 4)}, r"penalty must be > 0 \(the scenario's bound\)"),
+        ({"mean": [0, 5]}, "mean must be > 0"),
+        ({"lead_time": Between(0, 3)}, "lead_time must be >= 1"),
+        ({"lead_time": [1.5]}, "lead_time takes whole numbers"),
+        ({"penalty": {"low": 4}}, "penalty must be a range"),
+        ({"penalty": [4, float("nan")]}, "penalty must hold finite numbers"),
+        ({"holding": [1.0]}, "'holding' is not a parameter of single_stage"),
+    ],
+)
+def test_bad_family_specifications_are_refused_naming_the_field(params, message):
+    with pytest.raises(ValueError, match=message):
+        Family("bad", "single_stage", params)
+
+
+def test_a_range_no_scenario_accepts_and_unknown_names_are_refused():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Family("bad", "serial", {})
+    with pytest.raises(ValueError, match="unknown family 'nope'"):
+        get_family("nope")
+    with pytest.raises(ValueError, match="shortage must be"):
+        Family("bad", "single_stage", {}, shortage="lost")
+    # a store lead time the default chain refuses, named with its end
+    with pytest.raises(ValueError, match="the high end of its ranges makes no valid"):
+        Family("bad", "default_chain", {"store_holding": Between(0.1, 1e300)})
+
+
+def test_the_family_env_plays_the_instance_of_each_seed():
+    from pettingzoo.test import parallel_api_test
+
+    import hmarl_env
+
+    env = FamilyEnv("lost_sales_family", store_observation="orders")
+    parallel_api_test(env, num_cycles=120)
+    # the widest instance (L = 4): on hand, backlog, 1 + 4 orders; 3 context
+    assert env.observation_space("store_1").shape == (10,)
+    assert env.action_space("store_1").n == 18
+    obs, infos = env.reset(seed=21)
+    params = infos["store_1"]["family_params"]
+    assert params == LOST_SALES.draw(21)
+    np.testing.assert_array_equal(obs["store_1"][-3:], LOST_SALES.context(params))
+    plain = hmarl_env.parallel_env(LOST_SALES.sample(21), store_observation="orders")
+    p_obs, _ = plain.reset(seed=21)
+    width = p_obs["store_1"].shape[0]
+    np.testing.assert_array_equal(obs["store_1"][:width], p_obs["store_1"])
+    assert not obs["store_1"][width:-3].any()  # padding
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        acts = {"store_1": int(rng.integers(18)), "supplier_1": 0}
+        _, r, _, _, _ = env.step(acts)
+        _, pr, _, _, _ = plain.step(acts)
+        assert r == pr
+    again, _ = env.reset(seed=21)
+    np.testing.assert_array_equal(again["store_1"], obs["store_1"])
+
+
+def test_scaled_rewards_divide_by_the_instance_scale_and_keep_the_ledger():
+    from hmarl_env.rewards import reward_scales
+
+    env = FamilyEnv(DEFAULT_CHAIN, scale_rewards=True)
+    env.reset(seed=4)
+    scales = reward_scales(env.scenario)
+    acts = dict.fromkeys(env.agents, 1)
+    _, r, _, _, infos = env.step(acts)
+    for a in env.possible_agents:
+        assert r[a] == pytest.approx(infos[a]["unscaled_reward"] / scales[a])
+    assert env.state().shape == env._roles.state_space.shape
+    with pytest.raises(ValueError, match="family must be a Family"):
+        FamilyEnv(3)
+
+
+def test_a_shared_largest_order_below_an_instances_own_is_refused():
+    from hmarl_env.scenario import single_stage
+
+    assert single_stage(1, 9.0, max_order=30).actions.store_max_order == 30
+    with pytest.raises(ValueError, match=r"max_order must be at least 11 \(the"):
+        single_stage(1, 9.0, max_order=10)
