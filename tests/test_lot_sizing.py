@@ -64,6 +64,25 @@ def test_a_hand_worked_instance():
         assert plan.cost == 320.0
 
 
+def test_nahmias_silver_meal_example():
+    """Nahmias, *Production and Operations Analysis*, the Silver-Meal example
+    (a machine shop's casings): demand 18, 30, 42, 5, 20, holding 2 a unit and
+    week, setup 80. Published: C(2) = 70 < C(3) = 102.67, a lot of 48; from
+    week 3 C(2) = 45 < C(3) = 56.67, a lot of 47; then 20: y = (48, 0, 47,
+    0, 20). By hand on the same instance: least unit cost 80 / 18, 140 / 48
+    = 2.92, then 308 / 90 rises (48); from week 3, 80 / 42 = 1.90 < 90 / 47 =
+    1.91 (42); from week 4, 16 then 120 / 25 = 4.8 (25): cost 340.
+    Part-period balancing: part-periods 60 then 228 against 80 (48); then 10,
+    90 (67): cost 310, the optimum Wagner-Whitin finds, which Silver-Meal's
+    plan also costs (240 of setups, 60 + 10 held)."""
+    d, setup, h = [18, 30, 42, 5, 20], 80.0, 2.0
+    assert silver_meal(d, setup, h).orders.tolist() == [48, 0, 47, 0, 20]
+    assert least_unit_cost(d, setup, h).orders.tolist() == [48, 0, 42, 25, 0]
+    assert least_unit_cost(d, setup, h).cost == 340.0
+    assert part_period_balancing(d, setup, h).orders.tolist() == [48, 0, 67, 0, 0]
+    assert wagner_whitin(d, setup, h).cost == 310.0 == silver_meal(d, setup, h).cost
+
+
 def test_a_hand_worked_instance_where_the_rules_differ():
     """Demand 10, 40, 20, 60; setup 50, holding 1. Silver–Meal: 50, 90 / 2 =
     45, 130 / 3 = 43.3, then 310 / 4 = 77.5 rises: 70 for periods 1-3, then 60
