@@ -37,12 +37,16 @@ from hmarl_env.scenario import PRESETS
 def test_the_registry_lists_the_envs_agents_in_its_order(preset):
     env = hmarl_env.parallel_env(preset)
     assert list(agent_names(env.scenario)) == env.possible_agents
+    sc = env.scenario
     for agent in env.possible_agents:
         role = role_of(agent)
         assert agent.startswith(role.prefix + "_")
-        assert env.action_space(agent).n == len(
-            getattr(env.scenario.actions, role.action_values)
+        serves = (
+            float(sc.mean_demand[sc.node_names.index(agent)]) if role.is_node else None
         )
+        # what each action means: the field's values, or quantities or covers
+        choices = sc.actions.choices(role.action_values, serves)
+        assert env.action_space(agent).n == len(choices)
 
 
 def test_module_ids_come_from_the_registry():
