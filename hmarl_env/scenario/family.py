@@ -203,7 +203,7 @@ class Family:
                 self.shortage,  # type: ignore[arg-type]
                 fixed=v["fixed"],
                 max_order=self._max_order(),
-            ).replace(name=f"{self.name}")
+            ).replace(name=self.name)
         base, scale = default(), v["demand_scale"]
         nodes = []
         for node in base.nodes:
