@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from baselines.policies import Covers
+from baselines.policies import Covers, orders_position
 from hmarl_env.demand import Poisson
 from hmarl_env.observations import demand_scales, inventory_scales
 from hmarl_env.registry import StoreOrderFeature
@@ -582,10 +582,7 @@ class TablePolicy:
         covers = sc.actions.store_lot_cover
         if covers is None:
             return q
-        position = np.rint(
-            (obs[:, F.inventory] - obs[:, F.backlog]) * inv
-            + obs[:, F.arriving :].sum(axis=1) * dem
-        )
+        position = np.rint(orders_position(obs, inv, dem))
         node = sc.nodes[0]
         rule = Covers(covers, float(node.demand.mean), node.lead_time, s.K)
         return rule.action(q, position)

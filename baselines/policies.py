@@ -223,6 +223,18 @@ class Offsets:
         return np.clip(np.rint(q) - d + self.k, 0, 2 * self.k).astype(np.int64)
 
 
+def orders_position(
+    obs: np.ndarray, inventory_scale: float, demand_scale: float, end: int | None = None
+) -> np.ndarray:
+    """A store's inventory position in units from its ``orders`` observation:
+    on hand less backlog, plus everything on order (the columns from
+    ``on_order`` up to ``end``, in units of its demand scale)."""
+    F = StoreOrderFeature
+    obs = np.asarray(obs, dtype=np.float64)
+    stock = (obs[:, F.inventory] - obs[:, F.backlog]) * inventory_scale
+    return stock + obs[:, F.on_order : end].sum(axis=1) * demand_scale
+
+
 @dataclass(frozen=True)
 class Covers:
     """Orders as periods of cover that a planner sizes
@@ -287,12 +299,9 @@ class OrderUpToStore:
         if self.layout == "orders":
             F = StoreOrderFeature
             obs = _check_obs(obs, F.arriving, "OrderUpToStore ('orders')")
-            obs = obs.astype(np.float64)
-            stock = (obs[:, F.inventory] - obs[:, F.backlog]) * self.inventory_scale
             # the arriving columns (with offsets, the demand column follows)
             end = obs.shape[1] - (self.offsets is not None)
-            ordered = obs[:, F.on_order] + obs[:, F.arriving : end].sum(axis=1)
-            return stock + ordered * self.demand_scale
+            return orders_position(obs, self.inventory_scale, self.demand_scale, end)
         obs = _check_obs(obs, _F.inbound_pipeline + 1, "OrderUpToStore ('pipeline')")
         obs = obs.astype(np.float64)
         return (obs[:, _F.inventory] + obs[:, _F.inbound_pipeline]) * (
