@@ -37,7 +37,11 @@ from _runs import last_diagnostic  # noqa: E402
 
 from analysis.runs.folder import is_finished  # noqa: E402
 from analysis.runs.loading import load_policies  # noqa: E402
-from analysis.runs.settings import ENV_RUNNERS, PPO_PRESETS  # noqa: E402
+from analysis.runs.settings import (  # noqa: E402
+    ENV_RUNNERS,
+    PPO_PRESETS,
+    RunnerSettings,
+)
 from baselines.evaluate import evaluate  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
 from experiments import phase1  # noqa: E402
@@ -46,6 +50,9 @@ from hmarl_env.registry import role_of  # noqa: E402
 from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
 from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
 from hmarl_env.utils.stats import mean_ci  # noqa: E402
+
+#: the rollout settings a reused run must share (each runner's defaults)
+ROLLOUT = ("env_runner", "num_env_runners", "num_envs_per_env_runner")
 
 
 def store_reward(policies, episodes: int) -> np.ndarray:
@@ -59,13 +66,18 @@ def finished_run(
     out: Path, seed: int, timesteps: int, ppo: dict, runner: str
 ) -> Path | None:
     """The newest complete run of this seed, budget, settings and env runner
-    in ``out``."""
+    (at its default rollout settings) in ``out``."""
+    wanted = asdict(RunnerSettings(env_runner=runner))
     for run in sorted(out.glob(f"default__phase1__{seed}__*"), reverse=True):
         if not is_finished(run):
             continue
         config = json.loads((run / "config.json").read_text())
-        used = config.get("runners", {}).get("env_runner", "pettingzoo")
-        if config["timesteps"] == timesteps and config["ppo"] == ppo and used == runner:
+        used = {"env_runner": "pettingzoo", **config.get("runners", {})}
+        if (
+            config["timesteps"] == timesteps
+            and config["ppo"] == ppo
+            and all(used.get(k) == wanted[k] for k in ROLLOUT)
+        ):
             return run
     return None
 
@@ -106,6 +118,10 @@ def learned(args, out: Path, ppo: dict, runner: str, baselines: dict):
         entry = {
             "seed": seed,
             "env_runner": runner,
+            "rollout": [
+                RunnerSettings(env_runner=runner).num_env_runners,
+                RunnerSettings(env_runner=runner).num_envs_per_env_runner,
+            ],
             "run": str(run),
             "train_seconds": train_s,
             "vf_explained_var": last_diagnostic(run, "store_vf_explained_var"),

@@ -1,7 +1,7 @@
 """Training throughput of phase 1: the batched env runner beside RLlib's.
 
 How to run:
-    python benchmarks/training_throughput.py                  # the defaults
+    python benchmarks/training_throughput.py                  # each runner's defaults
     python benchmarks/training_throughput.py --stores 50      # a 50-store chain
     python benchmarks/training_throughput.py --grid           # runners x envs
     python benchmarks/training_throughput.py --profile        # where time goes
@@ -195,12 +195,7 @@ def main() -> None:
     scenario = scenario_of(args.stores)
     agents = len(scenario.nodes) + 1
     ppo = replace(PPO_PRESETS[args.preset], critic=args.critic)
-    default = RunnerSettings()
-    grid = (
-        GRID
-        if args.grid
-        else [(default.num_env_runners, default.num_envs_per_env_runner)]
-    )
+    grid = GRID if args.grid else [(None, None)]  # each env runner's defaults
     print(
         f"phase-1 training throughput, scenario {scenario.name!r} ({agents} "
         f"agents), preset {args.preset}, {args.critic} critic (train batch "
@@ -213,16 +208,16 @@ def main() -> None:
         f"{'iteration steps/s':>18} {'iteration agent steps/s':>24}"
     )
     for runners, envs in grid:
-        if runners > os.cpu_count():
+        if (runners or 0) > os.cpu_count():
             continue
         results = {}
         for kind in args.env_runners:
-            r = measure(
-                scenario, RunnerSettings(runners, envs, kind), ppo, args.profile
-            )
+            settings = RunnerSettings(runners, envs, kind)
+            r = measure(scenario, settings, ppo, args.profile)
             results[kind] = r
             print(
-                f"{kind:>10} {runners:>7} {envs:>5} {r['sampling']:>17,.0f} "
+                f"{kind:>10} {settings.num_env_runners:>7} "
+                f"{settings.num_envs_per_env_runner:>5} {r['sampling']:>17,.0f} "
                 f"{r['iteration']:>18,.0f} {r['iteration'] * agents:>24,.0f}",
                 flush=True,
             )

@@ -42,6 +42,7 @@ from experiments.heads import MODULES as HEAD_MODULES
 from experiments.kpis import KPI_WINDOW, episode_kpis
 from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
 from hmarl_env.catalogue_roles import CatalogueRoles
+from hmarl_env.family_env import FamilyEnv
 from hmarl_env.observations import observation_layouts
 from hmarl_env.registry import SUPPLIER, module_id, role_of
 from hmarl_env.scenario import Scenario, scenario_from_dict
@@ -66,8 +67,20 @@ def env_creator(env_config: Mapping[str, Any]) -> ParallelPettingZooEnv:
     ``env_config``: ``scenario`` (a scenario dict, as ``Scenario.to_dict`` gives),
     ``store_observation``, ``warehouse_observation``, ``critic``
     (``"central"``: every observation is paired with the global state,
-    :class:`experiments.critic.CentralStateEnv`).
+    :class:`experiments.critic.CentralStateEnv`); with ``family`` (a
+    family's name) the env of that family,
+    :class:`hmarl_env.family_env.FamilyEnv`, a new instance every episode,
+    its rewards divided by each instance's scale unless ``scale_rewards`` is
+    false.
     """
+    if env_config.get("family"):
+        return ParallelPettingZooEnv(
+            FamilyEnv(
+                env_config["family"],
+                **observation_layouts(env_config),
+                scale_rewards=env_config.get("scale_rewards", True),
+            )
+        )
     scenario = scenario_from_dict(env_config["scenario"])
     env = hmarl_env.parallel_env(scenario, **observation_layouts(env_config))
     if env_config.get("critic", "local") == "central":
@@ -207,14 +220,20 @@ def build_config(
     heuristic_params: Mapping[str, Any] | None = None,
     timesteps: int | None = None,
     warehouse_observation: str = "local",
+    family: str | None = None,
 ) -> PPOConfig:
     """The PPO config of a phase.
 
     ``ppo`` and ``runners`` default to their settings' defaults (hmarl's PPO
-    preset; 2 remote env runners of 16 envs, which need 2 CPUs of the Ray
-    cluster: ``RunnerSettings(0, 1)`` samples in the driver). ``timesteps``
+    preset; the batched env runner sampling 64 replicas in the driver,
+    :data:`analysis.runs.settings.RUNNER_DEFAULTS`). ``timesteps``
     (the run's budget in env steps) is needed only where the settings anneal
-    the learning rate or the entropy bonus over it.
+    the learning rate or the entropy bonus over it. ``family`` (a family's
+    name; ``scenario`` is then one of its instances, for the agents and the
+    heuristics): every episode plays a new instance of the family
+    (:class:`hmarl_env.family_env.FamilyEnv`, each replica of the batched
+    runner its own), its rewards divided by the instance's reward scale
+    before the learner's horizon factor.
 
     Every module that is neither trained nor frozen acts with its heuristic
     (``phase.heuristic``, tuned by default). Learned modules are PPO's default
@@ -254,6 +273,14 @@ def build_config(
         **layouts,
         "critic": ppo.critic,
     }
+    if family is not None:
+        if ppo.critic == "central":
+            raise ValueError(
+                f"family {family!r}: a central critic reads one scenario's global "
+                "state; train a family with the local critic"
+            )
+        env_config["family"] = family
+        env_config["scale_rewards"] = ppo.reward_scaling != "none"
     env = env_creator(env_config)  # the spaces RLlib sees
     specs: dict[str, RLModuleSpec] = {}
     if ppo.critic == "central":
@@ -311,7 +338,9 @@ def build_config(
         seed,
         timesteps,
         BatchedEnvRunner if runners.env_runner == "batched" else None,
-        ppo.learner_reward_scales(scenario, phase.module_of),
+        ppo.learner_reward_scales(
+            scenario, phase.module_of, per_instance=family is not None
+        ),
     )
 
 

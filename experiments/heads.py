@@ -43,12 +43,15 @@ from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import (
     DefaultPPOTorchRLModule,
 )
 from ray.rllib.core.columns import Columns
+from ray.rllib.core.models.base import ENCODER_OUT
+from ray.rllib.core.models.torch.encoder import TorchActorCriticEncoder
 from torch import nn
 from torch.nn import functional as F
 
 __all__ = [
     "NormalPPOModule",
     "OrdinalPPOModule",
+    "actor_logits",
     "apply_head",
     "head_outputs",
     "normal_logits",
@@ -145,3 +148,30 @@ class NormalPPOModule(_HeadPPOModule):
 
 #: the module class of each head with a local critic
 MODULES = {"ordinal": OrdinalPPOModule, "normal": NormalPPOModule}
+
+
+#: forward passes that run an actor-critic encoder, then the policy head
+_ACTOR_CRITIC_FORWARDS = (DefaultPPOTorchRLModule._forward, _HeadPPOModule._forward)
+
+
+def actor_logits(module, obs: torch.Tensor) -> torch.Tensor:
+    """The action distribution inputs of ``module``'s forward pass on
+    ``obs``. RLlib's default PPO module (and hmarl's heads on it) runs the
+    critic's encoder in that pass too, whose output acting does not use (the
+    driver's own runner holds the whole module, not RLlib's inference-only
+    one): with separate, stateless actor and critic encoders only the actor's
+    runs here, the same layers and weights; any other module runs its
+    exploration forward pass (``tests/test_batched_runner.py`` compares the
+    two)."""
+    encoder = getattr(module, "encoder", None)
+    if (
+        type(module)._forward in _ACTOR_CRITIC_FORWARDS
+        and type(encoder) is TorchActorCriticEncoder
+        and not encoder.config.shared
+    ):
+        z = module.pi(encoder.actor_encoder({Columns.OBS: obs})[ENCODER_OUT])
+        head = getattr(module, "HEAD", "categorical")
+        out = apply_head(head, {Columns.ACTION_DIST_INPUTS: z}, module.action_space.n)
+        return out[Columns.ACTION_DIST_INPUTS]
+    out = module._forward_exploration({Columns.OBS: obs})
+    return out[Columns.ACTION_DIST_INPUTS]

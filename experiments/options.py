@@ -65,6 +65,13 @@ class PhaseOptions:
         "preset name or scenario file (default: default; phases 2-4: the "
         "scenario of the run they start from)",
     )
+    family: str | None = setting(
+        None,
+        "phase 1: train on a scenario family instead, a new instance every "
+        "episode, its rewards scaled per instance (lost_sales_family, "
+        "default_chain_family: hmarl_env.scenario.family); evaluate with "
+        "benchmarks/generalization.py",
+    )
     reward_mode: str | None = None  # baselines.evaluate.add_reward_mode_arguments
     system_weight: float | None = None
     store_observation: str | None = setting(
@@ -230,7 +237,8 @@ def _add(
     if "from" in meta:  # help and default from the settings class that owns it
         owner = next(g for g in fields(meta["from"]) if g.name == meta["name"])
         meta = {**owner.metadata, **{k: v for k, v in meta.items() if k != "from"}}
-        default_text = f"default {owner.default}; with --resume: the run's"
+        shown = owner.metadata.get("default_text", f"default {owner.default}")
+        default_text = f"{shown}; with --resume: the run's"
     flag = meta.get("flag", "--" + f.name.rstrip("_").replace("_", "-"))
     help_text = meta["help"]
     if default_text:

@@ -34,6 +34,7 @@ from experiments.options import PhaseOptions, run_option_defaults
 from hmarl_env import get_scenario
 from hmarl_env.observations import default_store_observation, store_observation_name
 from hmarl_env.registry import node_agents, role_of_module
+from hmarl_env.scenario.family import get_family
 from hmarl_env.utils.io import results_dir, write_json_atomic
 
 __all__ = ["new_config", "resumed_config"]
@@ -84,6 +85,8 @@ def new_config(
     args: PhaseOptions, phase: Phase, extra: dict[str, Any] | None = None
 ) -> RunConfig:
     """A new run's resolved config; for a phase with a source, what it loads."""
+    if args.family:
+        return _family_config(args, phase, extra)
     scenario = get_scenario(args.scenario) if args.scenario else None
     if scenario is None and not phase.source:
         scenario = get_scenario("default")
@@ -274,6 +277,77 @@ def _catalogue_config(
         runners=runners,
         heuristic_params=params,
         **args.run_options({**run_option_defaults(), "keep_best": 1}),
+        record=_record(args, extra),
+    )
+
+
+def _family_config(
+    args: PhaseOptions, phase: Phase, extra: dict[str, Any] | None
+) -> RunConfig:
+    """A phase-1 run on a scenario family: every episode a new instance (each
+    replica its own), the learner's rewards scaled per instance; the agents
+    it does not train act by their untuned rules (no instance has tuned
+    parameters); its ``scenario`` is the family's widest instance."""
+    family = get_family(args.family)
+    asked = {  # the parser's default scenario is no choice of the user's
+        "--scenario": None if args.scenario == "default" else args.scenario,
+        "--reward-mode": args.reward_mode,
+        "--system-weight": args.system_weight,
+        "--warehouse-modules": args.warehouse_modules,
+    }
+    for option, value in asked.items():
+        if value is not None:
+            raise ValueError(
+                f"{option} is not an option with --family (each instance of "
+                f"{family.name!r} brings its own)"
+            )
+    if phase.source:
+        raise ValueError(
+            f"--family trains phase 1 only; {phase.name} starts from a "
+            f"{phase.source} run"
+        )
+    for option, name in (
+        ("--eval-interval", "eval_interval"),
+        ("--gate-episodes", "gate_episodes"),
+        ("--keep-best", "keep_best"),
+    ):
+        if getattr(args, name):
+            raise ValueError(
+                f"{option}: the monitor and the gate judge one scenario against "
+                f"its tuned heuristics; a family run is judged on instances by "
+                "benchmarks/generalization.py (leave it 0)"
+            )
+    scenario = family.instance(family.corners()[1])
+    observation = store_observation_name(  # a single stage's: its exact state
+        args.store_observation
+        or ("orders" if family.kind == "single_stage" else None)
+        or default_store_observation(scenario)
+    )
+    phase = replace(
+        phase,
+        heuristic={m: "base_stock" for m in ("warehouse", "supplier")},
+    )
+    preset = ppo_preset(args.ppo_preset) if args.ppo_preset else "hmarl"
+    ppo = replace(PPO_PRESETS[preset], **phase.ppo_changes, **args.ppo)
+    if ppo.critic == "central":
+        raise ValueError(
+            "--critic central reads one scenario's global state; a family run "
+            "trains with the local critic"
+        )
+    options = args.run_options(run_option_defaults())
+    options.update(eval_interval=0, gate_episodes=0, keep_best=0)
+    return RunConfig(
+        phase=phase,
+        scenario=scenario,
+        seed=args.seed,
+        timesteps=args.timesteps or phase.timesteps,
+        ppo=ppo,
+        store_observation=observation,
+        warehouse_observation=args.warehouse_observation or "local",
+        ppo_preset=preset,
+        runners=args.runners(),
+        family=family.name,
+        **options,
         record=_record(args, extra),
     )
 

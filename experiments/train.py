@@ -332,6 +332,7 @@ def _run_phase(
         seed=config.seed,
         heuristic_params=config.heuristic_params,
         timesteps=target,
+        family=config.family,
         **config.observations,
     )
 

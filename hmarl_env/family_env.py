@@ -25,9 +25,67 @@ from gymnasium import spaces
 
 from hmarl_env.env import ChainEnvBase, SupplyChainEnv, episode_rng
 from hmarl_env.rewards import reward_scales
+from hmarl_env.rollout import Period, Rollout
 from hmarl_env.scenario.family import Family, get_family
 
-__all__ = ["FamilyEnv"]
+__all__ = ["FamilyEnv", "FamilyLayout", "FamilyRollout"]
+
+
+class FamilyLayout:
+    """What every instance of a family looks like to a policy: the agents
+    (the same in every instance), their actions (the same: one policy acts on
+    all) and their observations, each padded with zeros to the widest
+    instance's, then the family's context.
+
+    Args:
+        family: the family.
+        layouts: the observation layouts (``store_observation``,
+            ``warehouse_observation``), as the envs take them.
+    """
+
+    def __init__(self, family: Family, layouts: dict[str, Any]) -> None:
+        corners = [
+            SupplyChainEnv(family.instance(v), **layouts) for v in family.corners()
+        ]
+        first = corners[0]
+        self.agents: list[str] = list(first.possible_agents)
+        self.horizons = {env.scenario.horizon for env in corners}
+        n_context = len(family.varied)
+        self.observation_spaces: dict[str, spaces.Space] = {}
+        #: agent -> the width of its widest instance observation (the context
+        #: follows)
+        self.width: dict[str, int] = {}
+        for agent in self.agents:
+            boxes = [env.observation_space(agent) for env in corners]
+            width = max(b.shape[0] for b in boxes)
+            low = np.zeros(width + n_context, dtype=np.float32)
+            high = np.zeros(width + n_context, dtype=np.float32)
+            for b in boxes:
+                w = b.shape[0]
+                low[:w] = np.minimum(low[:w], b.low)
+                high[:w] = np.maximum(high[:w], b.high)
+            high[width:] = 1.0
+            self.width[agent] = width
+            self.observation_spaces[agent] = spaces.Box(low, high, dtype=np.float32)
+        self.action_spaces = {a: first.action_space(a) for a in self.agents}
+        for env in corners[1:]:
+            for a in self.agents:
+                if env.action_space(a) != self.action_spaces[a]:
+                    raise ValueError(
+                        f"family {family.name!r}: {a}'s actions differ between "
+                        f"its instances ({self.action_spaces[a]} and "
+                        f"{env.action_space(a)}); one policy cannot act on both"
+                    )
+
+    def pad(self, agent: str, obs: np.ndarray, context: np.ndarray) -> np.ndarray:
+        """``agent``'s observations in an instance, ``(..., w)``, as the
+        family's: zeros to its widest, then ``context``."""
+        out = np.zeros(
+            (*obs.shape[:-1], self.observation_spaces[agent].shape[0]), np.float32
+        )
+        out[..., : obs.shape[-1]] = obs
+        out[..., self.width[agent] :] = context
+        return out
 
 
 class FamilyEnv(ChainEnvBase):
@@ -63,34 +121,12 @@ class FamilyEnv(ChainEnvBase):
             "warehouse_observation": warehouse_observation,
         }
         self.scale_rewards = bool(scale_rewards)
-        # the widest instance: every corner of the ranges
-        corners = [self._env_of(self.family.instance(v)) for v in self.family.corners()]
-        first = corners[0]
-        self.possible_agents = list(first.possible_agents)
+        self._layout = layout = FamilyLayout(self.family, self._layouts)
+        self.possible_agents = layout.agents
+        self.observation_spaces = layout.observation_spaces
+        self.action_spaces = layout.action_spaces
+        self._width = layout.width
         n_context = len(self.family.varied)
-        self.observation_spaces: dict[str, spaces.Space] = {}
-        self._width: dict[str, int] = {}
-        for agent in self.possible_agents:
-            boxes = [env.observation_space(agent) for env in corners]
-            width = max(b.shape[0] for b in boxes)
-            low = np.zeros(width + n_context, dtype=np.float32)
-            high = np.zeros(width + n_context, dtype=np.float32)
-            for b in boxes:
-                w = b.shape[0]
-                low[:w] = np.minimum(low[:w], b.low)
-                high[:w] = np.maximum(high[:w], b.high)
-            high[width:] = 1.0
-            self._width[agent] = width
-            self.observation_spaces[agent] = spaces.Box(low, high, dtype=np.float32)
-        self.action_spaces = {a: first.action_space(a) for a in self.possible_agents}
-        for env in corners[1:]:
-            for a in self.possible_agents:
-                if env.action_space(a) != self.action_spaces[a]:
-                    raise ValueError(
-                        f"family {self.family.name!r}: {a}'s actions differ between "
-                        f"its instances ({self.action_spaces[a]} and "
-                        f"{env.action_space(a)}); one policy cannot act on both"
-                    )
         self.agents: list[str] = []
         self._rng: np.random.Generator | None = None
         self._env: SupplyChainEnv | None = None
@@ -137,13 +173,7 @@ class FamilyEnv(ChainEnvBase):
         return self._observe(obs), infos
 
     def _observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        out = {}
-        for a, o in obs.items():
-            row = np.zeros(self.observation_spaces[a].shape, dtype=np.float32)
-            row[: o.shape[0]] = o
-            row[self._width[a] :] = self._context
-            out[a] = row
-        return out
+        return {a: self._layout.pad(a, o, self._context) for a, o in obs.items()}
 
     # -------------------------------------------------------------- step
     def step(self, actions: dict[str, Any]):
@@ -162,3 +192,127 @@ class FamilyEnv(ChainEnvBase):
     def close(self):
         if self._env is not None:
             self._env.close()
+
+
+class _FamilyRoles:
+    """The agents' layout of a :class:`FamilyRollout`, as the batched env
+    runner reads a :class:`~hmarl_env.roles.Roles`: ``slices`` (each agent's
+    columns of :meth:`FamilyRollout.observe`), ``node_of``, ``n_nodes``."""
+
+    def __init__(self, layout: FamilyLayout, node_of: dict[str, int]) -> None:
+        self.agents = layout.agents
+        self.node_of = dict(node_of)
+        self.n_nodes = len(node_of)
+        self.observation_spaces = layout.observation_spaces
+        self.action_spaces = layout.action_spaces
+        self.slices: dict[str, slice] = {}
+        start = 0
+        for a in layout.agents:
+            n = layout.observation_spaces[a].shape[0]
+            self.slices[a] = slice(start, start + n)
+            start += n
+
+
+class FamilyRollout:
+    """``B`` replicas of a family stepped together, each playing its own
+    instance: at every reset replica ``b`` draws its episode's seed from its
+    generator and plays that seed's instance and demand, as a
+    :class:`FamilyEnv` whose generator it is (``tests/test_family.py``
+    compares the two step by step). Observations are :class:`FamilyEnv`'s
+    (padded, then the context); rewards are divided by each instance's reward
+    scale with ``scale_rewards``. It offers what hmarl's batched env runner
+    uses of a :class:`~hmarl_env.rollout.Rollout`: ``agents``, ``roles``
+    (``slices``, ``node_of``, ``n_nodes``), ``horizon``, ``reset``,
+    ``observe`` and ``step``; each replica is a
+    :class:`~hmarl_env.rollout.Rollout` of its own, stepped in turn.
+
+    Args:
+        family: the family (every instance must have the same horizon).
+        batch_size: replicas ``B``.
+        store_observation, warehouse_observation: the layouts.
+        scale_rewards: divide each agent's reward by its instance's scale.
+    """
+
+    def __init__(
+        self,
+        family: Family | str,
+        batch_size: int = 1,
+        store_observation: str | None = None,
+        warehouse_observation: str = "local",
+        scale_rewards: bool = True,
+    ) -> None:
+        self.family = get_family(family) if isinstance(family, str) else family
+        self._layouts = {
+            "store_observation": store_observation,
+            "warehouse_observation": warehouse_observation,
+        }
+        self._layout = layout = FamilyLayout(self.family, self._layouts)
+        if len(layout.horizons) != 1:
+            raise ValueError(
+                f"family {self.family.name!r}: its instances' horizons differ "
+                f"({sorted(layout.horizons)}); replicas step in lockstep"
+            )
+        (self.horizon,) = layout.horizons
+        probe = Rollout(self.family.instance(self.family.corners()[0]), 1)
+        self.agents = layout.agents
+        self.roles = _FamilyRoles(layout, probe.roles.node_of)
+        self.batch_size = int(batch_size)
+        self.scale_rewards = bool(scale_rewards)
+        self._width = sum(layout.observation_spaces[a].shape[0] for a in self.agents)
+        self._replicas: list[Rollout] = []
+        self._contexts = np.zeros((self.batch_size, len(self.family.varied)))
+        self._scales = np.ones((self.batch_size, len(self.agents)))
+        #: the parameters of each replica's instance
+        self.params: list[dict[str, float]] = []
+
+    def reset(self, rngs) -> None:
+        """Every replica draws its next episode's seed from its generator and
+        starts that seed's instance (one generator each)."""
+        if len(rngs) != self.batch_size:
+            raise ValueError(
+                f"reset takes one generator per replica ({self.batch_size}), got "
+                f"{len(rngs)}"
+            )
+        self._replicas, self.params = [], []
+        for b, rng in enumerate(rngs):
+            seed = int(rng.integers(2**31))
+            params = self.family.draw(seed)
+            scenario = self.family.instance(params)
+            rollout = Rollout(scenario, 1, **self._layouts)
+            rollout.reset(np.random.default_rng(seed))
+            self._replicas.append(rollout)
+            self.params.append(params)
+            self._contexts[b] = self.family.context(params)
+            if self.scale_rewards:
+                scales = reward_scales(scenario)
+                self._scales[b] = [scales[a] for a in self.agents]
+
+    def observe(self) -> np.ndarray:
+        """Every agent's observation side by side, ``(B, D)`` float32 (agent
+        ``a``'s columns: ``roles.slices[a]``)."""
+        out = np.zeros((self.batch_size, self._width), np.float32)
+        for b, rollout in enumerate(self._replicas):
+            obs = rollout.observe()[0]
+            for a in self.agents:
+                own = obs[rollout.roles.slices[a]]
+                dst = self.roles.slices[a]
+                out[b, dst.start : dst.start + own.shape[0]] = own
+                out[b, dst.start + self._layout.width[a] : dst.stop] = self._contexts[b]
+        return out
+
+    def step(self, actions: np.ndarray) -> Period:
+        """One period of every replica: ``(B, A)`` integer actions in agent
+        order; the period's tables stacked, rewards scaled."""
+        periods = [
+            rollout.step(actions[b : b + 1]) for b, rollout in enumerate(self._replicas)
+        ]
+        return Period(
+            [p.ledger for p in periods],  # type: ignore[arg-type]
+            np.concatenate([p.table for p in periods]),
+            np.concatenate([p.rewards for p in periods]) / self._scales,
+            np.concatenate([p.scores for p in periods]),
+        )
+
+    @property
+    def done(self) -> bool:
+        return bool(self._replicas) and self._replicas[0].done

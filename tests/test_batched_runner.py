@@ -246,3 +246,103 @@ def test_chunks_are_what_rllibs_constructor_makes():
             assert a == b, slot
     assert len(fast) == len(slow) == 3 and fast.t == slow.t == 8
     np.testing.assert_array_equal(fast.get_observations(-1), obs[-1])
+
+
+@pytest.mark.parametrize(
+    "head, critic, shared",
+    [
+        ("categorical", "local", False),
+        ("ordinal", "local", False),
+        ("normal", "local", False),
+        ("categorical", "local", True),
+        ("categorical", "central", False),
+    ],
+)
+def test_acting_takes_the_modules_own_logits_and_rllibs_draws(head, critic, shared):
+    """The runner's actor-only forward pass gives the module's exploration
+    logits, and its draws and log-probabilities are RLlib's categorical ones
+    under the same torch seed."""
+    import torch
+    from ray.rllib.core.columns import Columns
+
+    from experiments.batched_runner import sample_categorical
+    from experiments.heads import actor_logits
+
+    config = build_config(
+        get_scenario("default"),
+        PHASES["phase1"],
+        PPOSettings(
+            critic=critic,
+            policy_head=head,
+            vf_share_layers=shared,
+            train_batch_size=60,
+            minibatch_size=30,
+        ),
+        RunnerSettings(0, 2, "batched"),
+        seed=SEED,
+    )
+    runner = BatchedEnvRunner(config=config)
+    try:
+        module = runner.module["store"]
+        module.eval()
+        width = runner._rollout.roles.slices["store_1"]
+        obs = torch.from_numpy(
+            np.random.default_rng(0).normal(size=(50, width.stop - width.start))
+        ).float()
+        with torch.no_grad():
+            want = module._forward_exploration({Columns.OBS: obs})[
+                Columns.ACTION_DIST_INPUTS
+            ]
+            got = actor_logits(module, obs)
+            torch.testing.assert_close(got, want, rtol=0, atol=0)
+            dist = module.get_exploration_action_dist_cls().from_logits(want)
+            torch.manual_seed(3)
+            rllib = dist.sample()
+            torch.manual_seed(3)
+            acts, logp = sample_categorical(got)
+        assert torch.equal(acts, rllib)
+        torch.testing.assert_close(logp, dist.logp(rllib), rtol=0, atol=0)
+    finally:
+        runner.stop()
+
+
+def test_episode_metrics_are_what_rllibs_runner_logs():
+    """The runner logs each ended episode's metrics as RLlib's own
+    ``_log_episode_metrics`` does (same keys, reductions and windows)."""
+    from types import SimpleNamespace
+
+    from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
+    from ray.rllib.utils.metrics import EPISODE_DURATION_SEC_MEAN
+    from ray.rllib.utils.metrics.metrics_logger import MetricsLogger
+
+    scenario = get_scenario("four_stores")
+    runner = make_runner(scenario, replicas=3)
+    try:
+        runner.sample(num_episodes=3)
+        got = runner.get_metrics()
+        returns = runner._returns.copy()
+        agents = runner._rollout.agents
+        groups = {g.mid: g.columns for g in runner._groups}
+        stub = SimpleNamespace(config=runner.config, metrics=MetricsLogger())
+    finally:
+        runner.stop()
+    for b in range(3):
+        MultiAgentEnvRunner._log_episode_metrics(
+            stub,
+            scenario.horizon,
+            float(returns[b].sum()),
+            0.0,
+            dict(zip(agents, returns[b].tolist(), strict=True)),
+            {mid: float(returns[b, cols].sum()) for mid, cols in groups.items()},
+            dict.fromkeys(agents, scenario.horizon),
+        )
+    want = stub.metrics.reduce()
+    want.pop(EPISODE_DURATION_SEC_MEAN)
+    assert EPISODE_DURATION_SEC_MEAN in got
+    for key, value in want.items():
+        if isinstance(value, dict):
+            assert set(got[key]) == set(value), key
+            for k, v in value.items():
+                assert float(got[key][k]) == pytest.approx(float(v), rel=1e-12), key
+        else:
+            assert float(got[key]) == pytest.approx(float(value), rel=1e-12), key

@@ -138,3 +138,46 @@ def test_a_shared_largest_order_below_an_instances_own_is_refused():
     assert single_stage(1, 9.0, max_order=30).actions.store_max_order == 30
     with pytest.raises(ValueError, match=r"max_order must be at least 11 \(the"):
         single_stage(1, 9.0, max_order=10)
+
+
+def test_family_rollout_plays_what_family_envs_play():
+    """Each replica of a FamilyRollout plays, two episodes in a row, what a
+    FamilyEnv drawing from the same generator plays: the same instances,
+    observations (padded, with the context) and scaled rewards."""
+    from hmarl_env.family_env import FamilyRollout
+
+    B = 3
+    rollout = FamilyRollout(LOST_SALES, B, store_observation="orders")
+    envs = [FamilyEnv(LOST_SALES, "orders", scale_rewards=True) for _ in range(B)]
+    for b, env in enumerate(envs):
+        env._rng = np.random.default_rng([5, b])
+    rngs = [np.random.default_rng([5, b]) for b in range(B)]
+    acting = np.random.default_rng(0)
+    agents = rollout.agents
+    assert agents == envs[0].possible_agents
+    for _ in range(2):
+        rollout.reset(rngs)
+        obs = [env.reset()[0] for env in envs]
+        assert [dict(env.params) for env in envs] == rollout.params
+        assert len({tuple(p.values()) for p in rollout.params}) == B
+        for _ in range(rollout.horizon):
+            both = rollout.observe()
+            for b in range(B):
+                for a in agents:
+                    np.testing.assert_array_equal(
+                        both[b, rollout.roles.slices[a]], obs[b][a]
+                    )
+            actions = np.stack(
+                [
+                    [acting.integers(envs[0].action_space(a).n) for a in agents]
+                    for _ in range(B)
+                ]
+            )
+            period = rollout.step(actions)
+            for b, env in enumerate(envs):
+                o, r, _, _, _ = env.step(dict(zip(agents, actions[b].tolist())))
+                obs[b] = o
+                assert period.rewards[b].tolist() == pytest.approx(
+                    [r[a] for a in agents], rel=1e-12
+                )
+        assert rollout.done and all(not env.agents for env in envs)

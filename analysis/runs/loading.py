@@ -26,8 +26,10 @@ from baselines.catalogue import catalogue_actions, fixed_actions
 from baselines.policies import make_policies
 from hmarl_env import parallel_env
 from hmarl_env.catalogue_roles import CatalogueRoles, offset_actions, with_reference
+from hmarl_env.family_env import FamilyLayout
 from hmarl_env.registry import SUPPLIER, module_id
 from hmarl_env.scenario import get_scenario
+from hmarl_env.scenario.family import get_family
 
 __all__ = [
     "ModulePolicy",
@@ -276,6 +278,8 @@ def load_policies(
             "scenario and heuristics are unknown"
         )
     config = read_run_config(run)
+    if config.family:
+        return family_policies(config, ckpt, scenario, acting, seed)
     scenario = config.scenario if scenario is None else get_scenario(scenario)
     if config.scenario.products or scenario.products:
         check_catalogue(config.scenario, scenario)
@@ -313,6 +317,71 @@ def load_policies(
         module_of=config.phase.module_of,
         **config.observations,
     )
+
+
+def family_policies(
+    config: Any, ckpt: Path, scenario: Any, acting: str | None, seed: int = 0
+) -> dict[str, Any]:
+    """A family run's policies on ``scenario``, an instance of its family
+    (its parameters read back by :meth:`Family.values_of`, a clear error for
+    a scenario that is not one): each learned module acts on the agent's
+    observation in the instance padded and followed by the instance's
+    context, as it trained (:class:`hmarl_env.family_env.FamilyLayout`); the
+    other agents by the run's rules."""
+    family = get_family(config.family)
+    if scenario is None:
+        raise ValueError(
+            f"the run trained on family {family.name!r}: name the instance to act "
+            "on (scenario=family.instance(values), or a scenario the family "
+            "has)"
+        )
+    scenario = get_scenario(scenario)
+    context = family.context(family.values_of(scenario))
+    layout = FamilyLayout(family, config.observations)
+    first = {}
+    for agent in layout.agents:
+        first.setdefault(config.phase.module_of(agent), agent)
+
+    def expect(mid: str) -> ModuleExpectation:
+        agent = first[mid]
+        return ModuleExpectation(
+            layout.observation_spaces[agent],
+            layout.action_spaces[agent],
+            config.ppo.hiddens,
+        )
+
+    policies = assemble_policies(
+        scenario,
+        learned=set(config.learned),
+        heuristic=config.phase.heuristic,
+        module=lambda mid: load_module(ckpt, mid, expect(mid)),
+        heuristic_params=config.heuristic_params,
+        acting=config.ppo.acting if acting is None else acting,
+        seed=seed,
+        module_of=config.phase.module_of,
+        **config.observations,
+    )
+    return {
+        a: (
+            InstancePolicy(p, layout, a, context)
+            if config.phase.module_of(a) in config.learned
+            else p
+        )
+        for a, p in policies.items()
+    }
+
+
+class InstancePolicy:
+    """A family policy acting on one instance: the agent's observations
+    ``(B, w)`` padded to the family's width and followed by the instance's
+    context before its module acts."""
+
+    def __init__(self, policy: Any, layout: Any, agent: str, context: Any) -> None:
+        self.policy, self.layout, self.agent = policy, layout, agent
+        self.context = np.asarray(context, dtype=np.float32)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return self.policy(self.layout.pad(self.agent, obs, self.context))
 
 
 def catalogue_policies(

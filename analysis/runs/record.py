@@ -33,6 +33,7 @@ from hmarl_env.observations import (
 )
 from hmarl_env.registry import agent_names
 from hmarl_env.scenario import Scenario, scenario_from_dict
+from hmarl_env.scenario.family import get_family
 from hmarl_env.utils.io import read_json, write_json_atomic
 
 __all__ = [
@@ -97,6 +98,9 @@ class RunConfig:
             frozen when the run was made (``None``: none of them is tuned).
         source: for a phase that starts from another run: ``run``,
             ``checkpoint`` and ``modules`` it loaded (config.json's ``from``).
+        family: the scenario family it trained on, a new instance every
+            episode (:mod:`hmarl_env.scenario.family`; ``scenario`` is then its
+            widest instance), or ``None``.
         eval_interval, eval_episodes, checkpoint_interval, gate_episodes: the
             run's options (:data:`RUN_OPTIONS`; their help text says what each
             does).
@@ -115,6 +119,7 @@ class RunConfig:
     runners: RunnerSettings = RunnerSettings()
     heuristic_params: dict[str, Any] | None = None
     source: dict[str, Any] | None = None
+    family: str | None = None
     eval_interval: int = setting(
         5,
         "evaluate the learned policy on monitoring episodes every N iterations "
@@ -173,6 +178,7 @@ class RunConfig:
             "runners": asdict(self.runners),
             "heuristic_params": self.heuristic_params,
             "from": self.source,
+            **({"family": self.family} if self.family else {}),
             "eval": {
                 "interval": self.eval_interval,
                 "episodes": self.eval_episodes,
@@ -218,6 +224,7 @@ class RunConfig:
                 ),
                 heuristic_params=data.get("heuristic_params"),
                 source=data.get("from"),
+                family=_family_name(data.get("family")),
                 eval_interval=int(ev.get("interval", defaults["eval_interval"])),
                 eval_episodes=int(ev.get("episodes", defaults["eval_episodes"])),
                 checkpoint_interval=int(
@@ -297,3 +304,10 @@ def describe(run: str | Path) -> str:
     """A run's config as one line of JSON, without its scenario."""
     config = read_run_config(run)
     return json.dumps({k: v for k, v in config.to_dict().items() if k != "scenario"})
+
+
+def _family_name(name: Any) -> str | None:
+    """A recorded family's name, checked (a family hmarl knows)."""
+    if name is None:
+        return None
+    return get_family(name).name

@@ -245,14 +245,18 @@ class PPOSettings:
         return [[0, start], [int(timesteps), end]]
 
     def learner_reward_scales(
-        self, scenario: Scenario, module_of: Any = module_id
+        self, scenario: Scenario, module_of: Any = module_id, per_instance=False
     ) -> dict[str, float]:
         """Module ID -> what the learner divides that module's rewards by (the
         mean of its agents' reward scales; ``module_of``: agent -> module ID,
-        the registry's unless a phase maps them otherwise)."""
+        the registry's unless a phase maps them otherwise). ``per_instance``:
+        the rewards arrive divided by their instance's scales already (a
+        family's env), so only the horizon factor is left."""
         if self.reward_scaling == "none":
             return {}
         per_agent = reward_scales(scenario)
+        if per_instance:
+            per_agent = dict.fromkeys(per_agent, 1.0)
         horizon = 1.0
         if self.reward_scaling == "return":
             horizon = min(float(scenario.horizon), 1.0 / (1.0 - self.gamma))
@@ -315,17 +319,29 @@ def ppo_preset(name: str) -> str:
     return resolve(name, sorted(PPO_PRESETS), PPO_PRESET_ALIASES, "the PPO preset")
 
 
+#: each env runner's rollout settings unless named: (remote env runners,
+#: replicas or envs per runner), its fastest whole iterations of phase 1 on 2
+#: cores (``benchmarks/training_throughput.py --grid``, docs/speed.md)
+RUNNER_DEFAULTS = {"batched": (0, 64), "pettingzoo": (2, 16)}
+
+
 @dataclass(frozen=True)
 class RunnerSettings:
-    """How rollouts are collected."""
+    """How rollouts are collected. ``num_env_runners`` and
+    ``num_envs_per_env_runner`` left ``None`` take the env runner's
+    :data:`RUNNER_DEFAULTS`."""
 
-    num_env_runners: int = setting(
-        2,
-        "remote env runners, a CPU each (0: sample in the driver; on 2 cores "
-        "two runners sample while the driver waits, then the driver learns)",
+    num_env_runners: int | None = setting(
+        None,
+        "remote env runners, a CPU each (0: sample in the driver, which then "
+        "learns with every core; on 2 cores two runners sample while the "
+        "driver waits, then the driver learns)",
+        default_text="default 0 with the batched env runner, 2 with pettingzoo",
     )
-    num_envs_per_env_runner: int = setting(
-        16, "envs each runner steps at once (the batched runner's replicas)"
+    num_envs_per_env_runner: int | None = setting(
+        None,
+        "envs each runner steps at once (the batched runner's replicas)",
+        default_text="default 64 with the batched env runner, 16 with pettingzoo",
     )
     env_runner: str = setting(
         "batched",
@@ -359,6 +375,11 @@ class RunnerSettings:
                 f"RunnerSettings.env_runner must be one of {list(ENV_RUNNERS)}, "
                 f"got {self.env_runner!r}"
             )
+        runners, envs = RUNNER_DEFAULTS[self.env_runner]
+        if self.num_env_runners is None:
+            object.__setattr__(self, "num_env_runners", runners)
+        if self.num_envs_per_env_runner is None:
+            object.__setattr__(self, "num_envs_per_env_runner", envs)
         for f in fields(self):
             if f.name in ("env_runner", "num_gpus_per_learner"):
                 continue

@@ -189,6 +189,52 @@ class Family:
             out.append(0.5 if hi == lo else (v - lo) / (hi - lo))
         return np.asarray(out, dtype=np.float32)
 
+    def values_of(self, scenario: Scenario) -> dict[str, float]:
+        """The parameters of ``scenario`` as an instance of this family (what
+        :meth:`context` takes); a ``ValueError`` where it is not one (another
+        kind, a parameter outside the family's ranges, or anything else the
+        family's instances do not vary)."""
+        where = f"scenario {scenario.name!r}"
+        if self.kind != "single_stage":
+            raise ValueError(
+                f"{where}: reading an instance's parameters is for single_stage "
+                f"families; family {self.name!r} is {self.kind}"
+            )
+        stores = [n for n in scenario.nodes if n.is_store]
+        if len(scenario.nodes) != 1 or len(stores) != 1:
+            raise ValueError(f"{where} is not a single-stage instance of {self.name!r}")
+        (node,) = stores
+        values = {
+            "lead_time": float(node.lead_time - 1),
+            "penalty": float(node.stockout_cost),
+            "mean": float(node.demand.mean),
+            "fixed": float(node.fixed_order_cost),
+        }
+        known = _PARAMETERS[self.kind]
+        for name, value in values.items():
+            spec = self.params.get(name)
+            if spec is None:
+                ok = value == known[name][0]
+            elif isinstance(spec, Between):
+                ok = spec.low <= value <= spec.high
+            else:
+                ok = value in spec
+            if not ok:
+                raise ValueError(
+                    f"{where}: its {name} {value:g} is not one of family "
+                    f"{self.name!r}'s ({spec if spec is not None else known[name][0]})"
+                )
+        same = self.instance(values).replace(
+            name=scenario.name, horizon=scenario.horizon, rewards=scenario.rewards
+        )
+        if same != scenario:
+            raise ValueError(
+                f"{where} has {self.name!r}'s parameters but differs from its "
+                "instance elsewhere (its orders 0..K, costs, initial state or "
+                "shortage rule): build it with the family's instance()"
+            )
+        return values
+
     # ---------------------------------------------------------------- build
     def instance(self, values: Mapping[str, float]) -> Scenario:
         """The instance with these parameters (the kind's defaults for the
