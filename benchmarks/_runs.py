@@ -29,6 +29,19 @@ def system_cost(scenario, policies, episodes: int) -> np.ndarray:
     return df.groupby("episode")["total_cost"].sum().to_numpy()
 
 
+def per_period_cost(scenario, policies, episodes: int, horizon: int) -> np.ndarray:
+    """A single-stage store's ledger cost per period, per held-out episode of
+    ``horizon`` periods (the 'orders' layout its policies act on)."""
+    df = evaluate(
+        scenario.replace(horizon=horizon),
+        policies,
+        episodes,
+        seed=HELD_OUT_SEED,
+        store_observation="orders",
+    )
+    return df[df["agent"] == "store_1"]["total_cost"].to_numpy() / horizon
+
+
 def last_diagnostic(run: Path, column: str, last: int = 5) -> float:
     """A metrics.csv column's mean over the run's last iterations (RLlib logs
     learner diagnostics for an iteration's last minibatch: single rows are noisy)."""

@@ -46,27 +46,15 @@ from analysis.runs.folder import read_metrics, training_cost  # noqa: E402
 from analysis.runs.loading import load_policies  # noqa: E402
 from analysis.runs.record import read_run_config  # noqa: E402
 from analysis.runs.settings import ACTING  # noqa: E402
-from baselines.evaluate import evaluate  # noqa: E402
 from baselines.optimal import ZIPKIN_TABLE, solve_instance  # noqa: E402
 from baselines.policies import make_policies  # noqa: E402
-from benchmarks._runs import single_stage_run  # noqa: E402
+from benchmarks._runs import per_period_cost, single_stage_run  # noqa: E402
 from benchmarks._tables import ci, fmt  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 from hmarl_env.registry import SUPPLIER  # noqa: E402
 from hmarl_env.rollout import Rollout  # noqa: E402
 from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
 from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
-
-
-def _per_period(scenario, policies, episodes: int, horizon: int) -> np.ndarray:
-    df = evaluate(
-        scenario.replace(horizon=horizon),
-        policies,
-        episodes,
-        seed=HELD_OUT_SEED,
-        store_observation="orders",
-    )
-    return df[df["agent"] == "store_1"]["total_cost"].to_numpy() / horizon
 
 
 def agreement(scenario, learned, optimal, episodes: int) -> dict[str, float]:
@@ -131,13 +119,13 @@ def instance(
     supplier = make_policies(sc)[SUPPLIER]
     start = time.perf_counter()
     sims = {
-        "optimal": _per_period(
+        "optimal": per_period_cost(
             sc,
             {"store_1": solver.policy(optimal), SUPPLIER: supplier},
             episodes,
             horizon,
         ),
-        "base_stock": _per_period(
+        "base_stock": per_period_cost(
             wide.scenario,
             {"store_1": wide.policy(base), SUPPLIER: supplier},
             episodes,
@@ -150,10 +138,10 @@ def instance(
         if acting is None:  # as the run records
             acting = read_run_config(run).ppo.acting
         learned = load_policies(run, long, acting=acting)
-        sims["learned"] = _per_period(sc, learned, episodes, horizon)
+        sims["learned"] = per_period_cost(sc, learned, episodes, horizon)
         if acting != "greedy":  # the most probable order, on the same episodes
             greedy = load_policies(run, long)
-            sims["learned_greedy"] = _per_period(sc, greedy, episodes, horizon)
+            sims["learned_greedy"] = per_period_cost(sc, greedy, episodes, horizon)
         out["acting"] = acting
         out["training"] = _training(run)
         out["agreement"] = agreement(

@@ -16,6 +16,7 @@ SLOW_MODULES = {
     "test_snippets",
     "test_batched_runner",  # builds RLlib's modules and env runners
     "test_catalogue_learning",
+    "test_family_learning",
 }
 #: fixtures that train with RLlib or start Ray
 SLOW_FIXTURES = {"run", "pipeline", "ray_local", "central_runs", "central_pipeline"}

@@ -175,7 +175,9 @@ def test_family_rollout_plays_what_family_envs_play():
             )
             period = rollout.step(actions)
             for b, env in enumerate(envs):
-                o, r, _, _, _ = env.step(dict(zip(agents, actions[b].tolist())))
+                o, r, _, _, _ = env.step(
+                    dict(zip(agents, actions[b].tolist(), strict=True))
+                )
                 obs[b] = o
                 assert period.rewards[b].tolist() == pytest.approx(
                     [r[a] for a in agents], rel=1e-12

@@ -1,0 +1,200 @@
+"""One policy for a family of single-stage instances, zero-shot against each
+instance's exact optimum.
+
+How to run:
+    python experiments/phase1.py --family lost_sales_family --timesteps 8000000 \\
+        --lr-end 1e-4 --acting mean --hiddens 128,128 --output runs/family
+    python benchmarks/generalization.py --runs runs/family
+
+The family run (the newest finished phase-1 run on ``--family`` under
+``--runs``) trained on a new instance of the family every episode
+(:mod:`hmarl_env.scenario.family`). Here it acts, without further training,
+on test instances it never trained on: Zipkin's eight (L 1-4, penalty 4 and
+39, mean 5; inside the family's ranges, so instances of the family, which
+draws penalty and mean from continuous ranges and never drew these exact
+values) and ``--draws`` instances drawn from the family with seeds of their
+own (from :data:`TEST_SEED`, a stream apart from training's). For each:
+the exact optimum and best base-stock policy (:func:`baselines.optimal.solve_instance`),
+then, simulated on the same held-out episodes (seeds from 1,000,000,
+``--horizon`` periods each), the optimal policy, the best base-stock policy
+and the family policy; each gap is paired with the optimal policy on the
+same episodes, in % of the exact optimum, with its 95% CI.
+
+Training cost: the family run's env steps and wall-clock, against training
+one policy per test instance with the single-instance recipe
+(:data:`PER_INSTANCE_STEPS` env steps each, the lost-sales recipe's budget)
+and, where ``--runs`` holds single-instance runs of an instance, their
+measured cost.
+
+Writes ``results/benchmarks/generalization.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from analysis.runs.folder import newest_run, training_cost  # noqa: E402
+from analysis.runs.loading import load_policies  # noqa: E402
+from analysis.runs.record import read_run_config  # noqa: E402
+from baselines.optimal import ZIPKIN_TABLE, solve_instance  # noqa: E402
+from baselines.policies import make_policies  # noqa: E402
+from benchmarks._runs import per_period_cost  # noqa: E402
+from benchmarks._tables import ci, fmt  # noqa: E402
+from hmarl_env.registry import SUPPLIER  # noqa: E402
+from hmarl_env.scenario.family import FAMILIES, get_family  # noqa: E402
+from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
+
+#: the first seed of the test instances' draws (training draws its instances
+#: from the replicas' generators; monitoring and held-out episodes start at
+#: 2,000,000 and 1,000,000)
+TEST_SEED = 3_000_000
+#: env steps of the single-instance lost-sales recipe (docs/results.md)
+PER_INSTANCE_STEPS = 2_000_000
+
+
+def test_instances(family, draws: int) -> list[tuple[str, dict[str, float]]]:
+    """Zipkin's eight (where the family holds them), then ``draws`` of the
+    family's own from :data:`TEST_SEED` on: (label, parameters)."""
+    out = []
+    for L, p in sorted(ZIPKIN_TABLE, key=lambda k: (k[1], k[0])):
+        values = {"lead_time": float(L), "penalty": float(p), "mean": 5.0}
+        try:
+            family.values_of(family.instance(values))
+        except ValueError:
+            continue  # outside the family's ranges
+        out.append((f"zipkin L{L} p{p}", {**family.draw(0), **values}))
+    for k in range(draws):
+        out.append((f"draw {TEST_SEED + k}", family.draw(TEST_SEED + k)))
+    return out
+
+
+def judge(run: Path, family, label, values, episodes, horizon, acting) -> dict:
+    """One test instance: the exact solutions, then the simulated optimal,
+    base-stock and family policies on the same held-out episodes."""
+    scenario = family.instance(values)
+    start = time.perf_counter()
+    solved = solve_instance(scenario)
+    solver, optimal = solved["optimal"]
+    wide, base = solved["base_stock"]
+    supplier = make_policies(scenario, "base_stock")[SUPPLIER]
+    sims = {
+        "optimal": per_period_cost(
+            scenario,
+            {"store_1": solver.policy(optimal), SUPPLIER: supplier},
+            episodes,
+            horizon,
+        ),
+        "base_stock": per_period_cost(
+            wide.scenario,
+            {"store_1": wide.policy(base), SUPPLIER: supplier},
+            episodes,
+            horizon,
+        ),
+        "family": per_period_cost(
+            scenario,
+            load_policies(run, scenario.replace(horizon=horizon), acting=acting),
+            episodes,
+            horizon,
+        ),
+    }
+    row = {
+        "instance": label,
+        "params": {k: values[k] for k in family.varied},
+        "optimum": optimal.cost,
+        "best_base_stock": base.cost,
+        "simulated": {k: ci(v) for k, v in sims.items()},
+        "seconds": time.perf_counter() - start,
+    }
+    for k in ("base_stock", "family"):
+        row[f"{k}_gap_pct"] = ci(100 * (sims[k] - sims["optimal"]) / optimal.cost)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="+", default=["results"])
+    parser.add_argument(
+        "--family", choices=sorted(FAMILIES), default="lost_sales_family"
+    )
+    parser.add_argument("--draws", type=int, default=8, help="test instances drawn")
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--horizon", type=int, default=1000)
+    parser.add_argument("--acting", default=None, help="default: as the run records")
+    args = parser.parse_args(argv)
+    family = get_family(args.family)
+    if family.kind != "single_stage":
+        parser.error(f"--family {family.name}: the exact optimum is single-stage's")
+    if args.draws < 0 or min(args.episodes, args.horizon) < 1:
+        parser.error("--draws must be >= 0, --episodes and --horizon >= 1")
+    run = newest_run(
+        [Path(r) for r in args.runs],
+        lambda c: c.family == family.name and c.phase.name == "phase1",
+    )
+    if run is None:
+        parser.error(
+            f"no finished phase-1 run on family {family.name!r} under {args.runs}: "
+            "train one first (see --help)"
+        )
+    config = read_run_config(run)
+    acting = args.acting or config.ppo.acting
+    rows = []
+    for label, values in test_instances(family, args.draws):
+        rows.append(
+            judge(run, family, label, values, args.episodes, args.horizon, acting)
+        )
+        print(f"{label}: done", file=sys.stderr, flush=True)
+    cost = training_cost(run)
+    record = {
+        "family": family.name,
+        "run": str(run),
+        "acting": acting,
+        "episodes": args.episodes,
+        "horizon": args.horizon,
+        "training": cost,
+        "per_instance_recipe_steps": PER_INSTANCE_STEPS,
+        "rows": rows,
+    }
+    print(
+        f"family {family.name!r}, run {run.name} (acting {acting}); cost per "
+        f"period, {args.episodes} held-out episodes x {args.horizon} periods; "
+        "gaps paired with the optimal policy, % of the exact optimum, 95% CI\n"
+    )
+    print(
+        "| instance | L | penalty | mean | optimum | best base-stock: gap % "
+        "| family policy: gap % |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        p = r["params"]
+        print(
+            f"| {r['instance']} | {p.get('lead_time', 0):.0f} "
+            f"| {p.get('penalty', 0):.2f} | {p.get('mean', 0):.2f} "
+            f"| {r['optimum']:.3f} | {fmt(r['base_stock_gap_pct'], 2)} "
+            f"| {fmt(r['family_gap_pct'], 2)} |"
+        )
+    worst = max(r["family_gap_pct"]["mean"] for r in rows)
+    within = sum(r["family_gap_pct"]["mean"] <= 1.0 for r in rows)
+    print(
+        f"\nfamily policy within 1% of the optimum on {within} of {len(rows)} "
+        f"test instances (largest gap {worst:.2f}%)"
+    )
+    print(
+        f"training: the family run {cost['env_steps']:,.0f} env steps, "
+        f"{cost['seconds'] / 60:.1f} min; one policy per test instance with the "
+        f"single-instance recipe: {len(rows)} x {PER_INSTANCE_STEPS:,} = "
+        f"{len(rows) * PER_INSTANCE_STEPS:,} env steps"
+    )
+    path = write_json_atomic(
+        results_dir() / "benchmarks" / "generalization.json", record
+    )
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
