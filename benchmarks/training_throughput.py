@@ -9,8 +9,9 @@ How to run:
 
 For each env runner (``batched``, ``pettingzoo``) and rollout setting it
 builds phase 1 on the scenario (the default one, or ``--stores N`` stores
-under one warehouse from the network generator), runs one warm-up iteration,
-then :data:`TIMED` PPO iterations, and reports
+under one warehouse from the network generator), runs one warm-up iteration
+and :data:`TIMED` warm-up train batches of sampling, then times :data:`TIMED`
+train batches of sampling and :data:`TIMED` PPO iterations, and reports
 
 * *sampling*: env steps per second of the env runners alone, timed around
   RLlib's own parallel sample of one train batch (remote runners sample at
@@ -82,17 +83,21 @@ def measure(
     try:
         algo.train()  # warm-up: compiles, fills caches
         batch = config.total_train_batch_size
-        start = time.perf_counter()
-        sampled = 0
-        for _ in range(TIMED):
-            episodes = synchronous_parallel_sample(
+
+        def sample() -> None:
+            synchronous_parallel_sample(
                 worker_set=algo.env_runner_group,
                 max_env_steps=batch,
                 concat=True,
                 _uses_new_env_runners=True,
             )
-            sampled += batch  # RLlib samples at least the batch; count it
-            del episodes
+
+        for _ in range(TIMED):  # sampling's own warm-up (the first batches
+            sample()  # after an update ran at half speed in tries)
+        start = time.perf_counter()
+        for _ in range(TIMED):
+            sample()
+        sampled = TIMED * batch  # RLlib samples at least the batch; count it
         sample_s = time.perf_counter() - start
         before = algo.train()["num_env_steps_sampled_lifetime"]
         start = time.perf_counter()
