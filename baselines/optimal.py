@@ -364,6 +364,9 @@ class SingleStage:
         np.put_along_axis(W, nt, m, axis=2)
         Z = (self.P.T @ W.reshape(X, -1)).reshape(X, K + 1, R)  # (y, a_2, nt)
         for a in range(K + 1):  # y + a_2, capped at the grid's top
+            if a >= X:  # an order above the grid: every level lands on top
+                out[X - 1] += Z[:, a].sum(axis=0)
+                continue
             out[a:] += Z[: X - a, a]
             out[X - 1] += Z[X - a :, a].sum(axis=0) if a else 0.0
         return out.reshape(self.shape)

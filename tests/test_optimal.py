@@ -142,6 +142,29 @@ def test_simulated_optimal_policy_agrees_with_the_solver(name):
     assert abs(mean - optimal.cost) < half, (mean, half, optimal.cost)
 
 
+def test_orders_above_the_inventory_grid_land_on_its_top():
+    """A base-stock search with orders up to 24 units on a grid of 21
+    inventory levels (a low penalty, mean demand 5.05, L 2): the stationary
+    distribution keeps its mass and its cost is what the policy costs in
+    simulation."""
+    sc = single_stage(2, 4.852, 5.047)
+    wide = SingleStage(sc, max_order=24)
+    assert wide.K + 1 > wide.X
+    best = wide.best_base_stock()
+    assert np.isclose(wide.stationary(best.table).sum(), 1.0)
+    long = wide.scenario.replace(horizon=3000)
+    df = evaluate(
+        long,
+        {"store_1": wide.policy(best), "supplier_1": make_policies(long)["supplier_1"]},
+        episodes=30,
+        seed=0,
+        store_observation="orders",
+    )
+    per_period = df[df["agent"] == "store_1"]["total_cost"].to_numpy() / 3000
+    half = 1.96 * per_period.std(ddof=1) / math.sqrt(len(per_period))
+    assert abs(per_period.mean() - best.cost) < max(half, 0.01 * best.cost)
+
+
 def test_table_policy_reads_the_orders_layout_only():
     s = SingleStage("lost_sales_L2_p4")
     policy = s.policy(s.solve())
