@@ -10,7 +10,9 @@ import numpy as np
 
 from analysis.runs.folder import newest_run
 from baselines.evaluate import evaluate
-from baselines.optimal import instance_of
+from baselines.optimal import instance_of, solve_instance
+from baselines.policies import make_policies
+from hmarl_env.registry import SUPPLIER
 from hmarl_env.seeding import HELD_OUT_SEED
 
 
@@ -40,6 +42,32 @@ def per_period_cost(scenario, policies, episodes: int, horizon: int) -> np.ndarr
         store_observation="orders",
     )
     return df[df["agent"] == "store_1"]["total_cost"].to_numpy() / horizon
+
+
+def solved_costs(scenario, episodes: int, horizon: int):
+    """A single-stage instance's exact solutions
+    (:func:`baselines.optimal.solve_instance`) and, simulated on the held-out
+    episodes, the cost per period of its optimal and best base-stock
+    policies: ``(solved, {"optimal": .., "base_stock": ..})``."""
+    solved = solve_instance(scenario)
+    solver, optimal = solved["optimal"]
+    wide, base = solved["base_stock"]
+    supplier = make_policies(scenario, "base_stock")[SUPPLIER]
+    sims = {
+        "optimal": per_period_cost(
+            scenario,
+            {"store_1": solver.policy(optimal), SUPPLIER: supplier},
+            episodes,
+            horizon,
+        ),
+        "base_stock": per_period_cost(
+            wide.scenario,
+            {"store_1": wide.policy(base), SUPPLIER: supplier},
+            episodes,
+            horizon,
+        ),
+    }
+    return solved, sims
 
 
 def last_diagnostic(run: Path, column: str, last: int = 5) -> float:

@@ -42,11 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from analysis.runs.folder import newest_run, training_cost  # noqa: E402
 from analysis.runs.loading import load_policies  # noqa: E402
 from analysis.runs.record import read_run_config  # noqa: E402
-from baselines.optimal import ZIPKIN_TABLE, solve_instance  # noqa: E402
-from baselines.policies import make_policies  # noqa: E402
-from benchmarks._runs import per_period_cost  # noqa: E402
+from baselines.optimal import ZIPKIN_TABLE  # noqa: E402
+from benchmarks._runs import per_period_cost, solved_costs  # noqa: E402
 from benchmarks._tables import ci, fmt  # noqa: E402
-from hmarl_env.registry import SUPPLIER  # noqa: E402
 from hmarl_env.scenario.family import FAMILIES, get_family  # noqa: E402
 from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
 
@@ -79,23 +77,10 @@ def judge(run: Path, family, label, values, episodes, horizon, acting) -> dict:
     base-stock and family policies on the same held-out episodes."""
     scenario = family.instance(values)
     start = time.perf_counter()
-    solved = solve_instance(scenario)
-    solver, optimal = solved["optimal"]
-    wide, base = solved["base_stock"]
-    supplier = make_policies(scenario, "base_stock")[SUPPLIER]
+    solved, sims = solved_costs(scenario, episodes, horizon)
+    optimal, base = solved["optimal"][1], solved["base_stock"][1]
     sims = {
-        "optimal": per_period_cost(
-            scenario,
-            {"store_1": solver.policy(optimal), SUPPLIER: supplier},
-            episodes,
-            horizon,
-        ),
-        "base_stock": per_period_cost(
-            wide.scenario,
-            {"store_1": wide.policy(base), SUPPLIER: supplier},
-            episodes,
-            horizon,
-        ),
+        **sims,
         "family": per_period_cost(
             scenario,
             load_policies(run, scenario.replace(horizon=horizon), acting=acting),

@@ -296,15 +296,27 @@ def load_policies(
         )
     check_spaces(config.scenario, scenario, **config.observations)
     env = parallel_env(config.scenario, **config.observations)
-    first = {}
-    for agent in env.possible_agents:
+    return _run_policies(
+        config,
+        ckpt,
+        scenario,
+        env.possible_agents,
+        lambda a: (env.observation_space(a), env.action_space(a)),
+        acting,
+        seed,
+    )
+
+
+def _run_policies(config, ckpt, scenario, agents, spaces, acting, seed):
+    """A run's policies on ``scenario``: its learned modules from ``ckpt``,
+    each checked against ``spaces(agent)`` (observation and action space) of
+    its first agent among ``agents``; the other agents by the run's rules."""
+    first: dict[str, str] = {}
+    for agent in agents:
         first.setdefault(config.phase.module_of(agent), agent)
 
     def expect(mid: str) -> ModuleExpectation:
-        agent = first[mid]
-        return ModuleExpectation(
-            env.observation_space(agent), env.action_space(agent), config.ppo.hiddens
-        )
+        return ModuleExpectation(*spaces(first[mid]), config.ppo.hiddens)
 
     return assemble_policies(
         scenario,
@@ -338,28 +350,14 @@ def family_policies(
     scenario = get_scenario(scenario)
     context = family.context(family.values_of(scenario))
     layout = FamilyLayout(family, config.observations)
-    first = {}
-    for agent in layout.agents:
-        first.setdefault(config.phase.module_of(agent), agent)
-
-    def expect(mid: str) -> ModuleExpectation:
-        agent = first[mid]
-        return ModuleExpectation(
-            layout.observation_spaces[agent],
-            layout.action_spaces[agent],
-            config.ppo.hiddens,
-        )
-
-    policies = assemble_policies(
+    policies = _run_policies(
+        config,
+        ckpt,
         scenario,
-        learned=set(config.learned),
-        heuristic=config.phase.heuristic,
-        module=lambda mid: load_module(ckpt, mid, expect(mid)),
-        heuristic_params=config.heuristic_params,
-        acting=config.ppo.acting if acting is None else acting,
-        seed=seed,
-        module_of=config.phase.module_of,
-        **config.observations,
+        layout.agents,
+        lambda a: (layout.observation_spaces[a], layout.action_spaces[a]),
+        acting,
+        seed,
     )
     return {
         a: (
