@@ -10,18 +10,10 @@ import json
 import numpy as np
 import pytest
 
-from tests.helpers import refused
+from tests.helpers import TINY, refused
 
-SMALL = [
-    "--train-batch-size",
-    "200",
-    "--minibatch-size",
-    "100",
-    "--num-epochs",
-    "1",
-    "--num-envs-per-env-runner",
-    "4",
-]
+#: tiny batches, one epoch (TINY's), four replicas; no monitor or gate
+SMALL = [*TINY[:6], "--num-envs-per-env-runner", "4"]
 
 
 @pytest.fixture(scope="module")
