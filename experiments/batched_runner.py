@@ -43,7 +43,10 @@ seed below 2**32, as the held-out and monitoring episodes' are.
 
 The observations, rewards, global state and KPIs of a replica equal the
 PettingZoo env's for the same generator and actions
-(``tests/test_batched_runner.py``).
+(``tests/test_batched_runner.py``). On a scenario family (env config
+``family``) each replica plays its own instance, a new one every episode,
+through :class:`hmarl_env.family_env.FamilyRollout` (the same observations
+and scaled rewards as :class:`hmarl_env.family_env.FamilyEnv`).
 """
 
 from __future__ import annotations
