@@ -598,21 +598,36 @@ class TablePolicy:
 UNCAPPED_MEANS = 4
 
 
+def _widest(s: SingleStage, max_order: int) -> SingleStage:
+    """``s``'s scenario solved with orders up to ``max_order``, or up to the
+    largest bound the solver's size limit allows (at least ``s``'s own K: a
+    long lead time and a large mean make the uncapped grid too big)."""
+    for k in range(max_order, s.K - 1, -1):
+        try:
+            return SingleStage(s.scenario, max_order=k)
+        except ValueError:
+            if k == s.K:
+                raise
+    raise AssertionError("unreachable: s itself fits")
+
+
 def solve_instance(
     scenario: Scenario | str,
 ) -> dict[str, tuple[SingleStage, Solution]]:
     """The optimum and the heuristics of one instance: name -> (the solver
     whose scenario the policy acts in, the solution). ``base_stock`` is the
-    best uncapped base-stock policy (Zipkin's), the others act within the
-    scenario's orders ``0..K``."""
+    best uncapped base-stock policy (Zipkin's; where a long lead time and a
+    large mean make the uncapped grid too big for the solver, orders are
+    capped at the largest bound that fits, and its name says so), the others
+    act within the scenario's orders ``0..K``."""
     s = SingleStage(scenario)
-    wide = SingleStage(
-        s.scenario,
-        max_order=max(s.K, UNCAPPED_MEANS * math.ceil(s.instance.mean)),
-    )
+    wide = _widest(s, max(s.K, UNCAPPED_MEANS * math.ceil(s.instance.mean)))
+    base = wide.best_base_stock()
+    if wide.K < UNCAPPED_MEANS * math.ceil(s.instance.mean):  # said in its name
+        base = dataclasses.replace(base, name=f"{base.name} (orders <= {wide.K})")
     return {
         "optimal": (s, s.solve()),
-        "base_stock": (wide, wide.best_base_stock()),
+        "base_stock": (wide, base),
         "myopic": (s, s.myopic()),
         "constant": (s, s.best_constant()),
     }

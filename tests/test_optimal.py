@@ -347,3 +347,25 @@ def test_the_validator_passes_single_stage_instances(name, capsys):
 
     assert validate(["--scenario", name, "--store-observation", "orders"]) == 0
     assert "ALL 5 VALIDATIONS PASSED" in capsys.readouterr().out
+
+
+def test_a_base_stock_search_too_big_uncapped_caps_its_orders(monkeypatch):
+    """Where the uncapped grid exceeds the solver's size limit, the best
+    base-stock policy is searched with the largest order bound that fits,
+    and its name says so."""
+    import baselines.optimal as optimal
+
+    sc = single_stage(2, 9.0, 5.0)
+    s = SingleStage(sc)
+    limit = s.X * (s.K + 3) ** 2  # room for orders up to K + 2, not 20
+    real = optimal.SingleStage
+
+    def limited(scenario, max_order=None, **kw):
+        return real(scenario, max_order=max_order, max_entries=limit, **kw)
+
+    monkeypatch.setattr(optimal, "SingleStage", limited)
+    solved = optimal.solve_instance(sc)
+    wide, base = solved["base_stock"]
+    assert wide.K == s.K + 2
+    assert base.name.endswith(f"(orders <= {s.K + 2})")
+    assert base.cost >= solved["optimal"][1].cost - 1e-9
