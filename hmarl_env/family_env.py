@@ -10,52 +10,25 @@ parameter of the instance scaled to ``[0, 1]`` over its range
 (:meth:`~hmarl_env.scenario.family.Family.context`), so one policy can tell
 the instances apart. Rewards are the instance's, in its ledger's units; with
 ``scale_rewards`` each agent's is divided by the instance's reward scale
-(:func:`instance_scales`), so that no instance's costs dominate a learner's
-gradient (evaluate in the ledger's units:
+(:func:`hmarl_env.rewards.reward_scales`), so that no instance's costs
+dominate a learner's gradient (evaluate in the ledger's units:
 ``infos[agent]["unscaled_reward"]``). ``infos`` of ``reset`` carry the
 instance's parameters (``family_params``).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from scipy import stats
 
 from hmarl_env.env import ChainEnvBase, SupplyChainEnv, episode_rng
 from hmarl_env.rewards import reward_scales
 from hmarl_env.rollout import Period, Rollout
 from hmarl_env.scenario.family import Family, get_family
 
-__all__ = ["FamilyEnv", "FamilyLayout", "FamilyRollout", "instance_scales"]
-
-
-def instance_scales(scenario) -> dict[str, float]:
-    """Each agent's reward scale in an instance of a family: its
-    :func:`hmarl_env.rewards.reward_scales`, except in a single-stage
-    instance, whose one cost every agent is rewarded with: there the scale is
-    the instance's cost level, the newsvendor's cost over the lead time
-    ``(h + p) phi(z) sigma`` (``z`` the critical ratio ``p / (p + h)``'s
-    normal quantile, ``sigma`` the deviation of ``L + 1`` periods' demand)
-    plus, with a fixed order cost ``K``, the economic order quantity's
-    ``sqrt(2 K h mean)``. The general scale holds one inventory scale of
-    stock and ignores the penalty; across a family whose penalties run from
-    4 to 39 it left the cheap instances' rewards, and their share of the
-    gradient, at about half the dear ones' (docs/results.md)."""
-    scales = reward_scales(scenario)
-    if len(scenario.nodes) != 1:
-        return scales
-    (node,) = scenario.nodes
-    h, p = float(node.holding_cost), float(node.stockout_cost)
-    mean = float(node.demand.mean)
-    sigma = float(node.demand.std) * math.sqrt(node.lead_time)
-    z = float(stats.norm.ppf(p / (p + h)))
-    level = (h + p) * float(stats.norm.pdf(z)) * sigma
-    level += math.sqrt(2.0 * float(node.fixed_order_cost) * h * mean)
-    return dict.fromkeys(scales, level if level > 0 else 1.0)
+__all__ = ["FamilyEnv", "FamilyLayout", "FamilyRollout"]
 
 
 class FamilyLayout:
@@ -191,7 +164,7 @@ class FamilyEnv(ChainEnvBase):
         scenario = self.family.instance(self.params)
         self._env = self._env_of(scenario)
         self._context = self.family.context(self.params)
-        scales = instance_scales(scenario)
+        scales = reward_scales(scenario)
         self._scales = {a: (scales[a] if self.scale_rewards else 1.0) for a in scales}
         obs, infos = self._env.reset(seed=episode_seed)
         self.agents = list(self._env.agents)
@@ -311,7 +284,7 @@ class FamilyRollout:
             self.params.append(params)
             self._contexts[b] = self.family.context(params)
             if self.scale_rewards:
-                scales = instance_scales(scenario)
+                scales = reward_scales(scenario)
                 self._scales[b] = [scales[a] for a in self.agents]
 
     def observe(self) -> np.ndarray:

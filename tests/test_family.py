@@ -183,25 +183,3 @@ def test_family_rollout_plays_what_family_envs_play():
                     [r[a] for a in agents], rel=1e-12
                 )
         assert rollout.done and all(not env.agents for env in envs)
-
-
-def test_a_single_stage_instance_is_scaled_by_its_cost_level():
-    """Zipkin's eight: the scale tracks each instance's optimal cost (his
-    table) within half of it, its ratio to the optimum spread far less than
-    the general scale's; a multi-node instance keeps the general scale."""
-    from baselines.optimal import ZIPKIN_TABLE
-    from hmarl_env.family_env import instance_scales
-    from hmarl_env.rewards import reward_scales
-
-    ratios, general = [], []
-    for (L, p), (optimum, _) in ZIPKIN_TABLE.items():
-        sc = LOST_SALES.instance({"lead_time": L, "penalty": p, "mean": 5.0})
-        scale = instance_scales(sc)
-        assert set(scale) == set(reward_scales(sc))
-        ratios.append(scale["store_1"] / optimum)
-        general.append(reward_scales(sc)["store_1"] / optimum)
-    assert 0.9 < min(ratios) and max(ratios) < 1.5, ratios
-    spread = max(ratios) / min(ratios)
-    assert spread < 0.5 * max(general) / min(general), (ratios, general)
-    chain = DEFAULT_CHAIN.sample(3)
-    assert instance_scales(chain) == reward_scales(chain)
