@@ -329,11 +329,6 @@ def _family_config(
     )
     preset = ppo_preset(args.ppo_preset) if args.ppo_preset else "hmarl"
     ppo = replace(PPO_PRESETS[preset], **phase.ppo_changes, **args.ppo)
-    if ppo.critic == "central":
-        raise ValueError(
-            "--critic central reads one scenario's global state; a family run "
-            "trains with the local critic"
-        )
     options = args.run_options(run_option_defaults())
     options.update(eval_interval=0, gate_episodes=0, keep_best=0)
     return RunConfig(
