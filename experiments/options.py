@@ -268,6 +268,8 @@ def add_arguments(parser: argparse.ArgumentParser, phase: Phase | None = None) -
             continue
         if f.name == "source" and (phase is None or not phase.source):
             continue
+        if f.name == "family" and (phase is None or phase.source):
+            continue  # phase 1 alone trains on a family
         default_text, default = None, MISSING
         if f.name == "timesteps" and phase is not None:
             default_text = f"default {phase.timesteps:,}"

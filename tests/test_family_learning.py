@@ -103,3 +103,11 @@ def test_an_unknown_family_is_refused_with_the_families(tmp_path):
     proc = refused("phase1", "--family", "nope", "--output", str(tmp_path))
     assert proc.returncode != 0
     assert "lost_sales_family" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("script", ["phase2", "pipeline"])
+def test_only_phase_1_offers_a_family(tmp_path, script):
+    proc = refused(script, "--family", "lost_sales_family", "--output", str(tmp_path))
+    assert proc.returncode == 2
+    assert "unrecognized arguments: --family" in proc.stderr
+    assert not list(tmp_path.iterdir())
