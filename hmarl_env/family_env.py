@@ -125,7 +125,6 @@ class FamilyEnv(ChainEnvBase):
         self.possible_agents = layout.agents
         self.observation_spaces = layout.observation_spaces
         self.action_spaces = layout.action_spaces
-        self._width = layout.width
         n_context = len(self.family.varied)
         self.agents: list[str] = []
         self._rng: np.random.Generator | None = None
@@ -294,10 +293,9 @@ class FamilyRollout:
         for b, rollout in enumerate(self._replicas):
             obs = rollout.observe()[0]
             for a in self.agents:
-                own = obs[rollout.roles.slices[a]]
-                dst = self.roles.slices[a]
-                out[b, dst.start : dst.start + own.shape[0]] = own
-                out[b, dst.start + self._layout.width[a] : dst.stop] = self._contexts[b]
+                out[b, self.roles.slices[a]] = self._layout.pad(
+                    a, obs[rollout.roles.slices[a]], self._contexts[b]
+                )
         return out
 
     def step(self, actions: np.ndarray) -> Period:
