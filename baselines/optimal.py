@@ -80,6 +80,7 @@ from hmarl_env.scenario import Scenario, get_scenario
 
 __all__ = [
     "BINDING_TOLERANCE",
+    "GridTooLarge",
     "MAX_ENTRIES",
     "Instance",
     "SingleStage",
@@ -194,6 +195,10 @@ class Solution:
     seconds: float = 0.0
 
 
+class GridTooLarge(ValueError):
+    """An instance whose state x order grid exceeds the solver's size limit."""
+
+
 class SingleStage:
     """The average-cost dynamic program of a single-stage scenario.
 
@@ -252,7 +257,7 @@ class SingleStage:
         pipes = max(L - 1, 0)
         entries = X * (K + 1) ** (pipes + 1)
         if entries > max_entries:
-            raise ValueError(
+            raise GridTooLarge(
                 f"{sc.name}: the exact solver would need about {entries:.3g} "
                 f"state x order entries (net stock {self.x_min}..{self.x_max} x "
                 f"{K + 1}^{pipes} pipelines x {K + 1} orders), more than "
@@ -611,6 +616,25 @@ def _widest(s: SingleStage, max_order: int) -> SingleStage:
     raise AssertionError("unreachable: s itself fits")
 
 
+def _fitting(scenario: Scenario | str, max_entries: int = MAX_ENTRIES) -> SingleStage:
+    """The solver of ``scenario``, or, where its orders ``0..K`` make the grid
+    too big (a lead time of 5 and more), of the scenario with orders capped at
+    the largest bound that fits: the best policy within those orders, an
+    upper bound on the optimum (equal to it where the optimum never orders
+    more; the name of its solution says the cap)."""
+    try:
+        return SingleStage(scenario, max_entries=max_entries)
+    except GridTooLarge as exc:
+        first = exc
+    K = get_scenario(scenario).actions.store_max_order
+    for k in range(K - 1, 0, -1):
+        try:
+            return SingleStage(scenario, max_order=k, max_entries=max_entries)
+        except GridTooLarge:
+            continue
+    raise first
+
+
 def solve_instance(
     scenario: Scenario | str,
 ) -> dict[str, tuple[SingleStage, Solution]]:
@@ -620,13 +644,17 @@ def solve_instance(
     large mean make the uncapped grid too big for the solver, orders are
     capped at the largest bound that fits, and its name says so), the others
     act within the scenario's orders ``0..K``."""
-    s = SingleStage(scenario)
+    s = _fitting(scenario)
     wide = _widest(s, max(s.K, UNCAPPED_MEANS * math.ceil(s.instance.mean)))
     base = wide.best_base_stock()
     if wide.K < UNCAPPED_MEANS * math.ceil(s.instance.mean):  # said in its name
         base = dataclasses.replace(base, name=f"{base.name} (orders <= {wide.K})")
+    optimal = s.solve()
+    own = get_scenario(scenario).actions.store_max_order
+    if s.K < own:  # the best policy within orders 0..s.K: said in its name
+        optimal = dataclasses.replace(optimal, name=f"{optimal.name} (orders <= {s.K})")
     return {
-        "optimal": (s, s.solve()),
+        "optimal": (s, optimal),
         "base_stock": (wide, base),
         "myopic": (s, s.myopic()),
         "constant": (s, s.best_constant()),

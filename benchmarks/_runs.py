@@ -31,24 +31,27 @@ def system_cost(scenario, policies, episodes: int) -> np.ndarray:
     return df.groupby("episode")["total_cost"].sum().to_numpy()
 
 
-def per_period_cost(scenario, policies, episodes: int, horizon: int) -> np.ndarray:
-    """A single-stage store's ledger cost per period, per held-out episode of
-    ``horizon`` periods (the 'orders' layout its policies act on)."""
+def per_period_cost(
+    scenario, policies, episodes: int, horizon: int, seed: int = HELD_OUT_SEED
+) -> np.ndarray:
+    """A single-stage store's ledger cost per period, per episode of
+    ``horizon`` periods (held-out episodes unless ``seed`` names others; the
+    'orders' layout its policies act on)."""
     df = evaluate(
         scenario.replace(horizon=horizon),
         policies,
         episodes,
-        seed=HELD_OUT_SEED,
+        seed=seed,
         store_observation="orders",
     )
     return df[df["agent"] == "store_1"]["total_cost"].to_numpy() / horizon
 
 
-def solved_costs(scenario, episodes: int, horizon: int):
+def solved_costs(scenario, episodes: int, horizon: int, seed: int = HELD_OUT_SEED):
     """A single-stage instance's exact solutions
     (:func:`baselines.optimal.solve_instance`) and, simulated on the held-out
-    episodes, the cost per period of its optimal and best base-stock
-    policies: ``(solved, {"optimal": .., "base_stock": ..})``."""
+    episodes (or those from ``seed``), the cost per period of its optimal and
+    best base-stock policies: ``(solved, {"optimal": .., "base_stock": ..})``."""
     solved = solve_instance(scenario)
     solver, optimal = solved["optimal"]
     wide, base = solved["base_stock"]
@@ -59,12 +62,14 @@ def solved_costs(scenario, episodes: int, horizon: int):
             {"store_1": solver.policy(optimal), SUPPLIER: supplier},
             episodes,
             horizon,
+            seed,
         ),
         "base_stock": per_period_cost(
             wide.scenario,
             {"store_1": wide.policy(base), SUPPLIER: supplier},
             episodes,
             horizon,
+            seed,
         ),
     }
     return solved, sims

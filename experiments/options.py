@@ -69,8 +69,10 @@ class PhaseOptions:
         None,
         "phase 1: train on a scenario family instead, a new instance every "
         "episode, its rewards scaled per instance (lost_sales_family, "
-        "default_chain_family: hmarl_env.scenario.family); evaluate with "
-        "benchmarks/generalization.py",
+        "default_chain_family: hmarl_env.scenario.family), or one instance "
+        "with the family's layout and context (lost_sales_family@lead_time=5,"
+        "mean=5,penalty=9: with --from, fine-tuning a family policy on it); "
+        "evaluate with benchmarks/generalization.py",
     )
     reward_mode: str | None = None  # baselines.evaluate.add_reward_mode_arguments
     system_weight: float | None = None
@@ -102,7 +104,8 @@ class PhaseOptions:
     source: str | None = setting(
         None,
         "the run to start from (default: the newest finished run of the "
-        "previous phase in the output folder)",
+        "previous phase in the output folder); phase 1 with --family: a "
+        "finished phase-1 run of that family, whose store policy it fine-tunes",
         flag="--from",
         metavar="RUN",
     )
@@ -266,7 +269,7 @@ def add_arguments(parser: argparse.ArgumentParser, phase: Phase | None = None) -
     for f in fields(PhaseOptions):
         if f.name in ("ppo", "reward_mode", "system_weight"):
             continue
-        if f.name == "source" and (phase is None or not phase.source):
+        if f.name == "source" and phase is None:
             continue
         if f.name == "family" and (phase is None or phase.source):
             continue  # phase 1 alone trains on a family

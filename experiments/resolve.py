@@ -87,6 +87,12 @@ def new_config(
     """A new run's resolved config; for a phase with a source, what it loads."""
     if args.family:
         return _family_config(args, phase, extra)
+    if args.source and not phase.source:
+        raise ValueError(
+            f"--from in {phase.name} fine-tunes a family run's policy: give "
+            "--family (the family, or it pinned to the instance to adapt to, "
+            "e.g. lost_sales_family@lead_time=5,mean=5,penalty=9)"
+        )
     scenario = get_scenario(args.scenario) if args.scenario else None
     if scenario is None and not phase.source:
         scenario = get_scenario("default")
@@ -184,20 +190,7 @@ def new_config(
         )
     ppo = replace(base, **phase.ppo_changes, **args.ppo)
     if source is not None:
-        other = {
-            k: (getattr(src_ppo, k), getattr(ppo, k))
-            for k in ARCHITECTURE
-            if getattr(ppo, k) != getattr(src_ppo, k)
-        }
-        if other:
-            raise ValueError(
-                f"{phase.name} loads {list(phase.load)} from {source['run']!r}, "
-                "whose modules were built with "
-                + ", ".join(f"{k}={a!r}" for k, (a, _) in other.items())
-                + "; the command line asks for "
-                + ", ".join(f"{k}={b!r}" for k, (_, b) in other.items())
-                + " (a phase keeps the architecture of the run it starts from)"
-            )
+        _same_architecture(phase, source, src_ppo, ppo)
     return RunConfig(
         phase=phase,
         scenario=scenario,
@@ -317,7 +310,8 @@ def _family_config(
                 f"its tuned heuristics; a family run is judged on instances by "
                 "benchmarks/generalization.py (leave it 0)"
             )
-    scenario = family.instance(family.corners()[1])
+    # the run's scenario: a pinned family's instance, else the widest
+    scenario = family.instance(family.pin or family.corners()[1])
     observation = store_observation_name(  # a single stage's: its exact state
         args.store_observation
         or ("orders" if family.kind == "single_stage" else None)
@@ -328,7 +322,23 @@ def _family_config(
         heuristic={m: "base_stock" for m in ("warehouse", "supplier")},
     )
     preset = ppo_preset(args.ppo_preset) if args.ppo_preset else "hmarl"
-    ppo = replace(PPO_PRESETS[preset], **phase.ppo_changes, **args.ppo)
+    base, source = PPO_PRESETS[preset], None
+    layout = args.warehouse_observation or "local"
+    if args.source:  # fine-tuning: the source's modules, layouts and settings
+        src, source = _family_source(args, family, phase)
+        if args.store_observation and observation != src.store_observation:
+            raise ValueError(
+                f"--from {source['run']!r} observes the {src.store_observation!r} "
+                f"layout; the command line asks for {observation!r}"
+            )
+        observation, layout = src.store_observation, src.warehouse_observation
+        if args.ppo_preset is None:
+            base, preset = src.ppo, src.ppo_preset
+        base = replace(base, **{k: getattr(src.ppo, k) for k in ARCHITECTURE})
+        phase = replace(phase, source="phase1", load=tuple(phase.train))
+    ppo = replace(base, **phase.ppo_changes, **args.ppo)
+    if source is not None:
+        _same_architecture(phase, source, src.ppo, ppo)
     options = args.run_options(run_option_defaults())
     options.update(eval_interval=0, gate_episodes=0, keep_best=0)
     return RunConfig(
@@ -338,13 +348,67 @@ def _family_config(
         timesteps=args.timesteps or phase.timesteps,
         ppo=ppo,
         store_observation=observation,
-        warehouse_observation=args.warehouse_observation or "local",
+        warehouse_observation=layout,
         ppo_preset=preset,
         runners=args.runners(),
         family=family.name,
+        source=source,
         **options,
         record=_record(args, extra),
     )
+
+
+def _same_architecture(phase: Phase, source: dict, src_ppo, ppo) -> None:
+    """Refuse settings that would build the modules a phase loads otherwise
+    than the run it starts from built them."""
+    other = {
+        k: (getattr(src_ppo, k), getattr(ppo, k))
+        for k in ARCHITECTURE
+        if getattr(ppo, k) != getattr(src_ppo, k)
+    }
+    if other:
+        raise ValueError(
+            f"{phase.name} loads {list(phase.load)} from {source['run']!r}, "
+            "whose modules were built with "
+            + ", ".join(f"{k}={a!r}" for k, (a, _) in other.items())
+            + "; the command line asks for "
+            + ", ".join(f"{k}={b!r}" for k, (_, b) in other.items())
+            + " (a phase keeps the architecture of the run it starts from)"
+        )
+
+
+def _family_source(
+    args: PhaseOptions, family, phase: Phase
+) -> tuple[RunConfig, dict[str, Any]]:
+    """``--from RUN`` of a family run: the finished phase-1 run of the same
+    family whose store module this run fine-tunes, and what it loads."""
+    run = Path(args.source)
+    src = read_run_config(run)
+    base = family.name.split("@")[0]
+    if src.family is None or src.family.split("@")[0] != base:
+        trained = f"family {src.family!r}" if src.family else f"{src.scenario.name!r}"
+        raise ValueError(
+            f"--from {str(run)!r}: phase 1 fine-tunes a policy of family "
+            f"{base!r} (a finished phase-1 run on it); that run trained on "
+            f"{trained}"
+        )
+    if src.phase.name != "phase1":
+        raise ValueError(
+            f"--from {str(run)!r} is a {src.phase.name} run; fine-tuning starts "
+            "from a phase-1 family run"
+        )
+    missing = [m for m in phase.train if m not in src.learned]
+    if missing:
+        raise ValueError(
+            f"--from {str(run)!r} learned {list(src.learned)}, not {missing}"
+        )
+    ckpt, _ = find_checkpoint(run)
+    print(f"{phase.name}: fine-tuning {list(phase.train)} from {ckpt}")
+    return src, {
+        "run": str(run.resolve()),
+        "checkpoint": str(ckpt.resolve()),
+        "modules": list(phase.train),
+    }
 
 
 def _record(args: PhaseOptions, extra: dict[str, Any] | None) -> dict[str, Any]:

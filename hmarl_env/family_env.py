@@ -44,9 +44,13 @@ class FamilyLayout:
     """
 
     def __init__(self, family: Family, layouts: dict[str, Any]) -> None:
-        corners = [
-            SupplyChainEnv(family.instance(v), **layouts) for v in family.corners()
-        ]
+        ends = [*family.corners(), family.widest()]
+        corners = [SupplyChainEnv(family.instance(v), **layouts) for v in ends]
+        pinned = (
+            SupplyChainEnv(family.instance(family.pin), **layouts)
+            if family.pin
+            else None
+        )
         first = corners[0]
         self.agents: list[str] = list(first.possible_agents)
         self.horizons = {env.scenario.horizon for env in corners}
@@ -58,6 +62,17 @@ class FamilyLayout:
         for agent in self.agents:
             boxes = [env.observation_space(agent) for env in corners]
             width = max(b.shape[0] for b in boxes)
+            if pinned is not None:
+                own = pinned.observation_space(agent).shape[0]
+                if own > width:
+                    raise ValueError(
+                        f"family {family.name!r}: {agent}'s observation in the "
+                        f"pinned instance is {own} wide, the family's layout "
+                        f"{width} (it makes room for {family.widest()}); a "
+                        "policy of the family cannot act on it"
+                    )
+                boxes.append(pinned.observation_space(agent))
+                self.horizons.add(pinned.scenario.horizon)
             low = np.zeros(width + n_context, dtype=np.float32)
             high = np.zeros(width + n_context, dtype=np.float32)
             for b in boxes:
@@ -68,7 +83,7 @@ class FamilyLayout:
             self.width[agent] = width
             self.observation_spaces[agent] = spaces.Box(low, high, dtype=np.float32)
         self.action_spaces = {a: first.action_space(a) for a in self.agents}
-        for env in corners[1:]:
+        for env in [*corners[1:], *([pinned] if pinned is not None else [])]:
             for a in self.agents:
                 if env.action_space(a) != self.action_spaces[a]:
                     raise ValueError(

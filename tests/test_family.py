@@ -95,8 +95,8 @@ def test_the_family_env_plays_the_instance_of_each_seed():
 
     env = FamilyEnv("lost_sales_family", store_observation="orders")
     parallel_api_test(env, num_cycles=120)
-    # the widest instance (L = 4): on hand, backlog, 1 + 4 orders; 3 context
-    assert env.observation_space("store_1").shape == (10,)
+    # room for L = 6: on hand, backlog, 1 + 6 orders; 3 context
+    assert env.observation_space("store_1").shape == (12,)
     assert env.action_space("store_1").n == 18
     obs, infos = env.reset(seed=21)
     params = infos["store_1"]["family_params"]
@@ -183,3 +183,55 @@ def test_family_rollout_plays_what_family_envs_play():
                     [r[a] for a in agents], rel=1e-12
                 )
         assert rollout.done and all(not env.agents for env in envs)
+
+
+def test_a_pinned_family_draws_its_instance_with_the_familys_layout_and_context():
+    """Fine-tuning's env: one instance, possibly outside the ranges, seen
+    through the family's layout and context; its name reads back."""
+    pinned = get_family("lost_sales_family@lead_time=5,mean=5,penalty=9")
+    assert pinned == LOST_SALES.at({"penalty": 9, "lead_time": 5, "mean": 5})
+    assert get_family(pinned.name) == pinned
+    assert pinned.params == LOST_SALES.params and pinned.room == LOST_SALES.room
+    assert {tuple(pinned.draw(s).values()) for s in range(20)} == {(5.0, 9.0, 5.0, 0.0)}
+    sc = pinned.sample(3)
+    assert sc.nodes[0].lead_time == 6 and sc.name == pinned.scenario_name
+    assert sc.actions.store_max_order == 17  # the family's actions
+    # L = 5 lies beyond the range 1-4: the context extrapolates
+    ctx = pinned.context(pinned.draw(0))
+    np.testing.assert_allclose(ctx, [4 / 3, 2 / 5, 5 / 35], rtol=1e-6)
+    assert pinned.values_of(sc)["lead_time"] == 5.0
+    with pytest.raises(ValueError, match="lead_time 5 is not one"):
+        LOST_SALES.values_of(sc)
+    assert LOST_SALES.values_of(sc, within=False) == pinned.draw(0)
+    fam, one = FamilyEnv(LOST_SALES, "orders"), FamilyEnv(pinned, "orders")
+    assert (
+        one.observation_space("store_1").shape == fam.observation_space("store_1").shape
+    )
+    obs, infos = one.reset(seed=4)
+    assert infos["store_1"]["family_params"] == pinned.draw(4)
+    np.testing.assert_allclose(obs["store_1"][-3:], ctx)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("lost_sales_family@lead_time=5", r"names every parameter it varies; \['mean'"),
+        ("lost_sales_family@lead_time=5,mean=x,penalty=9", "'mean=x' is not one"),
+        (
+            "lost_sales_family@lead_time=0,mean=5,penalty=9",
+            "pin lead_time must be >= 1",
+        ),
+        ("lost_sales_family@size=1,lead_time=2,mean=5,penalty=9", "pin names 'size'"),
+        ("nope@lead_time=2", "unknown family 'nope'"),
+    ],
+)
+def test_bad_pinned_families_are_refused_naming_the_value(name, message):
+    with pytest.raises(ValueError, match=message):
+        get_family(name)
+
+
+def test_a_pinned_instance_wider_than_the_familys_room_is_refused():
+    with pytest.raises(ValueError, match="makes room for .*'lead_time': 6"):
+        FamilyEnv("lost_sales_family@lead_time=7,mean=5,penalty=9", "orders")
+    with pytest.raises(ValueError, match="room names 'size'"):
+        Family("bad", "single_stage", {"penalty": Between(4, 9)}, room={"size": 2})

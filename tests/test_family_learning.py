@@ -1,11 +1,14 @@
 """Phase 1 on a scenario family: one tiny run (trained in this process, a few
 seconds) that records its family, whose checkpoint loads without Ray and
-acts on single instances of the family, and the options a family run
+acts on single instances of the family, a run that fine-tunes it on an
+instance outside the family's ranges, and the options a family run
 refuses."""
 
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +28,34 @@ def family_run(tmp_path_factory):
         "lost_sales_family",
         "--timesteps",
         "400",
+        "--output",
+        str(out),
+        *SMALL,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    return run
+
+
+#: an instance beyond the family's lead times (1-4), within its room (6)
+PINNED = "lost_sales_family@lead_time=5,mean=5,penalty=9"
+
+
+@pytest.fixture(scope="module")
+def tuned_run(family_run, tmp_path_factory):
+    """The family run fine-tuned on :data:`PINNED` (a learning rate so small
+    that its weights stay within 1e-5 of where they started)."""
+    out = tmp_path_factory.mktemp("tuned_runs")
+    proc = refused(
+        "phase1",
+        "--family",
+        PINNED,
+        "--from",
+        str(family_run),
+        "--timesteps",
+        "200",
+        "--lr",
+        "1e-7",
         "--output",
         str(out),
         *SMALL,
@@ -111,3 +142,106 @@ def test_only_phase_1_offers_a_family(tmp_path, script):
     assert proc.returncode == 2
     assert "unrecognized arguments: --family" in proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_fine_tuning_starts_from_the_family_policy_on_the_pinned_instance(
+    family_run, tuned_run
+):
+    """The run records its pinned family and its source, starts from the
+    source's store weights (restores are checked weight by weight: the run
+    fails otherwise), trains on, and its checkpoint acts on the instance."""
+    from analysis.runs.loading import load_policies
+    from analysis.runs.record import read_run_config
+    from experiments.curriculum import saved_weights
+    from hmarl_env.scenario.family import get_family
+
+    config = read_run_config(tuned_run)
+    assert config.family == PINNED
+    assert config.source["run"] == str(family_run.resolve())
+    assert config.source["modules"] == ["store"]
+    assert config.scenario.nodes[0].lead_time == 6  # L = 5
+    assert config.ppo.hiddens == read_run_config(family_run).ppo.hiddens
+    before = saved_weights(family_run, "store")
+    after = saved_weights(tuned_run, "store")
+    assert before.keys() == after.keys()
+    assert any(not np.array_equal(before[k], after[k]) for k in before)  # trained
+    for k in before:  # from the source's weights, not from new ones
+        np.testing.assert_allclose(after[k], before[k], atol=1e-5)
+    instance = get_family(PINNED).sample(0)
+    obs = np.array([[3.0, 0.0, 5.0, 5.0, 5.0, 5.0, 5.0]], np.float32)
+    for run in (family_run, tuned_run):  # zero-shot, and fine-tuned
+        store = load_policies(run, instance, acting="mean")["store_1"]
+        np.testing.assert_allclose(store.context, [4 / 3, 2 / 5, 5 / 35], rtol=1e-6)
+        assert 0 <= int(store(obs)[0]) <= 17
+
+
+def test_an_instance_beyond_the_familys_room_is_refused_by_name(family_run):
+    from analysis.runs.loading import load_policies
+    from hmarl_env.scenario.family import LOST_SALES
+
+    far = LOST_SALES.instance({"lead_time": 8.0, "penalty": 9.0, "mean": 5.0})
+    with pytest.raises(ValueError, match="makes room for"):
+        load_policies(family_run, far)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--hiddens", "8"], "keeps the architecture of the run it starts from"),
+        (["--store-observation", "pipeline"], "observes the 'orders' layout"),
+    ],
+)
+def test_fine_tuning_refuses_what_does_not_fit_its_source(
+    family_run, tmp_path, args, message
+):
+    proc = refused(
+        "phase1", "--family", PINNED, "--from", str(family_run),
+        "--output", str(tmp_path), *SMALL, *args,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_fine_tuning_needs_a_family_and_a_run_of_it(family_run, tmp_path):
+    proc = refused("phase1", "--from", str(family_run), "--output", str(tmp_path))
+    assert proc.returncode != 0
+    assert "give --family" in proc.stdout + proc.stderr
+    proc = refused(
+        "phase1", "--family", "default_chain_family", "--from", str(family_run),
+        "--output", str(tmp_path), *SMALL,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert (
+        "fine-tunes a policy of family 'default_chain_family'"
+        in proc.stdout + proc.stderr
+    )
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_adaptation_benchmark_counts_env_steps_to_the_target(family_run, tmp_path):
+    """benchmarks/adaptation.py on a fine-tuning and a from-scratch run of one
+    instance outside the family: the fine-tuning curve starts with the
+    family policy at 0 env steps, checkpoints follow in order, and the steps
+    to 1% are those of the first point within it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import adaptation
+
+    name = "lost_sales_family@lead_time=1,mean=5,penalty=69"
+    common = ["--family", name, "--timesteps", "400", "--checkpoint-interval", "1"]
+    for extra in (["--from", str(family_run)], []):
+        out = ["--output", str(tmp_path), *SMALL]
+        proc = refused("phase1", *common, *extra, *out)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = adaptation.one(name, [tmp_path], episodes=2, horizon=30, held_out=2)
+    tuned, scratch = row["fine_tuned"], row["scratch"]
+    assert tuned["curve"][0]["env_steps"] == 0.0
+    assert tuned["curve"][0]["checkpoint"] == str(family_run.resolve())
+    for run in (tuned, scratch):
+        steps = [p["env_steps"] for p in run["curve"]]
+        assert steps == sorted(steps) and steps[-1] == run["env_steps"] >= 400
+        first = [p["env_steps"] for p in run["curve"] if p["gap_pct"]["mean"] <= 1.0]
+        assert run["steps_to_target"] == (first[0] if first else None)
+    assert row["zero_shot_gap_pct"] == tuned["curve"][0]["gap_pct"]
+    assert adaptation.steps_to([{"env_steps": 5.0, "gap_pct": {"mean": 0.9}}]) == 5.0
+    assert adaptation.steps_to([{"env_steps": 5.0, "gap_pct": {"mean": 1.1}}]) is None

@@ -361,7 +361,7 @@ def test_a_base_stock_search_too_big_uncapped_caps_its_orders(monkeypatch):
     real = optimal.SingleStage
 
     def limited(scenario, max_order=None, **kw):
-        return real(scenario, max_order=max_order, max_entries=limit, **kw)
+        return real(scenario, max_order=max_order, **{**kw, "max_entries": limit})
 
     monkeypatch.setattr(optimal, "SingleStage", limited)
     solved = optimal.solve_instance(sc)
@@ -369,3 +369,22 @@ def test_a_base_stock_search_too_big_uncapped_caps_its_orders(monkeypatch):
     assert wide.K == s.K + 2
     assert base.name.endswith(f"(orders <= {s.K + 2})")
     assert base.cost >= solved["optimal"][1].cost - 1e-9
+
+
+def test_an_instance_too_big_to_solve_is_solved_within_the_orders_that_fit():
+    """Where the instance's own orders 0..K exceed the solver's size limit
+    (a lead time of 5 with a family's K), the optimum is solved over the
+    largest order bound that fits, its name says so, and where the bound
+    does not bind it is the optimum (checked against the full solve)."""
+    from baselines.optimal import GridTooLarge, _fitting
+
+    sc = single_stage(2, 9.0, 5.0)
+    full = SingleStage(sc)
+    limit = full.X * (full.K - 2) ** 2  # room for orders up to K - 3
+    with pytest.raises(GridTooLarge, match="max_entries"):
+        SingleStage(sc, max_entries=limit)
+    capped = _fitting(sc, max_entries=limit)
+    assert capped.K == full.K - 3
+    assert capped.solve().cost == pytest.approx(full.solve().cost, abs=1e-9)
+    with pytest.raises(GridTooLarge):  # nothing fits: the instance's own error
+        _fitting(sc, max_entries=10)

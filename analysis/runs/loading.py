@@ -334,11 +334,12 @@ def _run_policies(config, ckpt, scenario, agents, spaces, acting, seed):
 def family_policies(
     config: Any, ckpt: Path, scenario: Any, acting: str | None, seed: int = 0
 ) -> dict[str, Any]:
-    """A family run's policies on ``scenario``, an instance of its family
-    (its parameters read back by :meth:`Family.values_of`, a clear error for
-    a scenario that is not one): each learned module acts on the agent's
-    observation in the instance padded and followed by the instance's
-    context, as it trained (:class:`hmarl_env.family_env.FamilyLayout`); the
+    """A family run's policies on ``scenario``, an instance of its family's
+    kind (its parameters read back by :meth:`Family.values_of`, a clear
+    error for a scenario that is not one; outside the family's ranges too,
+    zero-shot, where the layout makes room for it): each learned module acts
+    on the agent's observation in the instance padded and followed by the
+    instance's context, as it trained (:class:`hmarl_env.family_env.FamilyLayout`); the
     other agents by the run's rules."""
     family = get_family(config.family)
     if scenario is None:
@@ -348,8 +349,11 @@ def family_policies(
             "has)"
         )
     scenario = get_scenario(scenario)
-    context = family.context(family.values_of(scenario))
-    layout = FamilyLayout(family, config.observations)
+    # an instance outside the family's ranges acts with the context there
+    # (extrapolated); the layout must make room for it (a clear error if not)
+    values = family.values_of(scenario, within=False)
+    context = family.context(values)
+    layout = FamilyLayout(family.at(values), config.observations)
     policies = _run_policies(
         config,
         ckpt,

@@ -28,6 +28,17 @@ Two kinds:
 :meth:`Family.context` is what a policy needs to know of the instance to act
 on every one of them: each varied parameter scaled to ``[0, 1]`` over its
 range, in the order of :attr:`Family.varied`.
+
+A family *pinned* to one instance (:meth:`Family.at`, or the name
+``lost_sales_family@lead_time=5,mean=5,penalty=9``) draws that instance for
+every seed and keeps the family's ranges for its context and its layout: a
+policy of the family acts on it as on any of its instances, and fine-tunes
+on it (``experiments/phase1.py --family <pinned name> --from <family run>``).
+Its values may lie outside the ranges (the context then lies outside
+``[0, 1]``): that is what adapting to a new instance means. A family's
+``room`` (``lead_time`` 6 for :data:`LOST_SALES`) is the longest lead time
+its observations make room for, so that a family policy can act on, and be
+fine-tuned on, lead times beyond its range.
 """
 
 from __future__ import annotations
@@ -102,12 +113,20 @@ class Family:
         params: parameter -> a :class:`Between` or a list of choices; the
             kind's other parameters keep their defaults.
         shortage: ``single_stage``: ``lost_sales`` or ``backorder``.
+        room: parameters beyond the ranges that the observations make room
+            for (the layout's widest instance is the high ends with these
+            values): ``{"lead_time": 6}`` pads every observation to a lead
+            time of 6.
+        pin: the values of the one instance every seed draws (a pinned
+            family: :meth:`at`); empty for a family that draws.
     """
 
     name: str
     kind: str
     params: Mapping[str, Any] = field(default_factory=dict)
     shortage: str = "lost_sales"
+    room: Mapping[str, float] = field(default_factory=dict)
+    pin: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"family {self.name!r}"
@@ -133,15 +152,76 @@ class Family:
                 f"{where}: shortage must be 'lost_sales' or 'backorder', got "
                 f"{self.shortage!r}"
             )
-        # every corner of the ranges must make a valid scenario
-        for corner, values in zip(("low", "high"), self.corners(), strict=True):
+        object.__setattr__(self, "room", self._values(where, "room", self.room))
+        object.__setattr__(self, "pin", self._values(where, "pin", self.pin))
+        if self.pin:
+            unpinned = [n for n in self.varied if n not in self.pin]
+            if unpinned:
+                raise ValueError(
+                    f"{where}: a pinned family names every parameter it varies; "
+                    f"{unpinned} missing"
+                )
+        # every corner of the ranges (and the room and pin) must make a valid
+        # scenario
+        ends = dict(zip(("low", "high"), self.corners(), strict=True))
+        if self.room:
+            ends["room"] = self.widest()
+        if self.pin:
+            ends["pinned"] = dict(self.pin)
+        for corner, values in ends.items():
             try:
                 self.instance(values)
             except ValueError as exc:
+                what = (
+                    f"the {corner} end of its ranges"
+                    if corner in ("low", "high")
+                    else f"its {corner} instance"
+                )
                 raise ValueError(
-                    f"{where}: the {corner} end of its ranges makes no valid "
-                    f"scenario: {exc}"
+                    f"{where}: {what} makes no valid scenario: {exc}"
                 ) from exc
+
+    def _values(self, where: str, what: str, values: Mapping[str, Any]) -> dict:
+        """``room`` or ``pin``: known parameters with valid single values."""
+        known = _PARAMETERS[self.kind]
+        if not isinstance(values, Mapping):
+            raise ValueError(f"{where}: {what} must map parameters to values")
+        out = {}
+        for name, value in values.items():
+            if name not in known:
+                raise ValueError(
+                    f"{where}: {what} names {name!r}, not a parameter of "
+                    f"{self.kind} families; they are {sorted(known)}"
+                )
+            (out[name],) = _checked(where, f"{what} {name}", [value], *known[name][1:])
+        return out
+
+    def at(self, values: Mapping[str, float]) -> Family:
+        """This family pinned to the instance of ``values`` (every parameter
+        the family varies, others optional; they may lie outside the ranges):
+        every seed draws it, and its context and layout are this family's.
+        Its name, ``<family>@<name>=<value>,...``, is one :func:`get_family`
+        reads back."""
+        base = self.name.split("@")[0]
+        pin = self._values(f"family {base!r}", "pin", values)
+        spec = ",".join(f"{k}={_number(v)}" for k, v in sorted(pin.items()))
+        return dataclasses.replace(self, name=f"{base}@{spec}", pin=pin)
+
+    @property
+    def scenario_name(self) -> str:
+        """The name of its instances (and of the runs that train on it): the
+        family's; a pinned family's adds its values
+        (``lost_sales_family.lead_time5_mean5_penalty9``)."""
+        if not self.pin:
+            return self.name
+        base = self.name.split("@")[0]
+        spec = "_".join(f"{k}{v:g}" for k, v in sorted(self.pin.items()))
+        return f"{base}.{spec}"[:64]
+
+    def widest(self) -> dict[str, float]:
+        """The varied parameters of the widest instance the layout makes room
+        for: the high ends, with :attr:`room`."""
+        return {**self.corners()[1], **self.room}
 
     @property
     def varied(self) -> tuple[str, ...]:
@@ -155,6 +235,8 @@ class Family:
         rng = np.random.default_rng(np.random.SeedSequence([seed, _STREAM]))
         known = _PARAMETERS[self.kind]
         out = {n: float(v[0]) for n, v in known.items()}
+        if self.pin:
+            return {**out, **self.pin}
         for name in self.varied:
             spec, whole = self.params[name], known[name][1]
             if isinstance(spec, Between):
@@ -189,11 +271,13 @@ class Family:
             out.append(0.5 if hi == lo else (v - lo) / (hi - lo))
         return np.asarray(out, dtype=np.float32)
 
-    def values_of(self, scenario: Scenario) -> dict[str, float]:
+    def values_of(self, scenario: Scenario, within: bool = True) -> dict[str, float]:
         """The parameters of ``scenario`` as an instance of this family (what
         :meth:`context` takes); a ``ValueError`` where it is not one (another
         kind, a parameter outside the family's ranges, or anything else the
-        family's instances do not vary)."""
+        family's instances do not vary). ``within=False`` reads an instance
+        of the family's kind whatever its values (one to adapt to:
+        :meth:`at` them)."""
         where = f"scenario {scenario.name!r}"
         if self.kind != "single_stage":
             raise ValueError(
@@ -211,9 +295,12 @@ class Family:
             "fixed": float(node.fixed_order_cost),
         }
         known = _PARAMETERS[self.kind]
-        for name, value in values.items():
+        for name, value in values.items() if within else ():
             spec = self.params.get(name)
-            if spec is None:
+            if self.pin:
+                spec = [self.pin.get(name, known[name][0])]
+                ok = value == spec[0]
+            elif spec is None:
                 ok = value == known[name][0]
             elif isinstance(spec, Between):
                 ok = spec.low <= value <= spec.high
@@ -249,7 +336,7 @@ class Family:
                 self.shortage,  # type: ignore[arg-type]
                 fixed=v["fixed"],
                 max_order=self._max_order(),
-            ).replace(name=self.name)
+            ).replace(name=self.scenario_name)
         base, scale = default(), v["demand_scale"]
         nodes = []
         for node in base.nodes:
@@ -272,7 +359,7 @@ class Family:
             nodes.append(node)
         sup = base.supplier
         return base.replace(  # lots and the supplier scale with the demand
-            name=self.name,
+            name=self.scenario_name,
             nodes=tuple(nodes),
             supplier=dataclasses.replace(
                 sup,
@@ -296,6 +383,11 @@ class Family:
             self.shortage,  # type: ignore[arg-type]
             fixed=float(top.get("fixed", known["fixed"][0])),
         ).actions.store_max_order
+
+
+def _number(v: float) -> str:
+    """A value as a family's name writes it (read back exactly)."""
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
 def _end(spec: Any, which: str) -> float:
@@ -356,6 +448,7 @@ LOST_SALES = Family(
         "penalty": Between(4.0, 39.0),
         "mean": Between(3.0, 8.0),
     },
+    room={"lead_time": 6},
 )
 #: the default chain's family: demand level and variability, store costs,
 #: lead times
@@ -376,7 +469,25 @@ FAMILIES = {f.name: f for f in (LOST_SALES, DEFAULT_CHAIN)}
 
 
 def get_family(name: str) -> Family:
-    """A named family; a ``ValueError`` listing them for another name."""
-    if name not in FAMILIES:
-        raise ValueError(f"unknown family {name!r}; families: {sorted(FAMILIES)}")
-    return FAMILIES[name]
+    """A named family, or one pinned to an instance
+    (``<family>@<name>=<value>,...``: :meth:`Family.at`); a ``ValueError``
+    listing the families for another name, or naming what is wrong with the
+    values."""
+    base, _, spec = str(name).partition("@")
+    if base not in FAMILIES:
+        raise ValueError(f"unknown family {base!r}; families: {sorted(FAMILIES)}")
+    if not _:
+        return FAMILIES[base]
+    values: dict[str, float] = {}
+    for part in spec.split(","):
+        key, eq, text = part.partition("=")
+        try:
+            if not eq:
+                raise ValueError
+            values[key.strip()] = float(text)
+        except ValueError:
+            raise ValueError(
+                f"family {name!r}: a pinned family is written "
+                f"{base}@<parameter>=<value>,... ; {part!r} is not one"
+            ) from None
+    return FAMILIES[base].at(values)

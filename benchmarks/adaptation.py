@@ -1,0 +1,242 @@
+"""Adapting a family policy to instances outside its family: fine-tuning it
+against training from scratch, in env steps to reach 1% of the optimum.
+
+How to run (the family run is benchmarks/generalization.py's):
+    python experiments/phase1.py --family lost_sales_family --timesteps 8000000 \\
+        --lr-end 1e-4 --acting mean --hiddens 128,128 --output runs/family
+    I=lost_sales_family@lead_time=5,mean=5,penalty=9     # each of INSTANCES
+    python experiments/phase1.py --family $I --from runs/family/<its run> \\
+        --timesteps 400000 --lr 1e-4 --checkpoint-interval 2 --output runs/adapt
+    python experiments/phase1.py --family $I --timesteps 2000000 --lr-end 1e-4 \\
+        --acting mean --hiddens 128,128 --checkpoint-interval 5 --output runs/adapt
+    python benchmarks/adaptation.py --runs runs/adapt
+
+Each instance is the family pinned to values outside its ranges (a lead
+time of 5 where the family has 1-4, a penalty of 69 where it has 4-39, a
+mean demand of 2 where it has 3-8): one instance, seen through the family's
+layout and context (:meth:`hmarl_env.scenario.family.Family.at`). Under
+``--runs``, the newest run that fine-tunes a family policy on it (phase 1
+with ``--from``) and the newest that trains the same network on it from
+scratch. Every checkpoint of each (and, for fine-tuning, the family policy it
+started from, at 0 env steps) acts on monitoring episodes (seeds from
+2,000,000, ``--episodes`` x ``--horizon`` periods) beside the optimal policy
+on the same episodes: a run's **env steps to 1%** are those of its first
+checkpoint whose mean gap is at most 1% of the exact optimum. The last
+checkpoint of each run is then judged once on held-out episodes (seeds from
+1,000,000). The ratio is scratch's env steps over fine-tuning's (the target
+is 10).
+
+The exact optimum is :func:`baselines.optimal.solve_instance`'s. A lead time
+of 5 with the family's orders ``0..17`` exceeds the solver's grid; it is
+solved over orders ``0..15`` (the largest bound that fits), the optimum
+wherever the optimal policy orders 15 or less (on the same instance with a
+lead time of 4, bounds of 11 and 15 give the full optimum to 1e-9).
+
+Writes ``results/benchmarks/adaptation.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from analysis.runs.folder import newest_run, read_metrics  # noqa: E402
+from analysis.runs.loading import load_policies  # noqa: E402
+from analysis.runs.record import read_run_config  # noqa: E402
+from analysis.runs.settings import MONITOR_SEED  # noqa: E402
+from benchmarks._runs import per_period_cost, solved_costs  # noqa: E402
+from benchmarks._tables import ci, fmt  # noqa: E402
+from hmarl_env.scenario.family import get_family  # noqa: E402
+from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
+
+#: instances outside lost_sales_family's ranges, one parameter each
+INSTANCES = (
+    "lost_sales_family@lead_time=5,mean=5,penalty=9",
+    "lost_sales_family@lead_time=2,mean=5,penalty=69",
+    "lost_sales_family@lead_time=3,mean=2,penalty=19",
+)
+#: the gap a run must reach, % of the exact optimum
+TARGET_PCT = 1.0
+
+
+def checkpoints(run: Path) -> list[tuple[float, Path]]:
+    """A run's checkpoints with the env steps each had trained, in order."""
+    steps = {int(r["iteration"]): float(r["timesteps"]) for r in read_metrics(run)}
+    out = []
+    for ckpt in sorted((run / "checkpoints").glob("iter_*")):
+        iteration = int(ckpt.name.split("_")[1])
+        if iteration in steps:
+            out.append((steps[iteration], ckpt))
+    final = run / "checkpoints" / "final"
+    if final.is_dir() and steps:
+        out.append((steps[max(steps)], final))
+    return out
+
+
+def curve(points, scenario, optimal_cost, optimal, episodes, horizon) -> list[dict]:
+    """Each (env steps, checkpoint or run) acting on ``scenario``'s monitoring
+    episodes: its gap to the optimal policy's ``optimal`` costs there, % of
+    the exact optimum."""
+    out = []
+    for steps, where in points:
+        cost = per_period_cost(
+            scenario,
+            load_policies(where, scenario.replace(horizon=horizon)),
+            episodes,
+            horizon,
+            MONITOR_SEED,
+        )
+        gap = ci(100 * (cost - optimal) / optimal_cost)
+        out.append({"env_steps": steps, "checkpoint": str(where), "gap_pct": gap})
+    return out
+
+
+def steps_to(points: list[dict], target: float = TARGET_PCT) -> float | None:
+    """The env steps of the first point whose mean gap is at most ``target``."""
+    for p in points:
+        if p["gap_pct"]["mean"] <= target:
+            return p["env_steps"]
+    return None
+
+
+def one(name: str, roots: list[Path], episodes: int, horizon: int, held_out: int):
+    family = get_family(name)
+    scenario = family.sample(0)
+
+    def newest(fine_tuned: bool) -> Path | None:
+        return newest_run(
+            roots,
+            lambda c: (
+                c.family == family.name
+                and c.phase.name == "phase1"
+                and bool(c.source) == fine_tuned
+            ),
+        )
+
+    tuned, scratch = newest(True), newest(False)
+    if tuned is None and scratch is None:
+        return None
+    solved, monitor = solved_costs(scenario, episodes, horizon, MONITOR_SEED)
+    _, held = solved_costs(scenario, held_out, horizon)
+    solution = solved["optimal"][1]
+    row: dict = {
+        "instance": name,
+        "params": {k: family.pin[k] for k in family.varied},
+        "optimum": solution.cost,
+        "optimum_name": solution.name,
+    }
+    for label, run in (("fine_tuned", tuned), ("scratch", scratch)):
+        if run is None:
+            continue
+        points = checkpoints(run)
+        source = read_run_config(run).source
+        if source:  # the family policy it started from, zero-shot
+            points = [(0.0, Path(source["run"])), *points]
+        monitored = curve(
+            points, scenario, solution.cost, monitor["optimal"], episodes, horizon
+        )
+        last = points[-1][1]
+        final = per_period_cost(
+            scenario, load_policies(last, scenario.replace(horizon=horizon)),
+            held_out, horizon,
+        )  # fmt: skip
+        row[label] = {
+            "run": str(run),
+            "env_steps": points[-1][0],
+            "seconds": float(sum(r["seconds"] for r in read_metrics(run))),
+            "steps_to_target": steps_to(monitored),
+            "held_out_gap_pct": ci(100 * (final - held["optimal"]) / solution.cost),
+            "curve": monitored,
+        }
+    if "fine_tuned" in row:
+        row["zero_shot_gap_pct"] = row["fine_tuned"]["curve"][0]["gap_pct"]
+    a = row.get("fine_tuned", {}).get("steps_to_target")
+    b = row.get("scratch", {}).get("steps_to_target")
+    row["ratio"] = b / a if a and b else None
+    return row
+
+
+def _ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}x"
+
+
+def _steps(x: float | None) -> str:
+    return "not reached" if x is None else f"{x:,.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="+", default=["results"])
+    parser.add_argument(
+        "--instances", nargs="+", default=list(INSTANCES), help="pinned families"
+    )
+    parser.add_argument("--episodes", type=int, default=100, help="monitoring")
+    parser.add_argument("--held-out", type=int, default=200, help="held-out episodes")
+    parser.add_argument("--horizon", type=int, default=1000)
+    args = parser.parse_args(argv)
+    if min(args.episodes, args.held_out, args.horizon) < 1:
+        parser.error("--episodes, --held-out and --horizon must be >= 1")
+    for name in args.instances:
+        try:
+            if not get_family(name).pin:
+                parser.error(f"{name}: name a pinned family (<family>@<values>)")
+        except ValueError as exc:
+            parser.error(str(exc))
+    roots = [Path(r) for r in args.runs]
+    rows = []
+    for name in args.instances:
+        row = one(name, roots, args.episodes, args.horizon, args.held_out)
+        if row is None:
+            print(f"{name}: no finished runs under {args.runs}", file=sys.stderr)
+            continue
+        rows.append(row)
+        print(f"{name}: done", file=sys.stderr, flush=True)
+    if not rows:
+        parser.error("no runs of any instance: train them first (see --help)")
+    print(
+        f"env steps to {TARGET_PCT:g}% of the exact optimum on {args.episodes} "
+        f"monitoring episodes x {args.horizon} periods (first checkpoint there); "
+        f"final gaps on {args.held_out} held-out episodes, % of the optimum, "
+        "95% CI\n"
+    )
+    print(
+        "| instance | optimum | family policy zero-shot: gap % | fine-tuned: "
+        "env steps to 1% | fine-tuned: final gap % | from scratch: env steps "
+        "to 1% | from scratch: final gap % | ratio |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        t, s = r.get("fine_tuned", {}), r.get("scratch", {})
+        print(
+            f"| {r['instance'].split('@')[1]} | {r['optimum']:.3f} "
+            f"| {fmt(r.get('zero_shot_gap_pct'), 2)} "
+            f"| {_steps(t.get('steps_to_target'))} "
+            f"| {fmt(t.get('held_out_gap_pct'), 2)} "
+            f"| {_steps(s.get('steps_to_target'))} "
+            f"| {fmt(s.get('held_out_gap_pct'), 2)} "
+            f"| {_ratio(r['ratio'])} |"
+        )
+    ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
+    if ratios:
+        print(f"\nratio of env steps, scratch over fine-tuned: {np.min(ratios):.1f}x "
+              f"to {np.max(ratios):.1f}x (target 10x)")  # fmt: skip
+    path = write_json_atomic(
+        results_dir() / "benchmarks" / "adaptation.json",
+        {
+            "episodes": args.episodes,
+            "held_out": args.held_out,
+            "horizon": args.horizon,
+            "rows": rows,
+        },
+    )
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
