@@ -47,12 +47,15 @@ def per_period_cost(
     return df[df["agent"] == "store_1"]["total_cost"].to_numpy() / horizon
 
 
-def solved_costs(scenario, episodes: int, horizon: int, seed: int = HELD_OUT_SEED):
+def solved_costs(
+    scenario, episodes: int, horizon: int, seed: int = HELD_OUT_SEED, solved=None
+):
     """A single-stage instance's exact solutions
-    (:func:`baselines.optimal.solve_instance`) and, simulated on the held-out
-    episodes (or those from ``seed``), the cost per period of its optimal and
-    best base-stock policies: ``(solved, {"optimal": .., "base_stock": ..})``."""
-    solved = solve_instance(scenario)
+    (:func:`baselines.optimal.solve_instance`, or ``solved`` if given) and,
+    simulated on the held-out episodes (or those from ``seed``), the cost per
+    period of its optimal and best base-stock policies: ``(solved,
+    {"optimal": .., "base_stock": ..})``."""
+    solved = solve_instance(scenario) if solved is None else solved
     solver, optimal = solved["optimal"]
     wide, base = solved["base_stock"]
     supplier = make_policies(scenario, "base_stock")[SUPPLIER]

@@ -122,7 +122,7 @@ def one(name: str, roots: list[Path], episodes: int, horizon: int, held_out: int
     if tuned is None and scratch is None:
         return None
     solved, monitor = solved_costs(scenario, episodes, horizon, MONITOR_SEED)
-    _, held = solved_costs(scenario, held_out, horizon)
+    _, held = solved_costs(scenario, held_out, horizon, solved=solved)
     solution = solved["optimal"][1]
     row: dict = {
         "instance": name,

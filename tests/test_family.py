@@ -235,3 +235,34 @@ def test_a_pinned_instance_wider_than_the_familys_room_is_refused():
         FamilyEnv("lost_sales_family@lead_time=7,mean=5,penalty=9", "orders")
     with pytest.raises(ValueError, match="room names 'size'"):
         Family("bad", "single_stage", {"penalty": Between(4, 9)}, room={"size": 2})
+
+
+def test_a_default_chain_instance_reads_back_its_parameters():
+    """What a family policy needs to act on a chain of the family (a test
+    chain of benchmarks/chain_family.py, from its scenario file): the drawn
+    parameters, to 1e-9; a chain that differs elsewhere is refused."""
+    import dataclasses
+    import json
+
+    from hmarl_env.scenario.files import scenario_from_dict
+
+    for seed in range(20):
+        drawn = DEFAULT_CHAIN.draw(seed)
+        sc = DEFAULT_CHAIN.sample(seed).replace(name="test_chain")
+        # as a scenario file holds it
+        back = scenario_from_dict(json.loads(json.dumps(sc.to_dict())))
+        read = DEFAULT_CHAIN.values_of(back)
+        assert read.keys() == drawn.keys()
+        for k in drawn:
+            assert read[k] == pytest.approx(drawn[k], rel=1e-9)
+    sup = dataclasses.replace(sc.supplier, capacity=sc.supplier.capacity + 1)
+    with pytest.raises(ValueError, match="differs from its instance elsewhere"):
+        DEFAULT_CHAIN.values_of(sc.replace(supplier=sup))
+    with pytest.raises(ValueError, match="not an instance of the default chain"):
+        DEFAULT_CHAIN.values_of(LOST_SALES.sample(0))
+    far = DEFAULT_CHAIN.at({**DEFAULT_CHAIN.draw(0), "warehouse_lead_time": 9})
+    with pytest.raises(ValueError, match="warehouse_lead_time 9 is not one"):
+        DEFAULT_CHAIN.values_of(far.sample(0))
+    assert (
+        DEFAULT_CHAIN.values_of(far.sample(0), within=False)["warehouse_lead_time"] == 9
+    )

@@ -273,52 +273,42 @@ class Family:
 
     def values_of(self, scenario: Scenario, within: bool = True) -> dict[str, float]:
         """The parameters of ``scenario`` as an instance of this family (what
-        :meth:`context` takes); a ``ValueError`` where it is not one (another
-        kind, a parameter outside the family's ranges, or anything else the
-        family's instances do not vary). ``within=False`` reads an instance
-        of the family's kind whatever its values (one to adapt to:
-        :meth:`at` them)."""
+        :meth:`context` takes; numbers read back to 1e-9); a ``ValueError``
+        where it is not one (another kind, a parameter outside the family's
+        ranges, or anything else the family's instances do not vary).
+        ``within=False`` reads an instance of the family's kind whatever its
+        values (one to adapt to: :meth:`at` them)."""
         where = f"scenario {scenario.name!r}"
-        if self.kind != "single_stage":
-            raise ValueError(
-                f"{where}: reading an instance's parameters is for single_stage "
-                f"families; family {self.name!r} is {self.kind}"
-            )
-        stores = [n for n in scenario.nodes if n.is_store]
-        if len(scenario.nodes) != 1 or len(stores) != 1:
-            raise ValueError(f"{where} is not a single-stage instance of {self.name!r}")
-        (node,) = stores
-        values = {
-            "lead_time": float(node.lead_time - 1),
-            "penalty": float(node.stockout_cost),
-            "mean": float(node.demand.mean),
-            "fixed": float(node.fixed_order_cost),
-        }
+        values = (
+            _single_stage_values(where, self.name, scenario)
+            if self.kind == "single_stage"
+            else _chain_values(where, self.name, scenario)
+        )
         known = _PARAMETERS[self.kind]
         for name, value in values.items() if within else ():
             spec = self.params.get(name)
             if self.pin:
                 spec = [self.pin.get(name, known[name][0])]
-                ok = value == spec[0]
             elif spec is None:
-                ok = value == known[name][0]
-            elif isinstance(spec, Between):
-                ok = spec.low <= value <= spec.high
+                spec = [known[name][0]]
+            if isinstance(spec, Between):
+                ok = _close(max(spec.low, min(value, spec.high)), value)
             else:
-                ok = value in spec
+                ok = any(_close(float(x), value) for x in spec)
             if not ok:
                 raise ValueError(
                     f"{where}: its {name} {value:g} is not one of family "
-                    f"{self.name!r}'s ({spec if spec is not None else known[name][0]})"
+                    f"{self.name!r}'s ({spec})"
                 )
         same = self.instance(values).replace(
             name=scenario.name, horizon=scenario.horizon, rewards=scenario.rewards
         )
-        if same != scenario:
+        if not _close(same.to_dict(), scenario.to_dict()):
             raise ValueError(
                 f"{where} has {self.name!r}'s parameters but differs from its "
-                "instance elsewhere (its orders 0..K, costs, initial state or "
-                "shortage rule): build it with the family's instance()"
+                "instance elsewhere (its orders, costs, initial state, "
+                "capacities or shortage rule): build it with the family's "
+                "instance()"
             )
         return values
 
@@ -383,6 +373,59 @@ class Family:
             self.shortage,  # type: ignore[arg-type]
             fixed=float(top.get("fixed", known["fixed"][0])),
         ).actions.store_max_order
+
+
+def _single_stage_values(where: str, family: str, scenario: Scenario) -> dict:
+    """A single-stage instance's parameters."""
+    stores = [n for n in scenario.nodes if n.is_store]
+    if len(scenario.nodes) != 1 or len(stores) != 1:
+        raise ValueError(f"{where} is not a single-stage instance of {family!r}")
+    (node,) = stores
+    return {
+        "lead_time": float(node.lead_time - 1),
+        "penalty": float(node.stockout_cost),
+        "mean": float(node.demand.mean),
+        "fixed": float(node.fixed_order_cost),
+    }
+
+
+def _chain_values(where: str, family: str, scenario: Scenario) -> dict:
+    """A default-chain instance's parameters, read from its first store and
+    its warehouse (the rest is checked against the instance they make)."""
+    base = default()
+    stores = [n for n in scenario.nodes if n.is_store]
+    warehouses = [n for n in scenario.nodes if not n.is_store]
+    if len(scenario.nodes) != len(base.nodes) or not stores or len(warehouses) != 1:
+        raise ValueError(
+            f"{where} is not an instance of the default chain ({family!r})"
+        )
+    store, own = stores[0], [n for n in base.nodes if n.is_store][0]
+    if not isinstance(store.demand, Normal):
+        raise ValueError(f"{where}: its stores' demand is not normal ({family!r})")
+    return {
+        "demand_scale": float(store.demand.mean / own.demand.mean),
+        "demand_cv": float(store.demand.std / store.demand.mean),
+        "store_holding": float(store.holding_cost),
+        "store_stockout": float(store.stockout_cost),
+        "store_lead_time": float(store.lead_time),
+        "warehouse_lead_time": float(warehouses[0].lead_time),
+    }
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Two scenarios' dict forms equal, their numbers to 1e-9 (a parameter
+    read back from an instance can differ from the drawn one in the last
+    digit)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+        except TypeError:
+            return False
+    return a == b
 
 
 def _number(v: float) -> str:
