@@ -41,8 +41,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.runs.folder import newest_run, read_metrics  # noqa: E402
@@ -104,13 +102,23 @@ def steps_to(points: list[dict], target: float = TARGET_PCT) -> float | None:
     return None
 
 
-def one(name: str, roots: list[Path], episodes: int, horizon: int, held_out: int):
+def one(
+    name: str,
+    roots: list[Path],
+    episodes: int,
+    horizon: int,
+    held_out: int,
+    tuned_roots: list[Path] | None = None,
+):
+    """One instance: the newest run from scratch under ``roots`` and, under
+    each folder of ``tuned_roots`` (default: ``roots`` together), the newest
+    run that fine-tunes a family policy on it; None where there are none."""
     family = get_family(name)
     scenario = family.sample(0)
 
-    def newest(fine_tuned: bool) -> Path | None:
+    def newest(where: list[Path], fine_tuned: bool) -> Path | None:
         return newest_run(
-            roots,
+            where,
             lambda c: (
                 c.family == family.name
                 and c.phase.name == "phase1"
@@ -118,21 +126,16 @@ def one(name: str, roots: list[Path], episodes: int, horizon: int, held_out: int
             ),
         )
 
-    tuned, scratch = newest(True), newest(False)
-    if tuned is None and scratch is None:
+    starts = [[r] for r in tuned_roots] if tuned_roots else [roots]
+    tuned = [run for where in starts if (run := newest(where, True)) is not None]
+    scratch = newest(roots, False)
+    if not tuned and scratch is None:
         return None
     solved, monitor = solved_costs(scenario, episodes, horizon, MONITOR_SEED)
     _, held = solved_costs(scenario, held_out, horizon, solved=solved)
     solution = solved["optimal"][1]
-    row: dict = {
-        "instance": name,
-        "params": {k: family.pin[k] for k in family.varied},
-        "optimum": solution.cost,
-        "optimum_name": solution.name,
-    }
-    for label, run in (("fine_tuned", tuned), ("scratch", scratch)):
-        if run is None:
-            continue
+
+    def judged(run: Path) -> dict:
         points = checkpoints(run)
         source = read_run_config(run).source
         if source:  # the family policy it started from, zero-shot
@@ -140,12 +143,13 @@ def one(name: str, roots: list[Path], episodes: int, horizon: int, held_out: int
         monitored = curve(
             points, scenario, solution.cost, monitor["optimal"], episodes, horizon
         )
-        last = points[-1][1]
         final = per_period_cost(
-            scenario, load_policies(last, scenario.replace(horizon=horizon)),
-            held_out, horizon,
-        )  # fmt: skip
-        row[label] = {
+            scenario,
+            load_policies(points[-1][1], scenario.replace(horizon=horizon)),
+            held_out,
+            horizon,
+        )
+        out = {
             "run": str(run),
             "env_steps": points[-1][0],
             "seconds": float(sum(r["seconds"] for r in read_metrics(run))),
@@ -153,12 +157,37 @@ def one(name: str, roots: list[Path], episodes: int, horizon: int, held_out: int
             "held_out_gap_pct": ci(100 * (final - held["optimal"]) / solution.cost),
             "curve": monitored,
         }
-    if "fine_tuned" in row:
-        row["zero_shot_gap_pct"] = row["fine_tuned"]["curve"][0]["gap_pct"]
-    a = row.get("fine_tuned", {}).get("steps_to_target")
-    b = row.get("scratch", {}).get("steps_to_target")
-    row["ratio"] = b / a if a and b else None
+        if source:
+            out["zero_shot_gap_pct"] = monitored[0]["gap_pct"]
+            out["start"] = start_of(Path(source["run"]))
+        return out
+
+    row: dict = {
+        "instance": name,
+        "params": {k: family.pin[k] for k in family.varied},
+        "optimum": solution.cost,
+        "optimum_name": solution.name,
+        "fine_tuned": [judged(run) for run in tuned],
+        "scratch": judged(scratch) if scratch is not None else None,
+    }
+    b = (row["scratch"] or {}).get("steps_to_target")
+    for entry in row["fine_tuned"]:
+        a = entry["steps_to_target"]
+        entry["ratio"] = b / a if a and b else None
     return row
+
+
+def start_of(run: Path) -> str:
+    """What a fine-tuning run started from: the family run's training (plain
+    or Reptile, continued from another run or not) and its env steps."""
+    config = read_run_config(run)
+    rows = read_metrics(run)
+    steps = rows[-1]["timesteps"] if rows else 0.0
+    how = "plain"
+    if config.reptile:
+        how = f"Reptile {config.reptile.inner},{config.reptile.step:g}"
+    more = ", continued" if config.source else ""
+    return f"{how}{more}, {steps:,.0f} env steps"
 
 
 def _ratio(x: float | None) -> str:
@@ -171,7 +200,15 @@ def _steps(x: float | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", nargs="+", default=["results"])
+    parser.add_argument(
+        "--runs", nargs="+", default=["results"], help="the runs (from scratch)"
+    )
+    parser.add_argument(
+        "--tuned",
+        nargs="+",
+        default=None,
+        help="folders of fine-tuning runs, one per starting policy (default: --runs)",
+    )
     parser.add_argument(
         "--instances", nargs="+", default=list(INSTANCES), help="pinned families"
     )
@@ -188,9 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
     roots = [Path(r) for r in args.runs]
+    tuned = [Path(r) for r in args.tuned] if args.tuned else None
     rows = []
     for name in args.instances:
-        row = one(name, roots, args.episodes, args.horizon, args.held_out)
+        row = one(name, roots, args.episodes, args.horizon, args.held_out, tuned)
         if row is None:
             print(f"{name}: no finished runs under {args.runs}", file=sys.stderr)
             continue
@@ -202,29 +240,23 @@ def main(argv: list[str] | None = None) -> int:
         f"env steps to {TARGET_PCT:g}% of the exact optimum on {args.episodes} "
         f"monitoring episodes x {args.horizon} periods (first checkpoint there); "
         f"final gaps on {args.held_out} held-out episodes, % of the optimum, "
-        "95% CI\n"
+        "95% CI; ratio: env steps to 1% from scratch over fine-tuning's\n"
     )
     print(
-        "| instance | optimum | family policy zero-shot: gap % | fine-tuned: "
-        "env steps to 1% | fine-tuned: final gap % | from scratch: env steps "
-        "to 1% | from scratch: final gap % | ratio |"
+        "| instance | optimum | start | zero-shot gap % | env steps to 1% "
+        "| final gap % | env steps | ratio |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        t, s = r.get("fine_tuned", {}), r.get("scratch", {})
-        print(
-            f"| {r['instance'].split('@')[1]} | {r['optimum']:.3f} "
-            f"| {fmt(r.get('zero_shot_gap_pct'), 2)} "
-            f"| {_steps(t.get('steps_to_target'))} "
-            f"| {fmt(t.get('held_out_gap_pct'), 2)} "
-            f"| {_steps(s.get('steps_to_target'))} "
-            f"| {fmt(s.get('held_out_gap_pct'), 2)} "
-            f"| {_ratio(r['ratio'])} |"
-        )
-    ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
-    if ratios:
-        print(f"\nratio of env steps, scratch over fine-tuned: {np.min(ratios):.1f}x "
-              f"to {np.max(ratios):.1f}x (target 10x)")  # fmt: skip
+        label = r["instance"].split("@")[1]
+        for e in [*r["fine_tuned"], *([r["scratch"]] if r["scratch"] else [])]:
+            print(
+                f"| {label} | {r['optimum']:.3f} | {e.get('start', 'from scratch')} "
+                f"| {fmt(e.get('zero_shot_gap_pct'), 2)} "
+                f"| {_steps(e['steps_to_target'])} "
+                f"| {fmt(e['held_out_gap_pct'], 2)} | {e['env_steps']:,.0f} "
+                f"| {_ratio(e.get('ratio'))} |"
+            )
     path = write_json_atomic(
         results_dir() / "benchmarks" / "adaptation.json",
         {

@@ -234,14 +234,15 @@ def test_the_adaptation_benchmark_counts_env_steps_to_the_target(family_run, tmp
         proc = refused("phase1", *common, *extra, *out)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     row = adaptation.one(name, [tmp_path], episodes=2, horizon=30, held_out=2)
-    tuned, scratch = row["fine_tuned"], row["scratch"]
+    (tuned,), scratch = row["fine_tuned"], row["scratch"]
     assert tuned["curve"][0]["env_steps"] == 0.0
     assert tuned["curve"][0]["checkpoint"] == str(family_run.resolve())
+    assert tuned["start"].startswith("plain, ")
     for run in (tuned, scratch):
         steps = [p["env_steps"] for p in run["curve"]]
         assert steps == sorted(steps) and steps[-1] == run["env_steps"] >= 400
         first = [p["env_steps"] for p in run["curve"] if p["gap_pct"]["mean"] <= 1.0]
         assert run["steps_to_target"] == (first[0] if first else None)
-    assert row["zero_shot_gap_pct"] == tuned["curve"][0]["gap_pct"]
+    assert tuned["zero_shot_gap_pct"] == tuned["curve"][0]["gap_pct"]
     assert adaptation.steps_to([{"env_steps": 5.0, "gap_pct": {"mean": 0.9}}]) == 5.0
     assert adaptation.steps_to([{"env_steps": 5.0, "gap_pct": {"mean": 1.1}}]) is None

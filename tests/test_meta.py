@@ -95,7 +95,10 @@ def test_a_reptile_run_records_its_settings_and_checkpoints_between_tasks(tmp_pa
     "args, message",
     [
         (["--family", "lost_sales_family", "--reptile", "4"], "takes INNER,STEP"),
-        (["--family", "lost_sales_family", "--reptile", "0,0.5"], "iterations must be >= 1"),
+        (
+            ["--family", "lost_sales_family", "--reptile", "0,0.5"],
+            "iterations must be >= 1",
+        ),
         (["--family", "lost_sales_family", "--reptile", "4,1.5"], "step must be in"),
         (["--reptile", "4,0.5"], "give --family"),
         (
