@@ -11,14 +11,24 @@ How to run (the family run is benchmarks/generalization.py's):
         --acting mean --hiddens 128,128 --checkpoint-interval 5 --output runs/adapt
     python benchmarks/adaptation.py --runs runs/adapt
 
+Meta-learning against plain training across the family: continue the family
+run both ways for the same env steps, fine-tune each on the instances, each
+into its own folder, and name the folders:
+    python experiments/phase1.py --family lost_sales_family --from <family run> \
+        --timesteps 1000000 --lr 1e-4 --output runs/plain   # and --reptile 4,0.5
+    ... --family $I --from <runs/plain's run> ... --output runs/adapt_plain
+    python benchmarks/adaptation.py --runs runs/adapt \
+        --tuned runs/adapt runs/adapt_plain runs/adapt_reptile
+
 Each instance is the family pinned to values outside its ranges (a lead
 time of 5 where the family has 1-4, a penalty of 69 where it has 4-39, a
 mean demand of 2 where it has 3-8): one instance, seen through the family's
 layout and context (:meth:`hmarl_env.scenario.family.Family.at`). Under
 ``--runs``, the newest run that fine-tunes a family policy on it (phase 1
 with ``--from``) and the newest that trains the same network on it from
-scratch. Every checkpoint of each (and, for fine-tuning, the family policy it
-started from, at 0 env steps) acts on monitoring episodes (seeds from
+scratch (``--tuned``: the newest fine-tuning run in each folder, one per
+starting policy). Every checkpoint of each (and, for fine-tuning, the family
+policy it started from, at 0 env steps) acts on monitoring episodes (seeds from
 2,000,000, ``--episodes`` x ``--horizon`` periods) beside the optimal policy
 on the same episodes: a run's **env steps to 1%** are those of its first
 checkpoint whose mean gap is at most 1% of the exact optimum. The last
