@@ -198,7 +198,7 @@ def test_a_pinned_family_draws_its_instance_with_the_familys_layout_and_context(
     assert sc.actions.store_max_order == 17  # the family's actions
     # L = 5 lies beyond the range 1-4: the context extrapolates
     ctx = pinned.context(pinned.draw(0))
-    np.testing.assert_allclose(ctx, [4 / 3, 2 / 5, 5 / 35], rtol=1e-6)
+    np.testing.assert_allclose(ctx, [4 / 3, 2 / 5, 4 / 7], rtol=1e-6)
     assert pinned.values_of(sc)["lead_time"] == 5.0
     with pytest.raises(ValueError, match="lead_time 5 is not one"):
         LOST_SALES.values_of(sc)
@@ -265,4 +265,23 @@ def test_a_default_chain_instance_reads_back_its_parameters():
         DEFAULT_CHAIN.values_of(far.sample(0))
     assert (
         DEFAULT_CHAIN.values_of(far.sample(0), within=False)["warehouse_lead_time"] == 9
+    )
+
+
+def test_a_single_stage_penalty_enters_the_context_as_its_critical_ratio():
+    """p / (p + h) with h = 1, scaled over the range's: the cheap end of
+    4-39 spreads as wide as the dear end."""
+    ratio = [
+        LOST_SALES.context({"lead_time": 2, "mean": 5, "penalty": p})[2]
+        for p in (4, 9, 39)
+    ]
+    lo, hi = 4 / 5, 39 / 40
+    np.testing.assert_allclose(ratio, [0.0, (9 / 10 - lo) / (hi - lo), 1.0], rtol=1e-6)
+    assert LOST_SALES.sample(0).nodes[0].holding_cost == 1.0  # what the ratio assumes
+    # the default chain's parameters enter as they are
+    d = DEFAULT_CHAIN.draw(0)
+    r = DEFAULT_CHAIN.params["store_stockout"]
+    k = DEFAULT_CHAIN.varied.index("store_stockout")
+    assert DEFAULT_CHAIN.context(d)[k] == pytest.approx(
+        (d["store_stockout"] - r.low) / (r.high - r.low)
     )

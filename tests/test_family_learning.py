@@ -171,7 +171,7 @@ def test_fine_tuning_starts_from_the_family_policy_on_the_pinned_instance(
     obs = np.array([[3.0, 0.0, 5.0, 5.0, 5.0, 5.0, 5.0]], np.float32)
     for run in (family_run, tuned_run):  # zero-shot, and fine-tuned
         store = load_policies(run, instance, acting="mean")["store_1"]
-        np.testing.assert_allclose(store.context, [4 / 3, 2 / 5, 5 / 35], rtol=1e-6)
+        np.testing.assert_allclose(store.context, [4 / 3, 2 / 5, 4 / 7], rtol=1e-6)
         assert 0 <= int(store(obs)[0]) <= 17
 
 

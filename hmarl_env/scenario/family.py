@@ -27,7 +27,8 @@ Two kinds:
 
 :meth:`Family.context` is what a policy needs to know of the instance to act
 on every one of them: each varied parameter scaled to ``[0, 1]`` over its
-range, in the order of :attr:`Family.varied`.
+range, in the order of :attr:`Family.varied` (a single-stage penalty as its
+critical ratio, :data:`_FEATURES`).
 
 A family *pinned* to one instance (:meth:`Family.at`, or the name
 ``lost_sales_family@lead_time=5,mean=5,penalty=9``) draws that instance for
@@ -71,6 +72,15 @@ _DEFAULT_LOT_PERIODS = (0.0, 2.5, 5.0, 7.5)
 #: keeps an instance's draw apart from the episode's demand draws of the
 #: same seed (numpy's SeedSequence spawns independent streams from both)
 _STREAM = 0x66616D  # "fam"
+
+
+#: (kind, parameter) -> what the context scales instead of the value: a
+#: single-stage instance holds at 1 per unit and period, so its penalty
+#: enters as the newsvendor's critical ratio p / (p + 1), which its optimal
+#: policy turns on; scaled over the range's ratios, the cheap end (where the
+#: optimal policy changes fastest) spreads as wide as the dear one (4-39:
+#: p 9 at 0.57, where the penalty itself sits at 0.14)
+_FEATURES = {("single_stage", "penalty"): lambda p: p / (p + 1.0)}
 
 
 @dataclass(frozen=True)
@@ -263,11 +273,13 @@ class Family:
 
     def context(self, values: Mapping[str, float]) -> np.ndarray:
         """Each varied parameter of ``values`` scaled to ``[0, 1]`` over the
-        family's range (0.5 where the range is one value), float32."""
+        family's range (0.5 where the range is one value), float32; a
+        single-stage penalty as its critical ratio (:data:`_FEATURES`)."""
         out = []
         for name in self.varied:
+            f = _FEATURES.get((self.kind, name), float)
             lo, hi = _end(self.params[name], "low"), _end(self.params[name], "high")
-            v = float(values[name])
+            lo, hi, v = f(lo), f(hi), f(float(values[name]))
             out.append(0.5 if hi == lo else (v - lo) / (hi - lo))
         return np.asarray(out, dtype=np.float32)
 
