@@ -181,7 +181,7 @@ def one(
         "scratch": judged(scratch) if scratch is not None else None,
     }
     b = (row["scratch"] or {}).get("steps_to_target")
-    for entry in row["fine_tuned"]:
+    for entry in row["fine_tuned"]:  # none where the start is already there
         a = entry["steps_to_target"]
         entry["ratio"] = b / a if a and b else None
     return row
@@ -200,7 +200,9 @@ def start_of(run: Path) -> str:
     return f"{how}{more}, {steps:,.0f} env steps"
 
 
-def _ratio(x: float | None) -> str:
+def _ratio(x: float | None, steps: float | None = None) -> str:
+    if steps == 0.0:
+        return "within 1% zero-shot"
     return "-" if x is None else f"{x:.1f}x"
 
 
@@ -265,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {fmt(e.get('zero_shot_gap_pct'), 2)} "
                 f"| {_steps(e['steps_to_target'])} "
                 f"| {fmt(e['held_out_gap_pct'], 2)} | {e['env_steps']:,.0f} "
-                f"| {_ratio(e.get('ratio'))} |"
+                f"| {_ratio(e.get('ratio'), e['steps_to_target'])} |"
             )
     path = write_json_atomic(
         results_dir() / "benchmarks" / "adaptation.json",
