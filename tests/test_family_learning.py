@@ -219,7 +219,6 @@ def test_fine_tuning_needs_a_family_and_a_run_of_it(family_run, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.slow
 def test_the_adaptation_benchmark_counts_env_steps_to_the_target(family_run, tmp_path):
     """benchmarks/adaptation.py on a fine-tuning and a from-scratch run of one
     instance outside the family: the fine-tuning curve starts with the

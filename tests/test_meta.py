@@ -78,6 +78,7 @@ def test_each_task_pins_the_runners_then_moves_the_weights_step_of_the_way():
     assert algo.env_runner_group.pinned == names  # once per task, at its start
 
 
+@pytest.mark.slow  # trains with RLlib
 def test_a_reptile_run_records_its_settings_and_checkpoints_between_tasks(tmp_path):
     proc = refused(
         "phase1", "--family", "lost_sales_family", "--reptile", "2,0.5",
