@@ -42,12 +42,14 @@ solved over orders ``0..15`` (the largest bound that fits), the optimum
 wherever the optimal policy orders 15 or less (on the same instance with a
 lead time of 4, bounds of 11 and 15 give the full optimum to 1e-9).
 
-Writes ``results/benchmarks/adaptation.json``.
+Writes ``results/benchmarks/adaptation.json`` (instances judged earlier with
+the same episodes keep their rows).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -269,15 +271,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {fmt(e['held_out_gap_pct'], 2)} | {e['env_steps']:,.0f} "
                 f"| {_ratio(e.get('ratio'), e['steps_to_target'])} |"
             )
-    path = write_json_atomic(
-        results_dir() / "benchmarks" / "adaptation.json",
-        {
-            "episodes": args.episodes,
-            "held_out": args.held_out,
-            "horizon": args.horizon,
-            "rows": rows,
-        },
-    )
+    path = results_dir() / "benchmarks" / "adaptation.json"
+    record = {
+        "episodes": args.episodes,
+        "held_out": args.held_out,
+        "horizon": args.horizon,
+        "rows": rows,
+    }
+    # the file keeps the newest judgement of each instance: instances judged
+    # earlier with the same episodes stay
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if all(old.get(k) == record[k] for k in ("episodes", "held_out", "horizon")):
+            judged = {r["instance"] for r in rows}
+            kept = [r for r in old.get("rows", []) if r["instance"] not in judged]
+            record["rows"] = kept + rows
+    write_json_atomic(path, record)
     print(f"written to {path}")
     return 0
 
