@@ -50,11 +50,10 @@ from experiments import phase1  # noqa: E402
 from hmarl_env import get_scenario  # noqa: E402
 from hmarl_env.registry import role_of  # noqa: E402
 from hmarl_env.scenario.family import DEFAULT_CHAIN  # noqa: E402
+from hmarl_env.seeding import FAMILY_TEST_SEED as TEST_SEED  # noqa: E402
 from hmarl_env.seeding import HELD_OUT_SEED  # noqa: E402
 from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
 
-#: the first seed of the test scenarios' draws (generalization.py's)
-TEST_SEED = 3_000_000
 POLICIES = ("tuned", "family", "alone")
 
 

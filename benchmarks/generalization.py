@@ -46,12 +46,9 @@ from baselines.optimal import ZIPKIN_TABLE  # noqa: E402
 from benchmarks._runs import per_period_cost, solved_costs  # noqa: E402
 from benchmarks._tables import ci, fmt  # noqa: E402
 from hmarl_env.scenario.family import FAMILIES, get_family  # noqa: E402
+from hmarl_env.seeding import FAMILY_TEST_SEED as TEST_SEED  # noqa: E402
 from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
 
-#: the first seed of the test instances' draws (training draws its instances
-#: from the replicas' generators; monitoring and held-out episodes start at
-#: 2,000,000 and 1,000,000)
-TEST_SEED = 3_000_000
 #: env steps of the single-instance lost-sales recipe (docs/results.md)
 PER_INSTANCE_STEPS = 2_000_000
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HELD_OUT_SEED", "HELD_OUT_SEEDS", "check_seed"]
+__all__ = ["FAMILY_TEST_SEED", "HELD_OUT_SEED", "HELD_OUT_SEEDS", "check_seed"]
 
 #: the first held-out episode seed: evaluations, gates, comparisons and tuning
 #: verdicts use seeds from here on, which no training or tuning ever draws
@@ -15,6 +15,10 @@ HELD_OUT_SEED = 1_000_000
 #: them alone (:class:`hmarl_env.demand.TraceBank`). Seeds above (the
 #: monitoring episodes' from 2,000,000) draw from the training part.
 HELD_OUT_SEEDS = range(HELD_OUT_SEED, 2_000_000)
+#: the first seed of a family's test instances (benchmarks/generalization.py,
+#: benchmarks/chain_family.py): a stream apart from training's draws and from
+#: the held-out (1,000,000) and monitoring (2,000,000) episodes
+FAMILY_TEST_SEED = 3_000_000
 
 
 def check_seed(seed: Any, what: str = "seed") -> int:
