@@ -35,6 +35,24 @@ def test_a_family_samples_reproducibly_within_its_ranges():
     assert {LOST_SALES.sample(s).actions.store_max_order for s in range(20)} == {17}
 
 
+def test_a_log_range_draws_as_often_from_each_factor_of_its_span():
+    fam = Family("log", "single_stage", {"penalty": Between(4.0, 36.0, log=True)})
+    p = np.array([fam.draw(s)["penalty"] for s in range(4000)])
+    assert p.min() >= 4.0 and p.max() <= 36.0
+    # 4-12 and 12-36 are each a factor of 3: half the draws each
+    assert abs((p < 12.0).mean() - 0.5) < 0.03
+    lin = Family("lin", "single_stage", {"penalty": Between(4.0, 36.0)})
+    q = np.array([lin.draw(s)["penalty"] for s in range(4000)])
+    assert abs((q < 12.0).mean() - 0.25) < 0.03
+    # the lost-sales family draws its penalties so: 4-8 in about 30%
+    d = np.array([LOST_SALES.draw(s)["penalty"] for s in range(4000)])
+    assert abs((d < 8.0).mean() - np.log(2) / np.log(39 / 4)) < 0.03
+    # as a file's table writes it
+    assert Family(
+        "f", "single_stage", {"penalty": {"low": 4, "high": 9, "log": True}}
+    ).params["penalty"] == Between(4.0, 9.0, True)
+
+
 def test_a_list_of_choices_draws_only_them():
     fam = Family("few", "single_stage", {"penalty": [4, 39], "lead_time": [2]})
     seen = {fam.draw(s)["penalty"] for s in range(50)}
@@ -69,6 +87,9 @@ def test_the_context_is_each_varied_parameter_scaled_to_its_range():
         ({"penalty": {"low": 4}}, "penalty must be a range"),
         ({"penalty": [4, float("nan")]}, "penalty must hold finite numbers"),
         ({"holding": [1.0]}, "'holding' is not a parameter of single_stage"),
+        ({"lead_time": Between(1, 4, log=True)}, "lead_time cannot be drawn on a log"),
+        ({"fixed": Between(0, 4, log=True)}, "fixed cannot be drawn on a log"),
+        ({"penalty": Between(4, 9, log="yes")}, "penalty's log must be true or false"),
     ],
 )
 def test_bad_family_specifications_are_refused_naming_the_field(params, message):

@@ -86,10 +86,13 @@ _FEATURES = {("single_stage", "penalty"): lambda p: p / (p + 1.0)}
 @dataclass(frozen=True)
 class Between:
     """Uniform between ``low`` and ``high`` (both included; whole numbers for
-    a whole-number parameter)."""
+    a whole-number parameter); ``log=True``: uniform in the logarithm (a
+    positive, not whole, parameter), as many instances between 4 and 8 as
+    between 20 and 40."""
 
     low: float
     high: float
+    log: bool = False
 
 
 #: per kind: parameter -> (its value where the family does not vary it,
@@ -252,6 +255,11 @@ class Family:
             if isinstance(spec, Between):
                 if whole:
                     value = float(rng.integers(int(spec.low), int(spec.high) + 1))
+                elif spec.log:
+                    value = float(
+                        np.exp(rng.uniform(np.log(spec.low), np.log(spec.high)))
+                    )
+                    value = min(max(value, spec.low), spec.high)
                 else:
                     value = float(rng.uniform(spec.low, spec.high))
             else:
@@ -456,8 +464,11 @@ def _checked(
 ) -> Any:
     """A parameter's range or choices, checked: not empty, finite, low <=
     high, whole where it must be, and within the scenario's bound."""
-    if isinstance(spec, Mapping) and set(spec) == {"low", "high"}:
-        spec = Between(spec["low"], spec["high"])
+    if isinstance(spec, Mapping) and set(spec) in (
+        {"low", "high"},
+        {"low", "high", "log"},
+    ):
+        spec = Between(spec["low"], spec["high"], spec.get("log", False))
     if isinstance(spec, Between):
         values = (spec.low, spec.high)
     elif isinstance(spec, (list, tuple)):
@@ -489,18 +500,30 @@ def _checked(
                 f"{where}: {name} is an empty range (low {spec.low!r} > high "
                 f"{spec.high!r})"
             )
-        return Between(float(spec.low), float(spec.high))
+        if not isinstance(spec.log, bool):
+            raise ValueError(
+                f"{where}: {name}'s log must be true or false, got {spec.log!r}"
+            )
+        if spec.log and (whole or spec.low <= 0):
+            raise ValueError(
+                f"{where}: {name} cannot be drawn on a log scale (that takes a "
+                "positive parameter that is not a whole number)"
+            )
+        return Between(float(spec.low), float(spec.high), spec.log)
     return tuple(float(x) for x in values)
 
 
 #: the single-stage lost-sales family: Zipkin's lead times and penalties,
-#: mean demand 3-8
+#: mean demand 3-8; penalties on a log scale, so that the cheap end (where the
+#: optimal policy changes fastest with the penalty) is drawn as often as the
+#: dear end (a penalty of 4-8 in 30% of the instances, where a uniform draw
+#: gives it 11%)
 LOST_SALES = Family(
     "lost_sales_family",
     "single_stage",
     {
         "lead_time": Between(1, 4),
-        "penalty": Between(4.0, 39.0),
+        "penalty": Between(4.0, 39.0, log=True),
         "mean": Between(3.0, 8.0),
     },
     room={"lead_time": 6},
