@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.runs.folder import newest_run
+from analysis.runs.folder import newest_run, read_metrics
 from baselines.evaluate import evaluate
 from baselines.optimal import instance_of, solve_instance
 from baselines.policies import make_policies
@@ -23,6 +23,20 @@ def pipeline_run(folder: Path, phase: str) -> Path:
     if not runs:
         raise ValueError(f"{folder}: {phase} has not run")
     return runs[-1]
+
+
+def checkpoints(run: Path) -> list[tuple[float, Path]]:
+    """A run's checkpoints with the env steps each had trained, in order."""
+    steps = {int(r["iteration"]): float(r["timesteps"]) for r in read_metrics(run)}
+    out = []
+    for ckpt in sorted((run / "checkpoints").glob("iter_*")):
+        iteration = int(ckpt.name.split("_")[1])
+        if iteration in steps:
+            out.append((steps[iteration], ckpt))
+    final = run / "checkpoints" / "final"
+    if final.is_dir() and steps:
+        out.append((steps[max(steps)], final))
+    return out
 
 
 def system_cost(scenario, policies, episodes: int) -> np.ndarray:

@@ -59,7 +59,7 @@ from analysis.runs.folder import newest_run, read_metrics  # noqa: E402
 from analysis.runs.loading import load_policies  # noqa: E402
 from analysis.runs.record import read_run_config  # noqa: E402
 from analysis.runs.settings import MONITOR_SEED  # noqa: E402
-from benchmarks._runs import per_period_cost, solved_costs  # noqa: E402
+from benchmarks._runs import checkpoints, per_period_cost, solved_costs  # noqa: E402
 from benchmarks._tables import ci, fmt  # noqa: E402
 from hmarl_env.scenario.family import get_family  # noqa: E402
 from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
@@ -72,20 +72,6 @@ INSTANCES = (
 )
 #: the gap a run must reach, % of the exact optimum
 TARGET_PCT = 1.0
-
-
-def checkpoints(run: Path) -> list[tuple[float, Path]]:
-    """A run's checkpoints with the env steps each had trained, in order."""
-    steps = {int(r["iteration"]): float(r["timesteps"]) for r in read_metrics(run)}
-    out = []
-    for ckpt in sorted((run / "checkpoints").glob("iter_*")):
-        iteration = int(ckpt.name.split("_")[1])
-        if iteration in steps:
-            out.append((steps[iteration], ckpt))
-    final = run / "checkpoints" / "final"
-    if final.is_dir() and steps:
-        out.append((steps[max(steps)], final))
-    return out
 
 
 def curve(points, scenario, optimal_cost, optimal, episodes, horizon) -> list[dict]:

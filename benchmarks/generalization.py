@@ -37,13 +37,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.runs.folder import newest_run, training_cost  # noqa: E402
 from analysis.runs.loading import load_policies  # noqa: E402
 from analysis.runs.record import read_run_config  # noqa: E402
+from analysis.runs.settings import MONITOR_SEED  # noqa: E402
 from baselines.optimal import ZIPKIN_TABLE  # noqa: E402
-from benchmarks._runs import per_period_cost, solved_costs  # noqa: E402
+from benchmarks._runs import checkpoints, per_period_cost, solved_costs  # noqa: E402
 from benchmarks._tables import ci, fmt  # noqa: E402
 from hmarl_env.scenario.family import FAMILIES, get_family  # noqa: E402
 from hmarl_env.seeding import FAMILY_TEST_SEED as TEST_SEED  # noqa: E402
@@ -67,6 +70,55 @@ def test_instances(family, draws: int) -> list[tuple[str, dict[str, float]]]:
     for k in range(draws):
         out.append((f"draw {TEST_SEED + k}", family.draw(TEST_SEED + k)))
     return out
+
+
+def validation_instances(family, count: int) -> list[tuple[str, dict[str, float]]]:
+    """``count`` instances of the family drawn with the monitoring episodes'
+    seeds (from 2,000,000): a choice among checkpoints is made on them, never
+    on the test instances."""
+    return [
+        (f"validation {MONITOR_SEED + k}", family.draw(MONITOR_SEED + k))
+        for k in range(count)
+    ]
+
+
+def choose(run: Path, family, last: int, count: int, episodes, horizon, acting):
+    """Among the run's last ``last`` checkpoints (its final modules the
+    newest), the one with the lowest mean gap to the exact optimum over
+    ``count`` validation instances, each on ``episodes`` monitoring episodes:
+    (its path, the record of the choice)."""
+    points = checkpoints(run)[-last:]
+    gaps = np.zeros((len(points), count))
+    instances = validation_instances(family, count)
+    for i, (_, values) in enumerate(instances):
+        scenario = family.instance(values)
+        solved, sims = solved_costs(scenario, episodes, horizon, MONITOR_SEED)
+        optimum = solved["optimal"][1].cost
+        for j, (_, where) in enumerate(points):
+            cost = per_period_cost(
+                scenario,
+                load_policies(where, scenario.replace(horizon=horizon), acting=acting),
+                episodes,
+                horizon,
+                MONITOR_SEED,
+            )
+            gaps[j, i] = 100 * float(np.mean(cost - sims["optimal"])) / optimum
+    best = int(np.argmin(gaps.mean(axis=1)))
+    record = {
+        "instances": [{"label": k, "params": v} for k, v in instances],
+        "episodes": episodes,
+        "checkpoints": [
+            {
+                "checkpoint": str(where),
+                "env_steps": steps,
+                "mean_gap_pct": float(gaps[j].mean()),
+                "largest_gap_pct": float(gaps[j].max()),
+            }
+            for j, (steps, where) in enumerate(points)
+        ],
+        "chosen": str(points[best][1]),
+    }
+    return points[best][1], record
 
 
 def judge(run: Path, family, label, values, episodes, horizon, acting) -> dict:
@@ -117,12 +169,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--horizon", type=int, default=1000)
     parser.add_argument("--acting", default=None, help="default: as the run records")
+    parser.add_argument(
+        "--choose",
+        type=int,
+        default=0,
+        help="judge the best of the run's last N checkpoints on validation "
+        "instances (0: its final modules)",
+    )
+    parser.add_argument(
+        "--validation", type=int, default=16, help="validation instances of --choose"
+    )
+    parser.add_argument(
+        "--validation-episodes",
+        type=int,
+        default=50,
+        help="monitoring episodes per validation instance",
+    )
     args = parser.parse_args(argv)
     family = get_family(args.family)
     if family.kind != "single_stage":
         parser.error(f"--family {family.name}: the exact optimum is single-stage's")
-    if args.draws < 0 or min(args.episodes, args.horizon) < 1:
-        parser.error("--draws must be >= 0, --episodes and --horizon >= 1")
+    if min(args.draws, args.choose) < 0 or min(args.episodes, args.horizon) < 1:
+        parser.error("--draws and --choose must be >= 0, --episodes and --horizon >= 1")
+    if args.choose and min(args.validation, args.validation_episodes) < 1:
+        parser.error("--validation and --validation-episodes must be >= 1")
     run = newest_run(
         [Path(r) for r in args.runs],
         lambda c: c.family == family.name and c.phase.name == "phase1",
@@ -134,10 +204,29 @@ def main(argv: list[str] | None = None) -> int:
         )
     config = read_run_config(run)
     acting = args.acting or config.ppo.acting
+    modules, choice = run, None
+    if args.choose:
+        modules, choice = choose(
+            run,
+            family,
+            args.choose,
+            args.validation,
+            args.validation_episodes,
+            args.horizon,
+            acting,
+        )
+        for c in choice["checkpoints"]:
+            print(
+                f"{Path(c['checkpoint']).name}: {c['env_steps']:,.0f} env steps, "
+                f"validation gap {c['mean_gap_pct']:.2f}% (largest "
+                f"{c['largest_gap_pct']:.2f}%)",
+                file=sys.stderr,
+            )
+        print(f"chosen: {modules}", file=sys.stderr, flush=True)
     rows = []
     for label, values in test_instances(family, args.draws):
         rows.append(
-            judge(run, family, label, values, args.episodes, args.horizon, acting)
+            judge(modules, family, label, values, args.episodes, args.horizon, acting)
         )
         print(f"{label}: done", file=sys.stderr, flush=True)
     cost = training_cost(run)
@@ -145,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         "family": family.name,
         "run": str(run),
         "acting": acting,
+        "modules": str(modules),
+        "choice": choice,
         "episodes": args.episodes,
         "horizon": args.horizon,
         "training": cost,
@@ -152,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
     }
     print(
-        f"family {family.name!r}, run {run.name} (acting {acting}); cost per "
+        f"family {family.name!r}, run {run.name}"
+        + (f" ({Path(modules).name}, chosen on validation instances)" if choice else "")
+        + f" (acting {acting}); cost per "
         f"period, {args.episodes} held-out episodes x {args.horizon} periods; "
         "gaps paired with the optimal policy, % of the exact optimum, 95% CI\n"
     )

@@ -246,3 +246,27 @@ def test_the_adaptation_benchmark_counts_env_steps_to_the_target(family_run, tmp
     assert tuned["zero_shot_gap_pct"] == tuned["curve"][0]["gap_pct"]
     assert adaptation.steps_to([{"env_steps": 5.0, "gap_pct": {"mean": 0.9}}]) == 5.0
     assert adaptation.steps_to([{"env_steps": 5.0, "gap_pct": {"mean": 1.1}}]) is None
+
+
+def test_the_generalization_benchmark_chooses_on_validation_instances(family_run):
+    """benchmarks/generalization.py --choose: the checkpoint judged on the
+    test instances is the one of the run's last N with the lowest mean gap
+    on validation instances drawn with the monitoring seeds, never a test
+    instance."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import generalization
+
+    from benchmarks._runs import checkpoints
+    from hmarl_env.scenario.family import LOST_SALES
+
+    points = checkpoints(family_run)
+    chosen, record = generalization.choose(
+        family_run, LOST_SALES, 2, 2, episodes=2, horizon=30, acting="mean"
+    )
+    judged = record["checkpoints"]
+    assert [c["checkpoint"] for c in judged] == [str(p) for _, p in points[-2:]]
+    best = min(judged, key=lambda c: c["mean_gap_pct"])
+    assert str(chosen) == record["chosen"] == best["checkpoint"]
+    tests = {tuple(v.items()) for _, v in generalization.test_instances(LOST_SALES, 8)}
+    assert len(record["instances"]) == 2
+    assert not tests & {tuple(i["params"].items()) for i in record["instances"]}
