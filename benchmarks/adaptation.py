@@ -28,7 +28,8 @@ layout and context (:meth:`hmarl_env.scenario.family.Family.at`). Under
 with ``--from``) and the newest that trains the same network on it from
 scratch (``--tuned``: the newest fine-tuning run in each folder, one per
 starting policy). Every checkpoint of each (and, for fine-tuning, the family
-policy it started from, at 0 env steps) acts on monitoring episodes (seeds from
+policy it started from, at 0 env steps), up to the first within 1%
+(``--whole-curve``: all of them), acts on monitoring episodes (seeds from
 2,000,000, ``--episodes`` x ``--horizon`` periods) beside the optimal policy
 on the same episodes: a run's **env steps to 1%** are those of its first
 checkpoint whose mean gap is at most 1% of the exact optimum. The last
@@ -74,10 +75,13 @@ INSTANCES = (
 TARGET_PCT = 1.0
 
 
-def curve(points, scenario, optimal_cost, optimal, episodes, horizon) -> list[dict]:
+def curve(
+    points, scenario, optimal_cost, optimal, episodes, horizon, whole: bool = True
+) -> list[dict]:
     """Each (env steps, checkpoint or run) acting on ``scenario``'s monitoring
     episodes: its gap to the optimal policy's ``optimal`` costs there, % of
-    the exact optimum."""
+    the exact optimum; up to the first within :data:`TARGET_PCT` unless
+    ``whole``."""
     out = []
     for steps, where in points:
         cost = per_period_cost(
@@ -89,6 +93,8 @@ def curve(points, scenario, optimal_cost, optimal, episodes, horizon) -> list[di
         )
         gap = ci(100 * (cost - optimal) / optimal_cost)
         out.append({"env_steps": steps, "checkpoint": str(where), "gap_pct": gap})
+        if not whole and gap["mean"] <= TARGET_PCT:
+            break
     return out
 
 
@@ -107,10 +113,13 @@ def one(
     horizon: int,
     held_out: int,
     tuned_roots: list[Path] | None = None,
+    whole: bool = True,
 ):
     """One instance: the newest run from scratch under ``roots`` and, under
     each folder of ``tuned_roots`` (default: ``roots`` together), the newest
-    run that fine-tunes a family policy on it; None where there are none."""
+    run that fine-tunes a family policy on it; None where there are none.
+    Each run's curve goes up to its first checkpoint within the target unless
+    ``whole``."""
     family = get_family(name)
     scenario = family.sample(0)
 
@@ -139,7 +148,13 @@ def one(
         if source:  # the family policy it started from, zero-shot
             points = [(0.0, Path(source["run"])), *points]
         monitored = curve(
-            points, scenario, solution.cost, monitor["optimal"], episodes, horizon
+            points,
+            scenario,
+            solution.cost,
+            monitor["optimal"],
+            episodes,
+            horizon,
+            whole,
         )
         final = per_period_cost(
             scenario,
@@ -215,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=100, help="monitoring")
     parser.add_argument("--held-out", type=int, default=200, help="held-out episodes")
     parser.add_argument("--horizon", type=int, default=1000)
+    parser.add_argument(
+        "--whole-curve",
+        action="store_true",
+        help="judge every checkpoint on the monitoring episodes (default: up "
+        "to the first within the target; the last is judged held-out either way)",
+    )
     args = parser.parse_args(argv)
     if min(args.episodes, args.held_out, args.horizon) < 1:
         parser.error("--episodes, --held-out and --horizon must be >= 1")
@@ -228,7 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     tuned = [Path(r) for r in args.tuned] if args.tuned else None
     rows = []
     for name in args.instances:
-        row = one(name, roots, args.episodes, args.horizon, args.held_out, tuned)
+        row = one(
+            name,
+            roots,
+            args.episodes,
+            args.horizon,
+            args.held_out,
+            tuned,
+            args.whole_curve,
+        )
         if row is None:
             print(f"{name}: no finished runs under {args.runs}", file=sys.stderr)
             continue

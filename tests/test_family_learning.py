@@ -244,6 +244,15 @@ def test_the_adaptation_benchmark_counts_env_steps_to_the_target(family_run, tmp
         first = [p["env_steps"] for p in run["curve"] if p["gap_pct"]["mean"] <= 1.0]
         assert run["steps_to_target"] == (first[0] if first else None)
     assert tuned["zero_shot_gap_pct"] == tuned["curve"][0]["gap_pct"]
+    # without the whole curve: up to the first point within the target, the
+    # same steps to it and the same final judgement
+    short = adaptation.one(name, [tmp_path], 2, 30, 2, whole=False)
+    for full, cut in ((tuned, short["fine_tuned"][0]), (scratch, short["scratch"])):
+        gaps = [p["gap_pct"]["mean"] for p in cut["curve"]]
+        assert all(g > 1.0 for g in gaps[:-1])
+        assert cut["curve"] == full["curve"][: len(gaps)]
+        assert cut["steps_to_target"] == full["steps_to_target"]
+        assert cut["held_out_gap_pct"] == full["held_out_gap_pct"]
     assert adaptation.steps_to([{"env_steps": 5.0, "gap_pct": {"mean": 0.9}}]) == 5.0
     assert adaptation.steps_to([{"env_steps": 5.0, "gap_pct": {"mean": 1.1}}]) is None
 
