@@ -82,19 +82,21 @@ def validation_instances(family, count: int) -> list[tuple[str, dict[str, float]
     ]
 
 
-def choose(run: Path, family, last: int, count: int, episodes, horizon, acting):
+def choose(run: Path, family, last: int, count: int, episodes, horizon, actings):
     """Among the run's last ``last`` checkpoints (its final modules the
-    newest), the one with the lowest mean gap to the exact optimum over
-    ``count`` validation instances, each on ``episodes`` monitoring episodes:
-    (its path, the record of the choice)."""
+    newest), each acting by each rule of ``actings``, the one with the lowest
+    mean gap to the exact optimum over ``count`` validation instances, each
+    on ``episodes`` monitoring episodes: (its path, its acting rule, the
+    record of the choice)."""
     points = checkpoints(run)[-last:]
-    gaps = np.zeros((len(points), count))
+    options = [(steps, where, a) for steps, where in points for a in actings]
+    gaps = np.zeros((len(options), count))
     instances = validation_instances(family, count)
     for i, (_, values) in enumerate(instances):
         scenario = family.instance(values)
         solved, sims = solved_costs(scenario, episodes, horizon, MONITOR_SEED)
         optimum = solved["optimal"][1].cost
-        for j, (_, where) in enumerate(points):
+        for j, (_, where, acting) in enumerate(options):
             cost = per_period_cost(
                 scenario,
                 load_policies(where, scenario.replace(horizon=horizon), acting=acting),
@@ -111,14 +113,16 @@ def choose(run: Path, family, last: int, count: int, episodes, horizon, acting):
             {
                 "checkpoint": str(where),
                 "env_steps": steps,
+                "acting": acting,
                 "mean_gap_pct": float(gaps[j].mean()),
                 "largest_gap_pct": float(gaps[j].max()),
             }
-            for j, (steps, where) in enumerate(points)
+            for j, (steps, where, acting) in enumerate(options)
         ],
-        "chosen": str(points[best][1]),
+        "chosen": str(options[best][1]),
+        "chosen_acting": options[best][2],
     }
-    return points[best][1], record
+    return options[best][1], options[best][2], record
 
 
 def judge(run: Path, family, label, values, episodes, horizon, acting) -> dict:
@@ -180,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         "--validation", type=int, default=16, help="validation instances of --choose"
     )
     parser.add_argument(
+        "--choose-acting",
+        action="store_true",
+        help="--choose among acting by the mean and greedily as well",
+    )
+    parser.add_argument(
         "--validation-episodes",
         type=int,
         default=50,
@@ -206,23 +215,24 @@ def main(argv: list[str] | None = None) -> int:
     acting = args.acting or config.ppo.acting
     modules, choice = run, None
     if args.choose:
-        modules, choice = choose(
+        modules, acting, choice = choose(
             run,
             family,
             args.choose,
             args.validation,
             args.validation_episodes,
             args.horizon,
-            acting,
+            ("mean", "greedy") if args.choose_acting else (acting,),
         )
         for c in choice["checkpoints"]:
             print(
-                f"{Path(c['checkpoint']).name}: {c['env_steps']:,.0f} env steps, "
+                f"{Path(c['checkpoint']).name} ({c['acting']}): "
+                f"{c['env_steps']:,.0f} env steps, "
                 f"validation gap {c['mean_gap_pct']:.2f}% (largest "
                 f"{c['largest_gap_pct']:.2f}%)",
                 file=sys.stderr,
             )
-        print(f"chosen: {modules}", file=sys.stderr, flush=True)
+        print(f"chosen: {modules}, acting {acting}", file=sys.stderr, flush=True)
     rows = []
     for label, values in test_instances(family, args.draws):
         rows.append(

@@ -269,13 +269,16 @@ def test_the_generalization_benchmark_chooses_on_validation_instances(family_run
     from hmarl_env.scenario.family import LOST_SALES
 
     points = checkpoints(family_run)
-    chosen, record = generalization.choose(
-        family_run, LOST_SALES, 2, 2, episodes=2, horizon=30, acting="mean"
+    chosen, acting, record = generalization.choose(
+        family_run, LOST_SALES, 2, 2, 2, 30, ("mean", "greedy")
     )
     judged = record["checkpoints"]
-    assert [c["checkpoint"] for c in judged] == [str(p) for _, p in points[-2:]]
+    assert [(c["checkpoint"], c["acting"]) for c in judged] == [
+        (str(p), a) for _, p in points[-2:] for a in ("mean", "greedy")
+    ]
     best = min(judged, key=lambda c: c["mean_gap_pct"])
     assert str(chosen) == record["chosen"] == best["checkpoint"]
+    assert acting == record["chosen_acting"] == best["acting"]
     tests = {tuple(v.items()) for _, v in generalization.test_instances(LOST_SALES, 8)}
     assert len(record["instances"]) == 2
     assert not tests & {tuple(i["params"].items()) for i in record["instances"]}
