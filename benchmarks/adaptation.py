@@ -2,8 +2,9 @@
 against training from scratch, in env steps to reach 1% of the optimum.
 
 How to run (the family run is benchmarks/generalization.py's):
-    python experiments/phase1.py --family lost_sales_family --timesteps 8000000 \\
-        --lr-end 1e-4 --acting mean --hiddens 128,128 --output runs/family
+    python experiments/phase1.py --family lost_sales_family --timesteps 16000000 \\
+        --lr-end 1e-4 --acting mean --hiddens 128,128 --checkpoint-interval 100 \\
+        --output runs/family
     I=lost_sales_family@lead_time=5,mean=5,penalty=9     # each of INSTANCES
     python experiments/phase1.py --family $I --from runs/family/<its run> \\
         --timesteps 400000 --lr 1e-4 --checkpoint-interval 2 --output runs/adapt

@@ -2,8 +2,9 @@
 instance's exact optimum.
 
 How to run:
-    python experiments/phase1.py --family lost_sales_family --timesteps 8000000 \\
-        --lr-end 1e-4 --acting mean --hiddens 128,128 --output runs/family
+    python experiments/phase1.py --family lost_sales_family --timesteps 16000000 \\
+        --lr-end 1e-4 --acting mean --hiddens 128,128 --checkpoint-interval 100 \\
+        --output runs/family
     python benchmarks/generalization.py --runs runs/family
 
 The family run (the newest finished phase-1 run on ``--family`` under
@@ -20,6 +21,13 @@ then, simulated on the same held-out episodes (seeds from 1,000,000,
 and the family policy (acting as its run records, and greedily beside it);
 each gap is paired with the optimal policy on the
 same episodes, in % of the exact optimum, with its 95% CI.
+
+``--choose N`` judges, instead of the run's final modules, the one of its
+last ``N`` checkpoints (with ``--choose-acting``: each acting by the mean
+and greedily) whose mean gap to the optimum is lowest on ``--validation``
+instances drawn from the family with the monitoring seeds (from
+2,000,000), ``--validation-episodes`` monitoring episodes each: a choice
+made on instances and episodes apart from the test's.
 
 Training cost: the family run's env steps and wall-clock, against training
 one policy per test instance with the single-instance recipe
