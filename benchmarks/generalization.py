@@ -64,18 +64,21 @@ from hmarl_env.utils.io import results_dir, write_json_atomic  # noqa: E402
 PER_INSTANCE_STEPS = 2_000_000
 
 
-def test_instances(family, draws: int) -> list[tuple[str, dict[str, float]]]:
-    """Zipkin's eight (where the family holds them), then ``draws`` of the
-    family's own from :data:`TEST_SEED` on: (label, parameters)."""
+def test_instances(
+    family, draws: int, first: int = 0, zipkin: bool = True
+) -> list[tuple[str, dict[str, float]]]:
+    """Zipkin's eight (where the family holds them and ``zipkin``), then
+    ``draws`` of the family's own from seed :data:`TEST_SEED` ``+ first`` on:
+    (label, parameters)."""
     out = []
-    for L, p in sorted(ZIPKIN_TABLE, key=lambda k: (k[1], k[0])):
+    for L, p in sorted(ZIPKIN_TABLE, key=lambda k: (k[1], k[0])) if zipkin else ():
         values = {"lead_time": float(L), "penalty": float(p), "mean": 5.0}
         try:
             family.values_of(family.instance(values))
         except ValueError:
             continue  # outside the family's ranges
         out.append((f"zipkin L{L} p{p}", {**family.draw(0), **values}))
-    for k in range(draws):
+    for k in range(first, first + draws):
         out.append((f"draw {TEST_SEED + k}", family.draw(TEST_SEED + k)))
     return out
 
@@ -178,6 +181,18 @@ def main(argv: list[str] | None = None) -> int:
         "--family", choices=sorted(FAMILIES), default="lost_sales_family"
     )
     parser.add_argument("--draws", type=int, default=8, help="test instances drawn")
+    parser.add_argument(
+        "--first-draw",
+        type=int,
+        default=0,
+        help="the test draws' seeds start at 3,000,000 + this (a fresh set of "
+        "test instances: one no choice has been judged on)",
+    )
+    parser.add_argument(
+        "--without-zipkin",
+        action="store_true",
+        help="test on the drawn instances only",
+    )
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--horizon", type=int, default=1000)
     parser.add_argument("--acting", default=None, help="default: as the run records")
@@ -206,8 +221,16 @@ def main(argv: list[str] | None = None) -> int:
     family = get_family(args.family)
     if family.kind != "single_stage":
         parser.error(f"--family {family.name}: the exact optimum is single-stage's")
-    if min(args.draws, args.choose) < 0 or min(args.episodes, args.horizon) < 1:
-        parser.error("--draws and --choose must be >= 0, --episodes and --horizon >= 1")
+    if (
+        min(args.draws, args.choose, args.first_draw) < 0
+        or min(args.episodes, args.horizon) < 1
+    ):
+        parser.error(
+            "--draws, --first-draw and --choose must be >= 0, --episodes"
+            " and --horizon >= 1"
+        )
+    if not args.draws and args.without_zipkin:
+        parser.error("--without-zipkin needs --draws >= 1: no test instance left")
     if args.choose and min(args.validation, args.validation_episodes) < 1:
         parser.error("--validation and --validation-episodes must be >= 1")
     run = newest_run(
@@ -242,18 +265,26 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(f"chosen: {modules}, acting {acting}", file=sys.stderr, flush=True)
     rows = []
-    for label, values in test_instances(family, args.draws):
+    tests = test_instances(
+        family, args.draws, args.first_draw, zipkin=not args.without_zipkin
+    )
+    for label, values in tests:
         rows.append(
             judge(modules, family, label, values, args.episodes, args.horizon, acting)
         )
         print(f"{label}: done", file=sys.stderr, flush=True)
-    cost = training_cost(run)
+    cost = training_cost(run, modules if choice else None)
     record = {
         "family": family.name,
         "run": str(run),
         "acting": acting,
         "modules": str(modules),
         "choice": choice,
+        "test_draws": {
+            "first_seed": TEST_SEED + args.first_draw,
+            "count": args.draws,
+            "zipkin": not args.without_zipkin,
+        },
         "episodes": args.episodes,
         "horizon": args.horizon,
         "training": cost,
@@ -288,8 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         f"test instances (largest gap {worst:.2f}%)"
     )
     print(
-        f"training: the family run {cost['env_steps']:,.0f} env steps, "
-        f"{cost['seconds'] / 60:.1f} min; one policy per test instance with the "
+        f"training: the family policy {cost['env_steps']:,.0f} env steps, "
+        f"{cost['seconds'] / 60:.1f} min ({len(cost['sources'])} run(s)); "
+        "one policy per test instance with the "
         f"single-instance recipe: {len(rows)} x {PER_INSTANCE_STEPS:,} = "
         f"{len(rows) * PER_INSTANCE_STEPS:,} env steps"
     )

@@ -43,7 +43,6 @@ Writes ``results/benchmarks/serial_optimality.json``.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import sys
 import time
@@ -53,7 +52,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analysis.runs.folder import is_finished  # noqa: E402
+from analysis.runs.folder import is_finished, training_cost  # noqa: E402
 from analysis.runs.loading import load_policies  # noqa: E402
 from analysis.runs.record import read_run_config  # noqa: E402
 from baselines.evaluate import evaluate  # noqa: E402
@@ -108,22 +107,6 @@ def learned_runs(roots: list[Path], scenario) -> dict[str, list[Path]]:
     for (layout, _), (_, run) in sorted(newest.items()):
         out.setdefault(layout, []).append(run)
     return out
-
-
-def training_cost(run: Path) -> dict[str, float]:
-    """Env steps and wall-clock of a run and of the runs it started from."""
-    steps = seconds = 0.0
-    while run is not None:
-        with (run / "metrics.csv").open() as fh:
-            rows = list(csv.DictReader(fh))
-        if rows:
-            steps += float(rows[-1]["timesteps"])
-            seconds += sum(float(r["seconds"]) for r in rows)
-        source = read_run_config(run).source
-        run = Path(source["run"]) if source else None
-        if run is not None and not run.exists():
-            break
-    return {"env_steps": steps, "seconds": seconds}
 
 
 def instance_row(name: str, episodes: int, horizon: int, search_episodes: int, runs):

@@ -133,16 +133,45 @@ def read_metrics(run_dir: str | Path, upto: int | None = None) -> list[dict[str,
     return out
 
 
-def training_cost(run_dir: str | Path) -> dict[str, float]:
-    """What a finished run's training cost: its env steps and the seconds its
-    iterations took (``metrics.csv``; the monitor's evaluations included)."""
-    rows = read_metrics(run_dir)
-    if not rows:
-        raise ValueError(f"{str(run_dir)!r} has no {METRICS_FILE}: not a trained run")
-    return {
-        "env_steps": float(rows[-1]["timesteps"]),
-        "seconds": float(sum(r["seconds"] for r in rows)),
-    }
+def _iteration_of(checkpoint: Path) -> int | None:
+    """The iteration a checkpoint folder saved (``iter_000300``: 300), or
+    None for one named otherwise (``final``: the run's last)."""
+    name = Path(checkpoint).name
+    if name.startswith("iter_") and name[5:].isdigit():
+        return int(name[5:])
+    return None
+
+
+def training_cost(
+    run_dir: str | Path, checkpoint: str | Path | None = None
+) -> dict[str, float]:
+    """What a run's policy cost to train: its env steps and the seconds its
+    iterations took (``metrics.csv``; the monitor's evaluations included), up
+    to ``checkpoint`` (one of its checkpoint folders; default: its last
+    iteration), plus, for a run that started from another's modules, what
+    that run cost up to the checkpoint it started from, and so on back
+    (``sources``: the runs counted, newest first). A source folder that no
+    longer exists ends the walk, noted in ``missing_source``."""
+    run: Path | None = Path(run_dir)
+    upto = _iteration_of(checkpoint) if checkpoint is not None else None
+    steps = seconds = 0.0
+    sources: list[str] = []
+    out: dict[str, Any] = {}
+    while run is not None:
+        rows = read_metrics(run, upto)
+        if not rows:
+            raise ValueError(f"{str(run)!r} has no {METRICS_FILE}: not a trained run")
+        steps += float(rows[-1]["timesteps"])
+        seconds += float(sum(r["seconds"] for r in rows))
+        sources.append(str(run))
+        source = read_run_config(run).source
+        if not source:
+            break
+        run, upto = Path(source["run"]), _iteration_of(source["checkpoint"])
+        if not (run / "config.json").is_file():
+            out["missing_source"] = str(run)
+            break
+    return {"env_steps": steps, "seconds": seconds, "sources": sources, **out}
 
 
 def newest_run(
