@@ -16,6 +16,7 @@ PPO settings, phases and run configs are plain data in :mod:`analysis.runs`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -39,6 +40,7 @@ from experiments.batched_runner import BatchedEnvRunner
 from experiments.catalogue_runner import CatalogueEnvRunner
 from experiments.critic import OWN, CentralCriticModule, CentralStateEnv
 from experiments.heads import MODULES as HEAD_MODULES
+from experiments.heads import ZEROED_MODULES
 from experiments.kpis import KPI_WINDOW, episode_kpis
 from experiments.learner import CENTER_RATE_KEY, REWARD_SCALES_KEY, HmarlPPOLearner
 from hmarl_env.catalogue_roles import CatalogueRoles
@@ -315,7 +317,7 @@ def build_config(
             "action_space": env.action_space[agent],
         }
         if mid in phase.train or mid in phase.frozen:
-            specs[mid] = RLModuleSpec(**learned, **spaces)
+            specs[mid] = RLModuleSpec(**_zeroed(learned, env, agent, ppo), **spaces)
         else:
             kind = phase.heuristic.get(mid, "tuned")
             specs[mid] = RLModuleSpec(
@@ -342,6 +344,23 @@ def build_config(
             scenario, phase.module_of, per_instance=family is not None
         ),
     )
+
+
+def _zeroed(learned: dict[str, Any], env: Any, agent: str, ppo) -> dict[str, Any]:
+    """``learned``, the module spec's class and config, for ``agent`` of a
+    family env whose layout leaves inputs unfilled: a module whose weights
+    on them start at zero (:func:`experiments.heads.zero_inputs`)."""
+    layout = getattr(getattr(env, "par_env", None), "layout", None)
+    unfilled = list(getattr(layout, "unfilled", {}).get(agent, ()))
+    if not unfilled or ppo.critic == "central":
+        return learned
+    return {
+        "module_class": ZEROED_MODULES[ppo.policy_head],
+        "model_config": {
+            **dataclasses.asdict(learned["model_config"]),
+            "unfilled_inputs": unfilled,
+        },
+    }
 
 
 def _ppo_config(

@@ -32,6 +32,16 @@ did on Zipkin's instances: docs/results.md ("What did not help").
 
 The head is part of a module's architecture: a run records it in its PPO
 settings and phases 2-4 keep the source run's.
+
+A module of a family run (:mod:`hmarl_env.family_env`) starts with zero
+first-layer weights on the observation positions no instance of the family
+fills (``model_config["unfilled_inputs"]``: the room its layout makes for lead
+times beyond the family's range). Those inputs are zero throughout training,
+so their weights get no gradient and would keep their random initial values:
+a policy then acting on, or fine-tuned on, an instance that fills them would
+start from noise. Zero, they start the policy where the family's edge left
+it. On the instances the family draws, the module computes the same as with
+random weights there, at initialisation and at every later step.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = [
+    "CategoricalPPOModule",
     "NormalPPOModule",
     "OrdinalPPOModule",
     "actor_logits",
@@ -56,6 +67,7 @@ __all__ = [
     "head_outputs",
     "normal_logits",
     "ordinal_logits",
+    "zero_inputs",
 ]
 
 #: the normal head's smallest scale, in actions
@@ -108,15 +120,52 @@ def apply_head(head: str, outputs: dict[str, Any], n: int) -> dict[str, Any]:
     return outputs
 
 
+def zero_inputs(module: Any, positions: Any) -> None:
+    """Set to zero the weights of the observation ``positions`` in each first
+    layer of ``module``'s encoder (the actor's and the critic's, or the shared
+    one). A clear error for a position the observation does not have."""
+    positions = [int(p) for p in positions]
+    if not positions:
+        return
+    width = int(module.observation_space.shape[0])
+    bad = [p for p in positions if not 0 <= p < width]
+    if bad:
+        raise ValueError(
+            f"unfilled_inputs {bad} lie outside the module's observation "
+            f"(width {width})"
+        )
+    encoder = module.encoder
+    branches = [
+        getattr(encoder, name, None)
+        for name in ("actor_encoder", "critic_encoder", "encoder")
+    ]
+    firsts = [
+        next(m for m in branch.modules() if isinstance(m, nn.Linear))
+        for branch in branches
+        if isinstance(branch, nn.Module)
+    ]
+    if not firsts or any(f.in_features != width for f in firsts):
+        raise ValueError(
+            "unfilled_inputs: no first layer reading the observation found in "
+            f"the module's encoder ({type(encoder).__name__})"
+        )
+    with torch.no_grad():
+        for first in firsts:
+            first.weight[:, positions] = 0.0
+
+
 class _HeadPPOModule(DefaultPPOTorchRLModule):
     """RLlib's default PPO module (same encoder and value head) with another
     policy head: its last layer outputs :func:`head_outputs` numbers, which
-    :func:`apply_head` turns into the categorical logits RLlib samples from."""
+    :func:`apply_head` turns into the categorical logits RLlib samples from;
+    the weights of ``model_config["unfilled_inputs"]`` start at zero
+    (:func:`zero_inputs`)."""
 
     HEAD = "categorical"
 
     def setup(self) -> None:
         super().setup()
+        zero_inputs(self, self.model_config.get("unfilled_inputs", ()))
         n = int(self.action_space.n)
         width = head_outputs(self.HEAD, n)
         if width != n:  # a last layer of the head's width
@@ -133,6 +182,11 @@ class _HeadPPOModule(DefaultPPOTorchRLModule):
         return apply_head(self.HEAD, out, int(self.action_space.n))
 
 
+class CategoricalPPOModule(_HeadPPOModule):
+    """RLlib's default PPO module (categorical head, the same weights), for
+    the family runs whose unfilled inputs start at zero."""
+
+
 class OrdinalPPOModule(_HeadPPOModule):
     """The default PPO module with the ordinal head (same weights)."""
 
@@ -146,8 +200,10 @@ class NormalPPOModule(_HeadPPOModule):
     HEAD = "normal"
 
 
-#: the module class of each head with a local critic
+#: the module class of each head with a local critic (RLlib's own default
+#: module for the categorical head, except where inputs start at zero)
 MODULES = {"ordinal": OrdinalPPOModule, "normal": NormalPPOModule}
+ZEROED_MODULES = {**MODULES, "categorical": CategoricalPPOModule}
 
 
 #: forward passes that run an actor-critic encoder, then the policy head

@@ -59,9 +59,19 @@ class FamilyLayout:
         #: agent -> the width of its widest instance observation (the context
         #: follows)
         self.width: dict[str, int] = {}
+        #: agent -> the positions of its observation that no instance the
+        #: family draws fills (the room beyond its ranges: always zero in
+        #: training, so a learner never moves their weights)
+        self.unfilled: dict[str, tuple[int, ...]] = {}
         for agent in self.agents:
             boxes = [env.observation_space(agent) for env in corners]
             width = max(b.shape[0] for b in boxes)
+            drawn = (
+                pinned.observation_space(agent).shape[0]
+                if pinned is not None
+                else max(b.shape[0] for b in boxes[:-1])  # not the room's
+            )
+            self.unfilled[agent] = tuple(range(min(drawn, width), width))
             if pinned is not None:
                 own = pinned.observation_space(agent).shape[0]
                 if own > width:
@@ -136,7 +146,8 @@ class FamilyEnv(ChainEnvBase):
             "warehouse_observation": warehouse_observation,
         }
         self.scale_rewards = bool(scale_rewards)
-        self._layout = layout = FamilyLayout(self.family, self._layouts)
+        #: what every instance looks like to a policy
+        self.layout = layout = FamilyLayout(self.family, self._layouts)
         self.possible_agents = layout.agents
         self.observation_spaces = layout.observation_spaces
         self.action_spaces = layout.action_spaces
@@ -187,7 +198,7 @@ class FamilyEnv(ChainEnvBase):
         return self._observe(obs), infos
 
     def _observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {a: self._layout.pad(a, o, self._context) for a, o in obs.items()}
+        return {a: self.layout.pad(a, o, self._context) for a, o in obs.items()}
 
     # -------------------------------------------------------------- step
     def step(self, actions: dict[str, Any]):
@@ -260,7 +271,8 @@ class FamilyRollout:
             "store_observation": store_observation,
             "warehouse_observation": warehouse_observation,
         }
-        self._layout = layout = FamilyLayout(self.family, self._layouts)
+        #: what every instance looks like to a policy
+        self.layout = layout = FamilyLayout(self.family, self._layouts)
         if len(layout.horizons) != 1:
             raise ValueError(
                 f"family {self.family.name!r}: its instances' horizons differ "
@@ -308,7 +320,7 @@ class FamilyRollout:
         for b, rollout in enumerate(self._replicas):
             obs = rollout.observe()[0]
             for a in self.agents:
-                out[b, self.roles.slices[a]] = self._layout.pad(
+                out[b, self.roles.slices[a]] = self.layout.pad(
                     a, obs[rollout.roles.slices[a]], self._contexts[b]
                 )
         return out

@@ -231,6 +231,17 @@ def test_a_pinned_family_draws_its_instance_with_the_familys_layout_and_context(
     obs, infos = one.reset(seed=4)
     assert infos["store_1"]["family_params"] == pinned.draw(4)
     np.testing.assert_allclose(obs["store_1"][-3:], ctx)
+    # the room no drawn instance fills: L 5-6's orders for the family
+    # (positions 7, 8), L 6's for the instance pinned to L 5
+    assert fam.layout.unfilled == {"store_1": (7, 8), "supplier_1": ()}
+    assert one.layout.unfilled == {"store_1": (8,), "supplier_1": ()}
+    for seed in range(40):
+        drawn, _ = fam.reset(seed=seed)
+        assert not drawn["store_1"][[7, 8]].any()
+        filled, _ = one.reset(seed=seed)
+        assert not filled["store_1"][8]
+    # a family without room fills every position
+    assert not any(FamilyEnv(DEFAULT_CHAIN).layout.unfilled.values())
 
 
 @pytest.mark.parametrize(
