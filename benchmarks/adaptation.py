@@ -12,14 +12,12 @@ How to run (the family run is benchmarks/generalization.py's):
         --acting mean --hiddens 128,128 --checkpoint-interval 5 --output runs/adapt
     python benchmarks/adaptation.py --runs runs/adapt
 
-Meta-learning against plain training across the family: continue the family
-run both ways for the same env steps, fine-tune each on the instances, each
-into its own folder, and name the folders:
-    python experiments/phase1.py --family lost_sales_family --from <family run> \
-        --timesteps 1000000 --lr 1e-4 --output runs/plain   # and --reptile 4,0.5
-    ... --family $I --from <runs/plain's run> ... --output runs/adapt_plain
+Two starting policies side by side (say, the family run and a continuation
+of it): fine-tune each on the instances, each into its own folder, and
+name the folders:
+    ... --family $I --from <the other run> ... --output runs/adapt_other
     python benchmarks/adaptation.py --runs runs/adapt \
-        --tuned runs/adapt runs/adapt_plain runs/adapt_reptile
+        --tuned runs/adapt runs/adapt_other
 
 Each instance is the family pinned to values outside its ranges (a lead
 time of 5 where the family has 1-4, a penalty of 69 where it has 4-39, a
@@ -192,16 +190,13 @@ def one(
 
 
 def start_of(run: Path) -> str:
-    """What a fine-tuning run started from: the family run's training (plain
-    or Reptile, continued from another run or not) and its env steps."""
+    """What a fine-tuning run started from: the family run's training
+    (continued from another run or not) and its env steps."""
     config = read_run_config(run)
     rows = read_metrics(run)
     steps = rows[-1]["timesteps"] if rows else 0.0
-    how = "plain"
-    if config.reptile:
-        how = f"Reptile {config.reptile.inner},{config.reptile.step:g}"
     more = ", continued" if config.source else ""
-    return f"{how}{more}, {steps:,.0f} env steps"
+    return f"family run{more}, {steps:,.0f} env steps"
 
 
 def _ratio(x: float | None, steps: float | None = None) -> str:

@@ -170,21 +170,6 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
         self._kpi_rows: list[np.ndarray] = []
         self._started = time.perf_counter()
 
-    def pin_family(self, name: str) -> None:
-        """Every replica plays the family ``name`` (a family pinned to one
-        instance: Reptile's task, :mod:`experiments.meta`) from the next
-        sample on, with the run's layout; the episodes in flight end where
-        they are (the learner bootstraps them as truncated)."""
-        env_config = self.config.env_config
-        if not env_config.get("family"):
-            raise ValueError("pin_family: this runner does not sample a family")
-        rollout = FamilyRollout(name, self.num_envs, **observation_layouts(env_config))
-        if rollout.roles.slices != self._rollout.roles.slices:
-            raise ValueError(
-                f"pin_family: {name!r} is not laid out as the run's family"
-            )
-        self._rollout, self._t = rollout, -1  # the groups' columns are the same
-
     def _trained(self, mid: str) -> bool:
         train = self.config.policies_to_train
         if train is None:

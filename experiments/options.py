@@ -74,14 +74,6 @@ class PhaseOptions:
         "mean=5,penalty=9: with --from, fine-tuning a family policy on it); "
         "evaluate with benchmarks/generalization.py",
     )
-    reptile: str | None = setting(
-        None,
-        "phase 1 with --family: meta-learn over the family by Reptile, INNER,"
-        "STEP (e.g. 4,0.5): each task one instance, INNER PPO iterations on "
-        "it, then the weights move STEP of the way to where the task took "
-        "them (analysis.runs.settings.Reptile)",
-        metavar="INNER,STEP",
-    )
     reward_mode: str | None = None  # baselines.evaluate.add_reward_mode_arguments
     system_weight: float | None = None
     store_observation: str | None = setting(
@@ -279,7 +271,7 @@ def add_arguments(parser: argparse.ArgumentParser, phase: Phase | None = None) -
             continue
         if f.name == "source" and phase is None:
             continue
-        if f.name in ("family", "reptile") and (phase is None or phase.source):
+        if f.name == "family" and (phase is None or phase.source):
             continue  # phase 1 alone trains on a family
         default_text, default = None, MISSING
         if f.name == "timesteps" and phase is not None:

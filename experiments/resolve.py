@@ -25,7 +25,6 @@ from analysis.runs.settings import (
     CATALOGUE_TIMESTEPS,
     PPO_PRESETS,
     Phase,
-    Reptile,
     ppo_preset,
     share_warehouses,
 )
@@ -88,10 +87,6 @@ def new_config(
     """A new run's resolved config; for a phase with a source, what it loads."""
     if args.family:
         return _family_config(args, phase, extra)
-    if args.reptile:
-        raise ValueError(
-            "--reptile meta-learns over a family's instances: give --family"
-        )
     if args.source and not phase.source:
         raise ValueError(
             f"--from in {phase.name} fine-tunes a family run's policy: give "
@@ -346,7 +341,6 @@ def _family_config(
         _same_architecture(phase, source, src.ppo, ppo)
     options = args.run_options(run_option_defaults())
     options.update(eval_interval=0, gate_episodes=0, keep_best=0)
-    reptile = _reptile(args, family, options)
     return RunConfig(
         phase=phase,
         scenario=scenario,
@@ -359,36 +353,9 @@ def _family_config(
         runners=args.runners(),
         family=family.name,
         source=source,
-        reptile=reptile,
         **options,
         record=_record(args, extra),
     )
-
-
-def _reptile(args: PhaseOptions, family, options: dict) -> Reptile | None:
-    """The run's Reptile settings, or None; its checkpoints fall between
-    tasks (a checkpoint inside one could not resume it)."""
-    if not args.reptile:
-        return None
-    reptile = Reptile.parse(args.reptile)
-    if family.pin:
-        raise ValueError(
-            f"--reptile meta-learns over a family's instances; {family.name!r} "
-            "is pinned to one"
-        )
-    if args.runners().env_runner != "batched":
-        raise ValueError("--reptile needs --env-runner batched (it pins its replicas)")
-    every = options["checkpoint_interval"]
-    if args.checkpoint_interval is None:  # the default, rounded to whole tasks
-        options["checkpoint_interval"] = reptile.inner * max(
-            1, round(every / reptile.inner)
-        )
-    elif every % reptile.inner:
-        raise ValueError(
-            f"--checkpoint-interval {every} must be a multiple of --reptile's "
-            f"{reptile.inner} iterations per task (or 0)"
-        )
-    return reptile
 
 
 def _same_architecture(phase: Phase, source: dict, src_ppo, ppo) -> None:

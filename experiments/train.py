@@ -43,7 +43,6 @@ from analysis.runs.settings import MONITOR_SEED, Phase, RunnerSettings
 from experiments import run_folder
 from experiments.common import build_config
 from experiments.curriculum import push_weights, restore_modules
-from experiments.meta import ReptileTasks
 from experiments.monitor import (
     REFERENCES_FILE,
     Progress,
@@ -55,7 +54,6 @@ from experiments.options import PhaseOptions, parse_phase_args
 from experiments.resolve import new_config, resumed_config
 from experiments.seeding import worker_env
 from hmarl_env.registry import role_of_module
-from hmarl_env.scenario.family import get_family
 from hmarl_env.utils.io import check_output_dir, results_dir, write_json_atomic
 
 __all__ = ["main_for", "run_phase", "start_ray"]
@@ -391,21 +389,10 @@ def _run_phase(
             from tensorboardX import SummaryWriter
 
             writer = SummaryWriter(str(run_dir / "tensorboard"))
-        tasks = (
-            ReptileTasks(
-                config.reptile, get_family(config.family), config.seed, phase.train
-            )
-            if config.reptile
-            else None
-        )
         while timesteps < target:
             start = time.perf_counter()
-            if tasks is not None:
-                tasks.before(algo, algo.iteration + 1)
             res = algo.train()
             iteration = algo.iteration
-            if tasks is not None:
-                tasks.after(algo, iteration)
             seconds = time.perf_counter() - start
             new_steps = (
                 float(res.get("num_env_steps_sampled_lifetime", 0.0)) - timesteps

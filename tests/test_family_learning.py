@@ -94,7 +94,7 @@ def test_a_family_checkpoint_acts_on_instances_of_its_family(family_run):
     # what FamilyEnv shows the module for the same instance and state
     env = FamilyEnv(LOST_SALES, "orders")
     obs = np.array([[3.0, 0.0, 5.0, 5.0]], np.float32)  # on hand, backlog, orders
-    padded = env._layout.pad("store_1", obs, LOST_SALES.context(values))
+    padded = env.layout.pad("store_1", obs, LOST_SALES.context(values))
     np.testing.assert_array_equal(store.policy(padded), store(obs))
     cheap = LOST_SALES.instance({"lead_time": 2.0, "penalty": 4.0, "mean": 5.0})
     other = load_policies(family_run, cheap, acting="mean")["store_1"]
@@ -103,6 +103,51 @@ def test_a_family_checkpoint_acts_on_instances_of_its_family(family_run):
         load_policies(family_run)
     with pytest.raises(ValueError, match="lost_sales_family"):
         load_policies(family_run, get_scenario("lost_sales_L2_p39"))
+
+
+def _first_layers(weights: dict) -> dict:
+    """The store module's first layers on the observation (actor, critic)."""
+    return {
+        k: v
+        for k, v in weights.items()
+        if k.endswith("encoder.net.mlp.0.weight") and v.ndim == 2
+    }
+
+
+def test_inputs_no_instance_fills_keep_zero_weights_through_training(
+    family_run, tuned_run
+):
+    """The family's room for lead times 5-6 (positions 7, 8 of the store's
+    observation) is zero in every instance it draws: the first layers'
+    weights there start at zero and stay so, while every other input's are
+    trained; fine-tuning on lead time 5 fills position 7 and trains it."""
+    from experiments.curriculum import saved_weights
+
+    family = _first_layers(saved_weights(family_run, "store"))
+    assert len(family) == 2  # the actor's and the critic's
+    for w in family.values():
+        assert w.shape[1] == 12  # 9 wide, then the 3 context features
+        assert not w[:, 7:9].any()
+        assert (np.abs(w[:, :7]).sum(axis=0) > 0).all()
+    tuned = _first_layers(saved_weights(tuned_run, "store"))
+    for w in tuned.values():
+        assert w[:, 7].any()  # lead time 5 fills it: trained
+        assert not w[:, 8].any()  # lead time 6 still not
+
+
+def test_zeroed_inputs_refuse_a_position_the_observation_lacks():
+    from gymnasium import spaces
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    from experiments.heads import CategoricalPPOModule
+
+    config = {**DefaultModelConfig(fcnet_hiddens=[8]).__dict__, "unfilled_inputs": [5]}
+    with pytest.raises(ValueError, match=r"unfilled_inputs \[5\] lie outside"):
+        CategoricalPPOModule(
+            observation_space=spaces.Box(0, 1, (4,)),
+            action_space=spaces.Discrete(3),
+            model_config=config,
+        )
 
 
 @pytest.mark.parametrize(
@@ -237,7 +282,7 @@ def test_the_adaptation_benchmark_counts_env_steps_to_the_target(family_run, tmp
     (tuned,), scratch = row["fine_tuned"], row["scratch"]
     assert tuned["curve"][0]["env_steps"] == 0.0
     assert tuned["curve"][0]["checkpoint"] == str(family_run.resolve())
-    assert tuned["start"].startswith("plain, ")
+    assert tuned["start"] == "family run, 400 env steps"
     for run in (tuned, scratch):
         steps = [p["env_steps"] for p in run["curve"]]
         assert steps == sorted(steps) and steps[-1] == run["env_steps"] >= 400
@@ -282,3 +327,28 @@ def test_the_generalization_benchmark_chooses_on_validation_instances(family_run
     tests = {tuple(v.items()) for _, v in generalization.test_instances(LOST_SALES, 8)}
     assert len(record["instances"]) == 2
     assert not tests & {tuple(i["params"].items()) for i in record["instances"]}
+    # a fresh test set: draws from another seed on, without Zipkin's
+    fresh = generalization.test_instances(LOST_SALES, 3, first=8, zipkin=False)
+    assert [label for label, _ in fresh] == [
+        f"draw {3_000_000 + k}" for k in (8, 9, 10)
+    ]
+    assert [v for _, v in fresh] == [LOST_SALES.draw(3_000_000 + k) for k in (8, 9, 10)]
+    assert not tests & {tuple(v.items()) for _, v in fresh}
+
+
+def test_a_policys_training_cost_counts_the_runs_it_started_from(family_run, tuned_run):
+    """The fine-tuned policy cost its own env steps and its source's; up to a
+    checkpoint, only the iterations before it."""
+    from analysis.runs.folder import read_metrics, training_cost
+
+    own, source = read_metrics(tuned_run), read_metrics(family_run)
+    cost = training_cost(tuned_run)
+    assert cost["sources"] == [str(tuned_run), str(family_run.resolve())]
+    assert cost["env_steps"] == own[-1]["timesteps"] + source[-1]["timesteps"]
+    assert cost["seconds"] == pytest.approx(
+        sum(r["seconds"] for r in own) + sum(r["seconds"] for r in source)
+    )
+    assert len(source) == 2  # two iterations: up to the first, its steps
+    part = training_cost(family_run, family_run / "checkpoints" / "iter_000001")
+    assert part["env_steps"] == source[0]["timesteps"] < cost["env_steps"]
+    assert training_cost(family_run)["sources"] == [str(family_run)]

@@ -22,7 +22,6 @@ from analysis.runs.settings import (
     PPO_PRESETS,
     Phase,
     PPOSettings,
-    Reptile,
     RunnerSettings,
     ppo_preset,
     setting,
@@ -102,8 +101,6 @@ class RunConfig:
         family: the scenario family it trained on, a new instance every
             episode (:mod:`hmarl_env.scenario.family`; ``scenario`` is then its
             widest instance), or ``None``.
-        reptile: meta-learning over the family by Reptile (its settings), or
-            ``None``.
         eval_interval, eval_episodes, checkpoint_interval, gate_episodes: the
             run's options (:data:`RUN_OPTIONS`; their help text says what each
             does).
@@ -123,7 +120,6 @@ class RunConfig:
     heuristic_params: dict[str, Any] | None = None
     source: dict[str, Any] | None = None
     family: str | None = None
-    reptile: Reptile | None = None
     eval_interval: int = setting(
         5,
         "evaluate the learned policy on monitoring episodes every N iterations "
@@ -183,7 +179,6 @@ class RunConfig:
             "heuristic_params": self.heuristic_params,
             "from": self.source,
             **({"family": self.family} if self.family else {}),
-            **({"reptile": asdict(self.reptile)} if self.reptile else {}),
             "eval": {
                 "interval": self.eval_interval,
                 "episodes": self.eval_episodes,
@@ -230,7 +225,6 @@ class RunConfig:
                 heuristic_params=data.get("heuristic_params"),
                 source=data.get("from"),
                 family=_family_name(data.get("family")),
-                reptile=Reptile(**data["reptile"]) if data.get("reptile") else None,
                 eval_interval=int(ev.get("interval", defaults["eval_interval"])),
                 eval_episodes=int(ev.get("episodes", defaults["eval_episodes"])),
                 checkpoint_interval=int(

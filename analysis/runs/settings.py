@@ -47,7 +47,6 @@ __all__ = [
     "PPOSettings",
     "Phase",
     "REWARD_SCALING",
-    "Reptile",
     "RunnerSettings",
     "ppo_preset",
     "setting",
@@ -324,45 +323,6 @@ def ppo_preset(name: str) -> str:
 #: replicas or envs per runner), its fastest whole iterations of phase 1 on 2
 #: cores (``benchmarks/training_throughput.py --grid``, docs/speed.md)
 RUNNER_DEFAULTS = {"batched": (0, 64), "pettingzoo": (2, 16)}
-
-
-@dataclass(frozen=True)
-class Reptile:
-    """Meta-learning over a family's instances by Reptile (Nichol, Achiam &
-    Schulman, 2018, first-order): each task is one instance of the family,
-    drawn from the run's seed and the task's number; the trained modules
-    take ``inner`` PPO iterations on it from the current weights (every
-    replica playing it), then their weights move ``step`` of the way from
-    where the task started to where it took them (``step`` 1: plain
-    training, one instance at a time)."""
-
-    inner: int = 4
-    step: float = 0.5
-
-    def __post_init__(self) -> None:
-        if isinstance(self.inner, bool) or not isinstance(self.inner, int):
-            raise ValueError(
-                f"Reptile inner iterations must be whole, got {self.inner!r}"
-            )
-        if self.inner < 1:
-            raise ValueError(f"Reptile inner iterations must be >= 1, got {self.inner}")
-        if not (isinstance(self.step, (int, float)) and 0.0 < self.step <= 1.0):
-            raise ValueError(f"Reptile's step must be in (0, 1], got {self.step!r}")
-
-    @classmethod
-    def parse(cls, text: str) -> Reptile:
-        """``"INNER,STEP"`` (``"4,0.5"``), as the command line gives it."""
-        parts = str(text).split(",")
-        try:
-            if len(parts) != 2:
-                raise ValueError
-            inner, step = int(parts[0]), float(parts[1])
-        except ValueError:
-            raise ValueError(
-                f"--reptile takes INNER,STEP (e.g. 4,0.5: four PPO iterations "
-                f"per instance, then half the way), got {text!r}"
-            ) from None
-        return cls(inner, step)
 
 
 @dataclass(frozen=True)
