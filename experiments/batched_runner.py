@@ -139,7 +139,10 @@ class BatchedEnvRunner(MultiAgentEnvRunner):
         env_config = self.config.env_config
         if env_config.get("family"):  # every replica its own instance
             self._rollout = FamilyRollout(
-                env_config["family"], replicas, **observation_layouts(env_config)
+                env_config["family"],
+                replicas,
+                **observation_layouts(env_config),
+                units=env_config.get("family_units", "scenario"),
             )
             self._horizon = self._rollout.horizon
         else:

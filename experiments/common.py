@@ -73,7 +73,8 @@ def env_creator(env_config: Mapping[str, Any]) -> ParallelPettingZooEnv:
     family's name) the env of that family,
     :class:`hmarl_env.family_env.FamilyEnv`, a new instance every episode,
     its rewards divided by each instance's scale unless ``scale_rewards`` is
-    false.
+    false, its stock shown in ``family_units``
+    (:data:`hmarl_env.family_env.FAMILY_UNITS`).
     """
     if env_config.get("family"):
         return ParallelPettingZooEnv(
@@ -81,6 +82,7 @@ def env_creator(env_config: Mapping[str, Any]) -> ParallelPettingZooEnv:
                 env_config["family"],
                 **observation_layouts(env_config),
                 scale_rewards=env_config.get("scale_rewards", True),
+                units=env_config.get("family_units", "scenario"),
             )
         )
     scenario = scenario_from_dict(env_config["scenario"])
@@ -223,6 +225,7 @@ def build_config(
     timesteps: int | None = None,
     warehouse_observation: str = "local",
     family: str | None = None,
+    family_units: str = "scenario",
 ) -> PPOConfig:
     """The PPO config of a phase.
 
@@ -235,7 +238,7 @@ def build_config(
     heuristics): every episode plays a new instance of the family
     (:class:`hmarl_env.family_env.FamilyEnv`, each replica of the batched
     runner its own), its rewards divided by the instance's reward scale
-    before the learner's horizon factor.
+    before the learner's horizon factor, its stock shown in ``family_units``.
 
     Every module that is neither trained nor frozen acts with its heuristic
     (``phase.heuristic``, tuned by default). Learned modules are PPO's default
@@ -282,6 +285,7 @@ def build_config(
                 "state; train a family with the local critic"
             )
         env_config["family"] = family
+        env_config["family_units"] = family_units
         env_config["scale_rewards"] = ppo.reward_scaling != "none"
     env = env_creator(env_config)  # the spaces RLlib sees
     specs: dict[str, RLModuleSpec] = {}

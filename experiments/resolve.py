@@ -32,6 +32,7 @@ from baselines.catalogue import CATALOGUE_ACTIONS_KEY, heuristic_actions
 from experiments.curriculum import find_source_run
 from experiments.options import PhaseOptions, run_option_defaults
 from hmarl_env import get_scenario
+from hmarl_env.family_env import DEFAULT_FAMILY_UNITS
 from hmarl_env.observations import default_store_observation, store_observation_name
 from hmarl_env.registry import node_agents, role_of_module
 from hmarl_env.scenario.family import get_family
@@ -324,8 +325,10 @@ def _family_config(
     preset = ppo_preset(args.ppo_preset) if args.ppo_preset else "hmarl"
     base, source = PPO_PRESETS[preset], None
     layout = args.warehouse_observation or "local"
+    units = DEFAULT_FAMILY_UNITS
     if args.source:  # fine-tuning: the source's modules, layouts and settings
         src, source = _family_source(args, family, phase)
+        units = src.family_units
         if args.store_observation and observation != src.store_observation:
             raise ValueError(
                 f"--from {source['run']!r} observes the {src.store_observation!r} "
@@ -352,6 +355,7 @@ def _family_config(
         ppo_preset=preset,
         runners=args.runners(),
         family=family.name,
+        family_units=units,
         source=source,
         **options,
         record=_record(args, extra),

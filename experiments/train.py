@@ -333,6 +333,7 @@ def _run_phase(
         heuristic_params=config.heuristic_params,
         timesteps=target,
         family=config.family,
+        family_units=config.family_units,
         **config.observations,
     )
 

@@ -24,11 +24,28 @@ import numpy as np
 from gymnasium import spaces
 
 from hmarl_env.env import ChainEnvBase, SupplyChainEnv, episode_rng
+from hmarl_env.observations import (
+    default_store_observation,
+    demand_scales,
+    inventory_scales,
+)
+from hmarl_env.registry import StoreOrderFeature, node_agents
 from hmarl_env.rewards import reward_scales
 from hmarl_env.rollout import Period, Rollout
 from hmarl_env.scenario.family import Family, get_family
 
-__all__ = ["FamilyEnv", "FamilyLayout", "FamilyRollout"]
+__all__ = ["FAMILY_UNITS", "FamilyEnv", "FamilyLayout", "FamilyRollout"]
+
+#: how a family shows a store's stock in the ``orders`` layout: ``scenario``
+#: (as the instance's env does: on hand and backlog per inventory scale, the
+#: pipeline per demand scale) or ``demand`` (every quantity per mean demand,
+#: so a unit of stock reads the same whatever the instance's lead time). A
+#: run records its units; runs recorded before them read ``scenario``.
+FAMILY_UNITS = ("scenario", "demand")
+#: the units of new family runs
+DEFAULT_FAMILY_UNITS = "demand"
+#: a store's stock columns in the ``orders`` layout
+_STOCK = [StoreOrderFeature.inventory, StoreOrderFeature.backlog]
 
 
 class FamilyLayout:
@@ -41,9 +58,20 @@ class FamilyLayout:
         family: the family.
         layouts: the observation layouts (``store_observation``,
             ``warehouse_observation``), as the envs take them.
+        units: :data:`FAMILY_UNITS`; with ``demand`` a store observing the
+            ``orders`` layout sees its on hand and backlog per mean demand
+            (each instance's observation multiplied by :meth:`units_of`).
     """
 
-    def __init__(self, family: Family, layouts: dict[str, Any]) -> None:
+    def __init__(
+        self, family: Family, layouts: dict[str, Any], units: str = DEFAULT_FAMILY_UNITS
+    ) -> None:
+        if units not in FAMILY_UNITS:
+            raise ValueError(
+                f"family units must be one of {list(FAMILY_UNITS)}, got {units!r}"
+            )
+        self.units = units
+        self._layouts = dict(layouts)
         ends = [*family.corners(), family.widest()]
         corners = [SupplyChainEnv(family.instance(v), **layouts) for v in ends]
         pinned = (
@@ -85,10 +113,14 @@ class FamilyLayout:
                 self.horizons.add(pinned.scenario.horizon)
             low = np.zeros(width + n_context, dtype=np.float32)
             high = np.zeros(width + n_context, dtype=np.float32)
-            for b in boxes:
-                w = b.shape[0]
-                low[:w] = np.minimum(low[:w], b.low)
-                high[:w] = np.maximum(high[:w], b.high)
+            envs = [*corners, *([pinned] if pinned is not None else [])]
+            for b, env in zip(boxes, envs, strict=True):
+                w, f = b.shape[0], self._factor(agent, env.scenario)
+                lo, hi = b.low.copy(), b.high.copy()
+                if f is not None:
+                    lo[_STOCK], hi[_STOCK] = lo[_STOCK] * f, hi[_STOCK] * f
+                low[:w] = np.minimum(low[:w], lo)
+                high[:w] = np.maximum(high[:w], hi)
             high[width:] = 1.0
             self.width[agent] = width
             self.observation_spaces[agent] = spaces.Box(low, high, dtype=np.float32)
@@ -102,13 +134,48 @@ class FamilyLayout:
                         f"{env.action_space(a)}); one policy cannot act on both"
                     )
 
-    def pad(self, agent: str, obs: np.ndarray, context: np.ndarray) -> np.ndarray:
+    def _factor(self, agent: str, scenario: Any) -> float | None:
+        """What ``agent``'s stock columns are multiplied by in the family's
+        units on the instance ``scenario`` (``None``: as they are)."""
+        if self.units == "scenario" or agent not in self._stores(scenario):
+            return None
+        i = self._stores(scenario)[agent]
+        return float(inventory_scales(scenario)[i] / demand_scales(scenario)[i])
+
+    def _stores(self, scenario: Any) -> dict[str, int]:
+        """The store agents observing the ``orders`` layout -> their nodes."""
+        layout = self._layouts.get("store_observation") or (
+            default_store_observation(scenario)
+        )
+        if layout != "orders":
+            return {}
+        return {
+            a: i for a, i in node_agents(scenario).items() if scenario.nodes[i].is_store
+        }
+
+    def units_of(self, scenario: Any) -> dict[str, float | None]:
+        """Agent -> the factor its on hand and backlog (``orders`` layout) are
+        multiplied by on the instance ``scenario`` in the family's units:
+        its inventory scale over its demand scale (``None``: as they are)."""
+        return {a: self._factor(a, scenario) for a in self.agents}
+
+    def pad(
+        self,
+        agent: str,
+        obs: np.ndarray,
+        context: np.ndarray,
+        units: float | None = None,
+    ) -> np.ndarray:
         """``agent``'s observations in an instance, ``(..., w)``, as the
-        family's: zeros to its widest, then ``context``."""
+        family's: its on hand and backlog multiplied by ``units`` (the
+        instance's :meth:`units_of`), zeros to its widest, then
+        ``context``."""
         out = np.zeros(
             (*obs.shape[:-1], self.observation_spaces[agent].shape[0]), np.float32
         )
         out[..., : obs.shape[-1]] = obs
+        if units is not None:
+            out[..., _STOCK] *= units
         out[..., self.width[agent] :] = context
         return out
 
@@ -121,6 +188,7 @@ class FamilyEnv(ChainEnvBase):
         store_observation, warehouse_observation: the layouts, as
             :class:`~hmarl_env.env.SupplyChainEnv` takes them.
         scale_rewards: divide each agent's reward by the instance's scale.
+        units: :data:`FAMILY_UNITS` (:class:`FamilyLayout`).
     """
 
     metadata = {
@@ -135,6 +203,7 @@ class FamilyEnv(ChainEnvBase):
         store_observation: str | None = None,
         warehouse_observation: str = "local",
         scale_rewards: bool = False,
+        units: str = DEFAULT_FAMILY_UNITS,
     ) -> None:
         self.family = get_family(family) if isinstance(family, str) else family
         if not isinstance(self.family, Family):
@@ -147,7 +216,7 @@ class FamilyEnv(ChainEnvBase):
         }
         self.scale_rewards = bool(scale_rewards)
         #: what every instance looks like to a policy
-        self.layout = layout = FamilyLayout(self.family, self._layouts)
+        self.layout = layout = FamilyLayout(self.family, self._layouts, units)
         self.possible_agents = layout.agents
         self.observation_spaces = layout.observation_spaces
         self.action_spaces = layout.action_spaces
@@ -157,6 +226,7 @@ class FamilyEnv(ChainEnvBase):
         self._env: SupplyChainEnv | None = None
         self._context = np.zeros(n_context, dtype=np.float32)
         self._scales: dict[str, float] = {}
+        self._units: dict[str, float | None] = {}
         self.params: dict[str, float] = {}
 
     def _env_of(self, scenario) -> SupplyChainEnv:
@@ -189,6 +259,7 @@ class FamilyEnv(ChainEnvBase):
         scenario = self.family.instance(self.params)
         self._env = self._env_of(scenario)
         self._context = self.family.context(self.params)
+        self._units = self.layout.units_of(scenario)
         scales = reward_scales(scenario)
         self._scales = {a: (scales[a] if self.scale_rewards else 1.0) for a in scales}
         obs, infos = self._env.reset(seed=episode_seed)
@@ -198,7 +269,10 @@ class FamilyEnv(ChainEnvBase):
         return self._observe(obs), infos
 
     def _observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {a: self.layout.pad(a, o, self._context) for a, o in obs.items()}
+        return {
+            a: self.layout.pad(a, o, self._context, self._units[a])
+            for a, o in obs.items()
+        }
 
     # -------------------------------------------------------------- step
     def step(self, actions: dict[str, Any]):
@@ -256,6 +330,7 @@ class FamilyRollout:
         batch_size: replicas ``B``.
         store_observation, warehouse_observation: the layouts.
         scale_rewards: divide each agent's reward by its instance's scale.
+        units: :data:`FAMILY_UNITS` (:class:`FamilyLayout`).
     """
 
     def __init__(
@@ -265,6 +340,7 @@ class FamilyRollout:
         store_observation: str | None = None,
         warehouse_observation: str = "local",
         scale_rewards: bool = True,
+        units: str = DEFAULT_FAMILY_UNITS,
     ) -> None:
         self.family = get_family(family) if isinstance(family, str) else family
         self._layouts = {
@@ -272,7 +348,7 @@ class FamilyRollout:
             "warehouse_observation": warehouse_observation,
         }
         #: what every instance looks like to a policy
-        self.layout = layout = FamilyLayout(self.family, self._layouts)
+        self.layout = layout = FamilyLayout(self.family, self._layouts, units)
         if len(layout.horizons) != 1:
             raise ValueError(
                 f"family {self.family.name!r}: its instances' horizons differ "
@@ -288,6 +364,7 @@ class FamilyRollout:
         self._replicas: list[Rollout] = []
         self._contexts = np.zeros((self.batch_size, len(self.family.varied)))
         self._scales = np.ones((self.batch_size, len(self.agents)))
+        self._units: list[dict[str, float | None]] = []
         #: the parameters of each replica's instance
         self.params: list[dict[str, float]] = []
 
@@ -299,7 +376,7 @@ class FamilyRollout:
                 f"reset takes one generator per replica ({self.batch_size}), got "
                 f"{len(rngs)}"
             )
-        self._replicas, self.params = [], []
+        self._replicas, self.params, self._units = [], [], []
         for b, rng in enumerate(rngs):
             seed = int(rng.integers(2**31))
             params = self.family.draw(seed)
@@ -309,6 +386,7 @@ class FamilyRollout:
             self._replicas.append(rollout)
             self.params.append(params)
             self._contexts[b] = self.family.context(params)
+            self._units.append(self.layout.units_of(scenario))
             if self.scale_rewards:
                 scales = reward_scales(scenario)
                 self._scales[b] = [scales[a] for a in self.agents]
@@ -318,10 +396,10 @@ class FamilyRollout:
         ``a``'s columns: ``roles.slices[a]``)."""
         out = np.zeros((self.batch_size, self._width), np.float32)
         for b, rollout in enumerate(self._replicas):
-            obs = rollout.observe()[0]
+            obs, units = rollout.observe()[0], self._units[b]
             for a in self.agents:
                 out[b, self.roles.slices[a]] = self.layout.pad(
-                    a, obs[rollout.roles.slices[a]], self._contexts[b]
+                    a, obs[rollout.roles.slices[a]], self._contexts[b], units[a]
                 )
         return out
 

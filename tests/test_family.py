@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hmarl_env.family_env import FamilyEnv
+from hmarl_env.observations import demand_scales, inventory_scales
 from hmarl_env.scenario.family import (
     DEFAULT_CHAIN,
     LOST_SALES,
@@ -123,11 +124,25 @@ def test_the_family_env_plays_the_instance_of_each_seed():
     params = infos["store_1"]["family_params"]
     assert params == LOST_SALES.draw(21)
     np.testing.assert_array_equal(obs["store_1"][-3:], LOST_SALES.context(params))
-    plain = hmarl_env.parallel_env(LOST_SALES.sample(21), store_observation="orders")
+    instance = LOST_SALES.sample(21)
+    plain = hmarl_env.parallel_env(instance, store_observation="orders")
     p_obs, _ = plain.reset(seed=21)
     width = p_obs["store_1"].shape[0]
-    np.testing.assert_array_equal(obs["store_1"][:width], p_obs["store_1"])
+    # every quantity per mean demand: on hand and backlog, shown by the
+    # instance's env per inventory scale, times (L + 1) periods of review
+    ratio = inventory_scales(instance)[0] / demand_scales(instance)[0]
+    assert ratio == pytest.approx(instance.nodes[0].lead_time + 1)
+    want = p_obs["store_1"] * np.array([ratio, ratio] + [1.0] * (width - 2))
+    np.testing.assert_allclose(obs["store_1"][:width], want, rtol=1e-6)
     assert not obs["store_1"][width:-3].any()  # padding
+    as_is = FamilyEnv(LOST_SALES, "orders", units="scenario")
+    np.testing.assert_array_equal(
+        as_is.reset(seed=21)[0]["store_1"][:width], p_obs["store_1"]
+    )
+    # the bounds hold the longest lead time's stock: 10 inventory scales
+    assert env.observation_space("store_1").high[0] == pytest.approx(10 * 8)
+    with pytest.raises(ValueError, match="family units must be one of"):
+        FamilyEnv(LOST_SALES, "orders", units="cases")
     rng = np.random.default_rng(0)
     for _ in range(30):
         acts = {"store_1": int(rng.integers(18)), "supplier_1": 0}

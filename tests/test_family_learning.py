@@ -68,6 +68,7 @@ def tuned_run(family_run, tmp_path_factory):
 def test_a_family_run_records_its_family_and_trains_on_its_instances(family_run):
     config = json.loads((family_run / "config.json").read_text())
     assert config["family"] == "lost_sales_family"
+    assert config["family_units"] == "demand"
     assert config["store_observation"] == "orders"
     assert config["eval"]["interval"] == 0 and config["gate_episodes"] == 0
     # the agents it does not train act by their untuned rules
@@ -94,7 +95,9 @@ def test_a_family_checkpoint_acts_on_instances_of_its_family(family_run):
     # what FamilyEnv shows the module for the same instance and state
     env = FamilyEnv(LOST_SALES, "orders")
     obs = np.array([[3.0, 0.0, 5.0, 5.0]], np.float32)  # on hand, backlog, orders
-    padded = env.layout.pad("store_1", obs, LOST_SALES.context(values))
+    units = env.layout.units_of(scenario)["store_1"]
+    assert units == pytest.approx(4.0)  # L 2: (L + 2) mean demands a scale
+    padded = env.layout.pad("store_1", obs, LOST_SALES.context(values), units)
     np.testing.assert_array_equal(store.policy(padded), store(obs))
     cheap = LOST_SALES.instance({"lead_time": 2.0, "penalty": 4.0, "mean": 5.0})
     other = load_policies(family_run, cheap, acting="mean")["store_1"]
@@ -148,6 +151,33 @@ def test_zeroed_inputs_refuse_a_position_the_observation_lacks():
             action_space=spaces.Discrete(3),
             model_config=config,
         )
+
+
+def test_a_family_run_recorded_before_units_acts_as_it_trained(family_run, tmp_path):
+    """A run whose config.json has no family_units trained on the stock as
+    the instance's env shows it: it loads so, and acts on those inputs."""
+    import shutil
+
+    from analysis.runs.loading import load_policies
+    from analysis.runs.record import read_run_config
+    from hmarl_env.scenario.family import LOST_SALES
+
+    old = tmp_path / family_run.name
+    shutil.copytree(family_run, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["family_units"]
+    (old / "config.json").write_text(json.dumps(config))
+    assert read_run_config(old).family_units == "scenario"
+    scenario = LOST_SALES.instance({"lead_time": 2.0, "penalty": 39.0, "mean": 5.0})
+    store = load_policies(old, scenario, acting="mean")["store_1"]
+    assert store.units is None
+    obs = np.array([[3.0, 0.0, 5.0, 5.0]], np.float32)
+    padded = store.layout.pad("store_1", obs, store.context)
+    np.testing.assert_array_equal(store.policy(padded), store(obs))
+    config["family_units"] = "cases"
+    (old / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="family_units must be one of"):
+        read_run_config(old)
 
 
 @pytest.mark.parametrize(

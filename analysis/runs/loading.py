@@ -353,7 +353,7 @@ def family_policies(
     # (extrapolated); the layout must make room for it (a clear error if not)
     values = family.values_of(scenario, within=False)
     context = family.context(values)
-    layout = FamilyLayout(family.at(values), config.observations)
+    layout = FamilyLayout(family.at(values), config.observations, config.family_units)
     policies = _run_policies(
         config,
         ckpt,
@@ -365,7 +365,7 @@ def family_policies(
     )
     return {
         a: (
-            InstancePolicy(p, layout, a, context)
+            InstancePolicy(p, layout, a, context, layout.units_of(scenario)[a])
             if config.phase.module_of(a) in config.learned
             else p
         )
@@ -375,15 +375,24 @@ def family_policies(
 
 class InstancePolicy:
     """A family policy acting on one instance: the agent's observations
-    ``(B, w)`` padded to the family's width and followed by the instance's
-    context before its module acts."""
+    ``(B, w)`` in the family's units (``units``: the instance's factor,
+    :meth:`FamilyLayout.units_of`), padded to the family's width and followed
+    by the instance's context before its module acts."""
 
-    def __init__(self, policy: Any, layout: Any, agent: str, context: Any) -> None:
+    def __init__(
+        self,
+        policy: Any,
+        layout: Any,
+        agent: str,
+        context: Any,
+        units: float | None = None,
+    ) -> None:
         self.policy, self.layout, self.agent = policy, layout, agent
         self.context = np.asarray(context, dtype=np.float32)
+        self.units = units
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return self.policy(self.layout.pad(self.agent, obs, self.context))
+        return self.policy(self.layout.pad(self.agent, obs, self.context, self.units))
 
 
 def catalogue_policies(

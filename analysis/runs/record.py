@@ -27,6 +27,7 @@ from analysis.runs.settings import (
     setting,
 )
 from baselines.tuned import load_tuned
+from hmarl_env.family_env import FAMILY_UNITS
 from hmarl_env.observations import (
     store_observation_name,
     warehouse_observation_name,
@@ -101,6 +102,9 @@ class RunConfig:
         family: the scenario family it trained on, a new instance every
             episode (:mod:`hmarl_env.scenario.family`; ``scenario`` is then its
             widest instance), or ``None``.
+        family_units: how the family shows a store's stock
+            (:data:`hmarl_env.family_env.FAMILY_UNITS`; runs recorded before
+            units read ``scenario``).
         eval_interval, eval_episodes, checkpoint_interval, gate_episodes: the
             run's options (:data:`RUN_OPTIONS`; their help text says what each
             does).
@@ -120,6 +124,7 @@ class RunConfig:
     heuristic_params: dict[str, Any] | None = None
     source: dict[str, Any] | None = None
     family: str | None = None
+    family_units: str = "scenario"
     eval_interval: int = setting(
         5,
         "evaluate the learned policy on monitoring episodes every N iterations "
@@ -178,7 +183,11 @@ class RunConfig:
             "runners": asdict(self.runners),
             "heuristic_params": self.heuristic_params,
             "from": self.source,
-            **({"family": self.family} if self.family else {}),
+            **(
+                {"family": self.family, "family_units": self.family_units}
+                if self.family
+                else {}
+            ),
             "eval": {
                 "interval": self.eval_interval,
                 "episodes": self.eval_episodes,
@@ -225,6 +234,7 @@ class RunConfig:
                 heuristic_params=data.get("heuristic_params"),
                 source=data.get("from"),
                 family=_family_name(data.get("family")),
+                family_units=_family_units(data.get("family_units", "scenario")),
                 eval_interval=int(ev.get("interval", defaults["eval_interval"])),
                 eval_episodes=int(ev.get("episodes", defaults["eval_episodes"])),
                 checkpoint_interval=int(
@@ -311,3 +321,10 @@ def _family_name(name: Any) -> str | None:
     if name is None:
         return None
     return get_family(name).name
+
+
+def _family_units(units: Any) -> str:
+    """Recorded family units, checked."""
+    if units not in FAMILY_UNITS:
+        raise ValueError(f"family_units must be one of {list(FAMILY_UNITS)}")
+    return str(units)
