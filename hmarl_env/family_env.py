@@ -137,9 +137,9 @@ class FamilyLayout:
     def _factor(self, agent: str, scenario: Any) -> float | None:
         """What ``agent``'s stock columns are multiplied by in the family's
         units on the instance ``scenario`` (``None``: as they are)."""
-        if self.units == "scenario" or agent not in self._stores(scenario):
+        i = self._stores(scenario).get(agent) if self.units == "demand" else None
+        if i is None:
             return None
-        i = self._stores(scenario)[agent]
         return float(inventory_scales(scenario)[i] / demand_scales(scenario)[i])
 
     def _stores(self, scenario: Any) -> dict[str, int]:
