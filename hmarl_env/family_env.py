@@ -4,7 +4,8 @@
 (:meth:`hmarl_env.scenario.family.Family.sample`) and plays it as
 :class:`hmarl_env.env.SupplyChainEnv` does, with the same agents and actions
 in every instance. Each agent's observation is its observation in the
-instance, padded with zeros to the widest instance's (a longer lead time has
+instance (a store's stock per mean demand, :data:`FAMILY_UNITS`), padded
+with zeros to the widest instance's (a longer lead time has
 more orders in the pipeline), then the family's context: every varied
 parameter of the instance scaled to ``[0, 1]`` over its range
 (:meth:`~hmarl_env.scenario.family.Family.context`), so one policy can tell
