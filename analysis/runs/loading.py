@@ -363,9 +363,10 @@ def family_policies(
         acting,
         seed,
     )
+    units = layout.units_of(scenario)
     return {
         a: (
-            InstancePolicy(p, layout, a, context, layout.units_of(scenario)[a])
+            InstancePolicy(p, layout, a, context, units[a])
             if config.phase.module_of(a) in config.learned
             else p
         )
